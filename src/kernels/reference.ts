@@ -1,0 +1,184 @@
+// Plain TypeScript twins of the WASM kernels in assembly/. They are the yardstick: every kernel is
+// tested against the function of the same name here, and the `js` backend runs the forward pass on
+// them. Written for clarity, not speed; sums accumulate in f64 so they are at least as exact as the
+// kernels they check. Matrices are row-major [rows, cols], one row per output.
+import { type PackedBits, packedIndexAt, rowBytes } from '../format/packing.ts';
+
+export type RopeStyle = 'interleaved' | 'half';
+
+/** out[r] = sum_c w[r, c] * x[c] for rows r0 <= r < r1 (default all rows). */
+export function matvecF32(out: Float32Array, w: Float32Array, x: Float32Array, rows: number, cols: number, r0 = 0, r1 = rows): void {
+  for (let r = r0; r < r1; r++) {
+    let s = 0;
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) s += w[base + c] * x[c];
+    out[r] = s;
+  }
+}
+
+/** n activation vectors at once: out[i, r] = sum_c w[r, c] * x[i, c]; x is [n, cols], out [n, rows]. */
+export function matmulF32(out: Float32Array, w: Float32Array, x: Float32Array, rows: number, cols: number, n: number): void {
+  for (let i = 0; i < n; i++) {
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += w[r * cols + c] * x[i * cols + c];
+      out[i * rows + r] = s;
+    }
+  }
+}
+
+/** IEEE 754 binary16 bits to f32, exact (subnormals, infinities and NaN included). */
+export function f16ToF32(out: Float32Array, src: Uint16Array, n = src.length): void {
+  for (let i = 0; i < n; i++) out[i] = halfToFloat(src[i]);
+}
+
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** f32 to binary16 bits, round to nearest even (overflow gives infinity). */
+export function floatToHalf(v: number): number {
+  const f = new Float32Array([v]);
+  const x = new Uint32Array(f.buffer)[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    if (rem > mid || (rem === mid && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mant >> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
+  return sign | half;
+}
+
+/**
+ * Lookup-table matvec (SqueezeLLM exact path): row r's weight at column c is lut[r, idx(r, c)],
+ * with idx packed as in src/format/packing.ts; lut is [rows, 2^bits] f32.
+ */
+export function matvecLut(out: Float32Array, lut: Float32Array, packed: Uint8Array, x: Float32Array, rows: number, cols: number, bits: 3 | 4, r0 = 0, r1 = rows): void {
+  const stride = rowBytes(bits, cols);
+  const k = 1 << bits;
+  for (let r = r0; r < r1; r++) {
+    let s = 0;
+    for (let c = 0; c < cols; c++) s += lut[r * k + packedIndexAt(packed, r * stride, c, bits)] * x[c];
+    out[r] = s;
+  }
+}
+
+/** Row-wise dequantization of a packed LUT matrix to dense f32 (for tests and export). */
+export function dequantLut(lut: Float32Array, packed: Uint8Array, rows: number, cols: number, bits: PackedBits): Float32Array {
+  const stride = rowBytes(bits, cols);
+  const k = 1 << bits;
+  const w = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) w[r * cols + c] = lut[r * k + packedIndexAt(packed, r * stride, c, bits)];
+  }
+  return w;
+}
+
+/** CSR sparse matvec added into out: out[r] += sum_{k in rowPtr[r]..rowPtr[r+1]} values[k] * x[colIdx[k]]. */
+export function spmvCsrAdd(out: Float32Array, rowPtr: Int32Array, colIdx: Int32Array, values: Float32Array, x: Float32Array, r0 = 0, r1 = rowPtr.length - 1): void {
+  for (let r = r0; r < r1; r++) {
+    let s = 0;
+    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) s += values[k] * x[colIdx[k]];
+    out[r] += s;
+  }
+}
+
+/** out = x * weight / sqrt(mean(x^2) + eps). */
+export function rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, n: number, eps: number): void {
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += x[i] * x[i];
+  const inv = 1 / Math.sqrt(ss / n + eps);
+  for (let i = 0; i < n; i++) out[i] = weight[i] * (x[i] * inv);
+}
+
+/**
+ * Rotary position embedding, in place, over a vector of heads (n = heads * headSize).
+ * 'interleaved' (llama2.c, GGUF): pairs (2i, 2i+1) of each head, angle pos * theta^(-2i/headSize).
+ * 'half' (Hugging Face rotate_half): pairs (i, i + headSize/2), same angles.
+ */
+export function rope(vec: Float32Array, n: number, headSize: number, pos: number, theta: number, style: RopeStyle): void {
+  const half = headSize / 2;
+  for (let h = 0; h < n; h += headSize) {
+    for (let i = 0; i < half; i++) {
+      const angle = pos * Math.pow(theta, (-2 * i) / headSize);
+      const cos = Math.cos(angle);
+      const sin = Math.sin(angle);
+      const a = style === 'interleaved' ? h + 2 * i : h + i;
+      const b = style === 'interleaved' ? a + 1 : a + half;
+      const x0 = vec[a];
+      const x1 = vec[b];
+      vec[a] = x0 * cos - x1 * sin;
+      vec[b] = x0 * sin + x1 * cos;
+    }
+  }
+}
+
+/** Softmax in place over x[0..n). */
+export function softmax(x: Float32Array, n: number): void {
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) if (x[i] > max) max = x[i];
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const e = Math.exp(x[i] - max);
+    x[i] = e;
+    sum += e;
+  }
+  for (let i = 0; i < n; i++) x[i] /= sum;
+}
+
+/** SwiGLU: out = silu(gate) * up, silu(g) = g / (1 + e^-g). */
+export function swiglu(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const g = gate[i];
+    out[i] = (g / (1 + Math.exp(-g))) * up[i];
+  }
+}
+
+/** out = a + b, elementwise (residual connections). */
+export function add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+/**
+ * Causal attention of one query position over the KV cache, grouped-query style.
+ * q: [nHeads * headSize]; kCache, vCache: [nPos, nKvHeads * headSize]; out: [nHeads * headSize].
+ * Head h reads KV head floor(h / (nHeads / nKvHeads)); scores are scaled by 1/sqrt(headSize).
+ */
+export function attention(out: Float32Array, q: Float32Array, kCache: Float32Array, vCache: Float32Array, nHeads: number, nKvHeads: number, headSize: number, nPos: number): void {
+  const kvDim = nKvHeads * headSize;
+  const group = nHeads / nKvHeads;
+  const scale = 1 / Math.sqrt(headSize);
+  const att = new Float32Array(nPos);
+  for (let h = 0; h < nHeads; h++) {
+    const kvOff = Math.floor(h / group) * headSize;
+    for (let t = 0; t < nPos; t++) {
+      let s = 0;
+      for (let i = 0; i < headSize; i++) s += q[h * headSize + i] * kCache[t * kvDim + kvOff + i];
+      att[t] = s * scale;
+    }
+    softmax(att, nPos);
+    for (let i = 0; i < headSize; i++) {
+      let s = 0;
+      for (let t = 0; t < nPos; t++) s += att[t] * vCache[t * kvDim + kvOff + i];
+      out[h * headSize + i] = s;
+    }
+  }
+}
