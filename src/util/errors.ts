@@ -1,0 +1,21 @@
+// Errors a user can act on. The library throws these with a message that names the problem (and
+// the file or tensor); the CLI prints the message as one line and exits non-zero. Anything else
+// that escapes is a bug and is reported with its stack.
+export class SqzError extends Error {
+  override name = 'SqzError';
+}
+
+/** A file that is missing, truncated, corrupt or of the wrong kind. */
+export class FormatError extends SqzError {
+  override name = 'FormatError';
+}
+
+/** A model the runtime or toolchain does not support (architecture, dtype, tensor kind). */
+export class UnsupportedError extends SqzError {
+  override name = 'UnsupportedError';
+}
+
+/** A bad option or argument. */
+export class UsageError extends SqzError {
+  override name = 'UsageError';
+}
