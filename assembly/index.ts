@@ -1,5 +1,10 @@
-// Entry of the kernel module: every export the host calls. See assembly/README.md.
-export { matvecF32 } from './dense';
+// Entry of the kernel module: every export the host calls. See docs/KERNELS.md.
+// Pointers are byte addresses in the host-managed shared memory; the kernels allocate nothing.
+export { matvecF32, matmulF32 } from './dense';
+export { f16ToF32 } from './f16';
+export { matvecLut4, matvecLut3 } from './lut';
+export { spmvCsrAdd } from './sparse';
+export { rmsnorm, ropeInterleaved, ropeHalf, softmax, swiglu, add, attention } from './ops';
 
 // First byte the host may use: AssemblyScript's static data ends here.
 export function heapBase(): usize {

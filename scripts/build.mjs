@@ -40,7 +40,7 @@ writeAtomic(
 writeAtomic(join(build, 'wasm-bytes.d.mts'), 'declare const bytes: Uint8Array<ArrayBuffer>;\nexport default bytes;\n');
 
 await esbuild.build({
-  entryPoints: [join(root, 'src/cli/main.ts')],
+  entryPoints: [join(root, 'tools/cli/main.ts')],
   outfile: join(build, 'sqz.mjs'),
   bundle: true,
   platform: 'node',

@@ -16,4 +16,6 @@ export interface Checkpoint {
   /** The tensor as f32, row-major [out, in]; converted from f16/bf16/quantized storage as needed. */
   read(name: string): Promise<Float32Array>;
   close(): Promise<void>;
+  /** Things the reader ignored or assumed that a user may want to know (e.g. Mistral's sliding_window). */
+  readonly notes?: readonly string[];
 }

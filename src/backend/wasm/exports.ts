@@ -1,6 +1,33 @@
 // The kernel module's exports as the host sees them (see assembly/index.ts). All pointers are byte
 // addresses in the shared memory; matrices are row-major [rows, cols]; row ranges are [r0, r1).
+// Kernels may read up to 16 bytes past an input block (the heap pads every block) and never write
+// outside their outputs. docs/KERNELS.md describes each one.
 export interface KernelExports extends Record<string, unknown> {
   heapBase(): number;
+  /** out[r] = sum_c w[r, c] * x[c], r0 <= r < r1. */
   matvecF32(out: number, w: number, x: number, cols: number, r0: number, r1: number): void;
+  /** out[i * rows + r] = sum_c w[r, c] * x[i * cols + c] for n activation vectors (x [n, cols], out [n, rows]). */
+  matmulF32(out: number, w: number, x: number, rows: number, cols: number, n: number): void;
+  /** out[i] = binary16 bits src[i] (u16) as f32, exact, 0 <= i < n. */
+  f16ToF32(out: number, src: number, n: number): void;
+  /** out[r] = sum_c lut[r, idx(r, c)] * x[c], 4-bit packed indices (row stride ceil(cols/32)*16 bytes), lut [rows, 16]. */
+  matvecLut4(out: number, lut: number, idx: number, x: number, cols: number, r0: number, r1: number): void;
+  /** out[r] = sum_c lut[r, idx(r, c)] * x[c], 3-bit packed indices (row stride ceil(cols/32)*12 bytes), lut [rows, 8]. */
+  matvecLut3(out: number, lut: number, idx: number, x: number, cols: number, r0: number, r1: number): void;
+  /** out[r] += sum_{k in rowPtr[r]..rowPtr[r+1]} values[k] * x[colIdx[k]]; rowPtr, colIdx i32. */
+  spmvCsrAdd(out: number, rowPtr: number, colIdx: number, values: number, x: number, r0: number, r1: number): void;
+  /** out = x * weight / sqrt(mean(x^2) + eps); out may equal x. */
+  rmsnorm(out: number, x: number, weight: number, n: number, eps: number): void;
+  /** Rotary embedding in place, pairs (2i, 2i+1) of each head (llama2.c / GGUF). */
+  ropeInterleaved(vec: number, n: number, headSize: number, pos: number, theta: number): void;
+  /** Rotary embedding in place, pairs (i, i + headSize/2) of each head (Hugging Face rotate_half). */
+  ropeHalf(vec: number, n: number, headSize: number, pos: number, theta: number): void;
+  /** Softmax of x[0..n) in place. */
+  softmax(x: number, n: number): void;
+  /** out = silu(gate) * up. */
+  swiglu(out: number, gate: number, up: number, n: number): void;
+  /** out = a + b. */
+  add(out: number, a: number, b: number, n: number): void;
+  /** One query's grouped-query attention over nPos cached positions; att is scratch of >= nPos f32. */
+  attention(out: number, q: number, kCache: number, vCache: number, att: number, nHeads: number, nKvHeads: number, headSize: number, nPos: number): void;
 }

@@ -1,0 +1,54 @@
+// Small SIMD helpers shared by the kernels (inlined; nothing here is exported to the host).
+
+// Sum of the four lanes of an f32x4.
+// @ts-ignore: decorator
+@inline export function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+// e^x per lane (Cephes expf: range reduction x = n ln2 + r with a two-part ln2, degree-6 polynomial
+// in r, then 2^n applied as two factors 2^(n >> 1) * 2^(n - (n >> 1)) so that results down to the
+// f32 subnormals come out right); relative error about 2 ulp. Inputs are clamped to [-104, 88.7228]
+// (e^-104 rounds to 0 in f32), x > 88.7228 gives +inf.
+// @ts-ignore: decorator
+@inline export function exp4(x: v128): v128 {
+  const xc = f32x4.min(f32x4.max(x, f32x4.splat(-104.0)), f32x4.splat(88.72283));
+  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
+  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  const z = f32x4.mul(r, r);
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  p = f32x4.add(f32x4.add(f32x4.mul(p, z), r), f32x4.splat(1.0));
+  const ni = i32x4.trunc_sat_f32x4_s(n);
+  const n1 = i32x4.shr_s(ni, 1);
+  const n2 = i32x4.sub(ni, n1);
+  const bias = i32x4.splat(127);
+  const y = f32x4.mul(f32x4.mul(p, i32x4.shl(i32x4.add(n1, bias), 23)), i32x4.shl(i32x4.add(n2, bias), 23));
+  return v128.bitselect(f32x4.splat(Infinity), y, f32x4.gt(x, f32x4.splat(88.72283)));
+}
+
+// Dot product of the f32 vectors at byte addresses a and b, length n (two accumulators).
+// @ts-ignore: decorator
+@inline export function dot(a: usize, b: usize, n: i32): f32 {
+  const vecEnd = n & ~3;
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let c = 0;
+  for (; c + 8 <= vecEnd; c += 8) {
+    const off = <usize>c << 2;
+    a0 = f32x4.add(a0, f32x4.mul(v128.load(a + off), v128.load(b + off)));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load(a + off + 16), v128.load(b + off + 16)));
+  }
+  for (; c < vecEnd; c += 4) {
+    const off = <usize>c << 2;
+    a0 = f32x4.add(a0, f32x4.mul(v128.load(a + off), v128.load(b + off)));
+  }
+  let s = hsum(f32x4.add(a0, a1));
+  for (; c < n; c++) s += load<f32>(a + (<usize>c << 2)) * load<f32>(b + (<usize>c << 2));
+  return s;
+}

@@ -1,0 +1,93 @@
+// The `js` backend: the forward pass on the plain TypeScript reference kernels. Slow and simple on
+// purpose; tests hold the WASM backend to it.
+import * as ref from '../../kernels/reference.ts';
+import { dequantize, type TensorRecord } from '../../format/kinds.ts';
+import type { Backend, Vec, Weight } from '../types.ts';
+import { packedIndexAt, rowBytes } from '../../format/packing.ts';
+
+interface JsWeight extends Weight {
+  /** Dense f32 values (every kind but nuq, which keeps its table and indices for the LUT reference). */
+  readonly dense?: Float32Array;
+  readonly nuq?: Extract<TensorRecord, { kind: 'nuq' }>;
+}
+
+export class JsBackend implements Backend {
+  readonly name = 'js';
+  private mem = new Float32Array(1 << 16);
+  private top = 0;
+
+  alloc(n: number): Vec {
+    if (this.top + n > this.mem.length) {
+      const grown = new Float32Array(Math.max(this.mem.length * 2, this.top + n));
+      grown.set(this.mem);
+      this.mem = grown;
+    }
+    const v = { off: this.top, len: n };
+    this.top += n;
+    return v;
+  }
+
+  private f(v: Vec): Float32Array {
+    return this.mem.subarray(v.off, v.off + v.len);
+  }
+
+  write(v: Vec, data: Float32Array): void {
+    this.f(v).set(data.subarray(0, v.len));
+  }
+
+  read(v: Vec): Float32Array {
+    return this.f(v).slice();
+  }
+
+  upload(rec: TensorRecord): Weight {
+    const base = { name: rec.name, kind: rec.kind, shape: rec.shape };
+    if (rec.kind === 'nuq') return { ...base, nuq: rec } as JsWeight;
+    return { ...base, dense: rec.kind === 'f32' ? rec.data : dequantize(rec) } as JsWeight;
+  }
+
+  embed(out: Vec, w: Weight, row: number): void {
+    const jw = w as JsWeight;
+    const cols = w.shape[1];
+    const o = this.f(out);
+    if (jw.dense) return o.set(jw.dense.subarray(row * cols, (row + 1) * cols));
+    // A LUT row: look each index up, then add the row's sparse values.
+    const q = jw.nuq!;
+    const stride = rowBytes(q.bits, cols);
+    for (let c = 0; c < cols; c++) o[c] = q.lut[(row << q.bits) + packedIndexAt(q.indices, row * stride, c, q.bits)];
+    if (q.sparse) for (let k = q.sparse.rowPtr[row]; k < q.sparse.rowPtr[row + 1]; k++) o[q.sparse.colIdx[k]] += q.sparse.values[k];
+  }
+
+  matvec(out: Vec, w: Weight, x: Vec): void {
+    const jw = w as JsWeight;
+    const [rows, cols] = w.shape;
+    if (jw.dense) return ref.matvecF32(this.f(out), jw.dense, this.f(x), rows, cols);
+    const q = jw.nuq!;
+    ref.matvecLut(this.f(out), q.lut, q.indices, this.f(x), rows, cols, q.bits);
+    if (q.sparse) ref.spmvCsrAdd(this.f(out), q.sparse.rowPtr, q.sparse.colIdx, q.sparse.values, this.f(x));
+  }
+
+  matmul(out: Vec, w: Weight, x: Vec, n: number): void {
+    const [rows, cols] = w.shape;
+    for (let i = 0; i < n; i++) this.matvec({ off: out.off + i * rows, len: rows }, w, { off: x.off + i * cols, len: cols });
+  }
+
+  rmsnorm(out: Vec, x: Vec, w: Weight, eps: number): void {
+    ref.rmsnorm(this.f(out), this.f(x), (w as JsWeight).dense!, x.len, eps);
+  }
+
+  rope(v: Vec, headSize: number, pos: number, theta: number, style: ref.RopeStyle): void {
+    ref.rope(this.f(v), v.len, headSize, pos, theta, style);
+  }
+
+  attention(out: Vec, q: Vec, kCache: Vec, vCache: Vec, nHeads: number, nKvHeads: number, headSize: number, nPos: number): void {
+    ref.attention(this.f(out), this.f(q), this.f(kCache), this.f(vCache), nHeads, nKvHeads, headSize, nPos);
+  }
+
+  swiglu(out: Vec, gate: Vec, up: Vec): void {
+    ref.swiglu(this.f(out), this.f(gate), this.f(up), out.len);
+  }
+
+  add(out: Vec, a: Vec, b: Vec): void {
+    ref.add(this.f(out), this.f(a), this.f(b), out.len);
+  }
+}

@@ -1,0 +1,163 @@
+// A quick self-check of the WASM kernels: each runs once on a small random ragged input (fixed seed)
+// and is compared with its TypeScript twin in src/kernels/reference.ts. `sqz` prints the result when
+// run without a model; a failure means the engine miscompiles or misexecutes the SIMD kernels.
+import { packIndices } from '../../format/packing.ts';
+import * as ref from '../../kernels/reference.ts';
+import { Rng } from '../../util/random.ts';
+import { createKernelInstance } from './instance.ts';
+
+export interface SelfCheckResult {
+  name: string;
+  /** Norm-wise relative error max|got - want| / max|want| (Infinity on NaN). */
+  maxRelErr: number;
+  ok: boolean;
+}
+
+export const SELF_CHECK_TOLERANCE = 1e-5;
+
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (Number.isNaN(d)) return Infinity;
+    diff = Math.max(diff, d);
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
+/** Runs every kernel once against the reference; never throws for a wrong result, only reports it. */
+export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
+  const { exports: k, heap } = await createKernelInstance();
+  const rng = new Rng(20240531);
+  const results: SelfCheckResult[] = [];
+  const check = (name: string, got: ArrayLike<number>, want: ArrayLike<number>) => {
+    const e = relErr(got, want);
+    results.push({ name, maxRelErr: e, ok: e <= SELF_CHECK_TOLERANCE });
+  };
+  const f32 = (ptr: number, n: number) => heap.f32(ptr, n).slice();
+
+  // Ragged on purpose: no size is a multiple of the SIMD width or of the 32-weight group.
+  const rows = 13;
+  const cols = 77;
+  const w = rng.normals(rows * cols);
+  const x = rng.normals(cols);
+  const pw = heap.place(w);
+  const px = heap.place(x);
+  const po = heap.alloc(rows * 4 * 8);
+
+  {
+    const want = new Float32Array(rows);
+    ref.matvecF32(want, w, x, rows, cols);
+    k.matvecF32(po, pw, px, cols, 0, rows);
+    check('matvecF32', f32(po, rows), want);
+  }
+  {
+    const n = 5;
+    const xs = rng.normals(n * cols);
+    const want = new Float32Array(n * rows);
+    ref.matmulF32(want, w, xs, rows, cols, n);
+    k.matmulF32(po, pw, heap.place(xs), rows, cols, n);
+    check('matmulF32', f32(po, n * rows), want);
+  }
+  {
+    const n = 45;
+    const src = new Uint16Array(n);
+    for (let i = 0; i < n; i++) {
+      let h = rng.int(0x10000);
+      if ((h & 0x7c00) === 0x7c00) h &= 0xbfff; // finite halves only (NaN never compares equal)
+      src[i] = h;
+    }
+    const want = new Float32Array(n);
+    ref.f16ToF32(want, src);
+    const pd = heap.alloc(n * 4);
+    k.f16ToF32(pd, heap.place(src), n);
+    check('f16ToF32', f32(pd, n), want);
+  }
+  for (const bits of [4, 3] as const) {
+    const idx = new Uint8Array(rows * cols);
+    for (let i = 0; i < idx.length; i++) idx[i] = rng.int(1 << bits);
+    const packed = packIndices(idx, rows, cols, bits);
+    const lut = rng.normals(rows << bits);
+    const want = new Float32Array(rows);
+    ref.matvecLut(want, lut, packed, x, rows, cols, bits);
+    (bits === 4 ? k.matvecLut4 : k.matvecLut3)(po, heap.place(lut), heap.place(packed), px, cols, 0, rows);
+    check(`matvecLut${bits}`, f32(po, rows), want);
+  }
+  {
+    const rowPtr = new Int32Array(rows + 1);
+    const colIdx: number[] = [];
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) if (rng.next() < 0.1) colIdx.push(c);
+      rowPtr[r + 1] = colIdx.length;
+    }
+    const ci = Int32Array.from(colIdx);
+    const values = rng.normals(ci.length);
+    const base = rng.normals(rows);
+    const want = base.slice();
+    ref.spmvCsrAdd(want, rowPtr, ci, values, x);
+    heap.write(po, base);
+    k.spmvCsrAdd(po, heap.place(rowPtr), heap.place(ci), heap.place(values), px, 0, rows);
+    check('spmvCsrAdd', f32(po, rows), want);
+  }
+  {
+    const n = 37;
+    const wt = rng.normals(n);
+    const want = new Float32Array(n);
+    ref.rmsnorm(want, x, wt, n, 1e-5);
+    k.rmsnorm(po, px, heap.place(wt), n, 1e-5);
+    check('rmsnorm', f32(po, n), want);
+  }
+  for (const style of ['interleaved', 'half'] as const) {
+    const headSize = 18;
+    const n = 3 * headSize;
+    const v = rng.normals(n);
+    const want = v.slice();
+    ref.rope(want, n, headSize, 37, 10000, style);
+    const pv = heap.place(v);
+    (style === 'interleaved' ? k.ropeInterleaved : k.ropeHalf)(pv, n, headSize, 37, 10000);
+    check(style === 'interleaved' ? 'ropeInterleaved' : 'ropeHalf', f32(pv, n), want);
+  }
+  {
+    const n = 29;
+    const v = rng.normals(n, 20);
+    const want = v.slice();
+    ref.softmax(want, n);
+    const pv = heap.place(v);
+    k.softmax(pv, n);
+    check('softmax', f32(pv, n), want);
+  }
+  {
+    const n = 31;
+    const g = rng.normals(n, 3);
+    const u = rng.normals(n);
+    const want = new Float32Array(n);
+    ref.swiglu(want, g, u, n);
+    k.swiglu(po, heap.place(g), heap.place(u), n);
+    check('swiglu', f32(po, n), want);
+  }
+  {
+    const n = 23;
+    const a = rng.normals(n);
+    const b = rng.normals(n);
+    const want = new Float32Array(n);
+    ref.add(want, a, b, n);
+    k.add(po, heap.place(a), heap.place(b), n);
+    check('add', f32(po, n), want);
+  }
+  {
+    const [nHeads, nKvHeads, headSize, nPos] = [6, 2, 10, 9];
+    const kvDim = nKvHeads * headSize;
+    const q = rng.normals(nHeads * headSize);
+    const kc = rng.normals(nPos * kvDim);
+    const vc = rng.normals(nPos * kvDim);
+    const want = new Float32Array(nHeads * headSize);
+    ref.attention(want, q, kc, vc, nHeads, nKvHeads, headSize, nPos);
+    const pa = heap.alloc(want.byteLength);
+    k.attention(pa, heap.place(q), heap.place(kc), heap.place(vc), heap.alloc(nPos * 4), nHeads, nKvHeads, headSize, nPos);
+    check('attention', f32(pa, want.length), want);
+  }
+  return results;
+}

@@ -1,0 +1,40 @@
+// squeeze-edge's runtime API: load a .sqz model and generate text or measure perplexity.
+//
+//   const model = await loadModel('model.sqz');
+//   for await (const piece of model.generate('Once upon a time', { temperature: 0 })) process.stdout.write(piece);
+//
+// The runtime never imports the build-time toolchain (tools/), so a bundle of this file stays small.
+import type { Backend } from './backend/types.ts';
+import { JsBackend } from './backend/js/index.ts';
+import { WasmBackend } from './backend/wasm/index.ts';
+import { SqzReader } from './format/reader.ts';
+import { Model, type ModelOptions } from './model/model.ts';
+import { UsageError } from './util/errors.ts';
+
+export { Model } from './model/model.ts';
+export type { GenerateOptions, GenerateStats, ModelOptions } from './model/model.ts';
+export { SqzError, FormatError, UnsupportedError, UsageError } from './util/errors.ts';
+
+export type BackendName = 'wasm' | 'js';
+
+export interface LoadOptions extends ModelOptions {
+  /** 'wasm' (default, SIMD kernels) or 'js' (the plain TypeScript reference). */
+  backend?: BackendName;
+}
+
+export async function createBackend(name: BackendName = 'wasm'): Promise<Backend> {
+  if (name === 'wasm') return WasmBackend.create();
+  if (name === 'js') return new JsBackend();
+  throw new UsageError(`unknown backend '${name}' (wasm or js)`);
+}
+
+/** Loads a .sqz model from a path or from the file's bytes, streaming its tensors into the backend. */
+export async function loadModel(source: string | Uint8Array, opts: LoadOptions = {}): Promise<Model> {
+  const reader = typeof source === 'string' ? await SqzReader.open(source) : SqzReader.fromBytes(source);
+  try {
+    const backend = await createBackend(opts.backend);
+    return await Model.fromRecords(reader.header.config, reader.header.tokenizer, reader.records(), backend, opts);
+  } finally {
+    await reader.close();
+  }
+}

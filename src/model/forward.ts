@@ -1,0 +1,113 @@
+// The Llama forward pass, read top to bottom like llama2.c's forward(): the backend's kernels are
+// the verbs, the run state holds every buffer, and speed lives in the kernels. A batch of n
+// consecutive tokens goes through at once (matmul over the batch), so a prompt costs one pass.
+import type { Backend, Vec, Weight } from '../backend/types.ts';
+import { slice } from '../backend/types.ts';
+import { type ModelConfig, headSize, kvDim } from './config.ts';
+
+export interface LayerWeights {
+  attnNorm: Weight;
+  q: Weight;
+  k: Weight;
+  v: Weight;
+  o: Weight;
+  mlpNorm: Weight;
+  gate: Weight;
+  up: Weight;
+  down: Weight;
+}
+
+export interface ModelWeights {
+  embed: Weight;
+  layers: LayerWeights[];
+  norm: Weight;
+  /** The embedding itself when the model ties them. */
+  head: Weight;
+}
+
+/** Every buffer the forward pass touches, placed once: activations for up to `batch` tokens and the KV cache. */
+export class RunState {
+  readonly x: Vec; // residual stream [batch, dim]
+  readonly xb: Vec; // normed input of a sublayer [batch, dim]
+  readonly xb2: Vec; // sublayer output [batch, dim]
+  readonly q: Vec; // queries [batch, dim]
+  readonly att: Vec; // attention output [batch, dim]
+  readonly hb: Vec; // gate, then silu(gate) * up [batch, hidden]
+  readonly hb2: Vec; // up [batch, hidden]
+  readonly logits: Vec; // [batch, vocab]
+  readonly keyCache: Vec[]; // per layer [ctx, kvDim]
+  readonly valueCache: Vec[];
+
+  constructor(backend: Backend, c: ModelConfig, readonly ctx: number, readonly batch: number) {
+    const kv = kvDim(c);
+    this.x = backend.alloc(batch * c.dim);
+    this.xb = backend.alloc(batch * c.dim);
+    this.xb2 = backend.alloc(batch * c.dim);
+    this.q = backend.alloc(batch * c.dim);
+    this.att = backend.alloc(batch * c.dim);
+    this.hb = backend.alloc(batch * c.hiddenDim);
+    this.hb2 = backend.alloc(batch * c.hiddenDim);
+    this.logits = backend.alloc(batch * c.vocabSize);
+    this.keyCache = Array.from({ length: c.nLayers }, () => backend.alloc(ctx * kv));
+    this.valueCache = Array.from({ length: c.nLayers }, () => backend.alloc(ctx * kv));
+  }
+}
+
+/**
+ * Runs tokens[0..n) at positions pos..pos+n-1 (n <= s.batch, pos + n <= s.ctx), filling the KV
+ * cache, and returns the logits of positions logitsFrom..n-1 as one [n - logitsFrom, vocab] array.
+ */
+export function forward(b: Backend, c: ModelConfig, w: ModelWeights, s: RunState, tokens: number[], pos: number, logitsFrom = tokens.length - 1): Float32Array {
+  const n = tokens.length;
+  const { dim, hiddenDim, nHeads, nKvHeads, vocabSize } = c;
+  const hs = headSize(c);
+  const kv = kvDim(c);
+  const row = (v: Vec, i: number, width: number) => slice(v, i * width, width);
+  const rows = (v: Vec, count: number, width: number) => slice(v, 0, count * width);
+
+  // token embeddings into the residual stream
+  for (let i = 0; i < n; i++) b.embed(row(s.x, i, dim), w.embed, tokens[i]);
+
+  for (let l = 0; l < c.nLayers; l++) {
+    const L = w.layers[l];
+    const kCache = s.keyCache[l];
+    const vCache = s.valueCache[l];
+
+    // attention rmsnorm
+    for (let i = 0; i < n; i++) b.rmsnorm(row(s.xb, i, dim), row(s.x, i, dim), L.attnNorm, c.normEps);
+
+    // q, k, v projections; k and v are written straight into the cache rows of their positions
+    b.matmul(rows(s.q, n, dim), L.q, rows(s.xb, n, dim), n);
+    b.matmul(slice(kCache, pos * kv, n * kv), L.k, rows(s.xb, n, dim), n);
+    b.matmul(slice(vCache, pos * kv, n * kv), L.v, rows(s.xb, n, dim), n);
+
+    // RoPE: rotate q and k by their position
+    for (let i = 0; i < n; i++) {
+      b.rope(row(s.q, i, dim), hs, pos + i, c.ropeTheta, c.rope);
+      b.rope(row(kCache, pos + i, kv), hs, pos + i, c.ropeTheta, c.rope);
+    }
+
+    // causal multi-head (grouped-query) attention over the cache: position pos+i sees 0..pos+i
+    for (let i = 0; i < n; i++) b.attention(row(s.att, i, dim), row(s.q, i, dim), kCache, vCache, nHeads, nKvHeads, hs, pos + i + 1);
+
+    // output projection and residual
+    b.matmul(rows(s.xb2, n, dim), L.o, rows(s.att, n, dim), n);
+    b.add(rows(s.x, n, dim), rows(s.x, n, dim), rows(s.xb2, n, dim));
+
+    // ffn rmsnorm
+    for (let i = 0; i < n; i++) b.rmsnorm(row(s.xb, i, dim), row(s.x, i, dim), L.mlpNorm, c.normEps);
+
+    // SwiGLU feed-forward: down(silu(gate x) * up x), and residual
+    b.matmul(rows(s.hb, n, hiddenDim), L.gate, rows(s.xb, n, dim), n);
+    b.matmul(rows(s.hb2, n, hiddenDim), L.up, rows(s.xb, n, dim), n);
+    b.swiglu(rows(s.hb, n, hiddenDim), rows(s.hb, n, hiddenDim), rows(s.hb2, n, hiddenDim));
+    b.matmul(rows(s.xb2, n, dim), L.down, rows(s.hb, n, hiddenDim), n);
+    b.add(rows(s.x, n, dim), rows(s.x, n, dim), rows(s.xb2, n, dim));
+  }
+
+  // final rmsnorm and the classifier, for the positions whose logits are wanted
+  const m = n - logitsFrom;
+  for (let i = 0; i < m; i++) b.rmsnorm(row(s.xb, i, dim), row(s.x, logitsFrom + i, dim), w.norm, c.normEps);
+  b.matmul(rows(s.logits, m, vocabSize), w.head, rows(s.xb, m, dim), m);
+  return b.read(rows(s.logits, m, vocabSize));
+}

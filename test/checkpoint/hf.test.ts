@@ -1,0 +1,412 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ModelConfig, tensorShapes } from '../../src/model/config.ts';
+import { halfToFloat } from '../../src/kernels/reference.ts';
+import { FormatError, SqzError, UnsupportedError } from '../../src/util/errors.ts';
+import { Rng } from '../../src/util/random.ts';
+import { openCheckpoint } from '../../tools/checkpoint/index.ts';
+import { sharedFile } from '../helpers.ts';
+import {
+  HF_LAYER_NAMES, type StDtype, type StTensor, TINY_TOKENIZER_JSON, bf16ToF32Ref, f32Tensor, hfConfigJson, randomHalfBits,
+  tempDir, tinyConfig, writeL2cTokenizer, writeSafetensors,
+} from './writers.ts';
+
+const hfc = (over: Partial<ModelConfig> = {}) => tinyConfig({ rope: 'half', normEps: 1e-6, ...over });
+
+const hfName = (canonical: string): string => {
+  if (canonical === 'embed') return 'model.embed_tokens.weight';
+  if (canonical === 'norm') return 'model.norm.weight';
+  if (canonical === 'head') return 'lm_head.weight';
+  const [, i, part] = /^layers\.(\d+)\.(.+)$/.exec(canonical)!;
+  return `model.layers.${i}.${HF_LAYER_NAMES[part]}.weight`;
+};
+
+const bitsOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+const same = (a: Float32Array, b: Float32Array) => a.length === b.length && bitsOf(a).equals(bitsOf(b));
+
+/** A random tensor stored as `dtype`, and the f32 values a reader must return for it. */
+function randomTensor(shape: number[], dtype: StDtype, r: Rng): { t: StTensor; want: Float32Array } {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (dtype === 'F32') {
+    const v = r.normals(n);
+    return { t: f32Tensor(shape, v), want: v };
+  }
+  if (dtype === 'F16' || dtype === 'BF16') {
+    const bits = randomHalfBits(n, r);
+    const want = dtype === 'BF16' ? bf16ToF32Ref(bits) : Float32Array.from(bits, halfToFloat);
+    return { t: { dtype, shape, data: new Uint8Array(bits.buffer) }, want };
+  }
+  const v = new Float64Array(n).map(() => r.normal());
+  return { t: { dtype, shape, data: new Uint8Array(v.buffer) }, want: new Float32Array(v) };
+}
+
+interface Folder {
+  /** Stored name -> tensor; which shard each goes to is `shards`. */
+  tensors: Record<string, StTensor>;
+  want: Map<string, Float32Array>;
+}
+
+/** Random tensors for every canonical name (head only when untied), stored under HF names; dtype picked by `dtypeOf`. */
+function randomFolder(c: ModelConfig, seed: number, dtypeOf: (canonical: string) => StDtype = () => 'F32'): Folder {
+  const r = new Rng(seed);
+  const tensors: Record<string, StTensor> = {};
+  const want = new Map<string, Float32Array>();
+  for (const [name, shape] of tensorShapes(c)) {
+    const { t, want: w } = randomTensor(shape, dtypeOf(name), r);
+    tensors[hfName(name)] = t;
+    want.set(name, w);
+  }
+  return { tensors, want };
+}
+
+function writeFolder(dir: string, c: ModelConfig, f: Folder, o: { config?: Record<string, unknown>; shards?: number; metadata?: Record<string, string>; tokenizer?: boolean } = {}) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfigJson(c, o.config)));
+  if (o.tokenizer !== false) writeFileSync(join(dir, 'tokenizer.json'), TINY_TOKENIZER_JSON);
+  const names = Object.keys(f.tensors);
+  if (!o.shards) {
+    writeSafetensors(join(dir, 'model.safetensors'), f.tensors, o.metadata ?? { format: 'pt' });
+    return;
+  }
+  const weightMap: Record<string, string> = {};
+  for (let s = 0; s < o.shards; s++) {
+    const file = `model-${String(s + 1).padStart(5, '0')}-of-${String(o.shards).padStart(5, '0')}.safetensors`;
+    const part: Record<string, StTensor> = {};
+    names.forEach((n, i) => {
+      if (i % o.shards! === s) {
+        part[n] = f.tensors[n];
+        weightMap[n] = file;
+      }
+    });
+    writeSafetensors(join(dir, file), part, { format: 'pt' });
+  }
+  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }));
+}
+
+async function checkAll(dir: string, c: ModelConfig, want: Map<string, Float32Array>) {
+  const ck = await openCheckpoint(dir);
+  try {
+    assert.equal(ck.config, c);
+    assert.equal(ck.names(), [...tensorShapes(c).keys()]);
+    for (const name of ck.names()) {
+      const got = await ck.read(name);
+      const w = want.get(name)!;
+      assert.ok(same(got, w), `${name}: got ${got.subarray(0, 4)}, want ${w.subarray(0, 4)}`);
+    }
+  } finally {
+    await ck.close();
+  }
+  return ck;
+}
+
+async function rejects(p: Promise<unknown>, cls: new (...a: never[]) => Error, re: RegExp): Promise<string> {
+  try {
+    const ck = (await p) as { close?: () => Promise<void> };
+    await ck?.close?.();
+  } catch (e) {
+    assert.instance(e, cls, `expected ${cls.name}, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
+    assert.match((e as Error).message, re);
+    return (e as Error).message;
+  }
+  assert.unreachable(`expected ${cls.name} matching ${re}`);
+  return '';
+}
+
+test('HF untied F32: every canonical tensor reads back exactly; unused tensors are ignored', async () => {
+  const t = tempDir('hf');
+  try {
+    const c = hfc({ tiedEmbeddings: false });
+    const f = randomFolder(c, 1);
+    f.tensors['model.layers.0.self_attn.rotary_emb.inv_freq'] = f32Tensor([2], new Float32Array([1, 0.1]));
+    f.tensors['model.some_counter'] = { dtype: 'I32', shape: [1], data: new Uint8Array(4) };
+    writeFolder(t.dir, c, f);
+    const ck = await checkAll(t.dir, c, f.want);
+    assert.is(ck.source, `Hugging Face ${t.dir.split('/').pop()}`);
+    assert.equal(ck.tokenizer, { kind: 'hf', json: TINY_TOKENIZER_JSON, bos: 1, eos: 2 });
+    assert.is(ck.notes, undefined);
+  } finally {
+    t.done();
+  }
+});
+
+test('HF BF16 converts exactly, F16 matches halfToFloat, mixed per tensor', async () => {
+  const t = tempDir('hfdt');
+  try {
+    const c = hfc({ tiedEmbeddings: false });
+    const kinds: StDtype[] = ['BF16', 'F16', 'F32'];
+    for (const all of kinds) {
+      const f = randomFolder(c, 2, () => all);
+      writeFolder(join(t.dir, all), c, f);
+      await checkAll(join(t.dir, all), c, f.want);
+    }
+    let k = 0;
+    const f = randomFolder(c, 3, () => kinds[k++ % 3]);
+    writeFolder(join(t.dir, 'mixed'), c, f);
+    await checkAll(join(t.dir, 'mixed'), c, f.want);
+  } finally {
+    t.done();
+  }
+});
+
+test('HF sharded index: tensors spread over three shards', async () => {
+  const t = tempDir('hfsh');
+  try {
+    const c = hfc({ tiedEmbeddings: false, nLayers: 3 });
+    const f = randomFolder(c, 4, (n) => (n.includes('mlp') ? 'BF16' : 'F32'));
+    writeFolder(t.dir, c, f, { shards: 3 });
+    await checkAll(t.dir, c, f.want);
+  } finally {
+    t.done();
+  }
+});
+
+test('HF tied: only lm_head stored (with and without the metadata alias), or both stored', async () => {
+  const t = tempDir('hftie');
+  try {
+    const c = hfc({ tiedEmbeddings: true });
+    const f = randomFolder(c, 5);
+    const embed = f.tensors['model.embed_tokens.weight'];
+    const onlyHead: Record<string, StTensor> = { ...f.tensors, 'lm_head.weight': embed };
+    delete onlyHead['model.embed_tokens.weight'];
+    // Alias in metadata, as tinystories-656k stores it.
+    writeFolder(join(t.dir, 'alias'), c, { tensors: onlyHead, want: f.want }, { metadata: { format: 'pt', 'model.embed_tokens.weight': 'lm_head.weight' } });
+    await checkAll(join(t.dir, 'alias'), c, f.want);
+    // No metadata: tied config is enough.
+    writeFolder(join(t.dir, 'plain'), c, { tensors: onlyHead, want: f.want });
+    await checkAll(join(t.dir, 'plain'), c, f.want);
+    // Both stored (different values): embed comes from model.embed_tokens.weight, no head tensor.
+    const r = new Rng(6);
+    const both = { ...f.tensors, 'lm_head.weight': f32Tensor([c.vocabSize, c.dim], r.normals(c.vocabSize * c.dim)) };
+    writeFolder(join(t.dir, 'both'), c, { tensors: both, want: f.want });
+    const ck = await checkAll(join(t.dir, 'both'), c, f.want);
+    assert.not.ok(ck.names().includes('head'));
+    // Untied config, but the metadata says lm_head is stored as the embedding: head reads those bytes.
+    const u = hfc({ tiedEmbeddings: false });
+    const fu = randomFolder(u, 6);
+    delete fu.tensors['lm_head.weight'];
+    fu.want.set('head', fu.want.get('embed')!);
+    writeFolder(join(t.dir, 'rev'), u, fu, { metadata: { 'lm_head.weight': 'model.embed_tokens.weight' } });
+    await checkAll(join(t.dir, 'rev'), u, fu.want);
+  } finally {
+    t.done();
+  }
+});
+
+test('HF untied with lm_head missing is a FormatError naming it', async () => {
+  const t = tempDir('hfnohead');
+  try {
+    const c = hfc({ tiedEmbeddings: false });
+    const f = randomFolder(c, 7);
+    delete f.tensors['lm_head.weight'];
+    writeFolder(t.dir, c, f);
+    await rejects(openCheckpoint(t.dir), FormatError, /lm_head\.weight \(head\) is missing.*tie_word_embeddings false/);
+    // The default for a config without tie_word_embeddings is untied too.
+    writeFolder(t.dir, c, f, { config: { tie_word_embeddings: undefined } });
+    await rejects(openCheckpoint(t.dir), FormatError, /lm_head\.weight/);
+    delete f.tensors['model.layers.1.mlp.up_proj.weight'];
+    writeFolder(t.dir, hfc({ tiedEmbeddings: true }), f);
+    await rejects(openCheckpoint(t.dir), FormatError, /model\.layers\.1\.mlp\.up_proj\.weight \(layers\.1\.mlp\.up\) is missing/);
+  } finally {
+    t.done();
+  }
+});
+
+test('HF wrong shape names the tensor, expected and actual shape', async () => {
+  const t = tempDir('hfshape');
+  try {
+    const c = hfc();
+    const f = randomFolder(c, 8);
+    // k_proj stored as if there were no GQA.
+    f.tensors['model.layers.1.self_attn.k_proj.weight'] = f32Tensor([16, 16], new Float32Array(256));
+    writeFolder(t.dir, c, f);
+    await rejects(openCheckpoint(t.dir), FormatError, /model\.layers\.1\.self_attn\.k_proj\.weight \(layers\.1\.attn\.k\) has shape \[16, 16\], expected \[8, 16\]/);
+  } finally {
+    t.done();
+  }
+});
+
+test('HF dtypes: F64 (and other non-float) tensors are UnsupportedError naming tensor and dtype', async () => {
+  const t = tempDir('hff64');
+  try {
+    const c = hfc();
+    const f = randomFolder(c, 9, (n) => (n === 'layers.0.mlp.gate' ? 'F64' : 'F32'));
+    writeFolder(t.dir, c, f);
+    await rejects(openCheckpoint(t.dir), UnsupportedError, /model\.layers\.0\.mlp\.gate_proj\.weight has dtype F64; supported dtypes are F32, F16 and BF16/);
+  } finally {
+    t.done();
+  }
+});
+
+test('HF config: unsupported model_type, rope_scaling, activation; Mistral note; missing fields', async () => {
+  const t = tempDir('hfcfg');
+  try {
+    const c = hfc();
+    const f = randomFolder(c, 10);
+    writeFolder(t.dir, c, f, { config: { model_type: 'gpt2' } });
+    await rejects(openCheckpoint(t.dir), UnsupportedError, /model_type 'gpt2' is not supported \(supported: llama, mistral\)/);
+    writeFolder(t.dir, c, f, { config: { rope_scaling: { type: 'linear', factor: 2 } } });
+    await rejects(openCheckpoint(t.dir), UnsupportedError, /rope_scaling/);
+    writeFolder(t.dir, c, f, { config: { hidden_act: 'gelu' } });
+    await rejects(openCheckpoint(t.dir), UnsupportedError, /hidden_act 'gelu'/);
+    writeFolder(t.dir, c, f, { config: { intermediate_size: undefined } });
+    await rejects(openCheckpoint(t.dir), FormatError, /config\.json has no intermediate_size/);
+    writeFolder(t.dir, c, f, { config: { num_attention_heads: 3 } });
+    await rejects(openCheckpoint(t.dir), FormatError, /not a multiple of n_heads 3/);
+    writeFileSync(join(t.dir, 'config.json'), '{ not json');
+    await rejects(openCheckpoint(t.dir), FormatError, /config\.json: not valid JSON/);
+    // Mistral: read like Llama; sliding_window is noted. Defaults: kv heads = heads, theta 1e4, eps 1e-6.
+    const m = hfc({ nKvHeads: 4, tiedEmbeddings: true });
+    const fm = randomFolder(m, 11);
+    writeFolder(t.dir, m, fm, {
+      config: { model_type: 'mistral', sliding_window: 4, num_key_value_heads: undefined, rope_theta: undefined, rms_norm_eps: undefined },
+    });
+    const ck = await checkAll(t.dir, m, fm.want);
+    assert.equal(ck.notes?.length, 1);
+    assert.match(ck.notes![0], /sliding_window 4 is ignored/);
+  } finally {
+    t.done();
+  }
+});
+
+test('HF tokenizer: ids from tokenizer_config names, --tokenizer override, missing tokenizer.json', async () => {
+  const t = tempDir('hftok');
+  try {
+    const c = hfc();
+    const f = randomFolder(c, 12);
+    writeFolder(t.dir, c, f, { config: { bos_token_id: undefined, eos_token_id: undefined } });
+    writeFileSync(join(t.dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', eos_token: { content: '</s>' } }));
+    let ck = await openCheckpoint(t.dir);
+    assert.equal(ck.tokenizer, { kind: 'hf', json: TINY_TOKENIZER_JSON, bos: 1, eos: 2 });
+    await ck.close();
+    // --tokenizer replaces the folder's file; tokenizer_config names resolve in it.
+    const other = JSON.stringify({
+      version: '1.0', added_tokens: [{ id: 5, content: '<s>', special: true }, { id: 6, content: '</s>', special: true }],
+      model: { type: 'BPE', vocab: { '<unk>': 0, a: 1, b: 2, c: 3, d: 4, '<s>': 5, '</s>': 6 }, merges: [] },
+    });
+    writeFileSync(join(t.dir, 'other.json'), other);
+    ck = await openCheckpoint(t.dir, { tokenizer: join(t.dir, 'other.json') });
+    assert.equal(ck.tokenizer, { kind: 'hf', json: other, bos: 5, eos: 6 });
+    await ck.close();
+    // No hints at all: tokenizer.json decides (no post-processor: no BOS; EOS by name).
+    writeFileSync(join(t.dir, 'tokenizer_config.json'), '{}');
+    ck = await openCheckpoint(t.dir, { tokenizer: join(t.dir, 'other.json') });
+    assert.equal(ck.tokenizer, { kind: 'hf', json: other, bos: null, eos: 6 });
+    await ck.close();
+    // A llama2.c tokenizer.bin may stand in too; its size must match the vocabulary.
+    writeL2cTokenizer(join(t.dir, 'tok.bin'), ['<unk>', '<s>', '</s>', 'a'], [0, 0, 0, -1]);
+    await rejects(openCheckpoint(t.dir, { tokenizer: join(t.dir, 'tok.bin') }), FormatError, /4 tokens but the model's vocab_size is 10/);
+    writeFolder(join(t.dir, 'notok'), c, f, { tokenizer: false });
+    await rejects(openCheckpoint(join(t.dir, 'notok')), FormatError, /no tokenizer\.json/);
+  } finally {
+    t.done();
+  }
+});
+
+test('HF damaged files: truncated safetensors, missing shard, index pointing to the wrong shard', async () => {
+  const t = tempDir('hfdmg');
+  try {
+    const c = hfc();
+    const f = randomFolder(c, 13);
+    writeFolder(t.dir, c, f);
+    const p = join(t.dir, 'model.safetensors');
+    truncateSync(p, statSync(p).size - 2);
+    await rejects(openCheckpoint(t.dir), FormatError, /model\.norm\.weight: data ends at \d+ but the file has \d+ data bytes \(truncated\)/);
+    writeFileSync(p, Buffer.alloc(4));
+    await rejects(openCheckpoint(t.dir), FormatError, /too short for safetensors/);
+    const big = Buffer.alloc(16);
+    big.writeBigUInt64LE(1n << 40n);
+    writeFileSync(p, big);
+    await rejects(openCheckpoint(t.dir), FormatError, /header length/);
+
+    const s = join(t.dir, 'sharded');
+    writeFolder(s, c, f, { shards: 2 });
+    const idx = JSON.parse(readFileSync(join(s, 'model.safetensors.index.json'), 'utf8'));
+    const [one, two] = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
+    idx.weight_map['model.norm.weight'] = idx.weight_map['model.norm.weight'] === one ? two : one;
+    writeFileSync(join(s, 'model.safetensors.index.json'), JSON.stringify(idx));
+    await rejects(openCheckpoint(s), FormatError, /puts model\.norm\.weight in .* which does not hold it/);
+    idx.weight_map['model.norm.weight'] = 'model-00009-of-00009.safetensors';
+    writeFileSync(join(s, 'model.safetensors.index.json'), JSON.stringify(idx));
+    await rejects(openCheckpoint(s), FormatError, /names shard model-00009-of-00009\.safetensors, which is missing/);
+  } finally {
+    t.done();
+  }
+});
+
+test('openCheckpoint dispatch: missing path, folder without config.json, .gguf, unknown extension', async () => {
+  const t = tempDir('disp');
+  try {
+    await rejects(openCheckpoint(join(t.dir, 'nope.bin')), SqzError, /^no such file: .*nope\.bin$/);
+    await rejects(openCheckpoint(t.dir), FormatError, /has no config\.json/);
+    writeFileSync(join(t.dir, 'm.gguf'), 'GGUF');
+    await rejects(openCheckpoint(join(t.dir, 'm.gguf')), UnsupportedError, /^GGUF import is not implemented yet$/);
+    writeFileSync(join(t.dir, 'm.pt'), 'x');
+    await rejects(openCheckpoint(join(t.dir, 'm.pt')), UnsupportedError, /cannot tell the format/);
+    mkdirSync(join(t.dir, 'pt'));
+    writeFileSync(join(t.dir, 'pt', 'config.json'), JSON.stringify(hfConfigJson(hfc())));
+    writeFileSync(join(t.dir, 'pt', 'tokenizer.json'), TINY_TOKENIZER_JSON);
+    writeFileSync(join(t.dir, 'pt', 'pytorch_model.bin'), 'x');
+    await rejects(openCheckpoint(join(t.dir, 'pt')), UnsupportedError, /pytorch_model\.bin/);
+  } finally {
+    t.done();
+  }
+});
+
+test('no file handle is left open, after close() or after any refused open', async () => {
+  if (!existsSync('/proc/self/fd')) return console.log('  (skipped: no /proc/self/fd)');
+  const t = tempDir('hffd');
+  try {
+    const c = hfc({ tiedEmbeddings: false });
+    const f = randomFolder(c, 14);
+    writeFolder(join(t.dir, 'ok'), c, f, { shards: 3 });
+    const wrong = randomFolder(c, 14);
+    wrong.tensors['model.norm.weight'] = f32Tensor([3], new Float32Array(3));
+    writeFolder(join(t.dir, 'shape'), c, wrong, { shards: 3 });
+    const f64 = randomFolder(c, 14, (n) => (n === 'head' ? 'F64' : 'F32'));
+    writeFolder(join(t.dir, 'f64'), c, f64);
+    const before = readdirSync('/proc/self/fd').length;
+    const ck = await openCheckpoint(join(t.dir, 'ok'));
+    await ck.read('embed');
+    await ck.close();
+    await rejects(openCheckpoint(join(t.dir, 'shape')), FormatError, /model\.norm\.weight \(norm\) has shape \[3\], expected \[16\]/);
+    await rejects(openCheckpoint(join(t.dir, 'f64')), UnsupportedError, /lm_head\.weight has dtype F64/);
+    await rejects(openCheckpoint(join(t.dir, 'ok'), { tokenizer: join(t.dir, 'none.json') }), SqzError, /no such file/);
+    assert.is(readdirSync('/proc/self/fd').length, before);
+  } finally {
+    t.done();
+  }
+});
+
+test('tinystories-656k: config per PROVENANCE.md, embed is the stored lm_head bytes', async () => {
+  const dir = sharedFile('models/tinystories-656k');
+  if (!dir) return;
+  const ck = await openCheckpoint(dir);
+  try {
+    assert.equal(ck.config, {
+      arch: 'llama', dim: 128, hiddenDim: 384, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 2048, maxSeqLen: 512,
+      ropeTheta: 10000, normEps: 1e-6, tiedEmbeddings: true, rope: 'half',
+    });
+    assert.is(ck.names().length, 1 + 2 * 9 + 1);
+    // lm_head.weight is the first tensor in the data, right after the header.
+    const raw = readFileSync(join(dir, 'model.safetensors'));
+    const start = 8 + Number(raw.readBigUInt64LE(0));
+    const embed = await ck.read('embed');
+    assert.ok(bitsOf(embed).equals(raw.subarray(start, start + 2048 * 128 * 4)), 'embed differs from the stored lm_head.weight bytes');
+    let n = 0;
+    for (const name of ck.names()) n += (await ck.read(name)).length;
+    assert.is(n, (raw.length - start) / 4);
+    const tk = ck.tokenizer!;
+    assert.is(tk.kind, 'hf');
+    if (tk.kind === 'hf') {
+      assert.is(tk.json, readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
+      assert.is(tk.bos, 1);
+      assert.is(tk.eos, 2);
+    }
+  } finally {
+    await ck.close();
+  }
+});
+
+test.run();

@@ -1,0 +1,15 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { kernelSelfCheck } from '../../src/backend/wasm/selfcheck.ts';
+
+test('kernelSelfCheck covers every kernel and all pass', async () => {
+  const results = await kernelSelfCheck();
+  const names = results.map((r) => r.name).sort();
+  assert.equal(names, [
+    'add', 'attention', 'f16ToF32', 'matmulF32', 'matvecF32', 'matvecLut3', 'matvecLut4', 'ropeHalf',
+    'ropeInterleaved', 'rmsnorm', 'softmax', 'spmvCsrAdd', 'swiglu',
+  ].sort());
+  for (const r of results) assert.ok(r.ok && r.maxRelErr <= 1e-5, `${r.name}: ${r.maxRelErr}`);
+});
+
+test.run();

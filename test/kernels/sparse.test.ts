@@ -1,0 +1,67 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createKernelInstance } from '../../src/backend/wasm/instance.ts';
+import * as ref from '../../src/kernels/reference.ts';
+import { Rng } from '../../src/util/random.ts';
+import { SIZES, assertCloseDot, assertUntouched, dotScale, rowRanges } from './_util.ts';
+
+/** A random CSR matrix (sorted columns, some empty rows) and its dense twin. */
+function randomCsr(rng: Rng, rows: number, cols: number, density: number) {
+  const rowPtr = new Int32Array(rows + 1);
+  const colIdx: number[] = [];
+  const values: number[] = [];
+  const dense = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const empty = rng.next() < 0.2;
+    for (let c = 0; c < cols; c++) {
+      if (!empty && rng.next() < density) {
+        const v = Math.fround(rng.normal());
+        colIdx.push(c);
+        values.push(v);
+        dense[r * cols + c] = v;
+      }
+    }
+    rowPtr[r + 1] = colIdx.length;
+  }
+  return { rowPtr, colIdx: Int32Array.from(colIdx), values: Float32Array.from(values), dense };
+}
+
+test('spmvCsrAdd adds the sparse product into out over every size pair and row ranges', async () => {
+  const { exports: k, heap } = await createKernelInstance();
+  const rng = new Rng(21);
+  for (const rows of SIZES) {
+    for (const cols of SIZES) {
+      const density = [0.01, 0.1, 0.5, 1][(rows + cols) % 4];
+      const m = randomCsr(rng, rows, cols, density);
+      const x = rng.normals(cols);
+      const base = rng.normals(rows);
+      const mark = heap.mark();
+      // an empty values / colIdx array still gets a (slack-padded) block
+      const prp = heap.place(m.rowPtr), pci = heap.place(m.colIdx), pv = heap.place(m.values), px = heap.place(x);
+      for (const [r0, r1] of rowRanges(rows)) {
+        const po = heap.place(base);
+        k.spmvCsrAdd(po, prp, pci, pv, px, r0, r1);
+        const want = base.slice();
+        ref.spmvCsrAdd(want, m.rowPtr, m.colIdx, m.values, x, r0, r1);
+        const got = heap.f32(po, rows);
+        const what = `spmvCsrAdd ${rows}x${cols} density ${density} [${r0},${r1})`;
+        const scale = Math.max(dotScale(m.dense, x, rows, cols, r0, r1), ...base.subarray(r0, r1).map(Math.abs));
+        assertCloseDot(got.subarray(r0, r1), want.subarray(r0, r1), scale, 1e-5, what);
+        for (let r = 0; r < rows; r++) if ((r < r0 || r >= r1) && got[r] !== base[r]) assert.unreachable(`${what}: row ${r} changed`);
+      }
+      heap.release(mark);
+    }
+  }
+});
+
+test('spmvCsrAdd with a fully empty matrix leaves out as it was', async () => {
+  const { exports: k, heap } = await createKernelInstance();
+  const rows = 9;
+  const prp = heap.place(new Int32Array(rows + 1)), pci = heap.alloc(0), pv = heap.alloc(0), px = heap.place(new Float32Array(4));
+  const out = new Float32Array(rows).fill(12345.5);
+  const po = heap.place(out);
+  k.spmvCsrAdd(po, prp, pci, pv, px, 0, rows);
+  assertUntouched(heap.f32(po, rows), 0, 0, 'empty CSR');
+});
+
+test.run();

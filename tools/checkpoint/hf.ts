@@ -1,0 +1,199 @@
+// Hugging Face Llama/Mistral folders: config.json, model.safetensors or model.safetensors.index.json
+// (+ shards), tokenizer.json. Stored names are mapped to canonical ones (hfTensorName); every tensor
+// the config implies must exist with exactly the shape tensorShapes() gives.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { type ModelConfig, tensorShapes, validateConfig } from '../../src/model/config.ts';
+import type { TokenizerSpec } from '../../src/tokenizer/spec.ts';
+import { FormatError, UnsupportedError } from '../../src/util/errors.ts';
+import { type SafetensorsFile, openSafetensors, safetensorsRef } from './safetensors.ts';
+import { type TensorRef, assertLittleEndianHost, fmtShape, makeCheckpoint } from './tensors.ts';
+import { type SpecialTokenHints, readHfTokenizer, readTokenizerFile } from './tokenizer.ts';
+import type { Checkpoint } from './types.ts';
+
+export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral'] as const;
+
+const LAYER_PARTS: Record<string, string> = {
+  attn_norm: 'input_layernorm.weight',
+  'attn.q': 'self_attn.q_proj.weight',
+  'attn.k': 'self_attn.k_proj.weight',
+  'attn.v': 'self_attn.v_proj.weight',
+  'attn.o': 'self_attn.o_proj.weight',
+  mlp_norm: 'post_attention_layernorm.weight',
+  'mlp.gate': 'mlp.gate_proj.weight',
+  'mlp.up': 'mlp.up_proj.weight',
+  'mlp.down': 'mlp.down_proj.weight',
+};
+
+/** The Hugging Face name of a canonical tensor (embed -> model.embed_tokens.weight, ...). */
+export function hfTensorName(canonical: string): string {
+  if (canonical === 'embed') return 'model.embed_tokens.weight';
+  if (canonical === 'norm') return 'model.norm.weight';
+  if (canonical === 'head') return 'lm_head.weight';
+  const m = /^layers\.(\d+)\.(.+)$/.exec(canonical);
+  const part = m && LAYER_PARTS[m[2]];
+  if (!m || !part) throw new Error(`no Hugging Face name for canonical tensor '${canonical}'`);
+  return `model.layers.${m[1]}.${part}`;
+}
+
+async function readJson(path: string, what: string): Promise<Record<string, unknown>> {
+  let v: unknown;
+  try {
+    v = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    throw new FormatError(`${what}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new FormatError(`${what}: not a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+const readJsonIfExists = async (path: string, what: string) => (existsSync(path) ? readJson(path, what) : undefined);
+
+/** config.json to ModelConfig; anything the forward pass would get wrong is refused, not ignored. */
+export function hfModelConfig(cfg: Record<string, unknown>, source: string): { config: ModelConfig; notes: string[] } {
+  const notes: string[] = [];
+  const type = cfg.model_type;
+  if (typeof type !== 'string') throw new FormatError(`${source}: config.json has no model_type`);
+  if (!(SUPPORTED_MODEL_TYPES as readonly string[]).includes(type)) {
+    throw new UnsupportedError(`${source}: model_type '${type}' is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
+  }
+  const num = (key: string, dflt?: number): number => {
+    const v = cfg[key];
+    if (v === undefined || v === null) {
+      if (dflt !== undefined) return dflt;
+      throw new FormatError(`${source}: config.json has no ${key}`);
+    }
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new FormatError(`${source}: config.json ${key} = ${JSON.stringify(v)} is not a number`);
+    return v;
+  };
+  const refuse = (what: string) => {
+    throw new UnsupportedError(`${source}: ${what} is not supported`);
+  };
+  if (cfg.rope_scaling != null) refuse(`rope_scaling ${JSON.stringify(cfg.rope_scaling)}`);
+  const act = cfg.hidden_act ?? cfg.hidden_activation;
+  if (act !== undefined && act !== 'silu') refuse(`hidden_act '${act}' (only silu)`);
+  if (cfg.attention_bias === true) refuse('attention_bias true');
+  if (cfg.mlp_bias === true) refuse('mlp_bias true');
+
+  const dim = num('hidden_size');
+  const nHeads = num('num_attention_heads');
+  if (cfg.head_dim != null && num('head_dim') !== dim / nHeads) {
+    refuse(`head_dim ${cfg.head_dim} != hidden_size / num_attention_heads (${dim / nHeads})`);
+  }
+  if (cfg.tie_word_embeddings !== undefined && typeof cfg.tie_word_embeddings !== 'boolean') {
+    throw new FormatError(`${source}: config.json tie_word_embeddings = ${JSON.stringify(cfg.tie_word_embeddings)} is not a boolean`);
+  }
+  const config: ModelConfig = {
+    arch: 'llama',
+    dim,
+    hiddenDim: num('intermediate_size'),
+    nLayers: num('num_hidden_layers'),
+    nHeads,
+    nKvHeads: num('num_key_value_heads', nHeads),
+    vocabSize: num('vocab_size'),
+    maxSeqLen: num('max_position_embeddings'),
+    ropeTheta: num('rope_theta', 10000),
+    normEps: num('rms_norm_eps', 1e-6),
+    // LlamaConfig and MistralConfig both default to untied.
+    tiedEmbeddings: cfg.tie_word_embeddings === true,
+    rope: 'half',
+  };
+  if (type === 'mistral' && typeof cfg.sliding_window === 'number' && cfg.sliding_window < config.maxSeqLen) {
+    notes.push(
+      `sliding_window ${cfg.sliding_window} is ignored: attention is full-context, which matches Mistral only for sequences of at most ${cfg.sliding_window} tokens`,
+    );
+  }
+  validateConfig(config, source);
+  return { config, notes };
+}
+
+/** All safetensors files of the folder, and which file holds each stored name. */
+async function openWeights(dir: string, source: string): Promise<{ files: SafetensorsFile[]; where: Map<string, SafetensorsFile> }> {
+  const single = join(dir, 'model.safetensors');
+  const index = join(dir, 'model.safetensors.index.json');
+  const files: SafetensorsFile[] = [];
+  const where = new Map<string, SafetensorsFile>();
+  try {
+    if (existsSync(single)) {
+      files.push(await openSafetensors(single));
+      for (const k of files[0].entries.keys()) where.set(k, files[0]);
+    } else if (existsSync(index)) {
+      const idx = await readJson(index, `${source}: model.safetensors.index.json`);
+      const map = idx.weight_map as Record<string, unknown> | undefined;
+      if (!map || typeof map !== 'object') throw new FormatError(`${source}: model.safetensors.index.json has no weight_map`);
+      const byFile = new Map<string, SafetensorsFile>();
+      for (const [tensor, file] of Object.entries(map)) {
+        if (typeof file !== 'string' || file.includes('/') || file.includes('\\')) {
+          throw new FormatError(`${source}: model.safetensors.index.json maps ${tensor} to ${JSON.stringify(file)}`);
+        }
+        let f = byFile.get(file);
+        if (!f) {
+          const p = join(dir, file);
+          if (!existsSync(p)) throw new FormatError(`${source}: model.safetensors.index.json names shard ${file}, which is missing`);
+          f = await openSafetensors(p);
+          byFile.set(file, f);
+          files.push(f);
+        }
+        if (!f.entries.has(tensor)) throw new FormatError(`${source}: model.safetensors.index.json puts ${tensor} in ${file}, which does not hold it`);
+        where.set(tensor, f);
+      }
+    } else if (existsSync(join(dir, 'pytorch_model.bin')) || existsSync(join(dir, 'pytorch_model.bin.index.json'))) {
+      throw new UnsupportedError(`${source}: only safetensors weights are read; this folder has PyTorch pytorch_model.bin weights (convert them to safetensors)`);
+    } else {
+      throw new FormatError(`${source}: ${dir} has no model.safetensors or model.safetensors.index.json`);
+    }
+  } catch (e) {
+    await Promise.all(files.map((f) => f.fh.close()));
+    throw e;
+  }
+  return { files, where };
+}
+
+/** Opens a Hugging Face folder. `tokenizer` replaces the folder's tokenizer.json (a .json, or a llama2.c tokenizer.bin). */
+export async function openHf(dir: string, opts: { tokenizer?: string } = {}): Promise<Checkpoint> {
+  assertLittleEndianHost();
+  const source = `Hugging Face ${basename(dir)}`;
+  const cfg = await readJson(join(dir, 'config.json'), `${source}: config.json`);
+  const { config, notes } = hfModelConfig(cfg, source);
+
+  const hints: SpecialTokenHints = {
+    configs: [cfg, await readJsonIfExists(join(dir, 'generation_config.json'), `${source}: generation_config.json`)],
+    tokenizerConfig: await readJsonIfExists(join(dir, 'tokenizer_config.json'), `${source}: tokenizer_config.json`),
+  };
+  let tokenizer: TokenizerSpec;
+  if (opts.tokenizer) tokenizer = await readTokenizerFile(opts.tokenizer, config.vocabSize, hints);
+  else if (existsSync(join(dir, 'tokenizer.json'))) tokenizer = await readHfTokenizer(join(dir, 'tokenizer.json'), hints);
+  else throw new FormatError(`${source}: ${dir} has no tokenizer.json; pass one with --tokenizer`);
+
+  const { files, where } = await openWeights(dir, source);
+  try {
+    const tensors = new Map<string, TensorRef>();
+    for (const [canonical, shape] of tensorShapes(config)) {
+      const name = hfTensorName(canonical);
+      let stored: string | undefined = where.has(name) ? name : undefined;
+      // A tied checkpoint may store the matrix once: safetensors metadata names the alias
+      // (e.g. {"model.embed_tokens.weight": "lm_head.weight"}), or only lm_head.weight is present.
+      if (!stored) {
+        for (const f of files) {
+          const alias = f.metadata[name];
+          if (typeof alias === 'string' && where.has(alias)) stored = alias;
+        }
+      }
+      if (!stored && canonical === 'embed' && config.tiedEmbeddings && where.has('lm_head.weight')) stored = 'lm_head.weight';
+      if (!stored) {
+        const hint = canonical === 'head' ? ' (config.json has tie_word_embeddings false; the head must be stored)' : '';
+        throw new FormatError(`${source}: tensor ${name} (${canonical}) is missing${hint}`);
+      }
+      const ref = safetensorsRef(where.get(stored)!, stored);
+      if (fmtShape(ref.shape) !== fmtShape(shape)) {
+        throw new FormatError(`${source}: tensor ${stored} (${canonical}) has shape ${fmtShape(ref.shape)}, expected ${fmtShape(shape)} from config.json`);
+      }
+      tensors.set(canonical, ref);
+    }
+    return makeCheckpoint({ source, config, tokenizer, tensors, handles: files.map((f) => f.fh), notes });
+  } catch (e) {
+    await Promise.all(files.map((f) => f.fh.close()));
+    throw e;
+  }
+}

@@ -1,0 +1,53 @@
+// openCheckpoint: one entry point for every source format, chosen by what the path is.
+//   directory with config.json -> Hugging Face (hf.ts)
+//   *.bin                      -> llama2.c (llama2c.ts)
+//   *.gguf                     -> GGUF (gguf.ts; not implemented yet)
+import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { FormatError, SqzError, UnsupportedError } from '../../src/util/errors.ts';
+import { openGguf } from './gguf.ts';
+import { openHf } from './hf.ts';
+import { openLlama2c } from './llama2c.ts';
+import type { Checkpoint } from './types.ts';
+
+export type { Checkpoint } from './types.ts';
+export { hfTensorName, SUPPORTED_MODEL_TYPES } from './hf.ts';
+
+export interface OpenOptions {
+  /** Tokenizer file: a llama2.c tokenizer.bin, or a tokenizer.json (replaces a Hugging Face folder's own). */
+  tokenizer?: string;
+}
+
+type Opener = (path: string, opts: OpenOptions) => Promise<Checkpoint>;
+
+/** Single-file formats by extension. */
+const FILE_READERS: Record<string, Opener> = {
+  '.bin': openLlama2c,
+  '.gguf': openGguf,
+};
+
+export async function openCheckpoint(path: string, opts: OpenOptions = {}): Promise<Checkpoint> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') {
+      throw new SqzError(`no such file: ${path}`);
+    }
+    throw e;
+  }
+  if (st.isDirectory()) {
+    if (!existsSync(join(path, 'config.json'))) {
+      throw new FormatError(`${path} has no config.json (a Hugging Face model folder needs one)`);
+    }
+    return openHf(path, opts);
+  }
+  const open = FILE_READERS[extname(path).toLowerCase()];
+  if (!open) {
+    throw new UnsupportedError(
+      `cannot tell the format of ${path}: expected a Hugging Face folder (with config.json), a llama2.c .bin or a .gguf file`,
+    );
+  }
+  return open(path, opts);
+}

@@ -1,0 +1,43 @@
+import { UsageError } from '../../../src/util/errors.ts';
+import { openModel } from '../../convert.ts';
+import { readTextFile } from '../../text.ts';
+import { type Command, num, onePositional, str } from '../command.ts';
+import { progressBar } from '../progress.ts';
+import { backendOption, modelOptions } from './shared.ts';
+
+export const ppl: Command = {
+  name: 'ppl',
+  summary: 'perplexity of a model over a text file (sliding window, docs/PERPLEXITY.md)',
+  usage: `sqz ppl <model.sqz | checkpoint> --text FILE [options]
+      --text FILE        the text to score
+      --ctx N            window length in tokens (default 256)
+      --stride N         window step; each window scores its last N tokens (default ctx/2)
+      --max-tokens M     score only the first M tokens of the text
+      --tokenizer FILE   tokenizer for a llama2.c checkpoint
+      --backend NAME     wasm (default) or js`,
+  options: {
+    text: { type: 'string' },
+    stride: { type: 'string' },
+    'max-tokens': { type: 'string' },
+    ...modelOptions,
+  },
+  async run(p) {
+    const source = onePositional(p, this, 'model');
+    const textFile = str(p, 'text');
+    if (!textFile) throw new UsageError('sqz ppl needs --text FILE');
+    const text = await readTextFile(textFile);
+    const ctx = num(p, 'ctx', { int: true, min: 2 }) ?? 256;
+    const model = await openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), ctx });
+    const bar = progressBar('ppl');
+    const t0 = performance.now();
+    const r = model.perplexity(text, {
+      ctx,
+      stride: num(p, 'stride', { int: true, min: 1 }) ?? ctx >> 1,
+      maxTokens: num(p, 'max-tokens', { int: true, min: 1 }),
+      onProgress: (d, t) => bar.update(d, t),
+    });
+    bar.stop();
+    const secs = (performance.now() - t0) / 1000;
+    console.log(`perplexity ${r.perplexity.toFixed(4)} over ${r.tokens} tokens (nll ${r.nll.toFixed(4)} nats/token, ${secs.toFixed(1)} s, ${model.backend.name})`);
+  },
+};

@@ -1,0 +1,60 @@
+// The `sqz` command line: one small module per command, one option parser, one progress helper.
+// Errors the user can act on (SqzError) become one line on stderr and exit code 1; anything else
+// is a bug and keeps its stack.
+import { SqzError } from '../../src/util/errors.ts';
+import { type Command, helpText, parse } from './command.ts';
+import { convert } from './commands/convert.ts';
+import { ppl } from './commands/ppl.ts';
+import { run } from './commands/run.ts';
+import { selfcheck } from './commands/selfcheck.ts';
+
+const commands: Command[] = [run, ppl, convert, selfcheck];
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return (
+    'sqz — SqueezeLLM quantization and a WASM runtime for LLaMA-family models\n\n' +
+    'usage: sqz <command> [options]   (sqz <command> --help for its options)\n\n' +
+    commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n') +
+    '\n'
+  );
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    process.stdout.write(usage() + '\n');
+    return selfcheck.run({ values: {}, positionals: [] }).then(() => 0);
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return 0;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  if (!cmd) {
+    process.stderr.write(`sqz: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  const parsed = parse(cmd, rest);
+  if (parsed === 'help') {
+    process.stdout.write(helpText(cmd));
+    return 0;
+  }
+  await cmd.run(parsed);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof SqzError) {
+      process.stderr.write(`sqz: ${e.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`sqz: internal error (please report): ${(e as Error)?.stack ?? e}\n`);
+      process.exitCode = 70;
+    }
+  },
+);

@@ -1,0 +1,84 @@
+// Seeded synthetic Llama models for tests and for the demo when no real checkpoint can be had.
+// Weights are heavy-tailed like trained ones (a mix of two normals) with a few outlier input
+// channels scaled up, so quantizers meet the structure SqueezeLLM is built for.
+import type { TensorRecord } from '../src/format/kinds.ts';
+import { type ModelConfig, tensorShapes } from '../src/model/config.ts';
+import type { TokenizerSpec } from '../src/tokenizer/spec.ts';
+import { Rng } from '../src/util/random.ts';
+
+export interface SyntheticOptions extends Partial<ModelConfig> {
+  seed?: number;
+  /** Share of input channels per matrix that are outliers (scaled by 8). Default 0.01. */
+  outlierChannels?: number;
+}
+
+export interface SyntheticModel {
+  config: ModelConfig;
+  tokenizer: TokenizerSpec;
+  records: TensorRecord[];
+}
+
+/** A llama2.c-style tokenizer: <unk>, <s>, </s>, the 256 byte tokens, then printable pieces. */
+export function syntheticTokenizer(vocabSize: number): TokenizerSpec {
+  if (vocabSize < 259) throw new RangeError(`a synthetic tokenizer needs at least 259 tokens, got ${vocabSize}`);
+  const pieces = ['<unk>', '<s>', '</s>'];
+  const scores = [0, 0, 0];
+  for (let b = 0; b < 256; b++) {
+    pieces.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+    scores.push(0);
+  }
+  const chars = ' etaoinshrdlucmfwypvbgkjqxz.,ETAOINSHRDLUCMFWYPVBGKJQXZ!?\'"';
+  for (const ch of chars) {
+    if (pieces.length >= vocabSize) break;
+    pieces.push(ch);
+    scores.push(-pieces.length);
+  }
+  for (let i = 0; pieces.length < vocabSize; i++) {
+    const piece = chars[i % 27] + chars[Math.floor(i / 27) % 27];
+    if (pieces.includes(piece)) {
+      pieces.push(`<extra_${i}>`);
+    } else pieces.push(piece);
+    scores.push(-pieces.length);
+  }
+  return { kind: 'llama2c', pieces, scores, bos: 1, eos: 2 };
+}
+
+export function syntheticModel(opts: SyntheticOptions = {}): SyntheticModel {
+  const config: ModelConfig = {
+    arch: 'llama',
+    dim: opts.dim ?? 64,
+    hiddenDim: opts.hiddenDim ?? 172,
+    nLayers: opts.nLayers ?? 2,
+    nHeads: opts.nHeads ?? 8,
+    nKvHeads: opts.nKvHeads ?? 4,
+    vocabSize: opts.vocabSize ?? 320,
+    maxSeqLen: opts.maxSeqLen ?? 128,
+    ropeTheta: opts.ropeTheta ?? 10000,
+    normEps: opts.normEps ?? 1e-5,
+    tiedEmbeddings: opts.tiedEmbeddings ?? true,
+    rope: opts.rope ?? 'interleaved',
+  };
+  const rng = new Rng(opts.seed ?? 1);
+  const outlierShare = opts.outlierChannels ?? 0.01;
+  const records: TensorRecord[] = [];
+  for (const [name, shape] of tensorShapes(config)) {
+    if (shape.length === 1) {
+      const data = new Float32Array(shape[0]);
+      for (let i = 0; i < data.length; i++) data[i] = 1 + 0.1 * rng.normal();
+      records.push({ name, kind: 'f32', shape, data });
+      continue;
+    }
+    const [rows, cols] = shape;
+    const scale = name === 'embed' || name === 'head' ? 1 : 1 / Math.sqrt(cols);
+    const channelScale = new Float32Array(cols).fill(1);
+    for (let c = 0; c < cols; c++) if (rng.next() < outlierShare) channelScale[c] = 8;
+    const data = new Float32Array(rows * cols);
+    for (let i = 0; i < data.length; i++) {
+      // heavy tails: 5% of the weights come from a normal three times wider
+      const tail = rng.next() < 0.05 ? 3 : 1;
+      data[i] = rng.normal() * tail * scale * channelScale[i % cols];
+    }
+    records.push({ name, kind: 'f32', shape, data });
+  }
+  return { config, tokenizer: syntheticTokenizer(config.vocabSize), records };
+}
