@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { maxRelErr } from '../src/util/compare.ts';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const sharedDir = join(repoRoot, '..', 'shared');
@@ -14,23 +15,7 @@ export function sharedFile(rel: string): string | null {
   return null;
 }
 
-/**
- * Norm-wise relative error max_i |a_i - b_i| / max_i |b_i|: the usual measure for kernels whose
- * f32 sums are checked against f64 references (an elementwise ratio blows up on outputs that
- * cancel to near zero). NaN anywhere counts as infinite error.
- */
-export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (Number.isNaN(d)) return Infinity;
-    diff = Math.max(diff, d);
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return scale === 0 ? diff : diff / scale;
-}
+export { maxRelErr };
 
 /** Throws a message with the error when a and b differ by more than tol (norm-wise relative). */
 export function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {

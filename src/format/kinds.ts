@@ -6,7 +6,7 @@
 // Every multi-byte number in a payload is little-endian. docs/FORMAT.md describes each field.
 import { halfToFloat } from '../kernels/reference.ts';
 import { FormatError } from '../util/errors.ts';
-import { isPackedBits, type PackedBits, rowBytes, unpackIndices } from './packing.ts';
+import { isPackedBits, type PackedBits, packedIndexAt, rowBytes, unpackIndices } from './packing.ts';
 import { fromLeBytes, leBytes, type WireValue } from './wire.ts';
 
 interface RecordBase {
@@ -265,24 +265,23 @@ const nuq: KindTraits<NuqRecord> = {
   },
   dequantize(r) {
     const [rows, cols] = r.shape;
-    const stride = rowBytes(r.bits, cols);
-    const levels = 1 << r.bits;
     const out = new Float32Array(rows * cols);
-    for (let i = 0; i < rows; i++) {
-      const idx = unpackIndices(r.indices.subarray(i * stride, (i + 1) * stride), 1, cols, r.bits);
-      for (let c = 0; c < cols; c++) out[i * cols + c] = r.lut[i * levels + idx[c]];
-    }
-    const s = r.sparse;
-    if (s) {
-      for (let i = 0; i < rows; i++) {
-        for (let k = s.rowPtr[i]; k < s.rowPtr[i + 1]; k++) out[i * cols + s.colIdx[k]] += s.values[k];
-      }
-    }
+    for (let i = 0; i < rows; i++) nuqRowInto(r, i, out.subarray(i * cols, (i + 1) * cols));
     return out;
   },
   payloadBytes: (r) =>
     r.lut.byteLength + r.indices.byteLength + (r.sparse ? r.sparse.rowPtr.byteLength + r.sparse.colIdx.byteLength + r.sparse.values.byteLength : 0) + (r.rowSplit?.byteLength ?? 0),
 };
+
+/** Row `row` of a nuq tensor as f32 into out[0..cols): table lookups plus the row's sparse values. */
+export function nuqRowInto(r: NuqRecord, row: number, out: Float32Array): void {
+  const cols = r.shape[1];
+  const start = row * rowBytes(r.bits, cols);
+  const base = row << r.bits;
+  for (let c = 0; c < cols; c++) out[c] = r.lut[base + packedIndexAt(r.indices, start, c, r.bits)];
+  const s = r.sparse;
+  if (s) for (let k = s.rowPtr[row]; k < s.rowPtr[row + 1]; k++) out[s.colIdx[k]] += s.values[k];
+}
 
 /** Groups per row of a uniform tensor. */
 export function uniformGroups(cols: number, groupSize: number): number {

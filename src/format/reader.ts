@@ -120,7 +120,7 @@ export class SqzReader {
     try {
       bytes = await this.src.read(e.offset, e.bytes);
     } catch (err) {
-      throw contextError(err, `${this.source}: tensor '${e.name}'`, 'reading');
+      throw contextError(err, this.source, `tensor '${e.name}'`, 'reading');
     }
     if (bytes.length !== e.bytes) {
       throw new FormatError(`${this.source}: tensor '${e.name}': the file ends ${e.bytes - bytes.length} bytes early (it changed after it was opened?)`);
@@ -139,7 +139,15 @@ function bytesSource(bytes: Uint8Array): ByteSource {
 
 async function fileSource(path: string): Promise<ByteSource> {
   const fs = await import('node:fs/promises');
-  const fh = await fs.open(path, 'r');
+  let fh: Awaited<ReturnType<typeof fs.open>>;
+  try {
+    fh = await fs.open(path, 'r');
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const err = new FormatError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot open (${(e as Error).message})`);
+    err.cause = e;
+    throw err;
+  }
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new FormatError(`${path}: not a regular file`);

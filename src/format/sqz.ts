@@ -69,24 +69,31 @@ const fmt = (v: unknown): string => {
   }
 };
 
-/** Runs `f`; a FormatError/SqzError gets `prefix` put in front, anything else (decoder errors) becomes a FormatError saying `where`. */
-export function withContext<T>(prefix: string, where: string, f: () => T): T {
+/**
+ * Runs `f` and puts context on what it throws: an SqzError gets `source: subject: ` in front (the
+ * parts it does not already start with); anything else (an error from inside the msgpack decoder,
+ * a RangeError...) becomes a FormatError saying `what` is corrupt.
+ */
+export function withContext<T>(source: string, subject: string, what: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    throw contextError(e, prefix, where);
+    throw contextError(e, source, subject, what);
   }
 }
 
-export function contextError(e: unknown, prefix: string, where: string): Error {
+export function contextError(e: unknown, source: string, subject: string, what: string): Error {
+  const prefix = subject ? `${source}: ${subject}` : source;
   if (e instanceof SqzError) {
-    if (e.message.startsWith(prefix)) return e;
-    const out = new (e.constructor as new (m: string) => SqzError)(`${prefix}: ${e.message}`);
+    let msg = e.message;
+    if (msg.startsWith(source + ':')) return e;
+    if (!(subject && msg.startsWith(subject))) msg = subject ? `${subject}: ${msg}` : msg;
+    const out = new (e.constructor as new (m: string) => SqzError)(`${source}: ${msg}`);
     out.cause = e;
     return out;
   }
   const msg = e instanceof Error ? e.message : String(e);
-  const out = new FormatError(`${prefix}: ${where} is corrupt: ${msg}`);
+  const out = new FormatError(`${prefix}: ${what} is corrupt (${msg})`);
   out.cause = e;
   return out;
 }
@@ -152,15 +159,15 @@ export function parseHeader(head: Uint8Array, fileSize: number, source: string):
   if (fileSize === 0) throw new FormatError(`${source}: not a .sqz file (the file is empty)`);
   const b0 = head[0];
   if (!((b0 >= 0x80 && b0 <= 0x8f) || b0 === 0xde || b0 === 0xdf)) throw new FormatError(`${source}: not a .sqz file (it does not start with a msgpack map)`);
-  const end = withContext(source, 'the header', () => msgpackValueEnd(head));
+  const end = withContext(source, '', 'the header', () => msgpackValueEnd(head));
   if (end > head.length) {
     if (end > fileSize || head.length >= fileSize) {
-      throw new FormatError(`${source}: truncated inside the header (the file is ${fileSize} bytes and ends before the header does)`);
+      throw new FormatError(`${source}: truncated inside the header (the file is ${fileSize} bytes and ends before the header does), or the header's framing is corrupt`);
     }
     if (end > MAX_HEADER_BYTES || head.length >= MAX_HEADER_BYTES) throw new FormatError(`${source}: the header does not end within ${MAX_HEADER_BYTES} bytes: not a .sqz file, or a corrupt one`);
     return { need: end };
   }
-  const first = withContext(source, 'the header', () => {
+  const first = withContext(source, '', 'the header', () => {
     const d = decodeFirst(head.subarray(0, end));
     if (d === null || d.end !== end) throw new Error('the msgpack framing and the decoder disagree');
     return d;
@@ -175,9 +182,9 @@ export function parseHeader(head: Uint8Array, fileSize: number, source: string):
   if (typeof h.crc32 !== 'number') throw new FormatError(`${source}: the header has no checksum`);
   const crc = crc32(metaBytes);
   if (crc !== h.crc32) throw new FormatError(`${source}: the header is corrupt (checksum of meta is ${hex(crc)}, the header says ${hex(h.crc32)})`);
-  const metaValue = withContext(source, 'the header meta', () => {
+  const metaValue = withContext(source, '', 'the header meta', () => {
     const d = decodeFirst(metaBytes);
-    if (d === null || d.end !== metaBytes.length) throw new FormatError(`the header meta is not one msgpack value`);
+    if (d === null || d.end !== metaBytes.length) throw new FormatError('the header meta is not one msgpack value');
     return d.value;
   });
   if (!isMap(metaValue)) throw new FormatError(`${source}: the header meta is not a map`);
@@ -256,7 +263,7 @@ export function decodeRecord(bytes: Uint8Array, e: SqzIndexEntry, source: string
   if (bytes.length !== e.bytes) throw new FormatError(`${prefix}: read ${bytes.length} bytes, the index says ${e.bytes}`);
   const crc = crc32(bytes);
   if (crc !== e.crc32) throw new FormatError(`${prefix} is corrupt (checksum ${hex(crc)}, the index says ${hex(e.crc32)})`);
-  return withContext(prefix, 'the record', () => {
+  return withContext(source, `tensor '${e.name}'`, 'the record', () => {
     const d = decodeFirst(bytes);
     if (d === null) throw new FormatError(`the record runs past its ${e.bytes} bytes`);
     if (d.end !== bytes.length) throw new FormatError(`the record ends after ${d.end} of its ${e.bytes} bytes`);

@@ -25,6 +25,26 @@ export interface ModelWeights {
   head: Weight;
 }
 
+/** The weights of a model by role, from a lookup by canonical name (src/model/config.ts). */
+export function assembleWeights(c: ModelConfig, get: (name: string) => Weight): ModelWeights {
+  return {
+    embed: get('embed'),
+    layers: Array.from({ length: c.nLayers }, (_, i) => ({
+      attnNorm: get(`layers.${i}.attn_norm`),
+      q: get(`layers.${i}.attn.q`),
+      k: get(`layers.${i}.attn.k`),
+      v: get(`layers.${i}.attn.v`),
+      o: get(`layers.${i}.attn.o`),
+      mlpNorm: get(`layers.${i}.mlp_norm`),
+      gate: get(`layers.${i}.mlp.gate`),
+      up: get(`layers.${i}.mlp.up`),
+      down: get(`layers.${i}.mlp.down`),
+    })),
+    norm: get('norm'),
+    head: c.tiedEmbeddings ? get('embed') : get('head'),
+  };
+}
+
 /** Every buffer the forward pass touches, placed once: activations for up to `batch` tokens and the KV cache. */
 export class RunState {
   readonly x: Vec; // residual stream [batch, dim]

@@ -8,7 +8,7 @@ import { createTokenizer, type Tokenizer } from '../tokenizer/index.ts';
 import type { TokenizerSpec } from '../tokenizer/spec.ts';
 import { FormatError, UsageError } from '../util/errors.ts';
 import { type ModelConfig, tensorShapes, validateConfig } from './config.ts';
-import { forward, RunState, type ModelWeights } from './forward.ts';
+import { assembleWeights, forward, RunState, type ModelWeights } from './forward.ts';
 
 export interface ModelOptions {
   /** Context length to allocate the KV cache for (default: the model's maximum). */
@@ -74,22 +74,7 @@ export class Model {
       if (!w) throw new FormatError(`tensor ${name} is missing`);
       return w;
     };
-    const weights: ModelWeights = {
-      embed: get('embed'),
-      layers: Array.from({ length: config.nLayers }, (_, i) => ({
-        attnNorm: get(`layers.${i}.attn_norm`),
-        q: get(`layers.${i}.attn.q`),
-        k: get(`layers.${i}.attn.k`),
-        v: get(`layers.${i}.attn.v`),
-        o: get(`layers.${i}.attn.o`),
-        mlpNorm: get(`layers.${i}.mlp_norm`),
-        gate: get(`layers.${i}.mlp.gate`),
-        up: get(`layers.${i}.mlp.up`),
-        down: get(`layers.${i}.mlp.down`),
-      })),
-      norm: get('norm'),
-      head: config.tiedEmbeddings ? get('embed') : get('head'),
-    };
+    const weights = assembleWeights(config, get);
     return new Model(config, tokenizer, backend, weights, opts);
   }
 

@@ -4,6 +4,7 @@
 // the file, finds BOS/EOS, adds the BOS rule of our API and the streaming decoder.
 import { Tokenizer as HfLibTokenizer } from '@huggingface/tokenizers';
 import { FormatError, UnsupportedError } from '../util/errors.ts';
+import { mergePairs } from './merge.ts';
 import type { TokenizerSpec } from './spec.ts';
 import type { EncodeOptions, StreamDecoder, Tokenizer } from './types.ts';
 
@@ -25,7 +26,15 @@ interface AddedToken {
 }
 
 interface TokenizerJson {
-  model: { type?: string; vocab?: unknown; merges?: unknown; unk_token?: string | null };
+  model: {
+    type?: string;
+    vocab?: unknown;
+    merges?: unknown;
+    unk_token?: string | null;
+    end_of_word_suffix?: string | null;
+    continuing_subword_prefix?: string | null;
+    continuing_subword_suffix?: string | null;
+  };
   added_tokens?: AddedToken[];
   post_processor?: Record<string, unknown> | null;
   [key: string]: unknown;
@@ -154,16 +163,83 @@ export function hfTokenizerSpec(json: string, source: string, special: HfSpecial
   return { kind: 'hf', json, bos, eos };
 }
 
+/** Words at least this long (in UTF-16 units) go to longWordBpe; shorter ones stay on Tokenizers.js's cached path. */
+const LONG_WORD = 256;
+
+/**
+ * BPE for one long word with the same result as Tokenizers.js's BPE.bpe (and `tokenizers`): the
+ * pair of lowest merge rank first, the leftmost on ties. Without a pre-tokenizer (SentencePiece
+ * style, as TinyStories-656K) the whole text is one word, and the library's string-keyed queue
+ * takes about 9 s for a megabyte; this one works on ids (merge.ts). Null when the file has
+ * suffixes/prefixes or merges whose parts are not in the vocabulary: then the library does it all.
+ */
+function longWordBpe(tok: TokenizerJson): ((word: string) => string[]) | null {
+  const m = tok.model;
+  if (m.end_of_word_suffix || m.continuing_subword_prefix || m.continuing_subword_suffix) return null;
+  const ids = new Map<string, number>();
+  const pieces: string[] = [];
+  for (const [piece, id] of Object.entries(m.vocab as Record<string, number>)) {
+    ids.set(piece, id);
+    pieces[id] = piece;
+  }
+  const V = pieces.length;
+  const rank = new Map<number, number>();
+  const mergedOf: number[] = [];
+  const merges = m.merges as Array<string | [string, string]>;
+  for (let r = 0; r < merges.length; r++) {
+    const x = merges[r];
+    const [a, b] = typeof x === 'string' ? x.split(' ', 2) : x;
+    const ia = ids.get(a), ib = ids.get(b), im = ids.get(a + b);
+    if (ia === undefined || ib === undefined || im === undefined) return null;
+    rank.set(ia * V + ib, r); // a repeated pair keeps its last rank, as the library's Map does
+    mergedOf[r] = im;
+  }
+  const rules = {
+    pair: (a: number, b: number) => (a < V && b < V ? (rank.get(a * V + b) ?? -1) : -1),
+    merged: (r: number) => mergedOf[r],
+    priority: (r: number) => -r,
+  };
+  return (word: string): string[] => {
+    const unknown = new Map<string, number>();
+    const unknownChars: string[] = [];
+    const symbols: number[] = [];
+    for (const ch of word) {
+      let id = ids.get(ch);
+      if (id === undefined) {
+        id = unknown.get(ch);
+        if (id === undefined) {
+          id = V + unknownChars.length;
+          unknown.set(ch, id);
+          unknownChars.push(ch);
+        }
+      }
+      symbols.push(id);
+    }
+    return mergePairs(symbols, rules).map((id) => (id < V ? pieces[id] : unknownChars[id - V]));
+  };
+}
+
+export interface HfTokenizerOptions {
+  /** Encode long words with longWordBpe (default true; false leaves all of BPE to Tokenizers.js, for tests). */
+  fastLongWords?: boolean;
+}
+
 export class HfTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly bos: number | null;
   readonly eos: number | null;
   private readonly lib: HfLibTokenizer;
 
-  constructor(spec: HfSpec, source = 'tokenizer.json in the model header') {
+  constructor(spec: HfSpec, source = 'tokenizer.json in the model header', opts: HfTokenizerOptions = {}) {
     if (typeof spec.json !== 'string') throw new FormatError(`${source}: the hf tokenizer spec has no JSON text`);
     const tok = parse(spec.json, source);
     this.lib = load(tok, source);
+    const model = this.lib.model as unknown as { bpe?: (word: string) => string[] };
+    const fast = (opts.fastLongWords ?? true) && typeof model.bpe === 'function' ? longWordBpe(tok) : null;
+    if (fast) {
+      const slow = model.bpe!.bind(model);
+      model.bpe = (word: string) => (word.length >= LONG_WORD ? fast(word) : slow(word));
+    }
     this.vocabSize = vocabSizeOf(tok);
     for (const [name, id] of [['bos', spec.bos], ['eos', spec.eos]] as const) {
       if (id !== null && (!Number.isInteger(id) || id < 0 || id >= this.vocabSize)) {
@@ -175,7 +251,9 @@ export class HfTokenizer implements Tokenizer {
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
-    const ids = text.length > 0 ? this.lib.encode(text, { add_special_tokens: false }).ids : [];
+    let ids = text.length > 0 ? this.lib.encode(text, { add_special_tokens: false }).ids : [];
+    // a piece with no id and no <unk> to stand for it comes back undefined; `tokenizers` drops it too
+    if (ids.some((id) => id === undefined)) ids = ids.filter((id) => id !== undefined);
     if ((opts.bos ?? true) && this.bos !== null) ids.unshift(this.bos);
     return ids;
   }

@@ -204,6 +204,7 @@ test('files that are not .sqz at all', async () => {
   await bothReject(packValue({ hello: 'world' }), 'not a .sqz file');
   await bothReject(new Uint8Array([0xdf, 0xff, 0xff, 0xff, 0xff, 0xa1]), 'truncated inside the header');
   await rejects(() => SqzReader.open(dir), 'not a regular file');
+  await rejects(() => SqzReader.open(join(dir, 'absent.sqz')), 'absent.sqz: no such file');
 });
 
 test('every single-byte corruption and every truncation of a small file is a FormatError', async () => {

@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { dequantize, KINDS, payloadBytes, type TensorRecord } from '../../src/format/kinds.ts';
+import { dequantize, encodeRecordFields, KINDS, payloadBytes, type TensorRecord } from '../../src/format/kinds.ts';
 import { rowBytes, unpackIndices } from '../../src/format/packing.ts';
 import { SqzReader } from '../../src/format/reader.ts';
 import { encodeRecord, encodeSqz } from '../../src/format/sqz.ts';
 import { concatChunks, msgpackValueEnd, packValue } from '../../src/format/wire.ts';
-import { encodeRecordFields } from '../../src/format/kinds.ts';
 import { SqzWriter, writeSqz } from '../../src/format/writer.ts';
 import { dequantLut, halfToFloat } from '../../src/kernels/reference.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -102,6 +101,12 @@ test('the record encoder writes exactly the bytes msgpackr writes', () => {
     const enc = encodeRecord(rec);
     assert.equal(concatChunks(enc.chunks), packValue(encodeRecordFields(rec)), rec.name);
   }
+});
+
+test('large payloads are written from the record\'s own memory (no copy)', () => {
+  const rec = f32Record(new Rng(1), 'big', [64, 64]);
+  const enc = encodeRecord(rec);
+  assert.ok(enc.chunks.some((c) => c.buffer === rec.data.buffer && c.byteLength === rec.data.byteLength));
 });
 
 test('nuq dequantize = lookup table + sparse values (independent computation)', () => {

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertCheckpoint, openModel, type OpenModelOptions } from '../../tools/convert.ts';
-import { sharedFile } from '../helpers.ts';
+import { assertClose, sharedFile } from '../helpers.ts';
 
 const PROMPT = 'Once upon a time';
 const cases = [
@@ -53,6 +53,12 @@ for (const c of cases) {
 
       const jsRef = await greedy(f32, { backend: 'js' }, c.steps);
       assert.equal(jsRef.ids, direct.ids, 'the js backend gives other tokens');
+
+      // logits of every position of prompt + continuation: wasm against the TypeScript reference
+      const wasmModel = await openModel(f32, {});
+      const jsModel = await openModel(f32, { backend: 'js' });
+      const ids = [...wasmModel.tokenizer.encode(PROMPT), ...direct.ids.slice(0, 20)];
+      assertClose(wasmModel.forward(ids, 0, 0), jsModel.forward(ids, 0, 0), 1e-4, 'wasm vs js logits');
 
       const f16 = join(dir, 'f16.sqz');
       await convertCheckpoint(model, f16, { tokenizer: tok, dtype: 'f16' });

@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createTokenizer, hfTokenizerSpec, type Tokenizer } from '../../src/tokenizer/index.ts';
+import { HfTokenizer } from '../../src/tokenizer/hf.ts';
 import { FormatError, UnsupportedError } from '../../src/util/errors.ts';
+import { Rng } from '../../src/util/random.ts';
 import { sharedFile } from '../helpers.ts';
 
 const hex = (b: number) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
@@ -132,6 +134,26 @@ test('SentencePiece style (Metaspace pre-tokenizer, [a, b] merges) gives the sam
   assert.equal(a.encode(' ab'), [1, 259, 265]);
   assert.equal(b.encode(' ab'), [1, 265]);
   assert.is(b.decode(b.encode(' ab')), 'ab');
+});
+
+test('long words: the id-based BPE gives the ids Tokenizers.js gives', () => {
+  const spec = hfTokenizerSpec(sentencePiece('normalizer'), 'sp.json');
+  const fast = new HfTokenizer(spec);
+  const lib = new HfTokenizer(spec, 'sp.json', { fastLongWords: false });
+  const rng = new Rng(5);
+  const alphabet = ['a', 'b', 'c', ' ', 'é', '😀', 'ab', 'abc'];
+  for (let k = 0; k < 30; k++) {
+    let s = '';
+    for (let i = 200 + rng.int(400); i > 0; i--) s += alphabet[rng.int(alphabet.length)];
+    assert.equal(fast.encode(s), lib.encode(s));
+  }
+  const p = sharedFile('data/tinystories/tinystories_valid_head.txt');
+  const q = sharedFile('models/tinystories-656k/tokenizer.json');
+  if (p && q) {
+    const real = hfTokenizerSpec(readFileSync(q, 'utf8'), 'tokenizer.json');
+    const text = readFileSync(p, 'utf8').slice(300_000, 340_000) + ' Ünïcödé 😀 @=#';
+    assert.equal(new HfTokenizer(real).encode(text), new HfTokenizer(real, 'x', { fastLongWords: false }).encode(text));
+  }
 });
 
 test('SentencePiece style: the Metaspace decoder', () => {

@@ -1,9 +1,8 @@
 // The `js` backend: the forward pass on the plain TypeScript reference kernels. Slow and simple on
 // purpose; tests hold the WASM backend to it.
 import * as ref from '../../kernels/reference.ts';
-import { dequantize, type TensorRecord } from '../../format/kinds.ts';
+import { dequantize, nuqRowInto, type TensorRecord } from '../../format/kinds.ts';
 import type { Backend, Vec, Weight } from '../types.ts';
-import { packedIndexAt, rowBytes } from '../../format/packing.ts';
 
 interface JsWeight extends Weight {
   /** Dense f32 values (every kind but nuq, which keeps its table and indices for the LUT reference). */
@@ -50,11 +49,7 @@ export class JsBackend implements Backend {
     const cols = w.shape[1];
     const o = this.f(out);
     if (jw.dense) return o.set(jw.dense.subarray(row * cols, (row + 1) * cols));
-    // A LUT row: look each index up, then add the row's sparse values.
-    const q = jw.nuq!;
-    const stride = rowBytes(q.bits, cols);
-    for (let c = 0; c < cols; c++) o[c] = q.lut[(row << q.bits) + packedIndexAt(q.indices, row * stride, c, q.bits)];
-    if (q.sparse) for (let k = q.sparse.rowPtr[row]; k < q.sparse.rowPtr[row + 1]; k++) o[q.sparse.colIdx[k]] += q.sparse.values[k];
+    nuqRowInto(jw.nuq!, row, o);
   }
 
   matvec(out: Vec, w: Weight, x: Vec): void {

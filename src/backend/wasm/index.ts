@@ -1,8 +1,7 @@
 // The `wasm` backend (default): the forward pass on the AssemblyScript SIMD kernels. Weights are
 // placed in the shared memory once at load; activations and the KV cache are placed once by the
 // run state; nothing is allocated per token.
-import { dequantize, type TensorRecord } from '../../format/kinds.ts';
-import { packedIndexAt, rowBytes } from '../../format/packing.ts';
+import { dequantize, nuqRowInto, type TensorRecord } from '../../format/kinds.ts';
 import type { RopeStyle } from '../../kernels/reference.ts';
 import type { Backend, Vec, Weight } from '../types.ts';
 import { createKernelInstance, type KernelInstance } from './instance.ts';
@@ -78,10 +77,7 @@ export class WasmBackend implements Backend {
     const o = this.heap.f32(out.off << 2, cols);
     if (ww.f32 !== undefined) return o.set(this.heap.f32(ww.f32 + row * cols * 4, cols));
     // A LUT row is looked up on the host: one row per token is cheap.
-    const q = ww.lut!.rec;
-    const stride = rowBytes(q.bits, cols);
-    for (let c = 0; c < cols; c++) o[c] = q.lut[(row << q.bits) + packedIndexAt(q.indices, row * stride, c, q.bits)];
-    if (q.sparse) for (let k = q.sparse.rowPtr[row]; k < q.sparse.rowPtr[row + 1]; k++) o[q.sparse.colIdx[k]] += q.sparse.values[k];
+    nuqRowInto(ww.lut!.rec, row, o);
   }
 
   matvec(out: Vec, w: Weight, x: Vec): void {

@@ -3,6 +3,7 @@
 // run without a model; a failure means the engine miscompiles or misexecutes the SIMD kernels.
 import { packIndices } from '../../format/packing.ts';
 import * as ref from '../../kernels/reference.ts';
+import { maxRelErr } from '../../util/compare.ts';
 import { Rng } from '../../util/random.ts';
 import { createKernelInstance } from './instance.ts';
 
@@ -15,26 +16,13 @@ export interface SelfCheckResult {
 
 export const SELF_CHECK_TOLERANCE = 1e-5;
 
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (Number.isNaN(d)) return Infinity;
-    diff = Math.max(diff, d);
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return scale === 0 ? diff : diff / scale;
-}
-
 /** Runs every kernel once against the reference; never throws for a wrong result, only reports it. */
 export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
   const { exports: k, heap } = await createKernelInstance();
   const rng = new Rng(20240531);
   const results: SelfCheckResult[] = [];
   const check = (name: string, got: ArrayLike<number>, want: ArrayLike<number>) => {
-    const e = relErr(got, want);
+    const e = maxRelErr(got, want);
     results.push({ name, maxRelErr: e, ok: e <= SELF_CHECK_TOLERANCE });
   };
   const f32 = (ptr: number, n: number) => heap.f32(ptr, n).slice();

@@ -1,0 +1,79 @@
+// Bad input at the command line: one line on stderr naming the problem, exit code 1, no stack.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot, sharedFile } from '../helpers.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'sqz-cli-'));
+
+function sqz(...args: string[]) {
+  const r = spawnSync(process.execPath, [join(repoRoot, 'bin/sqz.mjs'), ...args], { encoding: 'utf8' });
+  return { code: r.status, stderr: r.stderr, stdout: r.stdout };
+}
+
+function expectOneLineError(args: string[], pattern: RegExp) {
+  const r = sqz(...args);
+  assert.is(r.code, 1, `exit code for sqz ${args.join(' ')}: ${r.stderr}`);
+  const lines = r.stderr.trim().split('\n');
+  assert.is(lines.length, 1, `one line expected, got:\n${r.stderr}`);
+  assert.match(lines[0], /^sqz: /);
+  assert.not.match(r.stderr, /\n\s+at /);
+  assert.match(lines[0], pattern);
+}
+
+test('a missing file', () => {
+  expectOneLineError(['run', join(tmp, 'nope.bin')], /no such file/);
+});
+
+test('a directory without config.json', () => {
+  const d = join(tmp, 'empty');
+  mkdirSync(d);
+  expectOneLineError(['convert', d, '-o', join(tmp, 'x.sqz')], /config\.json/);
+});
+
+test('an unsupported model_type', () => {
+  const d = join(tmp, 'gpt2');
+  mkdirSync(d);
+  writeFileSync(join(d, 'config.json'), JSON.stringify({ model_type: 'gpt2', n_embd: 8 }));
+  expectOneLineError(['run', d], /gpt2/);
+});
+
+test('a llama2.c checkpoint whose size does not match its header', () => {
+  const f = join(tmp, 'short.bin');
+  const header = new Int32Array([64, 172, 5, 8, 4, 512, 512]);
+  writeFileSync(f, Buffer.concat([Buffer.from(header.buffer), Buffer.alloc(1000)]));
+  expectOneLineError(['convert', f, '-o', join(tmp, 'y.sqz')], /truncated|does not match/);
+});
+
+test('unknown options and commands', () => {
+  expectOneLineError(['run', 'x', '--bogus'], /bogus/);
+  const r = sqz('frobnicate');
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /unknown command 'frobnicate'/);
+});
+
+test('a prompt longer than the context, and a truncated .sqz', () => {
+  const model = sharedFile('models/stories260K.bin');
+  const tok = sharedFile('models/tok512.bin');
+  if (!model || !tok) return;
+  expectOneLineError(['run', model, '--tokenizer', tok, '--ctx', '8', '-p', 'Once upon a time there was a very long prompt'], /context/);
+  const out = join(tmp, 'm.sqz');
+  assert.is(sqz('convert', model, '--tokenizer', tok, '-o', out).code, 0);
+  const bytes = readFileSync(out);
+  writeFileSync(out, bytes.subarray(0, bytes.length - 100));
+  expectOneLineError(['run', out], /truncated/);
+});
+
+test('--help on every command', () => {
+  for (const c of ['run', 'ppl', 'convert', 'selfcheck']) {
+    const r = sqz(c, '--help');
+    assert.is(r.code, 0);
+    assert.match(r.stdout, new RegExp(`usage: sqz ${c}`));
+  }
+});
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.run();
