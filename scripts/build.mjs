@@ -3,9 +3,10 @@
 //   build/wasm-bytes.mjs    the same bytes as a base64 module, so the CLI bundle, the
 //                           serverless bundle and tsx-run sources all load one thing
 //   build/sqz.mjs           the CLI as one esbuild bundle (bin/sqz.mjs runs it)
+//   build/*-worker.mjs      worker-thread entries
 import asc from 'assemblyscript/asc';
 import * as esbuild from 'esbuild';
-import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -39,9 +40,7 @@ writeAtomic(
 );
 writeAtomic(join(build, 'wasm-bytes.d.mts'), 'declare const bytes: Uint8Array<ArrayBuffer>;\nexport default bytes;\n');
 
-await esbuild.build({
-  entryPoints: [join(root, 'tools/cli/main.ts')],
-  outfile: join(build, 'sqz.mjs'),
+const common = {
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -50,5 +49,16 @@ await esbuild.build({
   logLevel: 'warning',
   // msgpackr's optional native addon is loaded through require(); keep Node's require available.
   banner: { js: "import { createRequire as __sqzCreateRequire } from 'node:module'; const require = __sqzCreateRequire(import.meta.url);" },
-});
-console.log(`build: kernels.wasm ${wasm.length} bytes, sqz.mjs bundled`);
+};
+// The CLI, and the worker-thread entries (built files, so workers run plain JS both from the
+// bundle and from tsx-run sources; src/util/workers.ts finds them). A missing entry is skipped.
+const entries = [
+  ['tools/cli/main.ts', 'sqz.mjs'],
+  ['src/backend/wasm/worker.ts', 'kernel-worker.mjs'],
+  ['tools/parallel/worker.ts', 'tool-worker.mjs'],
+];
+for (const [src, out] of entries) {
+  if (!existsSync(join(root, src))) continue;
+  await esbuild.build({ ...common, entryPoints: [join(root, src)], outfile: join(build, out) });
+}
+console.log(`build: kernels.wasm ${wasm.length} bytes; bundles in build/`);
