@@ -5,6 +5,8 @@ export { f16ToF32 } from './f16';
 export { matvecLut4, matvecLut3 } from './lut';
 export { spmvCsrAdd } from './sparse';
 export { rmsnorm, ropeInterleaved, ropeHalf, softmax, swiglu, add, attention } from './ops';
+// toolchain: exact weighted 1-D k-means (docs/KMEANS.md)
+export { kmeansExactPartition } from './kmeans';
 
 // First byte the host may use: AssemblyScript's static data ends here.
 export function heapBase(): usize {

@@ -17,13 +17,19 @@ export { SqzError, FormatError, UnsupportedError, UsageError } from './util/erro
 
 export type BackendName = 'wasm' | 'js';
 
-export interface LoadOptions extends ModelOptions {
+export interface BackendOptions {
+  /** Threads for the WASM backend's matrix products, the main thread included (default 1). Call model.close() when done. */
+  threads?: number;
+}
+
+export interface LoadOptions extends ModelOptions, BackendOptions {
   /** 'wasm' (default, SIMD kernels) or 'js' (the plain TypeScript reference). */
   backend?: BackendName;
 }
 
-export async function createBackend(name: BackendName = 'wasm'): Promise<Backend> {
-  if (name === 'wasm') return WasmBackend.create();
+export async function createBackend(name: BackendName = 'wasm', opts: BackendOptions = {}): Promise<Backend> {
+  if (name === 'wasm') return WasmBackend.create({ threads: opts.threads });
+  if (opts.threads !== undefined && opts.threads !== 1) throw new UsageError(`threads apply to the wasm backend only (backend '${name}')`);
   if (name === 'js') return new JsBackend();
   throw new UsageError(`unknown backend '${name}' (wasm or js)`);
 }
@@ -32,9 +38,19 @@ export async function createBackend(name: BackendName = 'wasm'): Promise<Backend
 export async function loadModel(source: string | Uint8Array, opts: LoadOptions = {}): Promise<Model> {
   const reader = typeof source === 'string' ? await SqzReader.open(source) : SqzReader.fromBytes(source);
   try {
-    const backend = await createBackend(opts.backend);
-    return await Model.fromRecords(reader.header.config, reader.header.tokenizer, reader.records(), backend, opts);
+    const backend = await createBackend(opts.backend, opts);
+    try {
+      return await Model.fromRecords(reader.header.config, reader.header.tokenizer, reader.records(), backend, opts);
+    } catch (e) {
+      await closeBackend(backend);
+      throw e;
+    }
   } finally {
     await reader.close();
   }
+}
+
+/** Stops a backend's worker threads, if it has any. */
+export async function closeBackend(backend: Backend): Promise<void> {
+  await (backend as { close?: () => Promise<void> }).close?.();
 }

@@ -71,7 +71,7 @@ export async function openModel(source: string, opts: OpenModelOptions = {}): Pr
   }
   const ckpt = await openCheckpoint(source, { tokenizer: opts.tokenizer });
   try {
-    return await Model.fromRecords(ckpt.config, ckpt.tokenizer, checkpointRecords(ckpt), await createBackend(opts.backend), opts);
+    return await Model.fromRecords(ckpt.config, ckpt.tokenizer, checkpointRecords(ckpt), await createBackend(opts.backend, opts), opts);
   } finally {
     await ckpt.close();
   }

@@ -1,5 +1,5 @@
-// Reading text files for perplexity and calibration.
-import { readFile } from 'node:fs/promises';
+// Reading text files (perplexity, calibration) and writing small files safely.
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { SqzError } from '../src/util/errors.ts';
 
 export async function readTextFile(path: string): Promise<string> {
@@ -19,4 +19,16 @@ export function splitDocuments(text: string): string[] {
     .split(/^\s*<\|endoftext\|>\s*$/m)
     .map((d) => d.trim())
     .filter((d) => d.length > 0);
+}
+
+/** Writes a file through a temporary name renamed into place: a crash never leaves half a file. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
 }

@@ -24,7 +24,7 @@ const COPY_CHUNK = 4 * 1024 * 1024;
 
 export class SqzWriter {
   readonly path: string;
-  private readonly meta: SqzMeta;
+  private meta: SqzMeta;
   private readonly bodyPath: string;
   private readonly tmpPath: string;
   private body: FileHandle | null;
@@ -51,6 +51,14 @@ export class SqzWriter {
     const tmpPath = `${path}.${process.pid}.tmp`;
     const body = await open(bodyPath, 'w+');
     return new SqzWriter(path, { config: meta.config, tokenizer: meta.tokenizer, quant: meta.quant }, body, bodyPath, tmpPath);
+  }
+
+  /** Replaces the quantization summary; for figures known only once every tensor is added (bits per weight). */
+  setQuant(quant: SqzMeta['quant']): void {
+    if (this.state !== 'open') throw new FormatError(`${this.path}: setQuant() after the writer was ${this.state}`);
+    const meta = { ...this.meta, quant };
+    validateMeta(meta, this.path);
+    this.meta = meta;
   }
 
   /** Tensors added so far (their index entries, in order). */

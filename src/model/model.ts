@@ -78,6 +78,11 @@ export class Model {
     return new Model(config, tokenizer, backend, weights, opts);
   }
 
+  /** Releases the backend's resources (the WASM backend's worker threads); the model cannot run afterwards. */
+  async close(): Promise<void> {
+    await (this.backend as { close?: () => Promise<void> }).close?.();
+  }
+
   get ctx(): number {
     return this.state.ctx;
   }

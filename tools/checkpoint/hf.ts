@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { type ModelConfig, tensorShapes, validateConfig } from '../../src/model/config.ts';
+import { LINEAR_LAYERS, type ModelConfig, tensorShapes, validateConfig } from '../../src/model/config.ts';
 import type { TokenizerSpec } from '../../src/tokenizer/spec.ts';
 import { FormatError, UnsupportedError } from '../../src/util/errors.ts';
 import { type SafetensorsFile, openSafetensors, safetensorsRef } from './safetensors.ts';
@@ -150,8 +150,15 @@ async function openWeights(dir: string, source: string): Promise<{ files: Safete
   return { files, where };
 }
 
+/** The tensors a folder must hold: all of them, or for a gradient checkpoint the seven linear layers of each block. */
+function requiredShapes(config: ModelConfig, gradients = false): Map<string, number[]> {
+  const all = tensorShapes(config);
+  if (!gradients) return all;
+  return new Map([...all].filter(([name]) => LINEAR_LAYERS.some((l) => name.endsWith(`.${l}`))));
+}
+
 /** Opens a Hugging Face folder. `tokenizer` replaces the folder's tokenizer.json (a .json, or a llama2.c tokenizer.bin). */
-export async function openHf(dir: string, opts: { tokenizer?: string } = {}): Promise<Checkpoint> {
+export async function openHf(dir: string, opts: { tokenizer?: string; gradients?: boolean } = {}): Promise<Checkpoint> {
   assertLittleEndianHost();
   const source = `Hugging Face ${basename(dir)}`;
   const cfg = await readJson(join(dir, 'config.json'), `${source}: config.json`);
@@ -161,15 +168,16 @@ export async function openHf(dir: string, opts: { tokenizer?: string } = {}): Pr
     configs: [cfg, await readJsonIfExists(join(dir, 'generation_config.json'), `${source}: generation_config.json`)],
     tokenizerConfig: await readJsonIfExists(join(dir, 'tokenizer_config.json'), `${source}: tokenizer_config.json`),
   };
-  let tokenizer: TokenizerSpec;
-  if (opts.tokenizer) tokenizer = await readTokenizerFile(opts.tokenizer, config.vocabSize, hints);
+  let tokenizer: TokenizerSpec | undefined;
+  if (opts.gradients) tokenizer = undefined;
+  else if (opts.tokenizer) tokenizer = await readTokenizerFile(opts.tokenizer, config.vocabSize, hints);
   else if (existsSync(join(dir, 'tokenizer.json'))) tokenizer = await readHfTokenizer(join(dir, 'tokenizer.json'), hints);
   else throw new FormatError(`${source}: ${dir} has no tokenizer.json; pass one with --tokenizer`);
 
   const { files, where } = await openWeights(dir, source);
   try {
     const tensors = new Map<string, TensorRef>();
-    for (const [canonical, shape] of tensorShapes(config)) {
+    for (const [canonical, shape] of requiredShapes(config, opts.gradients)) {
       const name = hfTensorName(canonical);
       let stored: string | undefined = where.has(name) ? name : undefined;
       // A tied checkpoint may store the matrix once: safetensors metadata names the alias
@@ -182,6 +190,7 @@ export async function openHf(dir: string, opts: { tokenizer?: string } = {}): Pr
       }
       if (!stored && canonical === 'embed' && config.tiedEmbeddings && where.has('lm_head.weight')) stored = 'lm_head.weight';
       if (!stored) {
+        if (opts.gradients) throw new FormatError(`${source}: gradient checkpoint lacks ${name} (${canonical})`);
         const hint = canonical === 'head' ? ' (config.json has tie_word_embeddings false; the head must be stored)' : '';
         throw new FormatError(`${source}: tensor ${name} (${canonical}) is missing${hint}`);
       }
@@ -191,7 +200,7 @@ export async function openHf(dir: string, opts: { tokenizer?: string } = {}): Pr
       }
       tensors.set(canonical, ref);
     }
-    return makeCheckpoint({ source, config, tokenizer, tensors, handles: files.map((f) => f.fh), notes });
+    return makeCheckpoint({ source, config, tokenizer, tensors, handles: files.map((f) => f.fh), notes, required: requiredShapes(config, opts.gradients) });
   } catch (e) {
     await Promise.all(files.map((f) => f.fh.close()));
     throw e;

@@ -17,6 +17,11 @@ export { hfTensorName, SUPPORTED_MODEL_TYPES } from './hf.ts';
 export interface OpenOptions {
   /** Tokenizer file: a llama2.c tokenizer.bin, or a tokenizer.json (replaces a Hugging Face folder's own). */
   tokenizer?: string;
+  /**
+   * An external gradient checkpoint (a Hugging Face folder whose tensors hold grad^2 under the
+   * weights' names): no tokenizer is read and only the seven linear layers of each block are required.
+   */
+  gradients?: boolean;
 }
 
 type Opener = (path: string, opts: OpenOptions) => Promise<Checkpoint>;
@@ -43,6 +48,7 @@ export async function openCheckpoint(path: string, opts: OpenOptions = {}): Prom
     }
     return openHf(path, opts);
   }
+  if (opts.gradients) throw new UnsupportedError(`${path}: a gradient checkpoint must be a Hugging Face folder (config.json + safetensors)`);
   const open = FILE_READERS[extname(path).toLowerCase()];
   if (!open) {
     throw new UnsupportedError(

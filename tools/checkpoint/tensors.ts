@@ -82,11 +82,13 @@ export interface CheckpointParts {
   /** Every handle opened, closed by close(). */
   handles: FileHandle[];
   notes?: string[];
+  /** The canonical tensors that must be present (default: all of tensorShapes(config)). */
+  required?: Map<string, number[]>;
 }
 
-/** Checks a reader's table covers tensorShapes(config) exactly, with matching shapes (a bug if not: readers check first). */
+/** Checks a reader's table covers the required tensors (default tensorShapes(config)), with matching shapes (a bug if not: readers check first). */
 function assertComplete(p: CheckpointParts): Map<string, number[]> {
-  const want = tensorShapes(p.config);
+  const want = p.required ?? tensorShapes(p.config);
   for (const [name, shape] of want) {
     const ref = p.tensors.get(name);
     if (!ref) throw new FormatError(`${p.source}: tensor ${name} is missing`);

@@ -11,6 +11,8 @@ export interface Command {
   /** Usage lines after "sqz <name>", and a description of each option. */
   usage: string;
   options: Options;
+  /** Other spellings (e.g. the SqueezeLLM reference's `--wbits`) of options: alias -> option name. */
+  aliases?: Record<string, string>;
   run(args: Parsed): Promise<void>;
 }
 
@@ -20,14 +22,24 @@ export interface Parsed {
 }
 
 export function parse(cmd: Command, argv: string[]): Parsed | 'help' {
+  const aliases = cmd.aliases ?? {};
+  const options: Options = { ...cmd.options, help: { type: 'boolean', short: 'h' } };
+  for (const [alias, name] of Object.entries(aliases)) options[alias] = { type: cmd.options[name].type };
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError(`${(e as Error).message.replace(/\. To specify a positional.*$/, '')} (see sqz ${cmd.name} --help)`);
   }
   if (parsed.values.help) return 'help';
-  return parsed as Parsed;
+  const values = { ...parsed.values } as Parsed['values'];
+  for (const [alias, name] of Object.entries(aliases)) {
+    if (values[alias] === undefined) continue;
+    if (values[name] !== undefined) throw new UsageError(`--${alias} and --${name} mean the same; give one`);
+    values[name] = values[alias];
+    delete values[alias];
+  }
+  return { values, positionals: parsed.positionals };
 }
 
 export function helpText(cmd: Command): string {
@@ -50,6 +62,20 @@ export function num(p: Parsed, name: string, opts: { int?: boolean; min?: number
 export function str(p: Parsed, name: string): string | undefined {
   const v = p.values[name];
   return typeof v === 'string' ? v : undefined;
+}
+
+/** A required string option, or a usage error naming it. */
+export function required(p: Parsed, cmd: Command, name: string, what: string): string {
+  const v = str(p, name);
+  if (v === undefined) throw new UsageError(`sqz ${cmd.name} needs --${name} ${what} (see sqz ${cmd.name} --help)`);
+  return v;
+}
+
+/** --bits: 3 or 4. */
+export function bitsOption(p: Parsed): 3 | 4 {
+  const b = num(p, 'bits', { int: true });
+  if (b !== 3 && b !== 4) throw new UsageError(`--bits must be 3 or 4, got ${b ?? 'nothing'}`);
+  return b;
 }
 
 /** The single positional argument a command takes (e.g. the model), or a usage error. */

@@ -3,12 +3,18 @@
 // is a bug and keeps its stack.
 import { SqzError } from '../../src/util/errors.ts';
 import { type Command, helpText, parse } from './command.ts';
+import { chunk } from './commands/chunk.ts';
 import { convert } from './commands/convert.ts';
+import { gradients } from './commands/gradients.ts';
+import { nuq } from './commands/nuq.ts';
+import { outliers } from './commands/outliers.ts';
+import { pack } from './commands/pack.ts';
+import { quantize } from './commands/quantize.ts';
 import { ppl } from './commands/ppl.ts';
 import { run } from './commands/run.ts';
 import { selfcheck } from './commands/selfcheck.ts';
 
-const commands: Command[] = [run, ppl, convert, selfcheck];
+const commands: Command[] = [run, ppl, convert, quantize, gradients, chunk, outliers, nuq, pack, selfcheck];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -14,6 +14,18 @@
 import type { Workspace } from './prepare.ts';
 
 /**
+ * The DP that quantizeRowInto's exact method runs (KMeansOptions.solver): this file's TypeScript
+ * DP (`tsExact`, the yardstick) or the WASM port (`wasmExact()` in wasm.ts), which gives the same
+ * partition bit for bit.
+ */
+export interface ExactSolver {
+  /** As exactPartition: writes the K + 1 boundaries of an optimal partition of ws's prepared points. */
+  partition(ws: Workspace, k: number, bounds: Int32Array): { K: number; cost: number };
+}
+
+export const tsExact: ExactSolver = { partition: (ws, k, bounds) => exactPartition(ws, k, bounds) };
+
+/**
  * Computes an optimal partition of ws's m prepared points (prefix sums already filled) into
  * K = min(k, m) non-empty contiguous clusters. Writes the K + 1 boundaries to `bounds`
  * (cluster c = points [bounds[c], bounds[c+1])) and returns K and the DP optimum.

@@ -4,12 +4,13 @@
 // See docs/KMEANS.md.
 
 import { Rng } from '../../src/util/random.ts';
-import { exactPartition } from './exact.ts';
+import { tsExact, type ExactSolver } from './exact.ts';
 import { kmeansppSorted, lloydSorted } from './lloyd.ts';
 import { prefixSums, prepareRow, Workspace, type RowWeights } from './prepare.ts';
 
 export { Workspace } from './prepare.ts';
 export type { RowWeights } from './prepare.ts';
+export { tsExact, type ExactSolver } from './exact.ts';
 
 export type KMeansMethod = 'exact' | 'lloyd';
 
@@ -20,6 +21,8 @@ export interface KMeansOptions {
   maxIter?: number;
   /** Buffers reused across calls (one per thread). */
   workspace?: Workspace;
+  /** Exact only: the DP to run (default `tsExact`; `wasmExact()` from wasm.ts gives the same result, faster). */
+  solver?: ExactSolver;
 }
 
 export interface RowResult {
@@ -87,7 +90,7 @@ export function quantizeRowInto(
   } else if (method === 'exact') {
     const bounds = new Int32Array(k + 1);
     prefixSums(ws);
-    const { K } = exactPartition(ws, k, bounds);
+    const { K } = (opts.solver ?? tsExact).partition(ws, k, bounds);
     const { x, wt } = ws;
     for (let c = 0; c < K; c++) {
       let s0 = 0;
@@ -208,7 +211,7 @@ export function quantizeRows(
       f,
       k,
       method,
-      { seed: rowSeed(seed, r), maxIter: opts.maxIter, workspace: ws },
+      { seed: rowSeed(seed, r), maxIter: opts.maxIter, workspace: ws, solver: opts.solver },
       out.centroids.subarray(r * k, (r + 1) * k),
       out.indices.subarray(r * cols, (r + 1) * cols),
     );

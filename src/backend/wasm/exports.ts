@@ -30,4 +30,10 @@ export interface KernelExports extends Record<string, unknown> {
   add(out: number, a: number, b: number, n: number): void;
   /** One query's grouped-query attention over nPos cached positions; att is scratch of >= nPos f32. */
   attention(out: number, q: number, kCache: number, vCache: number, att: number, nHeads: number, nKvHeads: number, headSize: number, nPos: number): void;
+  /**
+   * Toolchain (docs/KMEANS.md): optimal partition of m sorted weighted points into K = min(k, m)
+   * contiguous clusters from their f64 prefix sums p0, p1, p2 (m + 1 each). prev, cur: f64 scratch
+   * of m + 1; split: i32 scratch of K * (m + 1); bounds: i32 out, K + 1. Returns the optimum.
+   */
+  kmeansExactPartition(p0: number, p1: number, p2: number, m: number, k: number, prev: number, cur: number, split: number, bounds: number): number;
 }

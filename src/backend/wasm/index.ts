@@ -1,10 +1,15 @@
 // The `wasm` backend (default): the forward pass on the AssemblyScript SIMD kernels. Weights are
 // placed in the shared memory once at load; activations and the KV cache are placed once by the
-// run state; nothing is allocated per token.
+// run state; nothing is allocated per token. With `threads` > 1, the big matrix products are split
+// by rows between the main thread and worker threads over the same memory (pool.ts,
+// docs/THREADS.md); everything else stays on the main thread.
 import { dequantize, nuqRowInto, type TensorRecord } from '../../format/kinds.ts';
 import type { RopeStyle } from '../../kernels/reference.ts';
+import { UsageError } from '../../util/errors.ts';
 import type { Backend, Vec, Weight } from '../types.ts';
-import { createKernelInstance, type KernelInstance } from './instance.ts';
+import { createKernelInstance, kernelModule, type KernelInstance } from './instance.ts';
+import type { KernelPool, PoolOptions } from './pool.ts';
+import { OP_LUT, OP_MATMUL_ROWS, OP_MATMUL_VECS, OP_MATVEC_F32 } from './protocol.ts';
 
 type NuqRecord = Extract<TensorRecord, { kind: 'nuq' }>;
 
@@ -14,12 +19,56 @@ interface WasmWeight extends Weight {
   readonly lut?: { bits: 3 | 4; lut: number; indices: number; sparse?: { rowPtr: number; colIdx: number; values: number }; rec: NuqRecord };
 }
 
+export interface WasmBackendOptions extends PoolOptions {
+  /** Threads for the matrix products, the main thread included (default 1: no workers). */
+  threads?: number;
+  /**
+   * Multiply-adds (rows x cols x vectors) from which a product is split between threads (default
+   * DEFAULT_MIN_SPLIT_WORK; smaller ones run on the main thread alone). 0 splits everything.
+   */
+  minSplitWork?: number;
+  /** How a batched f32 product (matmul, n > 1) is split: by weight rows (default) or by activation vectors. */
+  matmulSplit?: 'rows' | 'vectors';
+}
+
+/**
+ * Below this many multiply-adds a product runs on the main thread alone: the fork-join costs a few
+ * microseconds, about what a 64K multiply-add matvec takes (bench/threads.ts, docs/THREADS.md).
+ */
+export const DEFAULT_MIN_SPLIT_WORK = 1 << 16;
+
 export class WasmBackend implements Backend {
   readonly name = 'wasm';
-  private constructor(private readonly inst: KernelInstance) {}
+  private readonly minSplitWork: number;
+  private readonly matmulSplit: 'rows' | 'vectors';
 
-  static async create(): Promise<WasmBackend> {
-    return new WasmBackend(await createKernelInstance());
+  private constructor(
+    private readonly inst: KernelInstance,
+    private readonly pool: KernelPool | undefined,
+    opts: WasmBackendOptions,
+  ) {
+    this.minSplitWork = opts.minSplitWork ?? DEFAULT_MIN_SPLIT_WORK;
+    this.matmulSplit = opts.matmulSplit ?? 'rows';
+  }
+
+  static async create(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
+    const threads = opts.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new UsageError(`threads must be an integer from 1 to 64, got ${threads}`);
+    const inst = await createKernelInstance();
+    if (threads === 1) return new WasmBackend(inst, undefined, opts);
+    // Loaded only when asked for: the single-thread backend needs no node:worker_threads.
+    const { KernelPool } = await import('./pool.ts');
+    return new WasmBackend(inst, await KernelPool.start(inst, kernelModule(), threads, opts), opts);
+  }
+
+  /** Threads the matrix products run on (1: the main thread alone). */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /** Stops the worker threads (if any); the backend cannot run split products afterwards. */
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 
   get heap() {
@@ -85,6 +134,7 @@ export class WasmBackend implements Backend {
     const [rows, cols] = w.shape;
     const o = out.off << 2;
     const xp = x.off << 2;
+    if (this.pool && rows * cols >= this.minSplitWork) return this.splitProduct(o, ww, xp, 1);
     if (ww.f32 !== undefined) return this.k.matvecF32(o, ww.f32, xp, cols, 0, rows);
     const q = ww.lut!;
     if (q.bits === 4) this.k.matvecLut4(o, q.lut, q.indices, xp, cols, 0, rows);
@@ -96,8 +146,28 @@ export class WasmBackend implements Backend {
     const ww = w as WasmWeight;
     const [rows, cols] = w.shape;
     if (n === 1) return this.matvec(out, w, x);
+    if (this.pool && rows * cols * n >= this.minSplitWork) return this.splitProduct(out.off << 2, ww, x.off << 2, n);
     if (ww.f32 !== undefined) return this.k.matmulF32(out.off << 2, ww.f32, x.off << 2, rows, cols, n);
     for (let i = 0; i < n; i++) this.matvec({ off: out.off + i * rows, len: rows }, w, { off: x.off + i * cols, len: cols });
+  }
+
+  /** out [n, rows] = W x for n vectors x [n, cols], split between the pool's threads. */
+  private splitProduct(out: number, w: WasmWeight, x: number, n: number): void {
+    const pool = this.pool!;
+    const [rows, cols] = w.shape;
+    if (w.f32 !== undefined) {
+      if (n === 1) return pool.run(OP_MATVEC_F32, [out, w.f32, x, cols, rows, 1], pool.evenRanges(rows));
+      if (this.matmulSplit === 'vectors') return pool.run(OP_MATMUL_VECS, [out, w.f32, x, rows, cols], pool.evenRanges(n, 4));
+      // matmulF32 has no row range and writes out with a stride of `rows`: each part computes its
+      // rows into its own slice of a scratch buffer, then copies them into place.
+      const scratch = this.heap.scratch('split-matmul', rows * n * 4);
+      return pool.run(OP_MATMUL_ROWS, [out, w.f32, x, rows, cols, n, scratch], pool.evenRanges(rows));
+    }
+    const q = w.lut!;
+    const s = q.rec.rowSplit;
+    const split = s && s.length === pool.threads + 1 ? s : pool.evenRanges(rows);
+    const sp = q.sparse;
+    pool.run(OP_LUT, [out, q.lut, q.indices, x, cols, rows, n, q.bits, sp?.rowPtr ?? 0, sp?.colIdx ?? 0, sp?.values ?? 0], split);
   }
 
   rmsnorm(out: Vec, x: Vec, w: Weight, eps: number): void {

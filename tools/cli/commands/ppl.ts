@@ -3,7 +3,7 @@ import { openModel } from '../../convert.ts';
 import { readTextFile } from '../../text.ts';
 import { type Command, num, onePositional, str } from '../command.ts';
 import { progressBar } from '../progress.ts';
-import { backendOption, modelOptions } from './shared.ts';
+import { backendOption, modelOptions, threadsOption } from './shared.ts';
 
 export const ppl: Command = {
   name: 'ppl',
@@ -14,7 +14,8 @@ export const ppl: Command = {
       --stride N         window step; each window scores its last N tokens (default ctx/2)
       --max-tokens M     score only the first M tokens of the text
       --tokenizer FILE   tokenizer for a llama2.c checkpoint
-      --backend NAME     wasm (default) or js`,
+      --backend NAME     wasm (default) or js
+      --threads N        threads for the wasm backend's matrix products (default 1)`,
   options: {
     text: { type: 'string' },
     stride: { type: 'string' },
@@ -27,7 +28,7 @@ export const ppl: Command = {
     if (!textFile) throw new UsageError('sqz ppl needs --text FILE');
     const text = await readTextFile(textFile);
     const ctx = num(p, 'ctx', { int: true, min: 2 }) ?? 256;
-    const model = await openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), ctx });
+    const model = await openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), threads: threadsOption(p), ctx });
     const bar = progressBar('ppl');
     const t0 = performance.now();
     const r = model.perplexity(text, {
@@ -37,6 +38,7 @@ export const ppl: Command = {
       onProgress: (d, t) => bar.update(d, t),
     });
     bar.stop();
+    await model.close();
     const secs = (performance.now() - t0) / 1000;
     console.log(`perplexity ${r.perplexity.toFixed(4)} over ${r.tokens} tokens (nll ${r.nll.toFixed(4)} nats/token, ${secs.toFixed(1)} s, ${model.backend.name})`);
   },

@@ -1,6 +1,6 @@
 import { openModel } from '../../convert.ts';
 import { type Command, num, onePositional, str } from '../command.ts';
-import { backendOption, modelOptions } from './shared.ts';
+import { backendOption, modelOptions, threadsOption } from './shared.ts';
 
 export const run: Command = {
   name: 'run',
@@ -15,6 +15,7 @@ export const run: Command = {
       --ctx N           context length (default: the model's)
       --tokenizer FILE  tokenizer for a llama2.c checkpoint (tokenizer.bin)
       --backend NAME    wasm (default) or js (the TypeScript reference)
+      --threads N       threads for the wasm backend's matrix products (default 1)
 Prints tokens per second (prompt and generation separately) to stderr.`,
   options: {
     prompt: { type: 'string', short: 'p' },
@@ -29,6 +30,7 @@ Prints tokens per second (prompt and generation separately) to stderr.`,
     const model = await openModel(onePositional(p, this, 'model'), {
       tokenizer: str(p, 'tokenizer'),
       backend: backendOption(p),
+      threads: threadsOption(p),
       ctx: num(p, 'ctx', { int: true, min: 2 }),
     });
     const prompt = str(p, 'prompt') ?? 'Once upon a time';
@@ -49,5 +51,6 @@ Prints tokens per second (prompt and generation separately) to stderr.`,
       `prompt: ${s.promptTokens} tokens, ${rate(s.promptTokens, s.promptMs)} tok/s; ` +
         `generation: ${s.generatedTokens} tokens, ${rate(s.generatedTokens, s.generateMs)} tok/s (${model.backend.name})\n`,
     );
+    await model.close();
   },
 };

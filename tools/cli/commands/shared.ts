@@ -1,16 +1,56 @@
 // Options several commands share, parsed one way.
 import type { BackendName } from '../../../src/index.ts';
 import { UsageError } from '../../../src/util/errors.ts';
-import { type Options, type Parsed, str } from '../command.ts';
+import type { OnProgress } from '../../squeezellm/steps.ts';
+import { num, type Options, type Parsed, str } from '../command.ts';
+import { watchPeakMemory } from '../memory.ts';
+import { progressBar } from '../progress.ts';
 
 export const modelOptions: Options = {
   ctx: { type: 'string' },
   tokenizer: { type: 'string' },
   backend: { type: 'string' },
+  threads: { type: 'string' },
 };
 
 export function backendOption(p: Parsed): BackendName {
   const b = str(p, 'backend') ?? 'wasm';
   if (b !== 'wasm' && b !== 'js') throw new UsageError(`--backend must be wasm or js, got '${b}'`);
   return b;
+}
+
+/** --threads N (default 1): threads for the wasm backend's matrix products. */
+export function threadsOption(p: Parsed): number {
+  return num(p, 'threads', { int: true, min: 1, max: 64 }) ?? 1;
+}
+
+/** Options every toolchain step takes. */
+export const stepOptions: Options = {
+  threads: { type: 'string' },
+  seed: { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+};
+
+export const stepOptionsHelp = `      --threads N        worker threads (default 1)
+      --seed S           seed for every random choice (default 0)
+  -v, --verbose          print time and peak memory`;
+
+/** Runs a step with a progress bar (ETA) and, with --verbose, its time and peak memory on stderr. */
+export async function runStep<T>(p: Parsed, label: string, fn: (onProgress: OnProgress) => Promise<T>): Promise<T> {
+  const bar = progressBar(label);
+  const peak = watchPeakMemory();
+  const t0 = performance.now();
+  try {
+    return await fn((done, total) => bar.update(done, total));
+  } finally {
+    bar.stop();
+    const m = peak();
+    if (p.values.verbose) {
+      process.stderr.write(`${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s, peak memory ${m.rssMiB.toFixed(0)} MiB resident (${m.heapMiB.toFixed(0)} MiB JS heap + buffers)\n`);
+    }
+  }
+}
+
+export function seedOption(p: Parsed): number {
+  return num(p, 'seed', { int: true }) ?? 0;
 }

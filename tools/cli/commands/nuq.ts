@@ -1,0 +1,52 @@
+import { UsageError } from '../../../src/util/errors.ts';
+import { nuqStep } from '../../squeezellm/steps.ts';
+import { type Command, bitsOption, num, onePositional, required, str } from '../command.ts';
+import { runStep, seedOption, stepOptions, stepOptionsHelp, threadsOption } from './shared.ts';
+
+export const nuq: Command = {
+  name: 'nuq',
+  summary: 'SqueezeLLM: Fisher-weighted k-means per row into lookup tables, outliers and sensitive values sparse',
+  usage: `sqz nuq <weights DIR> --bits 3|4 -o LUTDIR [options]
+      --bits 3|4             bits per weight index
+      --gradient GDIR        Fisher scores: a layer folder from sqz gradients / sqz chunk --gradients,
+                             or a Hugging Face gradient checkpoint; without it the clustering is unweighted
+      --outlier-config FILE  outlier_config_o*.json from sqz outliers (outliers go to the sparse part)
+      --sensitivity P        also keep the top P% of Fisher scores of each matrix sparse
+      --layers a,b           only layers a..b (inclusive)
+  -o, --output LUTDIR        the lookup-table layer folder to write
+${stepOptionsHelp}`,
+  options: {
+    bits: { type: 'string' },
+    gradient: { type: 'string' },
+    'outlier-config': { type: 'string' },
+    sensitivity: { type: 'string' },
+    layers: { type: 'string' },
+    output: { type: 'string', short: 'o' },
+    ...stepOptions,
+  },
+  aliases: { wbits: 'bits', bit: 'bits', outlier_config: 'outlier-config', range: 'layers' },
+  async run(p) {
+    const dir = onePositional(p, this, 'weights folder');
+    const out = required(p, this, 'output', 'LUTDIR');
+    const r = await runStep(p, 'nuq', (onProgress) =>
+      nuqStep(dir, out, {
+        bits: bitsOption(p),
+        gradient: str(p, 'gradient'),
+        outlierConfig: str(p, 'outlier-config'),
+        sensitivity: num(p, 'sensitivity', { min: 0, max: 100 }),
+        layers: layerRange(str(p, 'layers')),
+        threads: threadsOption(p),
+        seed: seedOption(p),
+        onProgress,
+      }),
+    );
+    console.log(`wrote ${out}: ${r.nnz} sparse values (${((100 * r.nnz) / r.numel).toFixed(3)}%: ${r.outliers} outliers, ${r.sensitive} sensitive)`);
+  },
+};
+
+function layerRange(s: string | undefined): [number, number] | undefined {
+  if (s === undefined) return undefined;
+  const m = /^(\d+),(\d+)$/.exec(s.trim());
+  if (!m || Number(m[1]) > Number(m[2])) throw new UsageError(`--layers expects a,b with a <= b (e.g. 0,3), got '${s}'`);
+  return [Number(m[1]), Number(m[2])];
+}

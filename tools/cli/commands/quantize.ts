@@ -1,0 +1,67 @@
+import { UsageError } from '../../../src/util/errors.ts';
+import { quantize as quantizeModel } from '../../squeezellm/steps.ts';
+import { type Command, bitsOption, num, onePositional, required, str } from '../command.ts';
+import { runStep, seedOption, stepOptions, stepOptionsHelp, threadsOption } from './shared.ts';
+
+export const quantize: Command = {
+  name: 'quantize',
+  summary: 'SqueezeLLM in one go: gradients, chunk, outliers, nuq, pack',
+  usage: `sqz quantize <checkpoint> --bits 3|4 --calib FILE -o model.sqz [options]
+      --bits 3|4               bits per weight index
+      --calib FILE             calibration text for the Fisher information
+      --no-fisher              cluster unweighted (no calibration; no sensitive values)
+      --samples N              calibration sequences (default 100)
+      --seq-len L              tokens per calibration sequence (default 256)
+      --outlier-range R        outliers by the interquartile rule with range R
+      --outlier-percent P      or: about P% of each matrix are outliers
+      --sensitivity P          top P% of Fisher scores of each matrix kept sparse (e.g. 0.05)
+      --balance N              record row splits for N workers
+      --work-dir DIR           keep the intermediate folders (fisher, weights, lut) here
+      --tokenizer FILE         tokenizer.bin for a llama2.c checkpoint
+  -o, --output FILE            the .sqz to write
+${stepOptionsHelp}`,
+  options: {
+    bits: { type: 'string' },
+    calib: { type: 'string' },
+    'no-fisher': { type: 'boolean' },
+    samples: { type: 'string' },
+    'seq-len': { type: 'string' },
+    'outlier-range': { type: 'string' },
+    'outlier-percent': { type: 'string' },
+    sensitivity: { type: 'string' },
+    balance: { type: 'string' },
+    'work-dir': { type: 'string' },
+    tokenizer: { type: 'string' },
+    output: { type: 'string', short: 'o' },
+    ...stepOptions,
+  },
+  aliases: { wbits: 'bits', bit: 'bits' },
+  async run(p) {
+    const source = onePositional(p, this, 'checkpoint');
+    const out = required(p, this, 'output', 'FILE');
+    const noFisher = Boolean(p.values['no-fisher']);
+    const calib = str(p, 'calib');
+    if (!calib && !noFisher) throw new UsageError('sqz quantize needs --calib FILE (or --no-fisher for unweighted clustering)');
+    if (calib && noFisher) throw new UsageError('--calib and --no-fisher contradict each other');
+    const r = await runStep(p, 'quantize', (onProgress) =>
+      quantizeModel(source, out, {
+        bits: bitsOption(p),
+        calib,
+        samples: num(p, 'samples', { int: true, min: 1 }),
+        seqLen: num(p, 'seq-len', { int: true, min: 2 }),
+        outlierRange: num(p, 'outlier-range', { min: 0 }),
+        outlierPercent: num(p, 'outlier-percent', { min: 0, max: 100 }),
+        sensitivity: num(p, 'sensitivity', { min: 0, max: 100 }),
+        balance: num(p, 'balance', { int: true, min: 2 }),
+        workDir: str(p, 'work-dir'),
+        tokenizer: str(p, 'tokenizer'),
+        threads: threadsOption(p),
+        seed: seedOption(p),
+        onStep: (s) => process.stderr.isTTY && process.stderr.write(`${s}\n`),
+        onProgress,
+      }),
+    );
+    const steps = Object.entries(r.seconds).map(([s, t]) => `${s} ${t.toFixed(1)} s`).join(', ');
+    console.log(`wrote ${out}: ${(r.bytes / 1024).toFixed(1)} KiB, ${r.avgBits.toFixed(3)} bits per quantized weight (${steps})`);
+  },
+};

@@ -1,0 +1,424 @@
+// The SqueezeLLM toolchain as steps (the reference implementation's order), each a library
+// function the CLI wraps: gradients -> chunk -> outliers -> nuq -> pack; quantize() runs them all.
+// Steps hand each other per-layer folders (layers.ts), so nuq and pack hold one layer at a time.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { NuqRecord, TensorRecord } from '../../src/format/kinds.ts';
+import { SqzWriter } from '../../src/format/writer.ts';
+import type { ModelConfig } from '../../src/model/config.ts';
+import { createTokenizer } from '../../src/tokenizer/index.ts';
+import { FormatError, SqzError, UsageError } from '../../src/util/errors.ts';
+import { openCheckpoint } from '../checkpoint/index.ts';
+import type { Checkpoint } from '../checkpoint/types.ts';
+import { checkpointRecords } from '../convert.ts';
+import { calibrationSequences, computeFisher } from '../fisher/fisher.ts';
+import { readTextFile, splitDocuments, writeFileAtomic } from '../text.ts';
+import { assertSameModel, linearNamesOf, type LayerManifest, readLayer, readManifest, writeLayer, writeManifest } from './layers.ts';
+import { balancedRowSplit, quantizeMatrix } from './nuq.ts';
+import { countOutliers, type OutlierConfig, outlierConfigName, percentThreshold, rangeThreshold } from './outliers.ts';
+
+/** (done, total, what) for progress bars. */
+export type OnProgress = (done: number, total: number, what?: string) => void;
+
+function f32Of(rec: TensorRecord, where: string): Float32Array {
+  if (rec.kind !== 'f32') throw new FormatError(`${where}: ${rec.name} is ${rec.kind}, f32 expected`);
+  return rec.data;
+}
+
+async function withCheckpoint<T>(source: string, opts: { tokenizer?: string; gradients?: boolean }, fn: (c: Checkpoint) => Promise<T>): Promise<T> {
+  const ckpt = await openCheckpoint(source, opts);
+  try {
+    return await fn(ckpt);
+  } finally {
+    await ckpt.close();
+  }
+}
+
+// ---- gradients -------------------------------------------------------------------------------
+
+export interface GradientsOptions {
+  calib: string;
+  samples: number;
+  seqLen: number;
+  tokenizer?: string;
+  onProgress?: OnProgress;
+}
+
+/** Calibration token ids: documents (split on <|endoftext|> lines) each after a BOS. */
+export async function calibrationTokens(textFile: string, tokenizer: ReturnType<typeof createTokenizer>): Promise<number[]> {
+  const docs = splitDocuments(await readTextFile(textFile));
+  if (tokenizer.bos === null) throw new UsageError('the tokenizer has no BOS token; calibration sequences start with BOS');
+  const ids: number[] = [];
+  for (const d of docs) ids.push(tokenizer.bos, ...tokenizer.encode(d, { bos: false }));
+  return ids;
+}
+
+/** Fisher information (sum over calibration sequences of grad^2) of every linear layer, written as a layer folder. */
+export async function gradientsStep(source: string, out: string, opts: GradientsOptions): Promise<{ sequences: number; meanLoss: number }> {
+  return withCheckpoint(source, { tokenizer: opts.tokenizer }, async (ckpt) => {
+    if (!ckpt.tokenizer) throw new UsageError(`${ckpt.source}: a tokenizer is needed to read the calibration text (--tokenizer)`);
+    const tok = createTokenizer(ckpt.tokenizer);
+    const ids = await calibrationTokens(opts.calib, tok);
+    const seqLen = Math.min(opts.seqLen, ckpt.config.maxSeqLen);
+    const sequences = calibrationSequences(ids, opts.samples, seqLen, tok.bos!);
+    const weights = new Map<string, Float32Array>();
+    for await (const rec of checkpointRecords(ckpt)) weights.set(rec.name, f32Of(rec, ckpt.source));
+    let lossSum = 0;
+    const fisher = await computeFisher({ config: ckpt.config, weights }, sequences, {
+      onProgress: (d, t, loss) => {
+        lossSum += loss;
+        opts.onProgress?.(d, t, 'sequences');
+      },
+    });
+    weights.clear();
+    const layers = range(ckpt.config.nLayers);
+    for (const i of layers) {
+      await writeLayer(out, 'fisher', ckpt.config, i, linearNamesOf(i).map((name) => ({ name, kind: 'f32', shape: ckpt.shape(name), data: fisher.get(name)! })));
+    }
+    await writeManifest(out, {
+      kind: 'fisher',
+      config: ckpt.config,
+      source: { checkpoint: ckpt.source, calib: opts.calib, samples: sequences.length, seqLen },
+      layers,
+    });
+    return { sequences: sequences.length, meanLoss: lossSum / sequences.length };
+  });
+}
+
+// ---- chunk -----------------------------------------------------------------------------------
+
+/** Splits a checkpoint (or, with gradients, an external grad^2 checkpoint) into a per-layer folder. */
+export async function chunkStep(source: string, out: string, opts: { tokenizer?: string; gradients?: boolean; onProgress?: OnProgress } = {}): Promise<void> {
+  await withCheckpoint(source, opts, async (ckpt) => {
+    const kind = opts.gradients ? 'fisher' : 'weights';
+    const layers = range(ckpt.config.nLayers);
+    for (const i of layers) {
+      const recs: TensorRecord[] = [];
+      for (const name of linearNamesOf(i)) recs.push({ name, kind: 'f32', shape: ckpt.shape(name), data: await ckpt.read(name) });
+      await writeLayer(out, kind, ckpt.config, i, recs);
+      opts.onProgress?.(i + 1, layers.length, 'layers');
+    }
+    await writeManifest(out, { kind, config: ckpt.config, source: { checkpoint: ckpt.source }, layers });
+  });
+}
+
+// ---- outliers --------------------------------------------------------------------------------
+
+export type OutlierRule = { range: number } | { percent: number };
+
+/** Thresholds per matrix; writes DIR2/outlier_config_o{realized percent}.json and returns its path. */
+export async function outliersStep(weightsDir: string, out: string, rule: OutlierRule, onProgress?: OnProgress): Promise<string> {
+  const m = await readManifest(weightsDir, 'weights');
+  const cfg: OutlierConfig = { rule, percent: 0, tensors: {} };
+  let count = 0;
+  let total = 0;
+  for (const i of m.layers) {
+    for (const [name, rec] of await readLayer(weightsDir, i)) {
+      const w = f32Of(rec, weightsDir);
+      const threshold = 'range' in rule ? rangeThreshold(w, rule.range) : percentThreshold(w, rule.percent);
+      const c = countOutliers(w, threshold);
+      cfg.tensors[name] = { threshold, count: c, numel: w.length };
+      count += c;
+      total += w.length;
+    }
+    onProgress?.(i + 1, m.layers.length, 'layers');
+  }
+  cfg.percent = (100 * count) / total;
+  const path = join(out, outlierConfigName(cfg.percent));
+  await writeFileAtomic(path, JSON.stringify(cfg, null, 1));
+  return path;
+}
+
+async function readOutlierConfig(path: string): Promise<OutlierConfig> {
+  if (!existsSync(path)) throw new SqzError(`no such file: ${path}`);
+  try {
+    const c = JSON.parse(await readFile(path, 'utf8')) as OutlierConfig;
+    if (!c.tensors || typeof c.tensors !== 'object') throw new Error('no tensors');
+    return c;
+  } catch (e) {
+    throw new FormatError(`${path}: not an outlier configuration (${(e as Error).message})`);
+  }
+}
+
+// ---- nuq -------------------------------------------------------------------------------------
+
+export interface NuqStepOptions {
+  bits: 3 | 4;
+  /** A Fisher layer folder (from gradients or chunk --gradients) or an external gradient checkpoint; absent: unweighted. */
+  gradient?: string;
+  outlierConfig?: string;
+  /** Percent of each matrix kept sparse as the most sensitive values (needs a gradient). */
+  sensitivity?: number;
+  /** Inclusive layer range [a, b] (default all). */
+  layers?: [number, number];
+  threads?: number;
+  seed?: number;
+  onProgress?: OnProgress;
+}
+
+export interface NuqStepResult {
+  outliers: number;
+  sensitive: number;
+  nnz: number;
+  numel: number;
+}
+
+/** Fisher scores of layer i from a Fisher layer folder or an external gradient checkpoint. */
+interface FisherSource {
+  config: ModelConfig;
+  layer(i: number): Promise<Map<string, Float32Array>>;
+  close(): Promise<void>;
+}
+
+async function openFisher(path: string): Promise<FisherSource> {
+  if (existsSync(join(path, 'manifest.json'))) {
+    const m = await readManifest(path, 'fisher');
+    return {
+      config: m.config,
+      async layer(i) {
+        const recs = await readLayer(path, i);
+        return new Map([...recs].map(([n, r]) => [n, f32Of(r, path)]));
+      },
+      async close() {},
+    };
+  }
+  const ckpt = await openCheckpoint(path, { gradients: true });
+  return {
+    config: ckpt.config,
+    async layer(i) {
+      const out = new Map<string, Float32Array>();
+      for (const name of linearNamesOf(i)) out.set(name, await ckpt.read(name));
+      return out;
+    },
+    close: () => ckpt.close(),
+  };
+}
+
+/** Quantizes each linear matrix of the chosen layers; writes a LUT layer folder. */
+export async function nuqStep(weightsDir: string, out: string, opts: NuqStepOptions): Promise<NuqStepResult> {
+  if (opts.bits !== 3 && opts.bits !== 4) throw new UsageError(`--bits must be 3 or 4, got ${opts.bits}`);
+  if (opts.sensitivity && !opts.gradient) throw new UsageError('--sensitivity needs Fisher scores (--gradient DIR)');
+  const m = await readManifest(weightsDir, 'weights');
+  const outliers = opts.outlierConfig ? await readOutlierConfig(opts.outlierConfig) : undefined;
+  const fisherSrc = opts.gradient ? await openFisher(opts.gradient) : undefined;
+  try {
+    if (fisherSrc) assertSameModel(m.config, fisherSrc.config, `gradient ${opts.gradient}`);
+    const [a, b] = opts.layers ?? [0, m.config.nLayers - 1];
+    const layers = m.layers.filter((i) => i >= a && i <= b);
+    if (layers.length === 0) throw new UsageError(`--layers ${a},${b} selects no layer of ${m.config.nLayers}`);
+    const total: NuqStepResult = { outliers: 0, sensitive: 0, nnz: 0, numel: 0 };
+    const names = layers.flatMap(linearNamesOf);
+    let done = 0;
+    for (const i of layers) {
+      const weights = await readLayer(weightsDir, i);
+      const fisher = fisherSrc ? await fisherSrc.layer(i) : undefined;
+      const recs: NuqRecord[] = [];
+      for (const name of linearNamesOf(i)) {
+        const rec = weights.get(name)!;
+        const [rows, cols] = rec.shape;
+        const threshold = outliers?.tensors[name]?.threshold;
+        if (outliers && threshold === undefined) throw new FormatError(`${opts.outlierConfig} has no threshold for ${name} (made for another model?)`);
+        const r = await quantizeMatrix(name, f32Of(rec, weightsDir), fisher?.get(name) ?? null, rows, cols, {
+          bits: opts.bits,
+          outlierThreshold: threshold,
+          sensitivity: opts.sensitivity,
+          threads: opts.threads,
+          seed: opts.seed,
+        });
+        recs.push(r.record);
+        total.outliers += r.outliers;
+        total.sensitive += r.sensitive;
+        total.nnz += r.nnz;
+        total.numel += rows * cols;
+        opts.onProgress?.(++done, names.length, name);
+      }
+      await writeLayer(out, 'lut', m.config, i, recs);
+    }
+    await writeManifest(out, {
+      kind: 'lut',
+      config: m.config,
+      source: {
+        bits: opts.bits,
+        weighted: Boolean(opts.gradient),
+        sensitivity: opts.sensitivity ?? 0,
+        outlierPercent: outliers?.percent ?? 0,
+        sparsePercent: (100 * total.nnz) / total.numel,
+      },
+      layers,
+    });
+    return total;
+  } finally {
+    await fisherSrc?.close();
+  }
+}
+
+// ---- pack ------------------------------------------------------------------------------------
+
+export interface PackOptions {
+  bits: 3 | 4;
+  tokenizer?: string;
+  includeSparse?: boolean;
+  /** Record a row split per matrix with about equal work over this many workers. */
+  balance?: number;
+  /** Extra facts for the header's quantization summary (calibration, timings). */
+  summary?: Record<string, unknown>;
+  onProgress?: OnProgress;
+}
+
+export interface PackResult {
+  bytes: number;
+  /** Bits per weight of the quantized layers: indices, tables and sparse part, counted from the records. */
+  avgBits: number;
+}
+
+/** Bytes a quantized record takes for its weights (what bits per weight counts). */
+export function quantizedBytes(r: NuqRecord): number {
+  const s = r.sparse;
+  return r.lut.byteLength + r.indices.byteLength + (s ? s.rowPtr.byteLength + s.colIdx.byteLength + s.values.byteLength : 0);
+}
+
+/** The checkpoint's tensors with its linear layers replaced by the LUT folder's: one .sqz. */
+export async function packStep(source: string, lutDir: string, out: string, opts: PackOptions): Promise<PackResult> {
+  const m = await readManifest(lutDir, 'lut');
+  if (m.source.bits !== opts.bits) throw new UsageError(`${lutDir} holds ${m.source.bits}-bit tables, not ${opts.bits}-bit (--bits)`);
+  return withCheckpoint(source, { tokenizer: opts.tokenizer }, async (ckpt) => {
+    assertSameModel(ckpt.config, m.config, `LUT folder ${lutDir}`);
+    const missing = range(ckpt.config.nLayers).filter((i) => !m.layers.includes(i));
+    if (missing.length) throw new FormatError(`${lutDir} lacks layers ${missing.join(', ')} (nuq was run with --layers); quantize every layer before packing`);
+    const quant = {
+      method: 'squeezellm',
+      bits: opts.bits,
+      weighted: m.source.weighted,
+      sensitivity: m.source.sensitivity,
+      outlierPercent: m.source.outlierPercent,
+      sparsePercent: opts.includeSparse ? m.source.sparsePercent : 0,
+      ...opts.summary,
+    };
+    const w = await SqzWriter.create(out, { config: ckpt.config, tokenizer: ckpt.tokenizer ?? null, quant });
+    try {
+      let qBytes = 0;
+      let qWeights = 0;
+      let layer = -1;
+      let luts = new Map<string, TensorRecord>();
+      const names = ckpt.names();
+      for (let n = 0; n < names.length; n++) {
+        const name = names[n];
+        const li = /^layers\.(\d+)\.(attn|mlp)\./.exec(name);
+        if (!li) {
+          await w.add({ name, kind: 'f32', shape: ckpt.shape(name), data: await ckpt.read(name) });
+        } else {
+          if (Number(li[1]) !== layer) {
+            layer = Number(li[1]);
+            luts = await readLayer(lutDir, layer);
+          }
+          let rec = luts.get(name) as NuqRecord;
+          if (rec.kind !== 'nuq') throw new FormatError(`${lutDir}: ${name} is ${rec.kind}, not a lookup table`);
+          if (!opts.includeSparse && rec.sparse) rec = { ...rec, sparse: undefined };
+          if (opts.balance && opts.balance > 1) rec = { ...rec, rowSplit: balancedRowSplit(rec, opts.balance) };
+          qBytes += quantizedBytes(rec);
+          qWeights += rec.shape[0] * rec.shape[1];
+          await w.add(rec);
+        }
+        opts.onProgress?.(n + 1, names.length, name);
+      }
+      const avgBits = (8 * qBytes) / qWeights;
+      w.setQuant({ ...quant, avgBitsPerWeight: avgBits });
+      const res = await w.finish();
+      return { bytes: res.bytes, avgBits };
+    } catch (e) {
+      await w.abort();
+      throw e;
+    }
+  });
+}
+
+// ---- quantize: everything in one go ---------------------------------------------------------
+
+export interface QuantizeOptions {
+  bits: 3 | 4;
+  /** Calibration text; absent = unweighted clustering and no sensitive values. */
+  calib?: string;
+  samples?: number;
+  seqLen?: number;
+  outlierRange?: number;
+  outlierPercent?: number;
+  sensitivity?: number;
+  tokenizer?: string;
+  balance?: number;
+  threads?: number;
+  seed?: number;
+  /** Keep the intermediate folders here instead of a temporary folder. */
+  workDir?: string;
+  onStep?: (step: string) => void;
+  onProgress?: OnProgress;
+}
+
+export interface QuantizeResult extends PackResult {
+  /** Seconds per step. */
+  seconds: Record<string, number>;
+}
+
+export async function quantize(source: string, out: string, opts: QuantizeOptions): Promise<QuantizeResult> {
+  if (opts.outlierRange !== undefined && opts.outlierPercent !== undefined) throw new UsageError('give --outlier-range or --outlier-percent, not both');
+  const work = opts.workDir ?? mkdtempSync(join(dirname(resolve(out)), '.sqz-quantize-'));
+  const seconds: Record<string, number> = {};
+  const timed = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
+    opts.onStep?.(step);
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      seconds[step] = (performance.now() - t0) / 1000;
+    }
+  };
+  try {
+    const gradDir = join(work, 'fisher');
+    const weightsDir = join(work, 'weights');
+    const lutDir = join(work, 'lut');
+    const calib = opts.calib;
+    if (calib) {
+      await timed('gradients', () =>
+        gradientsStep(source, gradDir, { calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256, tokenizer: opts.tokenizer, onProgress: opts.onProgress }),
+      );
+    }
+    await timed('chunk', () => chunkStep(source, weightsDir, { tokenizer: opts.tokenizer, onProgress: opts.onProgress }));
+    let outlierConfig: string | undefined;
+    if (opts.outlierRange !== undefined || opts.outlierPercent) {
+      const rule: OutlierRule = opts.outlierRange !== undefined ? { range: opts.outlierRange } : { percent: opts.outlierPercent! };
+      outlierConfig = await timed('outliers', () => outliersStep(weightsDir, work, rule, opts.onProgress));
+    }
+    const sparse = await timed('nuq', () =>
+      nuqStep(weightsDir, lutDir, {
+        bits: opts.bits,
+        gradient: calib ? gradDir : undefined,
+        outlierConfig,
+        sensitivity: calib ? opts.sensitivity : undefined,
+        threads: opts.threads,
+        seed: opts.seed,
+        onProgress: opts.onProgress,
+      }),
+    );
+    const packed = await timed('pack', () =>
+      packStep(source, lutDir, out, {
+        bits: opts.bits,
+        tokenizer: opts.tokenizer,
+        includeSparse: sparse.nnz > 0,
+        balance: opts.balance,
+        summary: calib ? { calibration: { file: calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256 } } : { calibration: null },
+        onProgress: opts.onProgress,
+      }),
+    );
+    return { ...packed, seconds };
+  } finally {
+    if (!opts.workDir) rmSync(work, { recursive: true, force: true });
+  }
+}
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+export type { LayerManifest };
