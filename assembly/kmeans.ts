@@ -29,7 +29,7 @@ let scanIdx: i32 = 0;
 }
 
 // scans of at least SIMD_MIN + 1 candidates use f64x2
-const SIMD_MIN: i32 = 3;
+const SIMD_MIN: i32 = 7;
 
 // @ts-ignore: decorator
 @inline function scanScalar(p0: usize, p1: usize, p2: usize, prev: usize, P0: f64, P1: f64, P2: f64, lo: i32, hi: i32): f64 {
@@ -55,32 +55,47 @@ function scanSimd(p0: usize, p1: usize, p2: usize, prev: usize, P0: f64, P1: f64
   const vP1 = f64x2.splat(P1);
   const vP2 = f64x2.splat(P2);
   const zero = f64x2.splat(0);
-  let bestV = f64x2.splat(Infinity);
-  let bestI = i64x2.splat(<i64>lo);
-  let idx = i64x2(<i64>lo, <i64>lo + 1);
-  const two = i64x2.splat(2);
+  // two independent (value, index) pairs of lanes: candidates i, i + 1 and i + 2, i + 3
+  let bestA = f64x2.splat(Infinity);
+  let bestB = bestA;
+  let idxA = i64x2.splat(<i64>lo);
+  let idxB = idxA;
+  let iA = i64x2(<i64>lo, <i64>lo + 1);
+  let iB = i64x2(<i64>lo + 2, <i64>lo + 3);
+  const four = i64x2.splat(4);
   let i = lo;
-  for (; i < hi; i += 2) {
+  for (; i + 3 <= hi; i += 4) {
     const off = <usize>i << 3;
-    const s0 = f64x2.sub(vP0, v128.load(p0 + off));
-    const s1 = f64x2.sub(vP1, v128.load(p1 + off));
-    let v = f64x2.sub(f64x2.sub(vP2, v128.load(p2 + off)), f64x2.div(f64x2.mul(s1, s1), s0));
-    v = f64x2.add(f64x2.pmax(v, zero), v128.load(prev + off));
-    const lt = f64x2.lt(v, bestV);
-    bestV = v128.bitselect(v, bestV, lt);
-    bestI = v128.bitselect(idx, bestI, lt);
-    idx = i64x2.add(idx, two);
+    const s0a = f64x2.sub(vP0, v128.load(p0 + off));
+    const s0b = f64x2.sub(vP0, v128.load(p0 + off, 16));
+    const s1a = f64x2.sub(vP1, v128.load(p1 + off));
+    const s1b = f64x2.sub(vP1, v128.load(p1 + off, 16));
+    let va = f64x2.sub(f64x2.sub(vP2, v128.load(p2 + off)), f64x2.div(f64x2.mul(s1a, s1a), s0a));
+    let vb = f64x2.sub(f64x2.sub(vP2, v128.load(p2 + off, 16)), f64x2.div(f64x2.mul(s1b, s1b), s0b));
+    // pmax(v, 0) = v < 0 ? 0 : v; pmin(best, v) = v < best ? v : best
+    va = f64x2.add(f64x2.pmax(va, zero), v128.load(prev + off));
+    vb = f64x2.add(f64x2.pmax(vb, zero), v128.load(prev + off, 16));
+    idxA = v128.bitselect(iA, idxA, f64x2.lt(va, bestA));
+    idxB = v128.bitselect(iB, idxB, f64x2.lt(vb, bestB));
+    bestA = f64x2.pmin(bestA, va);
+    bestB = f64x2.pmin(bestB, vb);
+    iA = i64x2.add(iA, four);
+    iB = i64x2.add(iB, four);
   }
-  let best = f64x2.extract_lane(bestV, 0);
-  let bi = <i32>i64x2.extract_lane(bestI, 0);
-  const b1 = f64x2.extract_lane(bestV, 1);
-  const i1 = <i32>i64x2.extract_lane(bestI, 1);
-  if (b1 < best || (b1 == best && i1 < bi)) {
-    best = b1;
-    bi = i1;
-  }
-  if (i == hi) {
-    // odd count: the last candidate (the largest index, so a tie keeps the earlier one)
+  // merge the four lanes by (value, index): the leftmost minimum of the candidates so far
+  let best = f64x2.extract_lane(bestA, 0);
+  let bi = <i32>i64x2.extract_lane(idxA, 0);
+  let v1 = f64x2.extract_lane(bestA, 1);
+  let i1 = <i32>i64x2.extract_lane(idxA, 1);
+  if (v1 < best || (v1 == best && i1 < bi)) { best = v1; bi = i1; }
+  v1 = f64x2.extract_lane(bestB, 0);
+  i1 = <i32>i64x2.extract_lane(idxB, 0);
+  if (v1 < best || (v1 == best && i1 < bi)) { best = v1; bi = i1; }
+  v1 = f64x2.extract_lane(bestB, 1);
+  i1 = <i32>i64x2.extract_lane(idxB, 1);
+  if (v1 < best || (v1 == best && i1 < bi)) { best = v1; bi = i1; }
+  // the last 0..3 candidates (larger indices than all above, so a tie keeps the earlier one)
+  for (; i <= hi; i++) {
     const off = <usize>i << 3;
     const s0 = P0 - load<f64>(p0 + off);
     const s1 = P1 - load<f64>(p1 + off);
@@ -96,6 +111,44 @@ function scanSimd(p0: usize, p1: usize, p2: usize, prev: usize, P0: f64, P1: f64
   return best;
 }
 
+// For j in [jLo, jHi]: cur[j] = the scan of the single candidate o (+Infinity where the value is
+// NaN, as in the scan), split[j] = o. Two j at a time; pmin(Inf, v) = v < Inf ? v : Inf.
+// @ts-ignore: decorator
+@inline function fillSingle(p0: usize, p1: usize, p2: usize, prev: usize, cur: usize, splitRow: usize, o: i32, jLo: i32, jHi: i32): void {
+  const oo = <usize>o << 3;
+  const q0 = load<f64>(p0 + oo);
+  const q1 = load<f64>(p1 + oo);
+  const q2 = load<f64>(p2 + oo);
+  const qp = load<f64>(prev + oo);
+  const v0 = f64x2.splat(q0);
+  const v1 = f64x2.splat(q1);
+  const v2 = f64x2.splat(q2);
+  const vp = f64x2.splat(qp);
+  const zero = f64x2.splat(0);
+  const inf = f64x2.splat(Infinity);
+  let j = jLo;
+  for (; j < jHi; j += 2) {
+    const off = <usize>j << 3;
+    const s0 = f64x2.sub(v128.load(p0 + off), v0);
+    const s1 = f64x2.sub(v128.load(p1 + off), v1);
+    let v = f64x2.sub(f64x2.sub(v128.load(p2 + off), v2), f64x2.div(f64x2.mul(s1, s1), s0));
+    v = f64x2.add(f64x2.pmax(v, zero), vp);
+    v128.store(cur + off, f64x2.pmin(inf, v));
+    store<i32>(splitRow + (<usize>j << 2), o);
+    store<i32>(splitRow + (<usize>j << 2), o, 4);
+  }
+  if (j == jHi) {
+    const off = <usize>j << 3;
+    const s0 = load<f64>(p0 + off) - q0;
+    const s1 = load<f64>(p1 + off) - q1;
+    let v = load<f64>(p2 + off) - q2 - (s1 * s1) / s0;
+    if (v < 0) v = 0;
+    v += qp;
+    store<f64>(cur + off, v < Infinity ? v : Infinity);
+    store<i32>(splitRow + (<usize>j << 2), o);
+  }
+}
+
 // cur[j] = min_{i in [optLo, min(j - 1, optHi)]} prev[i] + cost(i, j) for j in [jLo, jHi]
 // (divide and conquer; see solveLayer in tools/kmeans/exact.ts).
 function solveLayer(
@@ -103,6 +156,16 @@ function solveLayer(
   base: i32, stride: i32, jPrevHi: i32, jLo: i32, jHi: i32, optLo: i32, optHi: i32,
 ): void {
   while (jLo <= jHi) {
+    // A collapsed range: every j in [jLo, jHi] has the single candidate o = optLo = optHi (its
+    // scan range is [max(lb_j, o), min(j - 1, o)] = [o, o] when o < jLo and the cross-layer
+    // bound lb_j <= o; lb is non-decreasing in j, so checking it at jHi suffices). The D&C below
+    // would give each j exactly that candidate, so fill the whole range at once: no recursion.
+    // This is where most of the D&C's nodes are (70% of its scans are 1 candidate long).
+    if (optLo == optHi && optHi < jLo &&
+        load<i32>(split + (<usize>(base - stride + (jHi < jPrevHi ? jHi : jPrevHi)) << 2)) <= optHi) {
+      fillSingle(p0, p1, p2, prev, cur, split + (<usize>base << 2), optLo, jLo, jHi);
+      return;
+    }
     const mid = (jLo + jHi) >> 1;
     const mo = <usize>mid << 3;
     const hiI = mid - 1 < optHi ? mid - 1 : optHi;

@@ -5,6 +5,7 @@ import type { TensorRecord } from '../src/format/kinds.ts';
 import { type ModelConfig, tensorShapes } from '../src/model/config.ts';
 import type { TokenizerSpec } from '../src/tokenizer/spec.ts';
 import { Rng } from '../src/util/random.ts';
+import { writeSqz } from '../src/format/writer.ts';
 
 export interface SyntheticOptions extends Partial<ModelConfig> {
   seed?: number;
@@ -81,4 +82,11 @@ export function syntheticModel(opts: SyntheticOptions = {}): SyntheticModel {
     records.push({ name, kind: 'f32', shape, data });
   }
   return { config, tokenizer: syntheticTokenizer(config.vocabSize), records };
+}
+
+/** Writes a synthetic model as a dense f32 .sqz, which every toolchain command accepts as a checkpoint. */
+export async function writeSyntheticModel(path: string, opts: SyntheticOptions = {}): Promise<SyntheticModel> {
+  const m = syntheticModel(opts);
+  await writeSqz(path, { config: m.config, tokenizer: m.tokenizer, quant: { method: 'f32', source: `synthetic seed ${opts.seed ?? 1}` } }, m.records);
+  return m;
 }

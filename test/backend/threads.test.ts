@@ -120,6 +120,30 @@ test("a worker's error surfaces as an exception on the main thread, and the pool
   }
 });
 
+test('a worker that exits, or one that does not answer in time, gives a clear error instead of a hang', async () => {
+  {
+    const b = await WasmBackend.create({ threads: 2, minSplitWork: 0 });
+    const workers = (b as unknown as { pool: { workers: import('node:worker_threads').Worker[] } }).pool.workers;
+    await workers[0].terminate();
+    await new Promise((r) => setImmediate(r));
+    const w = b.upload({ name: 'w', kind: 'f32', shape: [8, 8], data: new Float32Array(64) });
+    assert.throws(() => b.matvec(b.alloc(8), w, b.alloc(8)), /kernel worker 1 exited/);
+    await b.close();
+  }
+  {
+    // the worker takes all 4096 rows of a 4096x4096 matvec (milliseconds); the main thread waits 1 ms
+    const b = await WasmBackend.create({ threads: 2, timeoutMs: 1, spin: 0 });
+    const pool = (b as unknown as { pool: import('../../src/backend/wasm/pool.ts').KernelPool }).pool;
+    const n = 4096;
+    const w = b.upload({ name: 'w', kind: 'f32', shape: [n, n], data: new Float32Array(n * n) });
+    const x = b.alloc(n), o = b.alloc(n);
+    const job = () => pool.run(OP_MATVEC_F32, [o.off * 4, (w as unknown as { f32: number }).f32, x.off * 4, n, n, 1], [0, 0, n]);
+    assert.throws(job, /did not finish a job within 1 ms/);
+    assert.throws(job, /unusable/);
+    await b.close();
+  }
+});
+
 test('close() ends the workers; a closed backend refuses split work; threads is validated', async () => {
   const b = await WasmBackend.create({ threads: 3, minSplitWork: 0 });
   assert.is(b.threads, 3);

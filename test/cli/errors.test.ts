@@ -48,6 +48,11 @@ test('a llama2.c checkpoint whose size does not match its header', () => {
   expectOneLineError(['convert', f, '-o', join(tmp, 'y.sqz')], /truncated|does not match/);
 });
 
+test('--bits other than 3 or 4', () => {
+  expectOneLineError(['nuq', tmp, '--bits', '5', '-o', join(tmp, 'lut')], /--bits must be 3 or 4, got 5/);
+  expectOneLineError(['quantize', join(tmp, 'm.bin'), '--bits', '5', '--no-fisher', '-o', join(tmp, 'q.sqz')], /--bits must be 3 or 4/);
+});
+
 test('unknown options and commands', () => {
   expectOneLineError(['run', 'x', '--bogus'], /bogus/);
   const r = sqz('frobnicate');
@@ -68,7 +73,7 @@ test('a prompt longer than the context, and a truncated .sqz', () => {
 });
 
 test('--help on every command', () => {
-  for (const c of ['run', 'ppl', 'convert', 'selfcheck']) {
+  for (const c of ['run', 'ppl', 'convert', 'quantize', 'gradients', 'chunk', 'outliers', 'nuq', 'pack', 'selfcheck']) {
     const r = sqz(c, '--help');
     assert.is(r.code, 0);
     assert.match(r.stdout, new RegExp(`usage: sqz ${c}`));

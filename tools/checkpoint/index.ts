@@ -2,6 +2,7 @@
 //   directory with config.json -> Hugging Face (hf.ts)
 //   *.bin                      -> llama2.c (llama2c.ts)
 //   *.gguf                     -> GGUF (gguf.ts; not implemented yet)
+//   *.sqz                      -> a .sqz file (sqz.ts), any tensor kind read back as f32
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
@@ -9,6 +10,7 @@ import { FormatError, SqzError, UnsupportedError } from '../../src/util/errors.t
 import { openGguf } from './gguf.ts';
 import { openHf } from './hf.ts';
 import { openLlama2c } from './llama2c.ts';
+import { openSqzCheckpoint } from './sqz.ts';
 import type { Checkpoint } from './types.ts';
 
 export type { Checkpoint } from './types.ts';
@@ -30,6 +32,7 @@ type Opener = (path: string, opts: OpenOptions) => Promise<Checkpoint>;
 const FILE_READERS: Record<string, Opener> = {
   '.bin': openLlama2c,
   '.gguf': openGguf,
+  '.sqz': openSqzCheckpoint,
 };
 
 export async function openCheckpoint(path: string, opts: OpenOptions = {}): Promise<Checkpoint> {
@@ -52,7 +55,7 @@ export async function openCheckpoint(path: string, opts: OpenOptions = {}): Prom
   const open = FILE_READERS[extname(path).toLowerCase()];
   if (!open) {
     throw new UnsupportedError(
-      `cannot tell the format of ${path}: expected a Hugging Face folder (with config.json), a llama2.c .bin or a .gguf file`,
+      `cannot tell the format of ${path}: expected a Hugging Face folder (with config.json), a llama2.c .bin, a .gguf or a .sqz file`,
     );
   }
   return open(path, opts);

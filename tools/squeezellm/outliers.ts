@@ -1,6 +1,6 @@
 // Outliers, SqueezeLLM's way: per weight matrix, q1 and q3 are the 25th and 75th percentiles;
 // with range r, lo = q1 - r(q3 - q1), hi = q3 + r(q3 - q1), T = max(|lo|, |hi|); |w| >= T is an
-// outlier. Or, to hit a target share p% directly, T is the magnitude of the ceil(p% * n)-th
+// outlier. Or, to hit a target share p% directly, T is the magnitude of the round(p% * n)-th
 // largest |w|.
 
 /** The q-th percentile (0..100) of sorted values, linearly interpolated (numpy's default). */
@@ -24,7 +24,7 @@ export function rangeThreshold(w: Float32Array, r: number): number {
 
 /** The threshold that makes about p% of the values outliers (p = 0: none). */
 export function percentThreshold(w: Float32Array, p: number): number {
-  const k = Math.ceil((p / 100) * w.length);
+  const k = Math.round((p / 100) * w.length);
   if (k <= 0) return Infinity;
   const mags = new Float32Array(w.length);
   for (let i = 0; i < w.length; i++) mags[i] = Math.abs(w[i]);

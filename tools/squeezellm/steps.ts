@@ -1,7 +1,7 @@
 // The SqueezeLLM toolchain as steps (the reference implementation's order), each a library
 // function the CLI wraps: gradients -> chunk -> outliers -> nuq -> pack; quantize() runs them all.
 // Steps hand each other per-layer folders (layers.ts), so nuq and pack hold one layer at a time.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { NuqRecord, TensorRecord } from '../../src/format/kinds.ts';
@@ -125,6 +125,7 @@ export async function outliersStep(weightsDir: string, out: string, rule: Outlie
     onProgress?.(i + 1, m.layers.length, 'layers');
   }
   cfg.percent = (100 * count) / total;
+  mkdirSync(out, { recursive: true });
   const path = join(out, outlierConfigName(cfg.percent));
   await writeFileAtomic(path, JSON.stringify(cfg, null, 1));
   return path;

@@ -68,7 +68,8 @@ export class KernelPool {
     try {
       for (let part = 1; part < threads; part++) {
         const init: WorkerInit = { module, memory: inst.memory, control, part, spin };
-        workers.push(new Worker(url, { workerData: init, name: `sqz-kernels-${part}` }));
+        // The entry is a built bundle: none of the parent's loader flags (tsx, --input-type) apply.
+        workers.push(new Worker(url, { workerData: init, name: `sqz-kernels-${part}`, execArgv: [] }));
       }
       await Promise.all(
         workers.map(
