@@ -3,6 +3,7 @@
 //   build/wasm-bytes.mjs    the same bytes as a base64 module, so the CLI bundle, the
 //                           serverless bundle and tsx-run sources all load one thing
 //   build/sqz.mjs           the CLI as one esbuild bundle (bin/sqz.mjs runs it)
+//   build/squeeze-edge.mjs  the runtime API (src/index.ts) as one file
 //   build/*-worker.mjs      worker-thread entries
 import asc from 'assemblyscript/asc';
 import * as esbuild from 'esbuild';
@@ -54,6 +55,7 @@ const common = {
 // bundle and from tsx-run sources; src/util/workers.ts finds them). A missing entry is skipped.
 const entries = [
   ['tools/cli/main.ts', 'sqz.mjs'],
+  ['src/index.ts', 'squeeze-edge.mjs'], // the runtime alone: the package's import, one file for serverless
   ['src/backend/wasm/worker.ts', 'kernel-worker.mjs'],
   ['tools/parallel/worker.ts', 'tool-worker.mjs'],
 ];
