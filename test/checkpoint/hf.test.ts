@@ -341,7 +341,7 @@ test('openCheckpoint dispatch: missing path, folder without config.json, .gguf, 
     await rejects(openCheckpoint(join(t.dir, 'nope.bin')), SqzError, /^no such file: .*nope\.bin$/);
     await rejects(openCheckpoint(t.dir), FormatError, /has no config\.json/);
     writeFileSync(join(t.dir, 'm.gguf'), 'GGUF');
-    await rejects(openCheckpoint(join(t.dir, 'm.gguf')), UnsupportedError, /^GGUF import is not implemented yet$/);
+    await rejects(openCheckpoint(join(t.dir, 'm.gguf')), FormatError, /truncated/);
     writeFileSync(join(t.dir, 'm.pt'), 'x');
     await rejects(openCheckpoint(join(t.dir, 'm.pt')), UnsupportedError, /cannot tell the format/);
     mkdirSync(join(t.dir, 'pt'));

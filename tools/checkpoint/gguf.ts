@@ -1,7 +1,123 @@
-// GGUF import: the dispatch slot is in index.ts; the reader itself comes with a later issue.
-import { UnsupportedError } from '../../src/util/errors.ts';
+// GGUF import (llama.cpp's model file, v2/v3, architecture `llama`): config from the llama.* keys,
+// the SentencePiece tokenizer from tokenizer.ggml.* (as a llama2c-kind spec), tensors in F32, F16,
+// BF16, Q8_0, Q4_0 or IQ4_NL dequantized to f32 one at a time. Q and K stay as stored: GGUF keeps
+// them in the interleaved RoPE layout, so the config says rope 'interleaved'. docs/GGUF.md.
+import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { tensorShapes, validateConfig } from '../../src/model/config.ts';
+import type { TokenizerSpec } from '../../src/tokenizer/spec.ts';
+import { FormatError, SqzError, UnsupportedError, UsageError } from '../../src/util/errors.ts';
+import { decodeGgml } from '../gguf/blocks.ts';
+import { canonicalTensorName, checkArchitecture, configFromMetadata, ggufTensorName, ggufTokens, isRefusedTensor, metaNumber, tokenizerFromMetadata } from '../gguf/llama.ts';
+import { type GgufTensorInfo, readGgufHeader } from '../gguf/read.ts';
+import { GGML_TYPES, ggmlBytes, ggmlTypeName } from '../gguf/spec.ts';
+import { assertLittleEndianHost, fmtShape, readExact } from './tensors.ts';
+import { readTokenizerFile } from './tokenizer.ts';
 import type { Checkpoint } from './types.ts';
 
-export async function openGguf(_path: string, _opts: { tokenizer?: string } = {}): Promise<Checkpoint> {
-  throw new UnsupportedError('GGUF import is not implemented yet');
+const SUPPORTED_TYPES = Object.values(GGML_TYPES).map((t) => t.name).join(', ');
+
+interface Located {
+  info: GgufTensorInfo;
+  /** Absolute file offset of the data. */
+  offset: number;
+  bytes: number;
+  numel: number;
+}
+
+export async function openGguf(path: string, opts: { tokenizer?: string } = {}): Promise<Checkpoint> {
+  assertLittleEndianHost();
+  const name = basename(path);
+  const source = `GGUF ${name}`;
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const h = await readGgufHeader(fh, size, name);
+    const md = h.metadata;
+    checkArchitecture(md, source);
+
+    const stored = new Map<string, GgufTensorInfo>();
+    const ignored: string[] = [];
+    for (const t of h.tensors) {
+      if (isRefusedTensor(t.name)) throw new UnsupportedError(`${source}: tensor ${t.name} is not supported (the llama forward pass here has no place for it)`);
+      const c = canonicalTensorName(t.name);
+      if (c === undefined) ignored.push(t.name);
+      else stored.set(c, t);
+    }
+
+    const tokens = ggufTokens(md, source);
+    const embed = stored.get('embed');
+    const vocabSize = tokens?.length ?? metaNumber(md, 'llama.vocab_size', source, { int: true }) ?? embed?.ne[1];
+    if (vocabSize === undefined) throw new FormatError(`${source}: cannot tell the vocabulary size (no tokenizer.ggml.tokens, llama.vocab_size or token_embd.weight)`);
+    const notes: string[] = [];
+    let tokenizer: TokenizerSpec;
+    if (opts.tokenizer) tokenizer = await readTokenizerFile(opts.tokenizer, vocabSize, { configs: [] });
+    else {
+      const t = tokenizerFromMetadata(md, source);
+      tokenizer = t.spec;
+      notes.push(...t.notes);
+    }
+    const { config, notes: cfgNotes } = configFromMetadata(md, source, vocabSize, !stored.has('head'));
+    notes.push(...cfgNotes);
+    validateConfig(config, source);
+    if (ignored.length) notes.push(`ignored tensors: ${ignored.join(', ')}`);
+
+    const shapes = tensorShapes(config);
+    const table = new Map<string, Located>();
+    for (const [canonical, shape] of shapes) {
+      const info = stored.get(canonical);
+      if (!info) throw new FormatError(`${source}: tensor ${ggufTensorName(canonical)} (${canonical}) is missing`);
+      const ne = info.ne.slice();
+      while (ne.length > shape.length && ne[ne.length - 1] === 1) ne.pop();
+      const got = ne.slice().reverse();
+      if (fmtShape(got) !== fmtShape(shape)) {
+        throw new FormatError(`${source}: tensor ${info.name} (${canonical}) has shape ${fmtShape(got)} (ggml ne ${fmtShape(info.ne)}), expected ${fmtShape(shape)}`);
+      }
+      const type = GGML_TYPES[info.type];
+      if (!type) throw new UnsupportedError(`${source}: tensor ${info.name} (${canonical}) has type ${ggmlTypeName(info.type)}, which is not supported (supported: ${SUPPORTED_TYPES})`);
+      if (info.ne[0] % type.blockSize) {
+        throw new FormatError(`${source}: tensor ${info.name} has ${info.ne[0]} columns, not a multiple of ${type.name}'s block of ${type.blockSize}`);
+      }
+      const numel = shape.reduce((a, b) => a * b, 1);
+      const bytes = ggmlBytes(type, numel);
+      const offset = h.dataOffset + info.offset;
+      if (offset + bytes > size) {
+        throw new FormatError(`${source}: truncated: tensor ${info.name} (${type.name}) needs bytes ${offset}..${offset + bytes}, the file has ${size}`);
+      }
+      table.set(canonical, { info, offset, bytes, numel });
+    }
+    for (const [canonical, info] of stored) {
+      if (!shapes.has(canonical)) throw new FormatError(`${source}: tensor ${info.name} does not fit the config (block_count ${config.nLayers})`);
+    }
+
+    const names = [...shapes.keys()];
+    let closed = false;
+    return {
+      source,
+      config,
+      tokenizer,
+      names: () => names.slice(),
+      shape(n: string): number[] {
+        const s = shapes.get(n);
+        if (!s) throw new UsageError(`${source}: no tensor named '${n}'`);
+        return s.slice();
+      },
+      async read(n: string): Promise<Float32Array> {
+        if (closed) throw new SqzError(`${source}: read('${n}') after close()`);
+        const t = table.get(n);
+        if (!t) throw new UsageError(`${source}: no tensor named '${n}'`);
+        const bytes = await readExact(fh, t.offset, t.bytes, `${path}: tensor ${t.info.name}`);
+        return decodeGgml(t.info.type, bytes, t.numel);
+      },
+      async close(): Promise<void> {
+        if (closed) return;
+        closed = true;
+        await fh.close();
+      },
+      ...(notes.length ? { notes } : {}),
+    };
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
 }

@@ -1,7 +1,7 @@
 // openCheckpoint: one entry point for every source format, chosen by what the path is.
 //   directory with config.json -> Hugging Face (hf.ts)
 //   *.bin                      -> llama2.c (llama2c.ts)
-//   *.gguf                     -> GGUF (gguf.ts; not implemented yet)
+//   *.gguf                     -> GGUF v2/v3 llama (gguf.ts, docs/GGUF.md)
 //   *.sqz                      -> a .sqz file (sqz.ts), any tensor kind read back as f32
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';

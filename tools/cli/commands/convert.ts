@@ -5,7 +5,7 @@ import { progressBar } from '../progress.ts';
 
 export const convert: Command = {
   name: 'convert',
-  summary: 'convert a checkpoint (llama2.c .bin, Hugging Face folder) to a dense .sqz',
+  summary: 'convert a checkpoint (llama2.c .bin, Hugging Face folder, GGUF) to a dense .sqz',
   usage: `sqz convert <checkpoint> -o model.sqz [options]
   -o, --output FILE     the .sqz to write (written to a temp file, renamed into place)
       --dtype f32|f16   storage of the matrices (default f32; norms stay f32)

@@ -1,0 +1,154 @@
+// A small GGUF writer for tests, written from the GGUF v3 spec on its own (it shares no code with
+// tools/gguf/), plus hand-built tensor blocks whose f32 values are computed here from the block
+// definitions (not by tools/gguf/blocks.ts).
+import { writeFileSync } from 'node:fs';
+import { floatToHalf, halfToFloat } from '../../src/kernels/reference.ts';
+
+export type TestValue =
+  | ['u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'u64' | 'i64' | 'f64', number]
+  | ['bool', boolean]
+  | ['string', string]
+  | ['array', 'string', string[]]
+  | ['array', 'f32' | 'i32' | 'u32' | 'u8', number[]];
+
+const TYPE_IDS: Record<string, number> = { u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10, i64: 11, f64: 12 };
+
+export interface TestTensor {
+  name: string;
+  /** ggml ne, innermost first. */
+  ne: number[];
+  type: number;
+  data: Uint8Array;
+}
+
+function str(s: string): Buffer {
+  const b = Buffer.from(s, 'utf8');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(b.length));
+  return Buffer.concat([len, b]);
+}
+
+function scalar(t: string, v: number | boolean): Buffer {
+  const b = Buffer.alloc(t === 'u64' || t === 'i64' || t === 'f64' ? 8 : t === 'u8' || t === 'i8' || t === 'bool' ? 1 : t === 'u16' || t === 'i16' ? 2 : 4);
+  switch (t) {
+    case 'u8': b.writeUInt8(v as number); break;
+    case 'i8': b.writeInt8(v as number); break;
+    case 'u16': b.writeUInt16LE(v as number); break;
+    case 'i16': b.writeInt16LE(v as number); break;
+    case 'u32': b.writeUInt32LE(v as number); break;
+    case 'i32': b.writeInt32LE(v as number); break;
+    case 'f32': b.writeFloatLE(v as number); break;
+    case 'bool': b.writeUInt8(v ? 1 : 0); break;
+    case 'u64': b.writeBigUInt64LE(BigInt(v as number)); break;
+    case 'i64': b.writeBigInt64LE(BigInt(v as number)); break;
+    case 'f64': b.writeDoubleLE(v as number); break;
+  }
+  return b;
+}
+
+const u32 = (v: number): Buffer => scalar('u32', v);
+const u64 = (v: number): Buffer => scalar('u64', v);
+
+function value(v: TestValue): Buffer {
+  if (v[0] === 'string') return Buffer.concat([u32(8), str(v[1])]);
+  if (v[0] === 'array') {
+    const [, et, items] = v;
+    const parts = (items as Array<string | number>).map((x) => (et === 'string' ? str(x as string) : scalar(et, x as number)));
+    return Buffer.concat([u32(9), u32(TYPE_IDS[et]), u64(items.length), ...parts]);
+  }
+  return Buffer.concat([u32(TYPE_IDS[v[0]]), scalar(v[0], v[1] as number | boolean)]);
+}
+
+/** The bytes of a GGUF file (version 3 unless told), alignment 32, tensors in the order given. */
+export function buildGguf(kvs: Array<[string, TestValue]>, tensors: TestTensor[], opts: { version?: number; magic?: string } = {}): Buffer {
+  const parts: Buffer[] = [Buffer.from(opts.magic ?? 'GGUF', 'latin1'), u32(opts.version ?? 3), u64(tensors.length), u64(kvs.length)];
+  for (const [k, v] of kvs) parts.push(str(k), value(v));
+  let off = 0;
+  const pad = (n: number) => (32 - (n % 32)) % 32;
+  for (const t of tensors) {
+    parts.push(str(t.name), u32(t.ne.length), ...t.ne.map(u64), u32(t.type), u64(off));
+    off += t.data.length + pad(t.data.length);
+  }
+  let head = Buffer.concat(parts);
+  head = Buffer.concat([head, Buffer.alloc(pad(head.length))]);
+  const data = tensors.flatMap((t) => [Buffer.from(t.data), Buffer.alloc(pad(t.data.length))]);
+  return Buffer.concat([head, ...data]);
+}
+
+export function writeGgufFile(path: string, kvs: Array<[string, TestValue]>, tensors: TestTensor[], opts: { version?: number; magic?: string } = {}): Buffer {
+  const b = buildGguf(kvs, tensors, opts);
+  writeFileSync(path, b);
+  return b;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand-built tensors: bytes and the f32 values the block definitions give.
+
+export interface Built {
+  bytes: Uint8Array;
+  values: Float32Array;
+}
+
+export function f32Tensor(values: Float32Array): Built {
+  return { bytes: new Uint8Array(values.buffer.slice(0)), values };
+}
+
+/** F16 bits of `values` rounded; values are what those bits mean. */
+export function f16Tensor(values: Float32Array): Built {
+  const b = Buffer.alloc(values.length * 2);
+  const out = new Float32Array(values.length);
+  values.forEach((v, i) => {
+    const h = floatToHalf(v);
+    b.writeUInt16LE(h, 2 * i);
+    out[i] = halfToFloat(h);
+  });
+  return { bytes: b, values: out };
+}
+
+/** Q8_0 blocks with scale bits `dBits[b]` and int8 quants q: w = d * q. */
+export function q8Tensor(dBits: number[], q: Int8Array): Built {
+  const nb = q.length / 32;
+  const b = Buffer.alloc(nb * 34);
+  const values = new Float32Array(q.length);
+  for (let k = 0; k < nb; k++) {
+    b.writeUInt16LE(dBits[k], k * 34);
+    const d = halfToFloat(dBits[k]);
+    for (let j = 0; j < 32; j++) {
+      b.writeInt8(q[k * 32 + j], k * 34 + 2 + j);
+      values[k * 32 + j] = d * q[k * 32 + j];
+    }
+  }
+  return { bytes: b, values };
+}
+
+/** Nibble blocks (Q4_0 and IQ4_NL layout): weight j in byte j's low nibble, weight j+16 in its high nibble; w = d * level(q). */
+export function nibbleTensor(dBits: number[], q: Uint8Array, level: (q: number) => number): Built {
+  const nb = q.length / 32;
+  const b = Buffer.alloc(nb * 18);
+  const values = new Float32Array(q.length);
+  for (let k = 0; k < nb; k++) {
+    b.writeUInt16LE(dBits[k], k * 18);
+    const d = halfToFloat(dBits[k]);
+    for (let j = 0; j < 16; j++) {
+      const lo = q[k * 32 + j];
+      const hi = q[k * 32 + 16 + j];
+      b[k * 18 + 2 + j] = lo | (hi << 4);
+      values[k * 32 + j] = d * level(lo);
+      values[k * 32 + 16 + j] = d * level(hi);
+    }
+  }
+  return { bytes: b, values };
+}
+
+export const q4Level = (q: number): number => q - 8;
+const IQ4 = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+export const iq4Level = (q: number): number => IQ4[q];
+
+/** Deterministic small pseudo-random numbers (LCG) for test data. */
+export function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}

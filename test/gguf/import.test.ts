@@ -1,0 +1,236 @@
+// GGUF import against hand-built files: a tiny llama GGUF written here from the spec, with tensors in
+// every supported type whose values are computed from the block definitions, and the refusals
+// (other architecture, unknown tensor type, truncated file, ...).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openCheckpoint } from '../../tools/checkpoint/index.ts';
+import { createTokenizer } from '../../src/tokenizer/index.ts';
+import { FormatError, SqzError, UnsupportedError } from '../../src/util/errors.ts';
+import { type Built, type TestTensor, type TestValue, buildGguf, f16Tensor, f32Tensor, iq4Level, lcg, nibbleTensor, q4Level, q8Tensor } from './_gguf.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'sqz-gguf-import-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+// dim 32, hidden 64, 1 layer, 4 heads, 2 kv heads (head size 8), vocab 8, context 16
+const DIM = 32;
+const HIDDEN = 64;
+const KV = 16;
+const TOKENS = ['<unk>', '<s>', '</s>', '\u2581', 'a', 'b', '\u2581a', 'ab'];
+const SCORES = [0, 0, 0, -1, -2, -3, -4, -5];
+
+function baseKv(over: Record<string, TestValue | null> = {}): Array<[string, TestValue]> {
+  const kv: Record<string, TestValue | null> = {
+    'general.architecture': ['string', 'llama'],
+    'general.name': ['string', 'tiny'],
+    'llama.context_length': ['u32', 16],
+    'llama.embedding_length': ['u32', DIM],
+    'llama.block_count': ['u32', 1],
+    'llama.feed_forward_length': ['u32', HIDDEN],
+    'llama.rope.dimension_count': ['u32', 8],
+    'llama.attention.head_count': ['u32', 4],
+    'llama.attention.head_count_kv': ['u64', 2],
+    'llama.attention.layer_norm_rms_epsilon': ['f32', 1e-5],
+    'llama.rope.freq_base': ['f32', 500000],
+    'tokenizer.ggml.model': ['string', 'llama'],
+    'tokenizer.ggml.tokens': ['array', 'string', TOKENS],
+    'tokenizer.ggml.scores': ['array', 'f32', SCORES],
+    'tokenizer.ggml.token_type': ['array', 'i32', [2, 3, 3, 1, 1, 1, 1, 1]],
+    'tokenizer.ggml.bos_token_id': ['u32', 1],
+    'tokenizer.ggml.eos_token_id': ['u32', 2],
+    ...over,
+  };
+  return Object.entries(kv).filter((e): e is [string, TestValue] => e[1] !== null);
+}
+
+function normalValues(n: number, seed: number, scale = 1): Float32Array {
+  const r = lcg(seed);
+  return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
+}
+
+const dBits = (nb: number, seed: number): number[] => {
+  const r = lcg(seed);
+  // f16 scales between 2^-8 and 2^-4, either sign
+  return Array.from({ length: nb }, () => (r() < 0.5 ? 0x8000 : 0) | ((7 + Math.floor(r() * 4)) << 10) | Math.floor(r() * 1024));
+};
+
+function q8(rows: number, cols: number, seed: number): Built {
+  const r = lcg(seed);
+  const q = Int8Array.from({ length: rows * cols }, () => Math.floor(r() * 256) - 128);
+  return q8Tensor(dBits((rows * cols) / 32, seed + 1), q);
+}
+
+function nib(rows: number, cols: number, seed: number, level: (q: number) => number): Built {
+  const r = lcg(seed);
+  const q = Uint8Array.from({ length: rows * cols }, () => Math.floor(r() * 16));
+  return nibbleTensor(dBits((rows * cols) / 32, seed + 1), q, level);
+}
+
+interface Model {
+  tensors: TestTensor[];
+  /** Canonical name -> expected f32 values. */
+  expected: Map<string, Float32Array>;
+}
+
+/** Every tensor of the tiny model, each type used at least once; `head` adds output.weight (untied). */
+function tinyModel(head: boolean): Model {
+  const expected = new Map<string, Float32Array>();
+  const tensors: TestTensor[] = [];
+  const add = (canonical: string, name: string, shape: number[], type: number, b: Built) => {
+    tensors.push({ name, ne: shape.slice().reverse(), type, data: b.bytes });
+    expected.set(canonical, b.values);
+  };
+  add('embed', 'token_embd.weight', [8, DIM], 8, q8(8, DIM, 1));
+  add('layers.0.attn_norm', 'blk.0.attn_norm.weight', [DIM], 0, f32Tensor(normalValues(DIM, 2)));
+  add('layers.0.attn.q', 'blk.0.attn_q.weight', [DIM, DIM], 2, nib(DIM, DIM, 3, q4Level));
+  add('layers.0.attn.k', 'blk.0.attn_k.weight', [KV, DIM], 1, f16Tensor(normalValues(KV * DIM, 4, 0.3)));
+  add('layers.0.attn.v', 'blk.0.attn_v.weight', [KV, DIM], 0, f32Tensor(normalValues(KV * DIM, 5, 0.3)));
+  add('layers.0.attn.o', 'blk.0.attn_output.weight', [DIM, DIM], 20, nib(DIM, DIM, 6, iq4Level));
+  add('layers.0.mlp_norm', 'blk.0.ffn_norm.weight', [DIM], 0, f32Tensor(normalValues(DIM, 7)));
+  add('layers.0.mlp.gate', 'blk.0.ffn_gate.weight', [HIDDEN, DIM], 2, nib(HIDDEN, DIM, 8, q4Level));
+  add('layers.0.mlp.up', 'blk.0.ffn_up.weight', [HIDDEN, DIM], 8, q8(HIDDEN, DIM, 9));
+  add('layers.0.mlp.down', 'blk.0.ffn_down.weight', [DIM, HIDDEN], 1, f16Tensor(normalValues(DIM * HIDDEN, 10, 0.2)));
+  add('norm', 'output_norm.weight', [DIM], 0, f32Tensor(normalValues(DIM, 11)));
+  if (head) add('head', 'output.weight', [8, DIM], 0, f32Tensor(normalValues(8 * DIM, 12)));
+  return { tensors, expected };
+}
+
+let fileNo = 0;
+function file(bytes: Uint8Array): string {
+  const p = join(dir, `m${fileNo++}.gguf`);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+async function rejects(p: Promise<unknown>, cls: typeof SqzError, pattern: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    assert.instance(e, cls, `expected ${cls.name}, got ${(e as Error).name}: ${(e as Error).message}`);
+    assert.match((e as Error).message, pattern);
+    return;
+  }
+  assert.unreachable(`expected ${cls.name} matching ${pattern}`);
+}
+
+for (const head of [false, true]) {
+  test(`hand-built GGUF (${head ? 'untied' : 'tied'}): config, tokenizer and every tensor type read back exactly`, async () => {
+    const m = tinyModel(head);
+    const path = file(buildGguf(baseKv(), m.tensors));
+    const ck = await openCheckpoint(path);
+    try {
+      assert.equal(ck.config, {
+        arch: 'llama', dim: DIM, hiddenDim: HIDDEN, nLayers: 1, nHeads: 4, nKvHeads: 2, vocabSize: 8, maxSeqLen: 16,
+        ropeTheta: 500000, normEps: 1e-5, tiedEmbeddings: !head, rope: 'interleaved',
+      });
+      assert.is(ck.source, `GGUF ${path.split('/').pop()}`);
+      assert.equal(ck.tokenizer, { kind: 'llama2c', pieces: ['<unk>', '<s>', '</s>', ' ', 'a', 'b', ' a', 'ab'], scores: SCORES, bos: 1, eos: 2 });
+      // "a ab": BOS, then " a" (dummy prefix merged), " a" ... the score-driven merges of llama2.c
+      const tok = createTokenizer(ck.tokenizer!);
+      assert.equal(tok.encode('a ab'), [1, 6, 6, 5]);
+      assert.equal(ck.names(), [...m.expected.keys()]);
+      for (const [name, want] of m.expected) {
+        const got = await ck.read(name);
+        assert.is(got.length, want.length, name);
+        for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) assert.unreachable(`${name}[${i}] = ${got[i]}, expected ${want[i]}`);
+      }
+    } finally {
+      await ck.close();
+    }
+  });
+}
+
+test('bigger metadata than the first read, nested arrays, every scalar type: parsed', async () => {
+  const m = tinyModel(false);
+  const big = Array.from({ length: 40000 }, (_, i) => `padding-string-${i}`);
+  const kvs = baseKv({
+    'x.big': ['array', 'string', big],
+    'x.u8': ['u8', 200], 'x.i8': ['i8', -5], 'x.u16': ['u16', 60000], 'x.i16': ['i16', -300], 'x.i32': ['i32', -7],
+    'x.i64': ['i64', -9], 'x.f64': ['f64', 0.25], 'x.bool': ['bool', true],
+  });
+  const ck = await openCheckpoint(file(buildGguf(kvs, m.tensors)));
+  assert.is(ck.config.dim, DIM);
+  assert.equal(Array.from(await ck.read('norm')), Array.from(m.expected.get('norm')!));
+  await ck.close();
+});
+
+test('refused: another architecture, an unknown or unsupported tensor type, a foreign tokenizer', async () => {
+  const m = tinyModel(false);
+  await rejects(openCheckpoint(file(buildGguf(baseKv({ 'general.architecture': ['string', 'gpt2'] }), m.tensors))), UnsupportedError, /architecture 'gpt2' is not supported/);
+  await rejects(openCheckpoint(file(buildGguf(baseKv({ 'general.architecture': null }), m.tensors))), FormatError, /general\.architecture is missing/);
+
+  const q6k = m.tensors.map((t) => (t.name === 'blk.0.ffn_up.weight' ? { ...t, type: 14 } : t));
+  await rejects(openCheckpoint(file(buildGguf(baseKv(), q6k))), UnsupportedError, /blk\.0\.ffn_up\.weight \(layers\.0\.mlp\.up\) has type Q6_K, which is not supported/);
+  const t99 = m.tensors.map((t) => (t.name === 'blk.0.attn_k.weight' ? { ...t, type: 99 } : t));
+  await rejects(openCheckpoint(file(buildGguf(baseKv(), t99))), UnsupportedError, /blk\.0\.attn_k\.weight .*unknown type 99/);
+
+  await rejects(openCheckpoint(file(buildGguf(baseKv({ 'tokenizer.ggml.model': ['string', 'gpt2'] }), m.tensors))), UnsupportedError, /tokenizer\.ggml\.model 'gpt2' is not supported/);
+  const bias = [...m.tensors, { name: 'blk.0.attn_q.bias', ne: [DIM], type: 0, data: new Uint8Array(DIM * 4) }];
+  await rejects(openCheckpoint(file(buildGguf(baseKv(), bias))), UnsupportedError, /blk\.0\.attn_q\.bias is not supported/);
+  await rejects(openCheckpoint(file(buildGguf(baseKv({ 'llama.rope.scaling.type': ['string', 'yarn'] }), m.tensors))), UnsupportedError, /RoPE scaling 'yarn'/);
+  await rejects(openCheckpoint(file(buildGguf(baseKv({ 'llama.rope.dimension_count': ['u32', 4] }), m.tensors))), UnsupportedError, /dimension_count 4/);
+  await rejects(openCheckpoint(file(buildGguf(baseKv({ 'llama.expert_count': ['u32', 8] }), m.tensors))), UnsupportedError, /mixture of experts/);
+});
+
+test('refused: bad magic, other versions, missing or misshapen tensors, missing config keys', async () => {
+  const m = tinyModel(false);
+  await rejects(openCheckpoint(file(buildGguf(baseKv(), m.tensors, { magic: 'GGML' }))), FormatError, /not a GGUF file \(starts with 'GGML'/);
+  await rejects(openCheckpoint(file(buildGguf(baseKv(), m.tensors, { version: 1 }))), UnsupportedError, /GGUF version 1 is not supported/);
+  const noUp = m.tensors.filter((t) => t.name !== 'blk.0.ffn_up.weight');
+  await rejects(openCheckpoint(file(buildGguf(baseKv(), noUp))), FormatError, /tensor blk\.0\.ffn_up\.weight \(layers\.0\.mlp\.up\) is missing/);
+  const wrong = m.tensors.map((t) => (t.name === 'blk.0.attn_v.weight' ? { ...t, ne: [KV, DIM] } : t));
+  await rejects(openCheckpoint(file(buildGguf(baseKv(), wrong))), FormatError, /blk\.0\.attn_v\.weight \(layers\.0\.attn\.v\) has shape \[32, 16\].*expected \[16, 32\]/);
+  const extra = [...m.tensors, { ...m.tensors[1], name: 'blk.1.attn_norm.weight' }];
+  await rejects(openCheckpoint(file(buildGguf(baseKv(), extra))), FormatError, /blk\.1\.attn_norm\.weight does not fit the config/);
+  await rejects(openCheckpoint(file(buildGguf(baseKv({ 'llama.embedding_length': null }), m.tensors))), FormatError, /llama\.embedding_length is missing/);
+  await rejects(openCheckpoint(file(buildGguf(baseKv({ 'llama.block_count': ['string', 'one'] }), m.tensors))), FormatError, /llama\.block_count is "one", not a number/);
+  await rejects(openCheckpoint(file(buildGguf(baseKv({ 'llama.vocab_size': ['u32', 9] }), m.tensors))), FormatError, /llama\.vocab_size 9 differs from the tokenizer's 8 tokens/);
+  await rejects(openCheckpoint(file(buildGguf(baseKv({ 'tokenizer.ggml.scores': ['array', 'f32', [0, 1]] }), m.tensors))), FormatError, /tokenizer\.ggml\.scores has 2 entries, tokenizer\.ggml\.tokens has 8/);
+  await rejects(openCheckpoint(file(buildGguf(baseKv({ 'tokenizer.ggml.bos_token_id': ['u32', 8] }), m.tensors))), FormatError, /bos_token_id 8 is outside the 8 tokens/);
+});
+
+test('truncated anywhere (header or data): a FormatError that says truncated, and no open file handle', async () => {
+  const m = tinyModel(true);
+  const whole = buildGguf(baseKv(), m.tensors);
+  const fds = () => (existsSync('/proc/self/fd') ? readdirSync('/proc/self/fd').length : 0);
+  const before = fds();
+  const r = lcg(99);
+  const cuts = [0, 3, 4, 7, 8, 15, 23, 24, 30, 100, 500, whole.length - 1, whole.length - 32, whole.length - 200];
+  for (let i = 0; i < 40; i++) cuts.push(Math.floor(r() * whole.length));
+  for (const cut of cuts) {
+    const p = file(whole.subarray(0, cut));
+    try {
+      const ck = await openCheckpoint(p);
+      await ck.close();
+      assert.unreachable(`a file cut at ${cut} of ${whole.length} bytes was accepted`);
+    } catch (e) {
+      if ((e as Error).name === 'Assertion') throw e;
+      assert.instance(e, FormatError, `cut at ${cut}: ${(e as Error).message}`);
+      assert.match((e as Error).message, /truncated|too short/, `cut at ${cut}: ${(e as Error).message}`);
+    }
+  }
+  assert.is(fds(), before, 'file handles leaked');
+});
+
+test('a GGUF without tokenizer metadata needs --tokenizer; with one, the file is used', async () => {
+  const m = tinyModel(false);
+  const kvs = baseKv({ 'tokenizer.ggml.model': null, 'tokenizer.ggml.tokens': null, 'tokenizer.ggml.scores': null, 'tokenizer.ggml.token_type': null, 'llama.vocab_size': ['u32', 8] });
+  const p = file(buildGguf(kvs, m.tensors));
+  await rejects(openCheckpoint(p), FormatError, /tokenizer\.ggml\.model is missing \(give --tokenizer\)/);
+  // a llama2.c tokenizer.bin with 8 entries
+  const parts: Buffer[] = [Buffer.from(new Int32Array([8]).buffer)];
+  for (let i = 0; i < 8; i++) {
+    const piece = Buffer.from(TOKENS[i].replace('\u2581', ' '));
+    parts.push(Buffer.from(new Float32Array([SCORES[i]]).buffer), Buffer.from(new Int32Array([piece.length]).buffer), piece);
+  }
+  const tokPath = join(dir, 'tok8.bin');
+  writeFileSync(tokPath, Buffer.concat(parts));
+  const ck = await openCheckpoint(p, { tokenizer: tokPath });
+  assert.is(ck.tokenizer?.kind, 'llama2c');
+  assert.is(ck.config.vocabSize, 8);
+  await ck.close();
+});
+
+test.run();

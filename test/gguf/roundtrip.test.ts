@@ -1,0 +1,222 @@
+// Export -> import round trips: f32 exact, f16 exactly f16-rounded, q8_0/q4_0/iq4_nl equal to our
+// quantizers' output (and within the formats' error), the f16 fallback for rows that are not whole
+// blocks, Hugging Face RoPE permuted so the imported model computes the same logits, SqueezeLLM
+// .sqz exported dequantized, refusals leaving no file behind, the CLI, and stories260K.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dequantize, type TensorRecord } from '../../src/format/kinds.ts';
+import { writeSqz } from '../../src/format/writer.ts';
+import { floatToHalf, halfToFloat } from '../../src/kernels/reference.ts';
+import { LINEAR_LAYERS } from '../../src/model/config.ts';
+import { UnsupportedError } from '../../src/util/errors.ts';
+import { openCheckpoint } from '../../tools/checkpoint/index.ts';
+import type { Checkpoint } from '../../tools/checkpoint/types.ts';
+import { openModel } from '../../tools/convert.ts';
+import { decodeGgml, encodeGgml } from '../../tools/gguf/blocks.ts';
+import { exportCheckpointGguf, exportGguf, type GgufExportType } from '../../tools/gguf/export.ts';
+import { permuteHalfToInterleaved, permuteInterleavedToHalf } from '../../tools/gguf/llama.ts';
+import { GT } from '../../tools/gguf/spec.ts';
+import { quantizeMatrix } from '../../tools/squeezellm/nuq.ts';
+import { type SyntheticOptions, syntheticModel } from '../../tools/synthetic.ts';
+import { assertClose, maxRelErr, repoRoot, sharedFile } from '../helpers.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'sqz-gguf-rt-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function synthetic(name: string, opts: SyntheticOptions) {
+  const m = syntheticModel(opts);
+  const path = join(dir, `${name}.sqz`);
+  await writeSqz(path, { config: m.config, tokenizer: m.tokenizer, quant: { method: 'f32', source: name } }, m.records);
+  return { ...m, path, byName: new Map(m.records.map((r) => [r.name, r])) };
+}
+
+const TYPE_ID: Record<GgufExportType, number> = { f32: GT.F32, f16: GT.F16, q8_0: GT.Q8_0, q4_0: GT.Q4_0, iq4_nl: GT.IQ4_NL };
+const f16Round = (x: Float32Array) => Float32Array.from(x, (v) => halfToFloat(floatToHalf(v)));
+
+function sameBits(a: Float32Array, b: Float32Array, what: string): void {
+  assert.is(a.length, b.length, `${what}: length`);
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) assert.unreachable(`${what}[${i}] = ${a[i]}, expected ${b[i]}`);
+}
+
+test('synthetic model: every type round-trips (f32 exact, f16 rounded, block types = our quantizers, within their error)', async () => {
+  const m = await synthetic('syn', { dim: 64, hiddenDim: 128, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 320, seed: 5 });
+  for (const type of ['f32', 'f16', 'q8_0', 'q4_0', 'iq4_nl'] as const) {
+    const out = join(dir, `syn-${type}.gguf`);
+    const res = await exportGguf(m.path, out, { type });
+    assert.equal(res.notes, [], `${type}: notes`);
+    const ck = await openCheckpoint(out);
+    try {
+      assert.equal(ck.config, m.config, `${type}: config`);
+      assert.equal(ck.tokenizer, m.tokenizer, `${type}: tokenizer`);
+      for (const name of ck.names()) {
+        const x = (m.byName.get(name) as Extract<TensorRecord, { kind: 'f32' }>).data;
+        const got = await ck.read(name);
+        if (x.length === ck.config.dim) {
+          sameBits(got, x, `${type} ${name} (1-D stays f32)`);
+          continue;
+        }
+        const want = type === 'f32' ? x : type === 'f16' ? f16Round(x) : decodeGgml(TYPE_ID[type], encodeGgml(TYPE_ID[type], x), x.length);
+        sameBits(got, want, `${type} ${name}`);
+        const tol = { f32: 0, f16: 1e-3, q8_0: 0.01, q4_0: 0.15, iq4_nl: 0.13 }[type];
+        assertClose(got, x, tol, `${type} ${name}`);
+      }
+    } finally {
+      await ck.close();
+    }
+  }
+});
+
+test('rows that are not whole 32-weight blocks fall back to f16, and the export says which', async () => {
+  const m = await synthetic('syn172', { dim: 64, hiddenDim: 172, nLayers: 1, nHeads: 8, nKvHeads: 4, vocabSize: 300, seed: 6 });
+  const out = join(dir, 'syn172-q4.gguf');
+  const res = await exportGguf(m.path, out, { type: 'q4_0' });
+  assert.equal(res.notes, ['q4_0 needs rows that are a multiple of 32 weights; stored as f16 instead: blk.0.ffn_down.weight (172 columns)']);
+  const types = Object.fromEntries(res.tensors.map((t) => [t.name, t.type]));
+  assert.equal(types, {
+    'token_embd.weight': 'Q4_0', 'blk.0.attn_norm.weight': 'F32', 'blk.0.attn_q.weight': 'Q4_0', 'blk.0.attn_k.weight': 'Q4_0',
+    'blk.0.attn_v.weight': 'Q4_0', 'blk.0.attn_output.weight': 'Q4_0', 'blk.0.ffn_norm.weight': 'F32', 'blk.0.ffn_gate.weight': 'Q4_0',
+    'blk.0.ffn_up.weight': 'Q4_0', 'blk.0.ffn_down.weight': 'F16', 'output_norm.weight': 'F32',
+  });
+  const ck = await openCheckpoint(out);
+  const x = (m.byName.get('layers.0.mlp.down') as Extract<TensorRecord, { kind: 'f32' }>).data;
+  sameBits(await ck.read('layers.0.mlp.down'), f16Round(x), 'ffn_down');
+  await ck.close();
+});
+
+test('Hugging Face (rotate-half) RoPE: q/k rows permuted on export, the imported model gives the same logits', async () => {
+  // the permutation and its inverse
+  const w = Float32Array.from({ length: 16 * 3 }, (_, i) => i);
+  const p = permuteHalfToInterleaved(w, 16, 3, 8);
+  // head 0, pair i = 1: interleaved rows 2, 3 are rotate-half rows 1, 5
+  assert.equal(Array.from(p.subarray(2 * 3, 4 * 3)), [3, 4, 5, 15, 16, 17]);
+  assert.equal(Array.from(permuteInterleavedToHalf(p, 16, 3, 8)), Array.from(w));
+
+  const m = await synthetic('half', { dim: 64, hiddenDim: 128, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 300, rope: 'half', seed: 7, tiedEmbeddings: false });
+  const out = join(dir, 'half.gguf');
+  const res = await exportGguf(m.path, out, { type: 'f32' });
+  assert.match(res.notes.join('\n'), /q and k rows permuted/);
+  const ck = await openCheckpoint(out);
+  assert.is(ck.config.rope, 'interleaved');
+  const q = (m.byName.get('layers.0.attn.q') as Extract<TensorRecord, { kind: 'f32' }>).data;
+  sameBits(await ck.read('layers.0.attn.q'), permuteHalfToInterleaved(q, 64, 64, 16), 'attn_q');
+  await ck.close();
+
+  const a = await openModel(m.path, { backend: 'js' });
+  const b = await openModel(out, { backend: 'js' });
+  const ids = a.tokenizer.encode('the cat sat on a hat, then it ran');
+  assert.equal(b.tokenizer.encode('the cat sat on a hat, then it ran'), ids);
+  const la = a.forward(ids, 0, 0);
+  const lb = b.forward(ids, 0, 0);
+  assertClose(lb, la, 1e-5, 'logits of the imported model');
+  // without the permutation the logits would differ: the check above is not vacuous
+  const c = await synthetic('half-as-interleaved', { dim: 64, hiddenDim: 128, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 300, rope: 'interleaved', seed: 7, tiedEmbeddings: false });
+  const lc = (await openModel(c.path, { backend: 'js' })).forward(ids, 0, 0);
+  assert.ok(maxRelErr(lc, la) > 1e-3, 'a rope-style mismatch should change the logits');
+});
+
+test('a SqueezeLLM .sqz exports dequantized (f16 or re-quantized)', async () => {
+  const m = syntheticModel({ dim: 64, hiddenDim: 128, nLayers: 1, nHeads: 4, nKvHeads: 4, vocabSize: 280, seed: 8 });
+  const records: TensorRecord[] = [];
+  for (const r of m.records) {
+    const linear = LINEAR_LAYERS.some((l) => r.name.endsWith(`.${l}`));
+    if (!linear || r.kind !== 'f32') records.push(r);
+    else records.push((await quantizeMatrix(r.name, r.data, null, r.shape[0], r.shape[1], { bits: 4, outlierThreshold: 2, seed: 1 })).record);
+  }
+  const path = join(dir, 'nuq.sqz');
+  await writeSqz(path, { config: m.config, tokenizer: m.tokenizer, quant: { method: 'squeezellm', bits: 4 } as never }, records);
+  for (const type of ['f16', 'q8_0'] as const) {
+    const out = join(dir, `nuq-${type}.gguf`);
+    await exportGguf(path, out, { type });
+    const ck = await openCheckpoint(out);
+    for (const r of records) {
+      const x = dequantize(r);
+      const want = r.shape.length === 1 ? x : type === 'f16' ? f16Round(x) : decodeGgml(GT.Q8_0, encodeGgml(GT.Q8_0, x), x.length);
+      sameBits(await ck.read(r.name), want, `${type} ${r.name} (${r.kind})`);
+    }
+    await ck.close();
+  }
+});
+
+test('refused exports: a Hugging Face tokenizer.json, duplicate token texts; no file is left behind', async () => {
+  const m = syntheticModel({ dim: 32, hiddenDim: 64, nLayers: 1, nHeads: 4, nKvHeads: 4, vocabSize: 260, seed: 9 });
+  const fake = (tokenizer: Checkpoint['tokenizer']): Checkpoint => ({
+    source: 'fake',
+    config: m.config,
+    tokenizer,
+    names: () => m.records.map((r) => r.name),
+    shape: (n) => m.records.find((r) => r.name === n)!.shape,
+    read: async (n) => (m.records.find((r) => r.name === n) as Extract<TensorRecord, { kind: 'f32' }>).data,
+    close: async () => {},
+  });
+  const sub = mkdtempSync(join(dir, 'refused-'));
+  const out = join(sub, 'x.gguf');
+  const rejects = async (ck: Checkpoint, pattern: RegExp) => {
+    const e = await exportCheckpointGguf(ck, out, { type: 'f16' }).then(() => null, (err: Error) => err);
+    assert.instance(e, UnsupportedError, e ? e.message : 'export should fail');
+    assert.match(e!.message, pattern);
+  };
+  await rejects(fake({ kind: 'hf', json: '{}', bos: 1, eos: 2 }), /Hugging Face tokenizer\.json is not supported yet/);
+  const tk = m.tokenizer as Extract<typeof m.tokenizer, { kind: 'llama2c' }>;
+  await rejects(fake({ ...tk, pieces: tk.pieces.map((p, i) => (i === 6 ? tk.pieces[5] : p)) }), /tokens 5 and 6 are both "<0x02>"/);
+  await rejects(fake(undefined), /has no tokenizer/);
+  assert.equal(readdirSync(sub), []);
+});
+
+const sqzBin = join(repoRoot, 'bin', 'sqz.mjs');
+const bundle = join(repoRoot, 'build', 'sqz.mjs');
+
+test('sqz export / sqz convert from the command line', async () => {
+  if (!existsSync(bundle)) return console.log(`  (skipped: ${bundle} is absent; run npm run build)`);
+  const m = await synthetic('cli', { dim: 64, hiddenDim: 172, nLayers: 1, nHeads: 8, nKvHeads: 4, vocabSize: 280, seed: 10 });
+  const sqz = (...args: string[]) => spawnSync(process.execPath, [sqzBin, ...args], { encoding: 'utf8' });
+  const out = join(dir, 'cli.gguf');
+  const r = sqz('export', m.path, '--gguf', out, '--type', 'q8_0');
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /note: q8_0 needs rows that are a multiple of 32 weights; stored as f16 instead: blk\.0\.ffn_down\.weight \(172 columns\)/);
+  assert.match(r.stdout, /wrote .*cli\.gguf: [\d.]+ MB, 11 tensors \(7 Q8_0, 3 F32, 1 F16\)/);
+  const back = join(dir, 'cli-back.sqz');
+  const c = sqz('convert', out, '-o', back);
+  assert.is(c.status, 0, c.stderr);
+  const bad = sqz('export', m.path, '--gguf', out, '--type', 'q5_k');
+  assert.is(bad.status, 1);
+  assert.match(bad.stderr.trim(), /^sqz: --type must be one of f32, f16, q8_0, q4_0, iq4_nl, got 'q5_k'$/);
+  const none = sqz('export', m.path);
+  assert.match(none.stderr.trim(), /^sqz: sqz export needs --gguf out\.gguf$/);
+});
+
+test('stories260K: f32 GGUF import generates the same tokens; q4_0 import = our q4_0 quantizer', async () => {
+  const model = sharedFile('models/stories260K.bin');
+  const tok = sharedFile('models/tok512.bin');
+  if (!model || !tok) return;
+  const f32 = join(dir, 'stories-f32.gguf');
+  await exportGguf(model, f32, { type: 'f32', tokenizer: tok });
+  const greedy = async (src: string, opts: { tokenizer?: string }) => {
+    const mm = await openModel(src, opts);
+    const ids: number[] = [];
+    for await (const _ of mm.generate('Once upon a time', { temperature: 0, maxTokens: 60, onToken: (id) => ids.push(id) }));
+    await mm.close();
+    return ids;
+  };
+  const want = await greedy(model, { tokenizer: tok });
+  assert.equal(await greedy(f32, {}), want);
+
+  const q4 = join(dir, 'stories-q4.gguf');
+  const res = await exportGguf(model, q4, { type: 'q4_0', tokenizer: tok });
+  assert.is(res.tensors.filter((t) => t.type === 'F16').length, 5, 'the five ffn_down (172 columns) fall back to f16');
+  const src = await openCheckpoint(model, { tokenizer: tok });
+  const ck = await openCheckpoint(q4);
+  for (const name of src.names()) {
+    const x = await src.read(name);
+    const type = res.tensors.find((t) => t.canonical === name)!.type;
+    const want = type === 'F32' ? x : type === 'F16' ? f16Round(x) : decodeGgml(GT.Q4_0, encodeGgml(GT.Q4_0, x), x.length);
+    sameBits(await ck.read(name), want, `q4_0 ${name}`);
+  }
+  await src.close();
+  await ck.close();
+});
+
+test.run();

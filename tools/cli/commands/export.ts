@@ -1,0 +1,43 @@
+import { exportGguf, GGUF_EXPORT_TYPES, parseGgufType } from '../../gguf/export.ts';
+import { UsageError } from '../../../src/util/errors.ts';
+import { type Command, onePositional, str } from '../command.ts';
+import { progressBar } from '../progress.ts';
+
+export const exportCmd: Command = {
+  name: 'export',
+  summary: 'export a model (.sqz, llama2.c .bin, Hugging Face folder, GGUF) as a GGUF file for llama.cpp',
+  usage: `sqz export <model.sqz|checkpoint> --gguf out.gguf [options]
+      --gguf FILE        the GGUF v3 file to write (a temp file, renamed into place)
+      --type T           matrix storage: ${GGUF_EXPORT_TYPES.join(', ')} (default f16); norms stay f32, and a
+                         matrix whose rows are not a multiple of 32 weights falls back to f16 for the
+                         block types (the command says which)
+      --name NAME        general.name (default: the source file name)
+      --tokenizer FILE   tokenizer.bin for a llama2.c checkpoint
+A SqueezeLLM .sqz is dequantized, then stored as --type. Only llama2.c-style tokenizers (SentencePiece
+pieces + scores) can be written; a Hugging Face tokenizer.json is refused. docs/GGUF.md.`,
+  options: {
+    gguf: { type: 'string' },
+    type: { type: 'string' },
+    name: { type: 'string' },
+    tokenizer: { type: 'string' },
+  },
+  async run(p) {
+    const source = onePositional(p, this, 'model');
+    const out = str(p, 'gguf');
+    if (!out) throw new UsageError('sqz export needs --gguf out.gguf');
+    const type = parseGgufType(str(p, 'type'));
+    const bar = progressBar('export');
+    const t0 = performance.now();
+    let result;
+    try {
+      result = await exportGguf(source, out, { type, name: str(p, 'name'), tokenizer: str(p, 'tokenizer'), onTensor: (i, n) => bar.update(i, n) });
+    } finally {
+      bar.stop();
+    }
+    for (const note of result.notes) console.log(`note: ${note}`);
+    const counts = new Map<string, number>();
+    for (const t of result.tensors) counts.set(t.type, (counts.get(t.type) ?? 0) + 1);
+    const summary = [...counts].map(([t, n]) => `${n} ${t}`).join(', ');
+    console.log(`wrote ${out}: ${(result.bytes / 1e6).toFixed(2)} MB, ${result.tensors.length} tensors (${summary}), ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  },
+};

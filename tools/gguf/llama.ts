@@ -1,0 +1,331 @@
+// The `llama` architecture in GGUF: tensor names, the llama.* config keys, the SentencePiece
+// (`tokenizer.ggml.model = "llama"`) tokenizer keys, and the RoPE row permutation. Both directions
+// (import: tools/checkpoint/gguf.ts; export: tools/gguf/export.ts). docs/GGUF.md has the tables.
+import { type ModelConfig, headSize } from '../../src/model/config.ts';
+import type { TokenizerSpec } from '../../src/tokenizer/spec.ts';
+import { FormatError, UnsupportedError } from '../../src/util/errors.ts';
+import type { GgufArray, GgufValue } from './spec.ts';
+import { TOKEN_TYPE, VT } from './spec.ts';
+import { type KvValue, kv } from './write.ts';
+
+type Llama2cSpec = Extract<TokenizerSpec, { kind: 'llama2c' }>;
+export type Metadata = Map<string, GgufValue>;
+
+// ---------------------------------------------------------------------------------------------
+// Tensor names
+
+const LAYER_PARTS: Record<string, string> = {
+  attn_norm: 'attn_norm',
+  'attn.q': 'attn_q',
+  'attn.k': 'attn_k',
+  'attn.v': 'attn_v',
+  'attn.o': 'attn_output',
+  mlp_norm: 'ffn_norm',
+  'mlp.gate': 'ffn_gate',
+  'mlp.up': 'ffn_up',
+  'mlp.down': 'ffn_down',
+};
+const LAYER_PARTS_BACK = new Map(Object.entries(LAYER_PARTS).map(([c, g]) => [g, c]));
+
+/** GGUF name of a canonical tensor: embed -> token_embd.weight, layers.3.attn.q -> blk.3.attn_q.weight, ... */
+export function ggufTensorName(canonical: string): string {
+  if (canonical === 'embed') return 'token_embd.weight';
+  if (canonical === 'norm') return 'output_norm.weight';
+  if (canonical === 'head') return 'output.weight';
+  const m = /^layers\.(\d+)\.(.+)$/.exec(canonical);
+  const part = m && LAYER_PARTS[m[2]];
+  if (!m || !part) throw new Error(`no GGUF name for canonical tensor '${canonical}'`);
+  return `blk.${m[1]}.${part}.weight`;
+}
+
+/** Canonical name of a GGUF llama tensor, or undefined for a name we do not map. */
+export function canonicalTensorName(gguf: string): string | undefined {
+  if (gguf === 'token_embd.weight') return 'embed';
+  if (gguf === 'output_norm.weight') return 'norm';
+  if (gguf === 'output.weight') return 'head';
+  const m = /^blk\.(\d+)\.([a-z_]+)\.weight$/.exec(gguf);
+  const part = m && LAYER_PARTS_BACK.get(m[2]);
+  return m && part ? `layers.${Number(m[1])}.${part}` : undefined;
+}
+
+/**
+ * Stored tensors of a llama GGUF that change what the model computes and that the forward pass has
+ * no place for: biases, RoPE frequency factors (Llama 3.1 scaling), mixture-of-experts parts.
+ */
+export function isRefusedTensor(gguf: string): boolean {
+  return /\.bias$/.test(gguf) || gguf === 'rope_freqs.weight' || /\.ffn_(gate_inp|gate_exps|up_exps|down_exps)\./.test(gguf);
+}
+
+// ---------------------------------------------------------------------------------------------
+// RoPE layout
+
+/**
+ * Rows of a q or k matrix ([heads * headSize, cols]) from Hugging Face's rotate-half pairing
+ * (i, i + headSize/2) to the interleaved pairing (2i, 2i + 1) that GGUF/llama.cpp use: row
+ * h*hs + 2i + j takes row h*hs + j*hs/2 + i (llama.cpp's convert script, `permute`).
+ */
+export function permuteHalfToInterleaved(w: Float32Array, rows: number, cols: number, hs: number): Float32Array {
+  if (rows % hs || hs % 2) throw new RangeError(`${rows} rows are not whole heads of size ${hs}`);
+  const out = new Float32Array(w.length);
+  const half = hs / 2;
+  for (let h = 0; h < rows; h += hs) {
+    for (let i = 0; i < half; i++) {
+      for (let j = 0; j < 2; j++) {
+        const src = (h + j * half + i) * cols;
+        out.set(w.subarray(src, src + cols), (h + 2 * i + j) * cols);
+      }
+    }
+  }
+  return out;
+}
+
+/** The inverse of permuteHalfToInterleaved (for tests and for anyone who needs HF layout back). */
+export function permuteInterleavedToHalf(w: Float32Array, rows: number, cols: number, hs: number): Float32Array {
+  const out = new Float32Array(w.length);
+  const half = hs / 2;
+  for (let h = 0; h < rows; h += hs) {
+    for (let i = 0; i < half; i++) {
+      for (let j = 0; j < 2; j++) {
+        const src = (h + 2 * i + j) * cols;
+        out.set(w.subarray(src, src + cols), (h + j * half + i) * cols);
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metadata helpers
+
+/** The shortest decimal that is the same f32 (GGUF stores eps and theta as f32: 1e-5 stays 1e-5). */
+export function f32Decimal(x: number): number {
+  const want = Math.fround(x);
+  if (!Number.isFinite(want)) return want;
+  for (let p = 1; p <= 9; p++) {
+    const v = Number(want.toPrecision(p));
+    if (Math.fround(v) === want) return v;
+  }
+  return want;
+}
+
+function describeValue(v: GgufValue): string {
+  if (typeof v === 'object') return `an array of ${v.values.length}`;
+  return JSON.stringify(typeof v === 'bigint' ? v.toString() : v);
+}
+
+/** A numeric metadata value as a JS number (bigint u64/i64 included), or undefined when absent. */
+export function metaNumber(md: Metadata, key: string, source: string, opts: { int?: boolean } = {}): number | undefined {
+  const v = md.get(key);
+  if (v === undefined) return undefined;
+  let n: number;
+  if (typeof v === 'number') n = v;
+  else if (typeof v === 'bigint') n = Number(v);
+  else throw new FormatError(`${source}: metadata ${key} is ${describeValue(v)}, not a number`);
+  if (!Number.isFinite(n) || (opts.int && !Number.isSafeInteger(n))) throw new FormatError(`${source}: metadata ${key} = ${describeValue(v)} is not ${opts.int ? 'an integer' : 'a finite number'}`);
+  return n;
+}
+
+export function metaString(md: Metadata, key: string, source: string): string | undefined {
+  const v = md.get(key);
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new FormatError(`${source}: metadata ${key} is ${describeValue(v)}, not a string`);
+  return v;
+}
+
+function metaArray(md: Metadata, key: string, source: string): GgufArray | undefined {
+  const v = md.get(key);
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object') throw new FormatError(`${source}: metadata ${key} is ${describeValue(v)}, not an array`);
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config
+
+/** general.architecture, checked to be llama. */
+export function checkArchitecture(md: Metadata, source: string): void {
+  const arch = metaString(md, 'general.architecture', source);
+  if (arch === undefined) throw new FormatError(`${source}: metadata general.architecture is missing`);
+  if (arch !== 'llama') throw new UnsupportedError(`${source}: GGUF architecture '${arch}' is not supported (only 'llama')`);
+}
+
+/** llama.* keys to a ModelConfig (vocabulary size and tied head come from the tokenizer and tensors). */
+export function configFromMetadata(md: Metadata, source: string, vocabSize: number, tied: boolean): { config: ModelConfig; notes: string[] } {
+  const notes: string[] = [];
+  const need = (key: string): number => {
+    const v = metaNumber(md, key, source, { int: true });
+    if (v === undefined) throw new FormatError(`${source}: metadata ${key} is missing`);
+    return v;
+  };
+  const refuse = (what: string): never => {
+    throw new UnsupportedError(`${source}: ${what} is not supported`);
+  };
+  const kvHeads = md.get('llama.attention.head_count_kv');
+  if (kvHeads !== undefined && typeof kvHeads === 'object') refuse('a per-layer llama.attention.head_count_kv array');
+  const nHeads = need('llama.attention.head_count');
+  const eps = metaNumber(md, 'llama.attention.layer_norm_rms_epsilon', source);
+  if (eps === undefined) throw new FormatError(`${source}: metadata llama.attention.layer_norm_rms_epsilon is missing`);
+  const config: ModelConfig = {
+    arch: 'llama',
+    dim: need('llama.embedding_length'),
+    hiddenDim: need('llama.feed_forward_length'),
+    nLayers: need('llama.block_count'),
+    nHeads,
+    nKvHeads: metaNumber(md, 'llama.attention.head_count_kv', source, { int: true }) ?? nHeads,
+    vocabSize,
+    maxSeqLen: need('llama.context_length'),
+    ropeTheta: f32Decimal(metaNumber(md, 'llama.rope.freq_base', source) ?? 10000),
+    normEps: f32Decimal(eps),
+    tiedEmbeddings: tied,
+    // llama.cpp's LLAMA rope mode pairs (2i, 2i+1); its converter permutes Hugging Face q/k into it
+    rope: 'interleaved',
+  };
+  const declared = metaNumber(md, 'llama.vocab_size', source, { int: true });
+  if (declared !== undefined && declared !== vocabSize) {
+    throw new FormatError(`${source}: llama.vocab_size ${declared} differs from the tokenizer's ${vocabSize} tokens`);
+  }
+  if (config.nHeads > 0 && config.dim % config.nHeads === 0) {
+    const hs = config.dim / config.nHeads;
+    const rd = metaNumber(md, 'llama.rope.dimension_count', source, { int: true });
+    if (rd !== undefined && rd !== hs) refuse(`llama.rope.dimension_count ${rd} (partial rotary; head size is ${hs})`);
+    for (const k of ['llama.attention.key_length', 'llama.attention.value_length']) {
+      const v = metaNumber(md, k, source, { int: true });
+      if (v !== undefined && v !== hs) refuse(`${k} ${v} (head size is embedding_length / head_count = ${hs})`);
+    }
+  }
+  const scaling = md.get('llama.rope.scaling.type');
+  if (scaling !== undefined && scaling !== 'none') refuse(`RoPE scaling '${String(scaling)}' (llama.rope.scaling.type)`);
+  const factor = metaNumber(md, 'llama.rope.scale_linear', source);
+  if (factor !== undefined && factor !== 1) refuse(`llama.rope.scale_linear ${factor}`);
+  const experts = metaNumber(md, 'llama.expert_count', source, { int: true });
+  if (experts !== undefined && experts > 0) refuse(`a mixture of experts (llama.expert_count ${experts})`);
+  return { config, notes };
+}
+
+/** The llama.* and general.* keys for a config. */
+export function configMetadata(c: ModelConfig, name: string, fileType: number, quantized: boolean): Array<[string, KvValue]> {
+  const out: Array<[string, KvValue]> = [
+    ['general.architecture', kv.str('llama')],
+    ['general.name', kv.str(name)],
+    ['general.file_type', kv.u32(fileType)],
+  ];
+  if (quantized) out.push(['general.quantization_version', kv.u32(2)]);
+  out.push(
+    ['llama.vocab_size', kv.u32(c.vocabSize)],
+    ['llama.context_length', kv.u32(c.maxSeqLen)],
+    ['llama.embedding_length', kv.u32(c.dim)],
+    ['llama.block_count', kv.u32(c.nLayers)],
+    ['llama.feed_forward_length', kv.u32(c.hiddenDim)],
+    ['llama.rope.dimension_count', kv.u32(headSize(c))],
+    ['llama.attention.head_count', kv.u32(c.nHeads)],
+    ['llama.attention.head_count_kv', kv.u32(c.nKvHeads)],
+    ['llama.attention.layer_norm_rms_epsilon', kv.f32(c.normEps)],
+    ['llama.rope.freq_base', kv.f32(c.ropeTheta)],
+  );
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokenizer
+
+const SPACE = '\u2581'; // ▁, SentencePiece's space
+const BYTE_PIECE = /^<0x[0-9A-Fa-f]{2}>$/;
+
+/** The tokens array of the file (its length is the vocabulary size), or undefined when there is none. */
+export function ggufTokens(md: Metadata, source: string): string[] | undefined {
+  const a = metaArray(md, 'tokenizer.ggml.tokens', source);
+  if (!a) return undefined;
+  if (a.type !== VT.STRING) throw new FormatError(`${source}: tokenizer.ggml.tokens is not an array of strings`);
+  return a.values as string[];
+}
+
+function numbers(md: Metadata, key: string, source: string, n: number): number[] | undefined {
+  const a = metaArray(md, key, source);
+  if (!a) return undefined;
+  if (a.type === VT.STRING || a.type === VT.ARRAY || a.type === VT.BOOL) throw new FormatError(`${source}: ${key} is not a numeric array`);
+  if (a.values.length !== n) throw new FormatError(`${source}: ${key} has ${a.values.length} entries, tokenizer.ggml.tokens has ${n}`);
+  return Array.from(a.values as ArrayLike<number | bigint>, Number);
+}
+
+/**
+ * A SentencePiece ("llama") GGUF tokenizer as our llama2c-kind spec: the same score-driven BPE with
+ * <0xNN> byte fallback. Pieces get ' ' for '▁' (llama2.c's spelling); scores and ids are kept.
+ */
+export function tokenizerFromMetadata(md: Metadata, source: string): { spec: Llama2cSpec; notes: string[] } {
+  const notes: string[] = [];
+  const model = metaString(md, 'tokenizer.ggml.model', source);
+  if (model === undefined) throw new FormatError(`${source}: metadata tokenizer.ggml.model is missing (give --tokenizer)`);
+  if (model !== 'llama') {
+    throw new UnsupportedError(`${source}: tokenizer.ggml.model '${model}' is not supported (only 'llama', SentencePiece BPE); give --tokenizer to use another tokenizer file`);
+  }
+  const tokens = ggufTokens(md, source);
+  if (!tokens) throw new FormatError(`${source}: metadata tokenizer.ggml.tokens is missing`);
+  const n = tokens.length;
+  const scores = numbers(md, 'tokenizer.ggml.scores', source, n) ?? new Array<number>(n).fill(0);
+  const types = numbers(md, 'tokenizer.ggml.token_type', source, n);
+  const bos = metaNumber(md, 'tokenizer.ggml.bos_token_id', source, { int: true }) ?? 1;
+  const eos = metaNumber(md, 'tokenizer.ggml.eos_token_id', source, { int: true }) ?? 2;
+  for (const [what, id] of [['bos', bos], ['eos', eos]] as const) {
+    if (id < 0 || id >= n) throw new FormatError(`${source}: tokenizer.ggml.${what}_token_id ${id} is outside the ${n} tokens`);
+  }
+  if (scores.some((s) => Number.isNaN(s))) throw new FormatError(`${source}: tokenizer.ggml.scores has a NaN`);
+  const userDefined = types ? types.filter((t) => t === TOKEN_TYPE.USER_DEFINED).length : 0;
+  if (userDefined) notes.push(`${userDefined} user-defined tokens are matched only through merges, not as whole strings in the text as llama.cpp does`);
+  if (md.get('tokenizer.ggml.add_bos_token') === false) notes.push('tokenizer.ggml.add_bos_token is false, but encoding puts BOS first (as llama2.c does)');
+  if (md.get('tokenizer.ggml.add_space_prefix') === false) notes.push('tokenizer.ggml.add_space_prefix is false, but encoding adds the dummy space prefix (as llama2.c does)');
+  const pieces = tokens.map((t) => t.replaceAll(SPACE, ' '));
+  return { spec: { kind: 'llama2c', pieces, scores, bos, eos }, notes };
+}
+
+/**
+ * tokenizer.ggml.* for a tokenizer spec. Only llama2c-kind tokenizers (SentencePiece BPE with scores)
+ * are written; a Hugging Face tokenizer.json is refused with an UnsupportedError.
+ */
+export function tokenizerMetadata(spec: TokenizerSpec | undefined, source: string): Array<[string, KvValue]> {
+  if (!spec) throw new UnsupportedError(`${source} has no tokenizer (a llama2.c checkpoint needs --tokenizer tokenizer.bin)`);
+  if (spec.kind !== 'llama2c') {
+    throw new UnsupportedError(
+      `${source}: GGUF export of a Hugging Face tokenizer.json is not supported yet; only llama2.c-style tokenizers (pieces + scores, written as tokenizer.ggml.model 'llama') are`,
+    );
+  }
+  const { pieces, scores, bos, eos } = spec;
+  const seen = new Map<string, number>();
+  let unk = -1;
+  const tokens: string[] = [];
+  const types: number[] = [];
+  for (let i = 0; i < pieces.length; i++) {
+    let p = pieces[i];
+    let type: number = TOKEN_TYPE.NORMAL;
+    if (i === bos || i === eos) {
+      type = TOKEN_TYPE.CONTROL;
+      // llama2.c's export spells BOS/EOS "\n<s>\n" and "\n</s>\n"; SentencePiece has "<s>", "</s>"
+      if (p.trim()) p = p.trim();
+    } else if (p === '<unk>') {
+      type = TOKEN_TYPE.UNKNOWN;
+      if (unk < 0) unk = i;
+    } else if (BYTE_PIECE.test(p)) type = TOKEN_TYPE.BYTE;
+    const text = p.replaceAll(' ', SPACE);
+    const prev = seen.get(text);
+    if (prev !== undefined) {
+      throw new UnsupportedError(`${source}: tokens ${prev} and ${i} are both ${JSON.stringify(text)}; llama.cpp needs distinct token texts`);
+    }
+    seen.set(text, i);
+    tokens.push(text);
+    types.push(type);
+  }
+  const out: Array<[string, KvValue]> = [
+    ['tokenizer.ggml.model', kv.str('llama')],
+    ['tokenizer.ggml.tokens', kv.strings(tokens)],
+    ['tokenizer.ggml.scores', kv.f32s(scores)],
+    ['tokenizer.ggml.token_type', kv.i32s(types)],
+    ['tokenizer.ggml.bos_token_id', kv.u32(bos)],
+    ['tokenizer.ggml.eos_token_id', kv.u32(eos)],
+  ];
+  if (unk >= 0) out.push(['tokenizer.ggml.unknown_token_id', kv.u32(unk)]);
+  out.push(
+    ['tokenizer.ggml.add_bos_token', kv.bool(true)],
+    ['tokenizer.ggml.add_eos_token', kv.bool(false)],
+    ['tokenizer.ggml.add_space_prefix', kv.bool(true)],
+  );
+  return out;
+}
