@@ -79,6 +79,9 @@ export function syntheticModel(opts: SyntheticOptions = {}): SyntheticModel {
       const tail = rng.next() < 0.05 ? 3 : 1;
       data[i] = rng.normal() * tail * scale * channelScale[i % cols];
     }
+    // Byte and special tokens get small embedding/head rows, so a random model's greedy text is
+    // made of the printable pieces rather than invalid UTF-8 bytes.
+    if (name === 'embed' || name === 'head') data.subarray(0, Math.min(259, rows) * cols).forEach((v, i, a) => (a[i] = v * 0.2));
     records.push({ name, kind: 'f32', shape, data });
   }
   return { config, tokenizer: syntheticTokenizer(config.vocabSize), records };

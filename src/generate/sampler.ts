@@ -31,28 +31,44 @@ export class Sampler {
 
   sample(logits: Float32Array): number {
     if (this.temperature === 0) return argmax(logits);
-    const order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
-    const keep = this.topK > 0 ? order.slice(0, this.topK) : order;
-    const max = logits[keep[0]];
-    const probs = keep.map((i) => Math.exp((logits[i] - max) / this.temperature));
-    const total = probs.reduce((a, p) => a + p, 0);
-    let mass = 0;
-    let cut = keep.length;
-    for (let j = 0; j < keep.length; j++) {
-      mass += probs[j] / total;
-      if (mass >= this.topP) {
+    const V = logits.length;
+    const max = logits[argmax(logits)];
+    const probs = new Float64Array(V);
+    let total = 0;
+    for (let i = 0; i < V; i++) total += probs[i] = Math.exp((logits[i] - max) / this.temperature);
+    if (this.topK === 0 && this.topP >= 1) return this.draw(probs, total, null);
+
+    // Candidates, most likely first. Without top-k, a token below (1 - p) / (V - 1) of the mass
+    // can never be in the nucleus (llama2.c's observation), so the sort only sees the few that can.
+    const cutoff = this.topP < 1 && this.topK === 0 ? ((1 - this.topP) / (V - 1)) * total : 0;
+    let cand: number[] = [];
+    for (let i = 0; i < V; i++) if (probs[i] >= cutoff) cand.push(i);
+    cand.sort((a, b) => probs[b] - probs[a] || a - b);
+    if (this.topK > 0) cand = cand.slice(0, this.topK);
+    let kept = 0;
+    let cut = cand.length;
+    const candTotal = cand.reduce((acc, i) => acc + probs[i], 0);
+    const mass = this.topP * (this.topK > 0 ? candTotal : total);
+    for (let j = 0; j < cand.length; j++) {
+      kept += probs[cand[j]];
+      if (kept >= mass) {
         cut = j + 1;
         break;
       }
     }
-    const kept = probs.slice(0, cut);
-    const keptTotal = kept.reduce((a, p) => a + p, 0);
-    let u = this.rng.next() * keptTotal;
-    for (let j = 0; j < cut; j++) {
-      u -= kept[j];
-      if (u < 0) return keep[j];
+    return this.draw(probs, kept, cand.slice(0, cut));
+  }
+
+  /** A draw proportional to probs over `among` (null: every token, in index order). */
+  private draw(probs: Float64Array, total: number, among: number[] | null): number {
+    let u = this.rng.next() * total;
+    const n = among ? among.length : probs.length;
+    for (let j = 0; j < n; j++) {
+      const i = among ? among[j] : j;
+      u -= probs[i];
+      if (u < 0) return i;
     }
-    return keep[cut - 1];
+    return among ? among[n - 1] : n - 1;
   }
 }
 

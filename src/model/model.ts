@@ -140,11 +140,16 @@ export class Model {
 
   /** Sliding-window perplexity of a text (see src/generate/perplexity.ts). */
   perplexity(text: string, opts: PerplexityOptions = {}): PerplexityResult {
+    let ids = this.tokenizer.encode(text);
+    if (opts.maxTokens !== undefined) ids = ids.slice(0, opts.maxTokens + 1);
+    return this.perplexityOfIds(ids, opts);
+  }
+
+  /** The same over token ids: ids[0] (normally BOS) is context only, every later id is scored once. */
+  perplexityOfIds(ids: number[], opts: PerplexityOptions = {}): PerplexityResult {
     const ctx = opts.ctx ?? Math.min(256, this.ctx);
     const stride = opts.stride ?? Math.max(1, ctx >> 1);
     if (ctx > this.ctx) throw new UsageError(`--ctx ${ctx} is larger than the model's context ${this.ctx}`);
-    let ids = this.tokenizer.encode(text);
-    if (opts.maxTokens !== undefined) ids = ids.slice(0, opts.maxTokens + 1);
     if (ids.length < 2) throw new UsageError('the text has fewer than two tokens');
     const V = this.config.vocabSize;
     let nll = 0;

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { argmax, Sampler } from '../../src/generate/sampler.ts';
+import { Rng } from '../../src/util/random.ts';
 
 const logits = new Float32Array([0.5, 2.0, -1.0, 1.5, 0.0]);
 
@@ -44,6 +45,29 @@ test('top-p keeps the smallest set reaching the mass', () => {
   const seen = new Set<number>();
   for (let i = 0; i < 2000; i++) seen.add(s.sample(logits));
   assert.equal([...seen].sort(), [1, 3]);
+});
+
+test('top-p (and top-k then top-p) draw exactly from the nucleus a brute-force sort gives', () => {
+  const rng = new Rng(12);
+  for (const [topK, topP] of [[0, 0.8], [0, 0.3], [10, 0.8], [5, 1]] as const) {
+    const l = Float32Array.from({ length: 60 }, () => rng.normal() * 2);
+    const T = 0.9;
+    const order = Array.from(l.keys()).sort((a, b) => l[b] - l[a]);
+    const pool = topK ? order.slice(0, topK) : order;
+    const w = pool.map((i) => Math.exp(l[i] / T));
+    const z = w.reduce((a, b) => a + b, 0);
+    const nucleus = new Set<number>();
+    let mass = 0;
+    for (let j = 0; j < pool.length && mass < topP; j++) {
+      nucleus.add(pool[j]);
+      mass += w[j] / z;
+    }
+    const s = new Sampler({ temperature: T, topK, topP, seed: 3 });
+    const seen = new Set<number>();
+    for (let i = 0; i < 4000; i++) seen.add(s.sample(l));
+    for (const t of seen) assert.ok(nucleus.has(t), `token ${t} outside the nucleus (k=${topK}, p=${topP})`);
+    for (const t of nucleus) if (Math.exp(l[t] / T) / z > 0.01) assert.ok(seen.has(t), `token ${t} of the nucleus never drawn`);
+  }
 });
 
 test('bad options are rejected', () => {

@@ -5,6 +5,8 @@ import { SqzError } from '../../src/util/errors.ts';
 import { type Command, helpText, parse } from './command.ts';
 import { chunk } from './commands/chunk.ts';
 import { convert } from './commands/convert.ts';
+import { demo } from './commands/demo.ts';
+import { exportCmd } from './commands/export.ts';
 import { gradients } from './commands/gradients.ts';
 import { nuq } from './commands/nuq.ts';
 import { outliers } from './commands/outliers.ts';
@@ -14,7 +16,7 @@ import { ppl } from './commands/ppl.ts';
 import { run } from './commands/run.ts';
 import { selfcheck } from './commands/selfcheck.ts';
 
-const commands: Command[] = [run, ppl, convert, quantize, gradients, chunk, outliers, nuq, pack, selfcheck];
+const commands: Command[] = [demo, run, ppl, convert, exportCmd, quantize, gradients, chunk, outliers, nuq, pack, selfcheck];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
