@@ -4,9 +4,11 @@ export { matvecF32, matmulF32 } from './dense';
 export { f16ToF32 } from './f16';
 export { matvecLut4, matvecLut3 } from './lut';
 export { spmvCsrAdd } from './sparse';
+// uniform (RTN / GPTQ / AWQ) values with a scale and zero per group (docs/BASELINES.md)
+export { matvecUniform } from './uniform';
 export { rmsnorm, ropeInterleaved, ropeHalf, softmax, swiglu, add, attention } from './ops';
 // toolchain: exact weighted 1-D k-means (docs/KMEANS.md)
-export { kmeansExactPartition } from './kmeans';
+export { kmeansExactPartition, kmeansExactRow, kmeansRowScratchBytes } from './kmeans';
 
 // First byte the host may use: AssemblyScript's static data ends here.
 export function heapBase(): usize {

@@ -92,6 +92,62 @@ export function dequantLut(lut: Float32Array, packed: Uint8Array, rows: number, 
   return w;
 }
 
+/** Groups per row of a uniform matrix: ceil(cols / min(groupSize, cols)). */
+export function uniformGroupCount(cols: number, groupSize: number): number {
+  return Math.ceil(cols / Math.min(groupSize, cols));
+}
+
+/**
+ * Uniform (RTN / GPTQ / AWQ) matvec: w[r, c] = scales[r, g] * (q(r, c) - zeros[r, g]) with
+ * g = floor(c / min(groupSize, cols)), q packed as in src/format/packing.ts (3, 4 or 8 bits) and
+ * scales, zeros [rows, nGroups] f32 (docs/FORMAT.md, kind `uniform`).
+ */
+export function matvecUniform(
+  out: Float32Array,
+  scales: Float32Array,
+  zeros: Float32Array,
+  packed: Uint8Array,
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  groupSize: number,
+  bits: PackedBits,
+  r0 = 0,
+  r1 = rows,
+): void {
+  const stride = rowBytes(bits, cols);
+  const gs = Math.min(groupSize, cols);
+  const nG = uniformGroupCount(cols, groupSize);
+  for (let r = r0; r < r1; r++) {
+    let s = 0;
+    for (let c = 0; c < cols; c++) {
+      const g = r * nG + Math.floor(c / gs);
+      s += scales[g] * (packedIndexAt(packed, r * stride, c, bits) - zeros[g]) * x[c];
+    }
+    out[r] = s;
+  }
+}
+
+/** Row `row` of a uniform matrix as f32 into out[0..cols) (an embedding lookup, dequantized on the host). */
+export function dequantUniformRow(
+  out: Float32Array,
+  scales: Float32Array,
+  zeros: Float32Array,
+  packed: Uint8Array,
+  row: number,
+  cols: number,
+  groupSize: number,
+  bits: PackedBits,
+): void {
+  const start = row * rowBytes(bits, cols);
+  const gs = Math.min(groupSize, cols);
+  const nG = uniformGroupCount(cols, groupSize);
+  for (let c = 0; c < cols; c++) {
+    const g = row * nG + Math.floor(c / gs);
+    out[c] = scales[g] * (packedIndexAt(packed, start, c, bits) - zeros[g]);
+  }
+}
+
 /** CSR sparse matvec added into out: out[r] += sum_{k in rowPtr[r]..rowPtr[r+1]} values[k] * x[colIdx[k]]. */
 export function spmvCsrAdd(out: Float32Array, rowPtr: Int32Array, colIdx: Int32Array, values: Float32Array, x: Float32Array, r0 = 0, r1 = rowPtr.length - 1): void {
   for (let r = r0; r < r1; r++) {

@@ -58,6 +58,24 @@ interface LayerActs {
 /** Rows of logits computed at once in the head (bounds the [rows, vocab] buffer). */
 const HEAD_ROWS = 16;
 
+/**
+ * The inputs of one block's seven linear layers for one sequence, [T, width] row-major views of the
+ * forward's buffers (valid until the next call on the same LlamaGrad).
+ */
+export interface LinearInputs {
+  T: number;
+  /** RMSNorm(x) * attn_norm: the input of q, k and v, [T, dim]. */
+  attn: Float32Array;
+  /** The attention output: the input of o, [T, dim]. */
+  attnOut: Float32Array;
+  /** RMSNorm(x) * mlp_norm: the input of gate and up, [T, dim]. */
+  mlp: Float32Array;
+  /** silu(gate) * up: the input of down, [T, hiddenDim]. */
+  mlpHidden: Float32Array;
+  /** The residual stream after the block (the next block's input), [T, dim]. */
+  residualOut: Float32Array;
+}
+
 export interface LossAndGrad {
   /** Mean over t in [0, T-1) of -log softmax(logits_t)[ids[t+1]]. */
   loss: number;
@@ -215,6 +233,35 @@ export class LlamaGrad {
     return { loss, grads };
   }
 
+  /**
+   * The inputs of block `layer`'s linear layers for one sequence (GPTQ / AWQ calibration): a forward
+   * pass with the current weights that stops after that block. With `residualIn` ([T, dim], the
+   * block's input, e.g. an earlier call's residualOut) only that block runs. The weight arrays
+   * given to the constructor are read on every call, so a caller may overwrite them (e.g. with
+   * quantized values) between calls.
+   */
+  linearInputs(ids: number[], layer: number, residualIn?: Float32Array): LinearInputs {
+    const c = this.config;
+    if (!Number.isInteger(layer) || layer < 0 || layer >= c.nLayers) throw new UsageError(`layer ${layer} is outside 0..${c.nLayers - 1}`);
+    const T = this.prepare(ids);
+    const D = c.dim;
+    const A = this.acts[layer];
+    if (residualIn) {
+      if (residualIn.length !== T * D) throw new UsageError(`residualIn has ${residualIn.length} values, not ${T} x ${D}`);
+      A.xIn.set(residualIn);
+      this.forwardBlocks(ids, T, layer, layer);
+    } else this.forwardBlocks(ids, T, layer);
+    const next = layer + 1 < c.nLayers ? this.acts[layer + 1].xIn : this.xF;
+    return {
+      T,
+      attn: A.xn1.subarray(0, T * D),
+      attnOut: A.att.subarray(0, T * D),
+      mlp: A.xn2.subarray(0, T * D),
+      mlpHidden: A.h.subarray(0, T * c.hiddenDim),
+      residualOut: next.subarray(0, T * D),
+    };
+  }
+
   private weightLength(name: string): number {
     const s = tensorShapes(this.config).get(name);
     return s ? s.reduce((a, b) => a * b, 1) : -1;
@@ -314,14 +361,18 @@ export class LlamaGrad {
     }
   }
 
-  /** Embedding and every block, keeping activations; leaves the final normed rows in xnF. */
-  private forwardBlocks(ids: number[], T: number): void {
+  /**
+   * Embedding and every block, keeping activations; leaves the final normed rows in xnF. With
+   * `last` < nLayers - 1 it stops after block `last` (xnF is then not computed); with `first` > 0
+   * it starts at that block, whose input acts[first].xIn the caller has filled.
+   */
+  private forwardBlocks(ids: number[], T: number, last = this.config.nLayers - 1, first = 0): void {
     const c = this.config;
     const { dim: D, hiddenDim: H } = c;
     const KV = kvDim(c);
     const x0 = this.acts[0].xIn; // nLayers >= 1 (validateConfig)
-    for (let t = 0; t < T; t++) x0.set(this.embed.subarray(ids[t] * D, (ids[t] + 1) * D), t * D);
-    for (let l = 0; l < c.nLayers; l++) {
+    if (first === 0) for (let t = 0; t < T; t++) x0.set(this.embed.subarray(ids[t] * D, (ids[t] + 1) * D), t * D);
+    for (let l = first; l <= last; l++) {
       const W = this.layers[l];
       const A = this.acts[l]; // A.xIn was written by the embedding or the previous block
       rmsnormRows(A.xn1, A.inv1, A.xIn, W.attnNorm, T, D, c.normEps);
@@ -344,7 +395,7 @@ export class LlamaGrad {
       linearForward(next, A.h, W.down, T, H, D);
       for (let i = 0; i < T * D; i++) next[i] += A.xMid[i];
     }
-    rmsnormRows(this.xnF, this.invF, this.xF, this.norm, T, D, c.normEps);
+    if (last === c.nLayers - 1) rmsnormRows(this.xnF, this.invF, this.xF, this.norm, T, D, c.normEps);
   }
 
   /**

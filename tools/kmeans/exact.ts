@@ -10,8 +10,14 @@
 // right with the range cut at the middle's argmin. O(m log m) per layer, O(k m log m) per row.
 // The split is also monotone across layers, opt[c-1][j] <= opt[c][j], which raises each scan's
 // lower end (about 25% less DP time at k = 16).
+//
+// CLAMP: a cost below 0 (rounding) counts as 0, and so does NaN: S0 = 0 for a cluster whose
+// weight the prefix sums absorbed (weights more than 2^53 apart), where S2 - S1^2/S0 is 0/0
+// (or -Infinity, also clamped): the cluster's weight is negligible, so is its cost. Without
+// this, such candidates were skipped, whole layers became +Infinity and the backtrack could
+// leave clusters empty (NaN centroids).
 
-import type { Workspace } from './prepare.ts';
+import type { RowWeights, Workspace } from './prepare.ts';
 
 /**
  * The DP that quantizeRowInto's exact method runs (KMeansOptions.solver): this file's TypeScript
@@ -21,6 +27,12 @@ import type { Workspace } from './prepare.ts';
 export interface ExactSolver {
   /** As exactPartition: writes the K + 1 boundaries of an optimal partition of ws's prepared points. */
   partition(ws: Workspace, k: number, bounds: Int32Array): { K: number; cost: number };
+  /**
+   * Optional: the whole exact row (prepare, DP, centroids, indices, objective) as quantizeRowInto
+   * computes it, bit for bit. null = not handled (an invalid input: quantizeRowInto's TypeScript
+   * path then raises its error).
+   */
+  row?(w: Float32Array, f: RowWeights, k: number, centroids: Float32Array, indices: Uint8Array): { objective: number; uniform: boolean } | null;
 }
 
 export const tsExact: ExactSolver = { partition: (ws, k, bounds) => exactPartition(ws, k, bounds) };
@@ -73,7 +85,9 @@ export function exactPartition(ws: Workspace, k: number, bounds: Int32Array): { 
     const c = K - 1;
     let best = Infinity;
     // opt[K-2][m-1] <= opt[K-2][m] <= opt[K-1][m]
-    const lo = K === 2 ? c : split[(c - 1) * stride + m - 1];
+    // (and >= c: the first c clusters need c points; the lower layer's split can be c - 1, and
+    // prev[c - 1] was not computed in this row)
+    const lo = K === 2 ? c : Math.max(c, split[(c - 1) * stride + m - 1]);
     let bi = lo;
     const P0 = p0[m];
     const P1 = p1[m];
@@ -82,7 +96,7 @@ export function exactPartition(ws: Workspace, k: number, bounds: Int32Array): { 
       const s0 = P0 - p0[i];
       const s1 = P1 - p1[i];
       let v = P2 - p2[i] - (s1 * s1) / s0;
-      if (v < 0) v = 0;
+      if (!(v > 0)) v = 0; // NaN too: see CLAMP
       v += prev[i];
       if (v < best) {
         best = v;
@@ -136,7 +150,7 @@ function solveLayer(
       const s0 = P0 - p0[i];
       const s1 = P1 - p1[i];
       let v = P2 - p2[i] - (s1 * s1) / s0;
-      if (v < 0) v = 0;
+      if (!(v > 0)) v = 0; // NaN too: see CLAMP
       v += prev[i];
       if (v < best) {
         best = v;

@@ -81,6 +81,10 @@ export function quantizeRowInto(
   centroids: Float32Array,
   indices: Uint8Array,
 ): { objective: number; uniform: boolean } {
+  if (method === 'exact' && opts.solver?.row) {
+    const r = opts.solver.row(w, f, k, centroids, indices);
+    if (r) return r;
+  }
   const ws = opts.workspace ?? new Workspace();
   prepareRow(w, f, ws);
   const m = ws.m;

@@ -12,7 +12,8 @@ import { FormatError, SqzError, UsageError } from '../../src/util/errors.ts';
 import { openCheckpoint } from '../checkpoint/index.ts';
 import type { Checkpoint } from '../checkpoint/types.ts';
 import { checkpointRecords } from '../convert.ts';
-import { calibrationSequences, computeFisher } from '../fisher/fisher.ts';
+import { calibrationSequences } from '../fisher/fisher.ts';
+import { computeFisherParallel } from '../fisher/parallel.ts';
 import { readTextFile, splitDocuments, writeFileAtomic } from '../text.ts';
 import { assertSameModel, linearNamesOf, type LayerManifest, readLayer, readManifest, writeLayer, writeManifest } from './layers.ts';
 import { balancedRowSplit, quantizeMatrix } from './nuq.ts';
@@ -42,6 +43,8 @@ export interface GradientsOptions {
   samples: number;
   seqLen: number;
   tokenizer?: string;
+  /** Worker threads for the backward passes (the result does not depend on it). */
+  threads?: number;
   onProgress?: OnProgress;
 }
 
@@ -64,12 +67,9 @@ export async function gradientsStep(source: string, out: string, opts: Gradients
     const sequences = calibrationSequences(ids, opts.samples, seqLen, tok.bos!);
     const weights = new Map<string, Float32Array>();
     for await (const rec of checkpointRecords(ckpt)) weights.set(rec.name, f32Of(rec, ckpt.source));
-    let lossSum = 0;
-    const fisher = await computeFisher({ config: ckpt.config, weights }, sequences, {
-      onProgress: (d, t, loss) => {
-        lossSum += loss;
-        opts.onProgress?.(d, t, 'sequences');
-      },
+    const { fisher, meanLoss } = await computeFisherParallel({ config: ckpt.config, weights }, sequences, {
+      threads: opts.threads,
+      onProgress: (d, t) => opts.onProgress?.(d, t, 'sequences'),
     });
     weights.clear();
     const layers = range(ckpt.config.nLayers);
@@ -82,7 +82,7 @@ export async function gradientsStep(source: string, out: string, opts: Gradients
       source: { checkpoint: ckpt.source, calib: opts.calib, samples: sequences.length, seqLen },
       layers,
     });
-    return { sequences: sequences.length, meanLoss: lossSum / sequences.length };
+    return { sequences: sequences.length, meanLoss };
   });
 }
 
@@ -380,7 +380,7 @@ export async function quantize(source: string, out: string, opts: QuantizeOption
     const calib = opts.calib;
     if (calib) {
       await timed('gradients', () =>
-        gradientsStep(source, gradDir, { calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256, tokenizer: opts.tokenizer, onProgress: opts.onProgress }),
+        gradientsStep(source, gradDir, { calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256, tokenizer: opts.tokenizer, threads: opts.threads, onProgress: opts.onProgress }),
       );
     }
     await timed('chunk', () => chunkStep(source, weightsDir, { tokenizer: opts.tokenizer, onProgress: opts.onProgress }));

@@ -5,9 +5,10 @@ import { dequantize, nuqRowInto, type TensorRecord } from '../../format/kinds.ts
 import type { Backend, Vec, Weight } from '../types.ts';
 
 interface JsWeight extends Weight {
-  /** Dense f32 values (every kind but nuq, which keeps its table and indices for the LUT reference). */
+  /** Dense f32 values (f32 and f16; nuq and uniform keep their packed form for their references). */
   readonly dense?: Float32Array;
   readonly nuq?: Extract<TensorRecord, { kind: 'nuq' }>;
+  readonly uniform?: Extract<TensorRecord, { kind: 'uniform' }>;
 }
 
 export class JsBackend implements Backend {
@@ -41,6 +42,7 @@ export class JsBackend implements Backend {
   upload(rec: TensorRecord): Weight {
     const base = { name: rec.name, kind: rec.kind, shape: rec.shape };
     if (rec.kind === 'nuq') return { ...base, nuq: rec } as JsWeight;
+    if (rec.kind === 'uniform') return { ...base, uniform: rec } as JsWeight;
     return { ...base, dense: rec.kind === 'f32' ? rec.data : dequantize(rec) } as JsWeight;
   }
 
@@ -49,6 +51,8 @@ export class JsBackend implements Backend {
     const cols = w.shape[1];
     const o = this.f(out);
     if (jw.dense) return o.set(jw.dense.subarray(row * cols, (row + 1) * cols));
+    const u = jw.uniform;
+    if (u) return ref.dequantUniformRow(o, u.scales, u.zeros, u.values, row, cols, u.groupSize, u.bits);
     nuqRowInto(jw.nuq!, row, o);
   }
 
@@ -56,6 +60,8 @@ export class JsBackend implements Backend {
     const jw = w as JsWeight;
     const [rows, cols] = w.shape;
     if (jw.dense) return ref.matvecF32(this.f(out), jw.dense, this.f(x), rows, cols);
+    const u = jw.uniform;
+    if (u) return ref.matvecUniform(this.f(out), u.scales, u.zeros, u.values, this.f(x), rows, cols, u.groupSize, u.bits);
     const q = jw.nuq!;
     ref.matvecLut(this.f(out), q.lut, q.indices, this.f(x), rows, cols, q.bits);
     if (q.sparse) ref.spmvCsrAdd(this.f(out), q.sparse.rowPtr, q.sparse.colIdx, q.sparse.values, this.f(x));

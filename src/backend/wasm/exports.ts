@@ -14,6 +14,11 @@ export interface KernelExports extends Record<string, unknown> {
   matvecLut4(out: number, lut: number, idx: number, x: number, cols: number, r0: number, r1: number): void;
   /** out[r] = sum_c lut[r, idx(r, c)] * x[c], 3-bit packed indices (row stride ceil(cols/32)*12 bytes), lut [rows, 8]. */
   matvecLut3(out: number, lut: number, idx: number, x: number, cols: number, r0: number, r1: number): void;
+  /**
+   * Uniform (RTN/GPTQ/AWQ): out[r] = sum_c scales[r, g] * (q(r, c) - zeros[r, g]) * x[c], g = floor(c / min(groupSize, cols)),
+   * q packed as nuq indices (3, 4 or 8 bits; row stride ceil(cols/32)*4*bits bytes); scales, zeros f32 [rows, nGroups].
+   */
+  matvecUniform(out: number, scales: number, zeros: number, values: number, x: number, cols: number, groupSize: number, bits: number, r0: number, r1: number): void;
   /** out[r] += sum_{k in rowPtr[r]..rowPtr[r+1]} values[k] * x[colIdx[k]]; rowPtr, colIdx i32. */
   spmvCsrAdd(out: number, rowPtr: number, colIdx: number, values: number, x: number, r0: number, r1: number): void;
   /** out = x * weight / sqrt(mean(x^2) + eps); out may equal x. */
@@ -36,4 +41,13 @@ export interface KernelExports extends Record<string, unknown> {
    * of m + 1; split: i32 scratch of K * (m + 1); bounds: i32 out, K + 1. Returns the optimum.
    */
   kmeansExactPartition(p0: number, p1: number, p2: number, m: number, k: number, prev: number, cur: number, split: number, bounds: number): number;
+  /** Toolchain: bytes of scratch kmeansExactRow needs for n values and k clusters. */
+  kmeansRowScratchBytes(n: number, k: number): number;
+  /**
+   * Toolchain (docs/KMEANS.md): the exact weighted k-means of one row w (f32[n]) with weights f
+   * (fKind 0: none, 4: f32[n], 8: f64[n]) into k centroids (f32[k] out, ascending) and indices
+   * (u8[n] out). Returns the objective, or NaN for an invalid input; scratch's first two i32 are
+   * m and uniform.
+   */
+  kmeansExactRow(w: number, f: number, fKind: number, n: number, k: number, scratch: number, centroids: number, indices: number): number;
 }

@@ -4,7 +4,7 @@
 // by rows between the main thread and worker threads over the same memory (pool.ts,
 // docs/THREADS.md); everything else stays on the main thread.
 import { dequantize, nuqRowInto, type TensorRecord } from '../../format/kinds.ts';
-import type { RopeStyle } from '../../kernels/reference.ts';
+import { dequantUniformRow, type RopeStyle } from '../../kernels/reference.ts';
 import { UsageError } from '../../util/errors.ts';
 import type { Backend, Vec, Weight } from '../types.ts';
 import { createKernelInstance, kernelModule, type KernelInstance } from './instance.ts';
@@ -12,11 +12,14 @@ import type { KernelPool, PoolOptions } from './pool.ts';
 import { OP_LUT, OP_MATMUL_ROWS, OP_MATMUL_VECS, OP_MATVEC_F32 } from './protocol.ts';
 
 type NuqRecord = Extract<TensorRecord, { kind: 'nuq' }>;
+type UniformRecord = Extract<TensorRecord, { kind: 'uniform' }>;
 
 interface WasmWeight extends Weight {
-  /** Address of the dense f32 values (f32, f16 and uniform are expanded to f32 at load for now). */
+  /** Address of the dense f32 values (f32 and f16 are expanded to f32 at load). */
   readonly f32?: number;
   readonly lut?: { bits: 3 | 4; lut: number; indices: number; sparse?: { rowPtr: number; colIdx: number; values: number }; rec: NuqRecord };
+  /** A uniform (RTN/GPTQ/AWQ) matrix: its scales, zeros and packed values, run by matvecUniform. */
+  readonly uni?: { scales: number; zeros: number; values: number; rec: UniformRecord };
 }
 
 export interface WasmBackendOptions extends PoolOptions {
@@ -115,6 +118,10 @@ export class WasmBackend implements Backend {
         const lut = { bits: rec.bits, lut: this.heap.place(rec.lut), indices: this.heap.place(rec.indices), sparse, rec };
         return { ...base, lut } as WasmWeight;
       }
+      case 'uniform': {
+        const uni = { scales: this.heap.place(rec.scales), zeros: this.heap.place(rec.zeros), values: this.heap.place(rec.values), rec };
+        return { ...base, uni } as WasmWeight;
+      }
       default:
         return { ...base, f32: this.heap.place(dequantize(rec)) } as WasmWeight;
     }
@@ -125,6 +132,9 @@ export class WasmBackend implements Backend {
     const cols = w.shape[1];
     const o = this.heap.f32(out.off << 2, cols);
     if (ww.f32 !== undefined) return o.set(this.heap.f32(ww.f32 + row * cols * 4, cols));
+    // A uniform row is dequantized on the host, like a LUT row.
+    const u = ww.uni?.rec;
+    if (u) return dequantUniformRow(o, u.scales, u.zeros, u.values, row, cols, u.groupSize, u.bits);
     // A LUT row is looked up on the host: one row per token is cheap.
     nuqRowInto(ww.lut!.rec, row, o);
   }
@@ -134,6 +144,8 @@ export class WasmBackend implements Backend {
     const [rows, cols] = w.shape;
     const o = out.off << 2;
     const xp = x.off << 2;
+    // Uniform products run on the main thread: the worker protocol has no uniform job yet.
+    if (ww.uni) return this.k.matvecUniform(o, ww.uni.scales, ww.uni.zeros, ww.uni.values, xp, cols, ww.uni.rec.groupSize, ww.uni.rec.bits, 0, rows);
     if (this.pool && rows * cols >= this.minSplitWork) return this.splitProduct(o, ww, xp, 1);
     if (ww.f32 !== undefined) return this.k.matvecF32(o, ww.f32, xp, cols, 0, rows);
     const q = ww.lut!;
@@ -146,6 +158,10 @@ export class WasmBackend implements Backend {
     const ww = w as WasmWeight;
     const [rows, cols] = w.shape;
     if (n === 1) return this.matvec(out, w, x);
+    if (ww.uni) {
+      for (let i = 0; i < n; i++) this.matvec({ off: out.off + i * rows, len: rows }, w, { off: x.off + i * cols, len: cols });
+      return;
+    }
     if (this.pool && rows * cols * n >= this.minSplitWork) return this.splitProduct(out.off << 2, ww, x.off << 2, n);
     if (ww.f32 !== undefined) return this.k.matmulF32(out.off << 2, ww.f32, x.off << 2, rows, cols, n);
     for (let i = 0; i < n; i++) this.matvec({ off: out.off + i * rows, len: rows }, w, { off: x.off + i * cols, len: cols });
@@ -160,12 +176,13 @@ export class WasmBackend implements Backend {
       if (this.matmulSplit === 'vectors') return pool.run(OP_MATMUL_VECS, [out, w.f32, x, rows, cols], pool.evenRanges(n, 4));
       // matmulF32 has no row range and writes out with a stride of `rows`: each part computes its
       // rows into its own slice of a scratch buffer, then copies them into place.
-      const scratch = this.heap.scratch('split-matmul', rows * n * 4);
+      // Sized in powers of two, so the blocks a growing batch leaves behind add up to less than the last.
+      const scratch = this.heap.scratch('split-matmul', 2 ** Math.ceil(Math.log2(rows * n * 4)));
       return pool.run(OP_MATMUL_ROWS, [out, w.f32, x, rows, cols, n, scratch], pool.evenRanges(rows));
     }
     const q = w.lut!;
     const s = q.rec.rowSplit;
-    const split = s && s.length === pool.threads + 1 ? s : pool.evenRanges(rows);
+    const split = s && s.length === pool.threads + 1 && isRowSplit(s, rows) ? s : pool.evenRanges(rows);
     const sp = q.sparse;
     pool.run(OP_LUT, [out, q.lut, q.indices, x, cols, rows, n, q.bits, sp?.rowPtr ?? 0, sp?.colIdx ?? 0, sp?.values ?? 0], split);
   }
@@ -191,4 +208,11 @@ export class WasmBackend implements Backend {
   add(out: Vec, a: Vec, b: Vec): void {
     this.k.add(out.off << 2, a.off << 2, b.off << 2, out.len);
   }
+}
+
+/** A recorded split is used only when it covers [0, rows) in order (the reader checks files; this guards records built in memory). */
+function isRowSplit(s: Int32Array, rows: number): boolean {
+  if (s[0] !== 0 || s[s.length - 1] !== rows) return false;
+  for (let i = 1; i < s.length; i++) if (s[i] < s[i - 1]) return false;
+  return true;
 }

@@ -9,8 +9,8 @@ import { SqzError } from '../../util/errors.ts';
 import { workerEntry } from '../../util/workers.ts';
 import type { KernelInstance } from './instance.ts';
 import {
-  ARG_COUNT, ARGS, CONTROL_BYTES, ERROR, F32View, GEN, MAIN_SLEEPING, MAX_PARTS, OP, OP_EXIT, PENDING, RANGES,
-  SLEEPERS, readErrorText, runPart, type WorkerInit,
+  ARG_COUNT, ARGS, CONTROL_BYTES, DEFAULT_SPIN, ERROR, F32View, GEN, MAIN_SLEEPING, MAX_PARTS, OP, OP_EXIT, PENDING, RANGES,
+  PROBE, SLEEPERS, readErrorText, runPart, type WorkerInit,
 } from './protocol.ts';
 
 /** A kernel worker threw, died, or did not finish in time. */
@@ -21,7 +21,7 @@ export class KernelWorkerError extends SqzError {
 export interface PoolOptions {
   /** Safety net: a job not finished by all workers within this many ms throws (default 60000). */
   timeoutMs?: number;
-  /** Spin iterations on the control block before sleeping in Atomics.wait (default 20000, about 20-50 µs). */
+  /** Most spin iterations on the control block before sleeping in Atomics.wait (default DEFAULT_SPIN; adaptive, protocol.ts). */
   spin?: number;
 }
 
@@ -32,6 +32,9 @@ export class KernelPool {
   private readonly mem: F32View;
   private readonly timeoutMs: number;
   private readonly spin: number;
+  private budget: number;
+  private readonly rangeCache = new Map<number, Int32Array>();
+  private sleeps = 0;
   private dead: string | undefined;
   private closing: Promise<void> | undefined;
 
@@ -46,7 +49,8 @@ export class KernelPool {
     this.u32 = new Uint32Array(control);
     this.mem = new F32View(inst.memory);
     this.timeoutMs = opts.timeoutMs ?? 60_000;
-    this.spin = opts.spin ?? 20_000;
+    this.spin = opts.spin ?? DEFAULT_SPIN;
+    this.budget = this.spin;
     workers.forEach((w, i) => {
       // Nothing can be thrown into the main thread from here: record it; the next job reports it.
       w.on('error', (e) => (this.dead ??= `kernel worker ${i + 1} failed: ${e.message}`));
@@ -63,7 +67,7 @@ export class KernelPool {
     if (!Number.isInteger(threads) || threads < 2 || threads > MAX_PARTS) throw new KernelWorkerError(`a kernel pool runs 2 to ${MAX_PARTS} threads, not ${threads}`);
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     const url = workerEntry('kernel-worker.mjs');
-    const spin = opts.spin ?? 20_000;
+    const spin = opts.spin ?? DEFAULT_SPIN;
     const workers: Worker[] = [];
     try {
       for (let part = 1; part < threads; part++) {
@@ -91,11 +95,15 @@ export class KernelPool {
 
   /** Even ranges over [0, n), each boundary a multiple of `align` where possible. */
   evenRanges(n: number, align = 16): Int32Array {
+    const key = n * 64 + align;
+    let s = this.rangeCache.get(key);
+    if (s) return s;
     const T = this.threads;
-    const s = new Int32Array(T + 1);
+    s = new Int32Array(T + 1);
     for (let p = 1; p < T; p++) s[p] = Math.min(n, Math.round((n * p) / T / align) * align);
     s[T] = n;
     for (let p = 1; p <= T; p++) if (s[p] < s[p - 1]) s[p] = s[p - 1];
+    if (this.rangeCache.size < 256) this.rangeCache.set(key, s);
     return s;
   }
 
@@ -132,12 +140,17 @@ export class KernelPool {
     if (failed !== 0) throw new KernelWorkerError(`kernel worker ${failed - 1} failed (job ${op}): ${readErrorText(ctrl)}`);
   }
 
-  /** Waits until PENDING is 0: spins first, then sleeps, up to timeoutMs in all. */
+  /** Waits until PENDING is 0: spins first (adaptively, as the workers do), then sleeps, up to timeoutMs in all. */
   private join(): void {
     const ctrl = this.ctrl;
     let left = Atomics.load(ctrl, PENDING);
-    for (let i = 0; left !== 0 && i < this.spin; i++) left = Atomics.load(ctrl, PENDING);
     if (left === 0) return;
+    for (let i = 0; left !== 0 && i < this.budget; i++) left = Atomics.load(ctrl, PENDING);
+    if (left === 0) {
+      this.budget = Math.min(this.spin, this.budget * 2 + 16);
+      return;
+    }
+    this.budget = ++this.sleeps % PROBE === 0 ? this.spin : this.budget >> 1;
     const deadline = performance.now() + this.timeoutMs;
     Atomics.store(ctrl, MAIN_SLEEPING, 1);
     try {

@@ -51,6 +51,18 @@ export const OP_MATMUL_VECS = 4;
 /** Workers leave their loop and exit. */
 export const OP_EXIT = 255;
 
+/**
+ * Spinning. Both sides spin on the control block before sleeping in Atomics.wait: in a forward pass
+ * the next job (or the end of the current one) is usually microseconds away, and a futex wake costs
+ * 5-60 µs. But two threads that share one CPU (more threads than cores, a busy or oversubscribed
+ * machine) only delay each other by spinning, so each side adapts its budget: a spin that ends in
+ * success doubles it (up to the configured maximum), one that ends in sleep halves it, and every
+ * PROBE sleeps the full budget is tried again.
+ */
+export const PROBE = 128;
+/** Default maximum spin, in iterations of an atomic load (a few ns each: about 50-150 µs). */
+export const DEFAULT_SPIN = 20_000;
+
 /** A thread's view of memory as f32, refreshed when the shared memory has grown. */
 export class F32View {
   private view: Float32Array;

@@ -4,7 +4,7 @@
 // PENDING (the last one wakes the main thread). It allocates nothing in the WASM heap.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KernelExports } from './exports.ts';
-import { ERROR, F32View, GEN, MAIN_SLEEPING, OP, OP_EXIT, PENDING, SLEEPERS, runPart, writeErrorText, type WorkerInit } from './protocol.ts';
+import { ERROR, F32View, GEN, MAIN_SLEEPING, OP, OP_EXIT, PENDING, PROBE, SLEEPERS, runPart, writeErrorText, type WorkerInit } from './protocol.ts';
 
 const { module, memory, control, part, spin } = workerData as WorkerInit;
 // The kernel module imports only its memory; instantiating it again rewrites its constant data
@@ -17,16 +17,23 @@ const mem = new F32View(memory);
 let seen = Atomics.load(ctrl, GEN);
 parentPort!.postMessage('ready');
 
+// Adaptive spinning (see PROBE in protocol.ts): a spin that catches the next job doubles the
+// budget, one that ends in sleep halves it, so two threads sharing one CPU stop burning each
+// other's time slices; every PROBE sleeps the full budget is tried again.
+let budget = spin;
+let sleeps = 0;
 for (;;) {
-  // Wait for the next generation: spin a while (the next job usually follows within microseconds
-  // in a forward pass), then sleep.
   let gen = Atomics.load(ctrl, GEN);
-  for (let i = 0; gen === seen && i < spin; i++) gen = Atomics.load(ctrl, GEN);
-  while (gen === seen) {
-    Atomics.add(ctrl, SLEEPERS, 1);
-    Atomics.wait(ctrl, GEN, seen);
-    Atomics.sub(ctrl, SLEEPERS, 1);
-    gen = Atomics.load(ctrl, GEN);
+  for (let i = 0; gen === seen && i < budget; i++) gen = Atomics.load(ctrl, GEN);
+  if (gen !== seen) budget = Math.min(spin, budget * 2 + 16);
+  else {
+    budget = ++sleeps % PROBE === 0 ? spin : budget >> 1;
+    do {
+      Atomics.add(ctrl, SLEEPERS, 1);
+      Atomics.wait(ctrl, GEN, seen);
+      Atomics.sub(ctrl, SLEEPERS, 1);
+      gen = Atomics.load(ctrl, GEN);
+    } while (gen === seen);
   }
   seen = gen;
   if (u32[OP] === OP_EXIT) break;

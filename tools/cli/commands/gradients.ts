@@ -1,6 +1,6 @@
 import { gradientsStep } from '../../squeezellm/steps.ts';
 import { type Command, num, onePositional, required, str } from '../command.ts';
-import { runStep, stepOptions, stepOptionsHelp } from './shared.ts';
+import { runStep, stepOptions, stepOptionsHelp, threadsOption } from './shared.ts';
 
 export const gradients: Command = {
   name: 'gradients',
@@ -23,6 +23,7 @@ ${stepOptionsHelp}`,
         samples: num(p, 'samples', { int: true, min: 1 }) ?? 100,
         seqLen: num(p, 'seq-len', { int: true, min: 2 }) ?? 256,
         tokenizer: str(p, 'tokenizer'),
+        threads: threadsOption(p),
         onProgress,
       }),
     );
