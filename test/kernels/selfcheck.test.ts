@@ -7,7 +7,7 @@ test('kernelSelfCheck covers every kernel and all pass', async () => {
   const names = results.map((r) => r.name).sort();
   assert.equal(names, [
     'add', 'attention', 'f16ToF32', 'matmulF32', 'matvecF32', 'matvecLut3', 'matvecLut4', 'ropeHalf',
-    'ropeInterleaved', 'rmsnorm', 'softmax', 'spmvCsrAdd', 'swiglu',
+    'matvecUniform3', 'matvecUniform4', 'matvecUniform8', 'ropeInterleaved', 'rmsnorm', 'softmax', 'spmvCsrAdd', 'swiglu',
   ].sort());
   for (const r of results) assert.ok(r.ok && r.maxRelErr <= 1e-5, `${r.name}: ${r.maxRelErr}`);
 });

@@ -22,6 +22,7 @@ import { kvDim, type ModelConfig } from '../../src/model/config.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { InputStats } from './gptq.ts';
 import { checkUniformOptions, rtnMatrix, type UniformOptions } from './rtn.ts';
+import type { LayerParams } from '../fisher/backward.ts';
 
 export interface AwqOptions extends UniformOptions {
   /** alpha runs over 0, 1/grid, ..., 1 (default grid 20: 21 values). */
@@ -124,17 +125,7 @@ export function awqSearchX(x: Float32Array, n: number, cols: number, layers: Awq
 }
 
 /** One block's float tensors, by their short names. */
-export interface BlockWeights {
-  attnNorm: Float32Array;
-  q: Float32Array;
-  k: Float32Array;
-  v: Float32Array;
-  o: Float32Array;
-  mlpNorm: Float32Array;
-  gate: Float32Array;
-  up: Float32Array;
-  down: Float32Array;
-}
+export type BlockWeights = LayerParams;
 
 /** Statistics of one block's four distinct linear inputs (InputStats of dim, dim, dim and hiddenDim columns). */
 export interface BlockInputStats {

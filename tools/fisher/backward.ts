@@ -25,7 +25,8 @@ export function linearNames(c: ModelConfig): string[] {
   return names;
 }
 
-interface LayerParams {
+/** One block's float tensors, by their short names. */
+export interface LayerParams {
   attnNorm: Float32Array;
   q: Float32Array;
   k: Float32Array;

@@ -74,6 +74,19 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
     (bits === 4 ? k.matvecLut4 : k.matvecLut3)(po, heap.place(lut), heap.place(packed), px, cols, 0, rows);
     check(`matvecLut${bits}`, f32(po, rows), want);
   }
+  for (const bits of [4, 3, 8] as const) {
+    const groupSize = 32;
+    const nG = ref.uniformGroupCount(cols, groupSize);
+    const q = new Uint8Array(rows * cols);
+    for (let i = 0; i < q.length; i++) q[i] = rng.int(1 << bits);
+    const packed = packIndices(q, rows, cols, bits);
+    const scales = rng.normals(rows * nG, 0.1);
+    const zeros = Float32Array.from({ length: rows * nG }, () => rng.int(1 << bits));
+    const want = new Float32Array(rows);
+    ref.matvecUniform(want, scales, zeros, packed, x, rows, cols, groupSize, bits);
+    k.matvecUniform(po, heap.place(scales), heap.place(zeros), heap.place(packed), px, cols, groupSize, bits, 0, rows);
+    check(`matvecUniform${bits}`, f32(po, rows), want);
+  }
   {
     const rowPtr = new Int32Array(rows + 1);
     const colIdx: number[] = [];
