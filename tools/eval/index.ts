@@ -1,0 +1,180 @@
+// One table of SqueezeLLM against the baselines on one checkpoint (docs/EVAL.md): the f32 model,
+// then every method × bits (× group size for rtn/gptq/awq) quantized into OUTDIR/*.sqz, each
+// scored by the same sliding-window perplexity (docs/PERPLEXITY.md). The library never prints; it
+// reports progress through onProgress and returns the rows. The report (results.md, results.svg)
+// is tools/eval/report.ts.
+import { mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadModel } from '../../src/index.ts';
+import { UsageError } from '../../src/util/errors.ts';
+import { quantizeBaseline } from '../baselines/index.ts';
+import { convertCheckpoint } from '../convert.ts';
+import { quantize as quantizeSqueezeLLM } from '../squeezellm/steps.ts';
+import { readTextFile, writeFileAtomic } from '../text.ts';
+import { resultsMarkdown, resultsSvg } from './report.ts';
+
+export type EvalMethod = 'squeezellm' | 'squeezellm-sparse' | 'rtn' | 'gptq' | 'awq';
+export const EVAL_METHODS: readonly EvalMethod[] = ['squeezellm', 'squeezellm-sparse', 'rtn', 'gptq', 'awq'];
+const BASELINE = new Set<EvalMethod>(['rtn', 'gptq', 'awq']);
+
+/** SqueezeLLM dense-and-sparse settings of the `squeezellm-sparse` rows (the paper's 0.45% split). */
+export const SPARSE_SETTINGS = { outlierPercent: 0.4, sensitivity: 0.05 };
+
+export interface EvalOptions {
+  /** Calibration text (Fisher information for SqueezeLLM, Hessians/activations for GPTQ/AWQ). */
+  calib: string;
+  /** Text scored for perplexity. */
+  text: string;
+  /** Folder the .sqz files and the report go to (created). */
+  outDir: string;
+  methods?: EvalMethod[];
+  /** Default [3, 4]. SqueezeLLM takes 3 or 4 only; its rows at other widths are skipped (noted). */
+  bits?: number[];
+  /** Group sizes of the baselines, 0 = one group per row (default [0, 32]). */
+  groups?: number[];
+  samples?: number;
+  seqLen?: number;
+  /** Perplexity window (default 256, at most the model's context). */
+  ctx?: number;
+  /** Window step (default ctx / 2). */
+  stride?: number;
+  maxTokens?: number;
+  threads?: number;
+  seed?: number;
+  tokenizer?: string;
+  /** Write results.md and results.svg (default true). */
+  report?: boolean;
+}
+
+export interface EvalRow {
+  /** 'f32' or a method. */
+  method: 'f32' | EvalMethod;
+  /** Bits per weight index (32 for f32). */
+  bits: number;
+  /** Baselines: group size, 0 = one group per row; null for f32 and SqueezeLLM. */
+  group: number | null;
+  /** Average bits per quantized weight, from the quantizer's result (counted from the records); 32 for f32. */
+  avgBits: number;
+  /** The .sqz written. */
+  file: string;
+  bytes: number;
+  perplexity: number;
+  /** Scored tokens. */
+  tokens: number;
+  /** Seconds spent quantizing (converting for f32). */
+  seconds: number;
+}
+
+export interface EvalResult {
+  rows: EvalRow[];
+  /** Rows skipped and why. */
+  notes: string[];
+  ctx: number;
+  stride: number;
+}
+
+/** Progress of the whole run: which row, which of how many, and the step's own done/total. */
+export interface EvalProgress {
+  /** e.g. 'gptq b4 g32'. */
+  row: string;
+  /** 'quantize' or 'ppl'. */
+  stage: 'quantize' | 'ppl';
+  index: number;
+  rows: number;
+  done: number;
+  total: number;
+}
+
+export type OnEvalProgress = (p: EvalProgress) => void;
+
+interface Job {
+  method: 'f32' | EvalMethod;
+  bits: number;
+  group: number | null;
+  label: string;
+  file: string;
+}
+
+/** The rows a run makes, in order: f32, then method × bits (× groups for the baselines). */
+export function plan(opts: EvalOptions): { jobs: Job[]; notes: string[] } {
+  const methods = opts.methods ?? [...EVAL_METHODS];
+  const bits = opts.bits ?? [3, 4];
+  const groups = opts.groups ?? [0, 32];
+  for (const m of methods) if (!EVAL_METHODS.includes(m)) throw new UsageError(`unknown method '${m}' (${EVAL_METHODS.join(', ')})`);
+  for (const b of bits) if (b !== 3 && b !== 4 && b !== 8) throw new UsageError(`bits must be 3, 4 or 8, got ${b}`);
+  for (const g of groups) if (!Number.isInteger(g) || g < 0) throw new UsageError(`group sizes must be integers >= 0 (0 = per row), got ${g}`);
+  if (!methods.length || !bits.length) throw new UsageError('nothing to evaluate: give at least one method and one bit width');
+  if (methods.some((m) => BASELINE.has(m)) && !groups.length) throw new UsageError('the baselines need at least one group size');
+  const jobs: Job[] = [{ method: 'f32', bits: 32, group: null, label: 'f32', file: join(opts.outDir, 'f32.sqz') }];
+  const notes: string[] = [];
+  for (const m of methods) {
+    for (const b of bits) {
+      if (BASELINE.has(m)) {
+        for (const g of groups) {
+          const gs = g === 0 ? 'row' : `g${g}`;
+          jobs.push({ method: m, bits: b, group: g, label: `${m} b${b} ${gs}`, file: join(opts.outDir, `${m}-b${b}-${gs}.sqz`) });
+        }
+      } else if (b === 8) {
+        notes.push(`${m} at 8 bits skipped: SqueezeLLM takes 3 or 4 bits`);
+      } else {
+        jobs.push({ method: m, bits: b, group: null, label: `${m} b${b}`, file: join(opts.outDir, `${m}-b${b}.sqz`) });
+      }
+    }
+  }
+  return { jobs, notes };
+}
+
+async function quantizeJob(source: string, job: Job, opts: EvalOptions, onProgress: (d: number, t: number) => void): Promise<{ avgBits: number; bytes: number }> {
+  const common = { calib: opts.calib, samples: opts.samples, seqLen: opts.seqLen, tokenizer: opts.tokenizer, seed: opts.seed ?? 0 };
+  if (job.method === 'f32') {
+    await convertCheckpoint(source, job.file, { tokenizer: opts.tokenizer, onTensor: (i, n) => onProgress(i + 1, n) });
+    return { avgBits: 32, bytes: (await stat(job.file)).size };
+  }
+  if (BASELINE.has(job.method)) {
+    const r = await quantizeBaseline(source, job.file, { ...common, method: job.method as 'rtn' | 'gptq' | 'awq', bits: job.bits as 3 | 4 | 8, groupSize: job.group!, onProgress });
+    return r;
+  }
+  const sparse = job.method === 'squeezellm-sparse' ? SPARSE_SETTINGS : {};
+  // the gradient, chunk, nuq and pack steps each count from 0: one bar per step
+  const r = await quantizeSqueezeLLM(source, job.file, { ...common, ...sparse, bits: job.bits as 3 | 4, threads: opts.threads, onProgress });
+  return r;
+}
+
+/** Runs the whole evaluation; writes OUTDIR/*.sqz and (unless report: false) results.md and results.svg. */
+export async function runEval(checkpoint: string, opts: EvalOptions, onProgress?: OnEvalProgress): Promise<EvalResult> {
+  const { jobs, notes } = plan(opts);
+  const text = await readTextFile(opts.text);
+  await readTextFile(opts.calib); // a missing calibration file fails before any work
+  await mkdir(opts.outDir, { recursive: true });
+  const rows: EvalRow[] = [];
+  let ctx = opts.ctx ?? 256;
+  let stride = opts.stride ?? 0;
+  for (const [index, job] of jobs.entries()) {
+    const report = (stage: EvalProgress['stage']) => (done: number, total: number) => onProgress?.({ row: job.label, stage, index, rows: jobs.length, done, total });
+    const t0 = performance.now();
+    const q = await quantizeJob(checkpoint, job, opts, report('quantize'));
+    const seconds = (performance.now() - t0) / 1000;
+    // the first model (f32) tells the context length; later ones allocate only the window
+    const model = await loadModel(job.file, { threads: opts.threads, ctx: index === 0 ? undefined : ctx });
+    try {
+      if (index === 0) {
+        // the window can be no longer than the model's context
+        ctx = Math.min(ctx, model.config.maxSeqLen);
+        if (ctx < 2) throw new UsageError(`ctx must be at least 2, got ${ctx}`);
+        stride = opts.stride !== undefined ? opts.stride : ctx >> 1;
+        if (stride < 1 || stride >= ctx) throw new UsageError(`stride must be in 1..ctx-1 (ctx ${ctx}), got ${stride}`);
+        if (opts.ctx !== undefined && opts.ctx > ctx) notes.push(`ctx ${opts.ctx} cut to the model's context, ${ctx}`);
+      }
+      const r = model.perplexity(text, { ctx, stride, maxTokens: opts.maxTokens, onProgress: report('ppl') });
+      rows.push({ method: job.method, bits: job.bits, group: job.group, avgBits: q.avgBits, file: job.file, bytes: (await stat(job.file)).size, perplexity: r.perplexity, tokens: r.tokens, seconds });
+    } finally {
+      await model.close();
+    }
+  }
+  const result: EvalResult = { rows, notes, ctx, stride };
+  if (opts.report !== false) {
+    await writeFileAtomic(join(opts.outDir, 'results.md'), resultsMarkdown(result, checkpoint));
+    await writeFileAtomic(join(opts.outDir, 'results.svg'), resultsSvg(result.rows));
+  }
+  return result;
+}
