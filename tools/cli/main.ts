@@ -3,9 +3,11 @@
 // is a bug and keeps its stack.
 import { SqzError } from '../../src/util/errors.ts';
 import { type Command, helpText, parse } from './command.ts';
+import { baseline } from './commands/baseline.ts';
 import { chunk } from './commands/chunk.ts';
 import { convert } from './commands/convert.ts';
 import { demo } from './commands/demo.ts';
+import { evalCmd } from './commands/eval.ts';
 import { exportCmd } from './commands/export.ts';
 import { gradients } from './commands/gradients.ts';
 import { nuq } from './commands/nuq.ts';
@@ -16,7 +18,7 @@ import { ppl } from './commands/ppl.ts';
 import { run } from './commands/run.ts';
 import { selfcheck } from './commands/selfcheck.ts';
 
-const commands: Command[] = [demo, run, ppl, convert, exportCmd, quantize, gradients, chunk, outliers, nuq, pack, selfcheck];
+const commands: Command[] = [demo, run, ppl, convert, exportCmd, quantize, baseline, evalCmd, gradients, chunk, outliers, nuq, pack, selfcheck];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -3,10 +3,14 @@
 // scored by the same sliding-window perplexity (docs/PERPLEXITY.md). The library never prints; it
 // reports progress through onProgress and returns the rows. The report (results.md, results.svg)
 // is tools/eval/report.ts.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SqzReader } from '../../src/format/reader.ts';
 import { loadModel } from '../../src/index.ts';
-import { UsageError } from '../../src/util/errors.ts';
+import { SqzError, UsageError } from '../../src/util/errors.ts';
 import { quantizeBaseline } from '../baselines/index.ts';
 import { convertCheckpoint } from '../convert.ts';
 import { quantize as quantizeSqueezeLLM } from '../squeezellm/steps.ts';
@@ -42,6 +46,12 @@ export interface EvalOptions {
   threads?: number;
   seed?: number;
   tokenizer?: string;
+  /**
+   * Quantizations run at once (default 1): above 1, each row's quantization runs as a child
+   * process of the built CLI (`sqz baseline` / `sqz quantize`, same options, same bytes), then the
+   * perplexities run one by one here.
+   */
+  jobs?: number;
   /** Write results.md and results.svg (default true). */
   report?: boolean;
 }
@@ -140,6 +150,70 @@ async function quantizeJob(source: string, job: Job, opts: EvalOptions, onProgre
   return r;
 }
 
+/** bin/sqz.mjs, found from this module whether it runs from sources (tools/eval/) or the bundle (build/). */
+function sqzBin(): string {
+  for (const rel of ['../bin/sqz.mjs', '../../bin/sqz.mjs']) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  throw new SqzError('bin/sqz.mjs not found next to the eval module');
+}
+
+/** The command line that makes `job`'s file, the same options as quantizeJob. */
+function cliArgs(source: string, job: Job, opts: EvalOptions): string[] {
+  const a = [source, '--bits', String(job.bits), '--seed', String(opts.seed ?? 0), '-o', job.file];
+  if (opts.tokenizer !== undefined) a.push('--tokenizer', opts.tokenizer);
+  // rtn reads no calibration (sqz baseline refuses --calib for it; the file is the same)
+  if (job.method !== 'rtn') {
+    a.push('--calib', opts.calib);
+    if (opts.samples !== undefined) a.push('--samples', String(opts.samples));
+    if (opts.seqLen !== undefined) a.push('--seq-len', String(opts.seqLen));
+  }
+  if (BASELINE.has(job.method as EvalMethod)) return ['baseline', ...a, '--method', job.method, '--group', String(job.group)];
+  const sparse = job.method === 'squeezellm-sparse' ? ['--outlier-percent', String(SPARSE_SETTINGS.outlierPercent), '--sensitivity', String(SPARSE_SETTINGS.sensitivity)] : [];
+  return ['quantize', ...a, ...sparse, '--threads', String(opts.threads ?? 1)];
+}
+
+/** Runs `sqz …` in a child process; its one-line error becomes ours. */
+function runChild(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [sqzBin(), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new SqzError(`sqz ${args[0]} for ${args[args.indexOf('-o') + 1]} failed: ${err.trim().split('\n').pop()?.replace(/^sqz: /, '') ?? `exit code ${code}`}`));
+    });
+  });
+}
+
+/** Quantizes `jobs` in child processes, `n` at a time; bits per weight from each file's header. */
+async function quantizeInChildren(source: string, jobs: Job[], opts: EvalOptions, n: number, onDone: (done: number) => void): Promise<Map<Job, { avgBits: number; seconds: number }>> {
+  const out = new Map<Job, { avgBits: number; seconds: number }>();
+  let next = 0;
+  let failed: unknown = null;
+  const lane = async () => {
+    while (next < jobs.length && !failed) {
+      const job = jobs[next++];
+      const t0 = performance.now();
+      try {
+        await runChild(cliArgs(source, job, opts));
+        const r = await SqzReader.open(job.file);
+        const avgBits = Number(r.header.quant.avgBitsPerWeight);
+        await r.close();
+        out.set(job, { avgBits, seconds: (performance.now() - t0) / 1000 });
+        onDone(out.size);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, jobs.length) }, lane));
+  if (failed) throw failed;
+  return out;
+}
+
 /** Runs the whole evaluation; writes OUTDIR/*.sqz and (unless report: false) results.md and results.svg. */
 export async function runEval(checkpoint: string, opts: EvalOptions, onProgress?: OnEvalProgress): Promise<EvalResult> {
   const { jobs, notes } = plan(opts);
@@ -149,11 +223,21 @@ export async function runEval(checkpoint: string, opts: EvalOptions, onProgress?
   const rows: EvalRow[] = [];
   let ctx = opts.ctx ?? 256;
   let stride = opts.stride ?? 0;
+  const n = opts.jobs ?? 1;
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`jobs must be an integer >= 1, got ${n}`);
+  let done: Map<Job, { avgBits: number; seconds: number }> | null = null;
+  if (n > 1 && jobs.length > 1) {
+    // the quantized rows first, n at a time in child processes (f32 stays here: it is a copy)
+    const rest = jobs.slice(1);
+    const report = (d: number) => onProgress?.({ row: `${rest.length} quantizations, ${n} at a time`, stage: 'quantize', index: 1, rows: jobs.length, done: d, total: rest.length });
+    report(0);
+    done = await quantizeInChildren(checkpoint, rest, opts, n, report);
+  }
   for (const [index, job] of jobs.entries()) {
     const report = (stage: EvalProgress['stage']) => (done: number, total: number) => onProgress?.({ row: job.label, stage, index, rows: jobs.length, done, total });
     const t0 = performance.now();
-    const q = await quantizeJob(checkpoint, job, opts, report('quantize'));
-    const seconds = (performance.now() - t0) / 1000;
+    const q = done?.get(job) ?? (await quantizeJob(checkpoint, job, opts, report('quantize')));
+    const seconds = done?.get(job)?.seconds ?? (performance.now() - t0) / 1000;
     // the first model (f32) tells the context length; later ones allocate only the window
     const model = await loadModel(job.file, { threads: opts.threads, ctx: index === 0 ? undefined : ctx });
     try {
