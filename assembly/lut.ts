@@ -12,7 +12,7 @@
 // two rounds of interleaving shuffles (bytes, then 16-bit pairs) turn the four planes back into four
 // f32x4 of weights, which are multiplied with x. Full groups go this way; a row's last partial group
 // (cols % 32 != 0) is decoded weight by weight so that x is never read past cols.
-import { hsum } from './simd';
+import { hsum, unpack3first, unpack3second, unpack4first, unpack4second } from './simd';
 
 // Byte planes of one 16-entry table in four v128 (entries 0..3, 4..7, 8..11, 12..15).
 // @ts-ignore: decorator
@@ -61,7 +61,6 @@ import { hsum } from './simd';
 export function matvecLut4(out: usize, lut: usize, idx: usize, x: usize, cols: i32, r0: i32, r1: i32): void {
   const groups = cols >> 5;
   const stride = <usize>((cols + 31) >> 5) << 4;
-  const lowNibble = i8x16.splat(0x0f);
   for (let r = r0; r < r1; r++) {
     const tab = lut + (<usize>r << 6);
     const row = idx + <usize>r * stride;
@@ -82,8 +81,8 @@ export function matvecLut4(out: usize, lut: usize, idx: usize, x: usize, cols: i
     for (let g = 0; g < groups; g++) {
       const v = v128.load(row + (<usize>g << 4));
       const xp = x + (<usize>g << 7);
-      acc0 = f32x4.add(acc0, lookupDot(p0, p1, p2, p3, v128.and(v, lowNibble), xp));
-      acc1 = f32x4.add(acc1, lookupDot(p0, p1, p2, p3, i8x16.shr_u(v, 4), xp + 64));
+      acc0 = f32x4.add(acc0, lookupDot(p0, p1, p2, p3, unpack4first(v), xp));
+      acc1 = f32x4.add(acc1, lookupDot(p0, p1, p2, p3, unpack4second(v), xp + 64));
     }
     let s = hsum(f32x4.add(acc0, acc1));
     const tail = row + (<usize>groups << 4);
@@ -99,16 +98,11 @@ export function matvecLut4(out: usize, lut: usize, idx: usize, x: usize, cols: i
 
 // out[r] = sum_c lut[r, idx(r, c)] * x[c] for r0 <= r < r1, with 3-bit packed indices (row stride
 // ceil(cols / 32) * 12 bytes) and lut [rows, 8] f32. Indices of 16 weights are assembled in byte lanes
-// from the two low-bit planes (one shuffle of v and v >> 2, or v >> 4 and v >> 6, masked with 3) and
-// the high-bit bytes (each spread over 8 lanes by a shuffle, tested against a 1, 2, 4, ..., 128 mask,
-// turned into 4), then looked up as in matvecLut4 (planes of 8 entries; lanes 8..15 unused).
+// by unpack3first / unpack3second (simd.ts), then looked up as in matvecLut4 (planes of 8 entries;
+// lanes 8..15 unused).
 export function matvecLut3(out: usize, lut: usize, idx: usize, x: usize, cols: i32, r0: i32, r1: i32): void {
   const groups = cols >> 5;
   const stride = <usize>((cols + 31) >> 5) * 12;
-  const three = i8x16.splat(3);
-  const four = i8x16.splat(4);
-  const zero = i8x16.splat(0);
-  const bits = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
   for (let r = r0; r < r1; r++) {
     const tab = lut + (<usize>r << 5);
     const row = idx + <usize>r * stride;
@@ -123,16 +117,8 @@ export function matvecLut3(out: usize, lut: usize, idx: usize, x: usize, cols: i
     for (let g = 0; g < groups; g++) {
       const v = v128.load(row + <usize>g * 12);
       const xp = x + (<usize>g << 7);
-      // low two bits: weights 0..7 | 8..15, then 16..23 | 24..31
-      const lo0 = v128.and(i8x16.shuffle(v, i8x16.shr_u(v, 2), 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), three);
-      const lo1 = v128.and(i8x16.shuffle(i8x16.shr_u(v, 4), i8x16.shr_u(v, 6), 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), three);
-      // high bit: byte 8 + i holds bit 2 of weights 8i..8i+7
-      const hb0 = i8x16.shuffle(v, v, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9);
-      const hb1 = i8x16.shuffle(v, v, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11);
-      const hi0 = v128.and(i8x16.ne(v128.and(hb0, bits), zero), four);
-      const hi1 = v128.and(i8x16.ne(v128.and(hb1, bits), zero), four);
-      acc0 = f32x4.add(acc0, lookupDot(p0, p1, p2, p3, v128.or(lo0, hi0), xp));
-      acc1 = f32x4.add(acc1, lookupDot(p0, p1, p2, p3, v128.or(lo1, hi1), xp + 64));
+      acc0 = f32x4.add(acc0, lookupDot(p0, p1, p2, p3, unpack3first(v), xp));
+      acc1 = f32x4.add(acc1, lookupDot(p0, p1, p2, p3, unpack3second(v), xp + 64));
     }
     let s = hsum(f32x4.add(acc0, acc1));
     const tail = row + <usize>groups * 12;

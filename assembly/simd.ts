@@ -52,3 +52,39 @@
   for (; c < n; c++) s += load<f32>(a + (<usize>c << 2)) * load<f32>(b + (<usize>c << 2));
   return s;
 }
+
+// Decoding one packed 32-weight group (layouts in src/format/packing.ts) into the indices of its
+// weights 0..15 ("first") and 16..31 ("second"), one per byte lane. Shared by the LUT and the
+// uniform kernels, so the bit layout is decoded in one place.
+
+// 4 bits: `v` is the group's 16 bytes.
+// @ts-ignore: decorator
+@inline export function unpack4first(v: v128): v128 {
+  return v128.and(v, i8x16.splat(0x0f));
+}
+// @ts-ignore: decorator
+@inline export function unpack4second(v: v128): v128 {
+  return i8x16.shr_u(v, 4);
+}
+
+// 3 bits: `v` holds the group's 12 bytes in lanes 0..11. The low two bits come from bytes 0..7
+// (shifts 0 and 2 side by side for weights 0..15, 4 and 6 for 16..31); the high bit of weight
+// 8i + b is bit b of byte 8 + i, spread over lanes by one shuffle and a per-lane bit mask.
+// @ts-ignore: decorator
+@inline export function unpack3first(v: v128): v128 {
+  const lo = v128.and(i8x16.shuffle(v, i8x16.shr_u(v, 2), 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), i8x16.splat(3));
+  const hb = i8x16.shuffle(v, v, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9);
+  return v128.or(lo, highBit3(hb));
+}
+// @ts-ignore: decorator
+@inline export function unpack3second(v: v128): v128 {
+  const lo = v128.and(i8x16.shuffle(i8x16.shr_u(v, 4), i8x16.shr_u(v, 6), 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), i8x16.splat(3));
+  const hb = i8x16.shuffle(v, v, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11);
+  return v128.or(lo, highBit3(hb));
+}
+// 4 in each lane whose bit (lane mod 8) of `hb` is set.
+// @ts-ignore: decorator
+@inline function highBit3(hb: v128): v128 {
+  const mask = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  return v128.and(i8x16.eq(v128.and(hb, mask), mask), i8x16.splat(4));
+}

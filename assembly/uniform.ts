@@ -5,8 +5,8 @@
 //
 // out[r] = sum_g scale[r, g] * sum_{c in g} (q(r, c) - zero[r, g]) * x[c]. The inner sums take 16
 // weights at a time: the 16 values in byte lanes (4-bit: v & 0x0f and v >> 4 of one 16-byte load;
-// 8-bit: the bytes themselves; 3-bit: the two low-bit planes and the high-bit bytes assembled as in
-// lut.ts) are widened u8 -> u16 -> u32, converted to f32, the group's zero subtracted (exact when
+// 8-bit: the bytes themselves; 3-bit: the two low-bit planes and the high-bit bytes, decoded by
+// simd.ts's unpack helpers, as for the LUT kernels) are widened u8 -> u16 -> u32, converted to f32, the group's zero subtracted (exact when
 // the zero is an integer, as every quantizer here writes it), multiplied with x and summed into a
 // per-group f32x4 accumulator; each group's accumulator is then scaled once and added to the row
 // total. Subtracting the zero per weight (instead of scale * (sum q x - zero * sum x)) keeps the
@@ -17,7 +17,7 @@
 // so x is never read past cols. Any other group size takes a scalar path (correct, slower).
 // A 3-bit chunk is 12 bytes but is loaded as one v128: the kernel reads up to 4 bytes past the last
 // chunk (the host leaves 16 bytes of slack after every block).
-import { hsum } from './simd';
+import { hsum, unpack3first, unpack3second, unpack4first, unpack4second } from './simd';
 
 // sum over 16 weights (as 4 lanes) of (q[j] - z) * x[j], q in the 16 byte lanes of `q`.
 // @ts-ignore: decorator
@@ -67,7 +67,6 @@ import { hsum } from './simd';
 function rows4(out: usize, scales: usize, zeros: usize, values: usize, x: usize, cols: i32, nG: i32, cpg: i32, r0: i32, r1: i32): void {
   const full = cols >> 5;
   const stride = <usize>((cols + 31) >> 5) << 4;
-  const lowNibble = i8x16.splat(0x0f);
   for (let r = r0; r < r1; r++) {
     const row = values + <usize>r * stride;
     const sp = scales + ((<usize>r * <usize>nG) << 2);
@@ -82,8 +81,8 @@ function rows4(out: usize, scales: usize, zeros: usize, values: usize, x: usize,
       for (; k < end; k++) {
         const v = v128.load(row + (<usize>k << 4));
         const xp = x + (<usize>k << 7);
-        a0 = f32x4.add(a0, dot16(v128.and(v, lowNibble), z, xp));
-        a1 = f32x4.add(a1, dot16(i8x16.shr_u(v, 4), z, xp + 64));
+        a0 = f32x4.add(a0, dot16(unpack4first(v), z, xp));
+        a1 = f32x4.add(a1, dot16(unpack4second(v), z, xp + 64));
       }
       tot = f32x4.add(tot, f32x4.mul(f32x4.add(a0, a1), f32x4.splat(load<f32>(sp + (<usize>g << 2)))));
     }
@@ -128,13 +127,10 @@ function rows8(out: usize, scales: usize, zeros: usize, values: usize, x: usize,
   }
 }
 
-// Fast rows for 3-bit values (index assembly as in lut.ts matvecLut3).
+// Fast rows for 3-bit values (indices by simd.ts's unpack3first / unpack3second).
 function rows3(out: usize, scales: usize, zeros: usize, values: usize, x: usize, cols: i32, nG: i32, cpg: i32, r0: i32, r1: i32): void {
   const full = cols >> 5;
   const stride = <usize>((cols + 31) >> 5) * 12;
-  const three = i8x16.splat(3);
-  const four = i8x16.splat(4);
-  const bitMask = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
   for (let r = r0; r < r1; r++) {
     const row = values + <usize>r * stride;
     const sp = scales + ((<usize>r * <usize>nG) << 2);
@@ -149,14 +145,8 @@ function rows3(out: usize, scales: usize, zeros: usize, values: usize, x: usize,
       for (; k < end; k++) {
         const v = v128.load(row + <usize>k * 12);
         const xp = x + (<usize>k << 7);
-        const lo0 = v128.and(i8x16.shuffle(v, i8x16.shr_u(v, 2), 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), three);
-        const lo1 = v128.and(i8x16.shuffle(i8x16.shr_u(v, 4), i8x16.shr_u(v, 6), 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), three);
-        const hb0 = i8x16.shuffle(v, v, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9);
-        const hb1 = i8x16.shuffle(v, v, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11);
-        const hi0 = v128.and(i8x16.eq(v128.and(hb0, bitMask), bitMask), four);
-        const hi1 = v128.and(i8x16.eq(v128.and(hb1, bitMask), bitMask), four);
-        a0 = f32x4.add(a0, dot16(v128.or(lo0, hi0), z, xp));
-        a1 = f32x4.add(a1, dot16(v128.or(lo1, hi1), z, xp + 64));
+        a0 = f32x4.add(a0, dot16(unpack3first(v), z, xp));
+        a1 = f32x4.add(a1, dot16(unpack3second(v), z, xp + 64));
       }
       tot = f32x4.add(tot, f32x4.mul(f32x4.add(a0, a1), f32x4.splat(load<f32>(sp + (<usize>g << 2)))));
     }
