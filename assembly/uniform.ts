@@ -6,8 +6,9 @@
 // out[r] = sum_g scale[r, g] * sum_{c in g} (q(r, c) - zero[r, g]) * x[c]. The inner sums take 16
 // weights at a time: the 16 values in byte lanes (4-bit: v & 0x0f and v >> 4 of one 16-byte load;
 // 8-bit: the bytes themselves; 3-bit: the two low-bit planes and the high-bit bytes, decoded by
-// simd.ts's unpack helpers, as for the LUT kernels) are widened u8 -> u16 -> u32, converted to f32, the group's zero subtracted (exact when
-// the zero is an integer, as every quantizer here writes it), multiplied with x and summed into a
+// simd.ts's unpack helpers, as for the LUT kernels) are widened u8 -> u16 -> u32, converted to
+// f32, the group's zero subtracted (exact when the zero is an integer, as every quantizer here
+// writes it), multiplied with x and summed into a
 // per-group f32x4 accumulator; each group's accumulator is then scaled once and added to the row
 // total. Subtracting the zero per weight (instead of scale * (sum q x - zero * sum x)) keeps the
 // sums as well conditioned as a plain f32 dot product.
