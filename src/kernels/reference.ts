@@ -42,9 +42,12 @@ export function halfToFloat(h: number): number {
 }
 
 /** f32 to binary16 bits, round to nearest even (overflow gives infinity). */
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
 export function floatToHalf(v: number): number {
-  const f = new Float32Array([v]);
-  const x = new Uint32Array(f.buffer)[0];
+  f32Scratch[0] = v;
+  const x = u32Scratch[0];
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
