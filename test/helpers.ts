@@ -1,8 +1,9 @@
 // Shared test helpers: closeness checks and access to ../shared (tests that need it skip, saying why).
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { maxRelErr } from '../src/util/compare.ts';
+import { Rng } from '../src/util/random.ts';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const sharedDir = join(repoRoot, '..', 'shared');
@@ -21,4 +22,13 @@ export { maxRelErr };
 export function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
   const e = maxRelErr(a, b);
   if (!(e <= tol)) throw new Error(`${what}: relative error ${e} > ${tol}`);
+}
+
+const WORDS = ['the', 'cat', 'sat', 'on', 'a', 'mat', 'dog', 'ran', 'to', 'see', 'it'];
+
+/** A calibration text of `docs` documents of 60 random words each, separated by <|endoftext|> lines. */
+export function writeCalibrationText(path: string, docs: number, seed = 1, words: readonly string[] = WORDS): void {
+  const rng = new Rng(seed);
+  const text = Array.from({ length: docs }, () => Array.from({ length: 60 }, () => words[rng.int(words.length)]).join(' ') + '.');
+  writeFileSync(path, text.join('\n<|endoftext|>\n'));
 }

@@ -6,7 +6,7 @@
 // Every multi-byte number in a payload is little-endian. docs/FORMAT.md describes each field.
 import { halfToFloat } from '../kernels/reference.ts';
 import { FormatError } from '../util/errors.ts';
-import { isPackedBits, type PackedBits, packedIndexAt, rowBytes, unpackIndices } from './packing.ts';
+import { type PackedBits, packedIndexAt, rowBytes, unpackIndices } from './packing.ts';
 import { fromLeBytes, leBytes, type WireValue } from './wire.ts';
 
 interface RecordBase {

@@ -19,10 +19,6 @@ export const GROUP = 32;
 
 export type PackedBits = 3 | 4 | 8;
 
-export function isPackedBits(bits: number): bits is PackedBits {
-  return bits === 3 || bits === 4 || bits === 8;
-}
-
 /** Bytes one packed group of GROUP weights takes. */
 export function groupBytes(bits: PackedBits): number {
   return (GROUP * bits) / 8;

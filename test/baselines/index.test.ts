@@ -13,9 +13,8 @@ import { LINEAR_LAYERS } from '../../src/model/config.ts';
 import { createTokenizer } from '../../src/tokenizer/index.ts';
 import { SqzReader } from '../../src/format/reader.ts';
 import { loadModel } from '../../src/index.ts';
-import { Rng } from '../../src/util/random.ts';
 import { UsageError } from '../../src/util/errors.ts';
-import { assertClose, sharedFile } from '../helpers.ts';
+import { assertClose, sharedFile, writeCalibrationText } from '../helpers.ts';
 import { gptqQuantize, InputStats } from '../../tools/baselines/gptq.ts';
 import { type BaselineOptions, quantizeBaseline } from '../../tools/baselines/index.ts';
 import { LlamaGrad, weightsFromRecords } from '../../tools/fisher/backward.ts';
@@ -32,10 +31,7 @@ const base = { dim: 64, hiddenDim: 160, nLayers: 2, nHeads: 4, vocabSize: 300, m
 test.before(async () => {
   await writeSyntheticModel(mha, { ...base, nKvHeads: 4, seed: 3 });
   await writeSyntheticModel(gqa, { ...base, nKvHeads: 2, seed: 4 });
-  const rng = new Rng(1);
-  const words = ['the', 'cat', 'sat', 'on', 'a', 'mat', 'dog', 'ran', 'to', 'see', 'it', 'big', 'red'];
-  const docs = Array.from({ length: 8 }, () => Array.from({ length: 60 }, () => words[rng.int(words.length)]).join(' ') + '.');
-  writeFileSync(calib, docs.join('\n<|endoftext|>\n'));
+  writeCalibrationText(calib, 8, 1, ['the', 'cat', 'sat', 'on', 'a', 'mat', 'dog', 'ran', 'to', 'see', 'it', 'big', 'red']);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

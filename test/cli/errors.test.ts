@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeSyntheticModel } from '../../tools/synthetic.ts';
 import { repoRoot, sharedFile } from '../helpers.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sqz-cli-'));
@@ -72,8 +73,26 @@ test('a prompt longer than the context, and a truncated .sqz', () => {
   expectOneLineError(['run', out], /truncated/);
 });
 
+test('sqz info: the header in words, per tensor, and as JSON; bad --layer-bits and a file that is not a .sqz fail cleanly', async () => {
+  const f = join(tmp, 'info.sqz');
+  await writeSyntheticModel(f, { dim: 16, hiddenDim: 32, nLayers: 1, nHeads: 2, nKvHeads: 2, vocabSize: 260, maxSeqLen: 16 });
+  expectOneLineError(['baseline', f, '--method', 'rtn', '--bits', '4', '--layer-bits', 'layers.0', '-o', join(tmp, 'z.sqz')], /'layers\.0' is not PATTERN=VALUE/);
+  writeFileSync(join(tmp, 'junk.sqz'), 'not a model');
+  expectOneLineError(['info', join(tmp, 'junk.sqz')], /junk\.sqz/);
+  const q = join(tmp, 'info-rtn.sqz');
+  assert.is(sqz('baseline', f, '--method', 'rtn', '--bits', '4', '--layer-bits', 'layers.0.mlp=8,embed=f16', '-o', q).code, 0);
+  const r = sqz('info', q, '--tensors');
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /quant\.layerBits: layers\.0\.mlp=8,embed=f16/);
+  assert.match(r.stdout, /embed\s+f16\s+260x16/);
+  assert.match(r.stdout, /layers\.0\.mlp\.down\s+uniform\s+16x32/);
+  const j = JSON.parse(sqz('info', q, '--json').stdout);
+  assert.is(j.quant.method, 'rtn');
+  assert.is(j.tensors.length, 1 + 9 + 1);
+});
+
 test('--help on every command', () => {
-  for (const c of ['run', 'ppl', 'convert', 'quantize', 'gradients', 'chunk', 'outliers', 'nuq', 'pack', 'selfcheck']) {
+  for (const c of ['demo', 'run', 'ppl', 'info', 'convert', 'export', 'quantize', 'baseline', 'eval', 'gradients', 'chunk', 'outliers', 'nuq', 'pack', 'selfcheck']) {
     const r = sqz(c, '--help');
     assert.is(r.code, 0);
     assert.match(r.stdout, new RegExp(`usage: sqz ${c}`));

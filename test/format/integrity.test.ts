@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { crc32 } from '../../src/format/crc32.ts';
-import { encodeRecordFields, type TensorRecord } from '../../src/format/kinds.ts';
+import { encodeRecordFields } from '../../src/format/kinds.ts';
 import { SqzReader } from '../../src/format/reader.ts';
 import { encodeHeader, encodeRecord, encodeSqz, type SqzIndexEntry } from '../../src/format/sqz.ts';
 import { concatChunks, packValue } from '../../src/format/wire.ts';

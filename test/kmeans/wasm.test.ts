@@ -148,7 +148,7 @@ test('weights 2^60+ apart (costs 0/0 in the prefix sums): valid results, fresh =
       // sorted blocks: a heavy value, then a run of light ones (long scans over 0/0 costs)
       w = w.sort();
       const run = 2 + rng.int(40);
-      f = f.map((v, i) => (i % run === 0 ? 1e30 : 1e-30) * (0.5 + rng.next()));
+      f = f.map((_, i) => (i % run === 0 ? 1e30 : 1e-30) * (0.5 + rng.next()));
     }
     const fresh = clusterRow(w, f, k);
     const what = `case ${t} n=${n} k=${k}`;

@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqzReader } from '../../src/format/reader.ts';
 import { loadModel } from '../../src/index.ts';
-import { Rng } from '../../src/util/random.ts';
 import { FormatError, UsageError } from '../../src/util/errors.ts';
 import { writeSyntheticModel } from '../../tools/synthetic.ts';
 import { chunkStep, gradientsStep, nuqStep, outliersStep, packStep, quantize } from '../../tools/squeezellm/steps.ts';
 import { f32Tensor, hfConfigJson, HF_LAYER_NAMES, writeSafetensors } from '../checkpoint/writers.ts';
+import { writeCalibrationText } from '../helpers.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sqz-pipeline-'));
 const model = join(tmp, 'model.sqz');
@@ -20,10 +20,7 @@ const opts = { dim: 32, hiddenDim: 80, nLayers: 2, nHeads: 4, nKvHeads: 2, vocab
 
 test.before(async () => {
   await writeSyntheticModel(model, opts);
-  const rng = new Rng(1);
-  const words = ['the', 'cat', 'sat', 'on', 'a', 'mat', 'dog', 'ran', 'to', 'see', 'it'];
-  const docs = Array.from({ length: 6 }, () => Array.from({ length: 60 }, () => words[rng.int(words.length)]).join(' ') + '.');
-  writeFileSync(calib, docs.join('\n<|endoftext|>\n'));
+  writeCalibrationText(calib, 6, 1);
 });
 
 async function records(path: string) {

@@ -17,11 +17,13 @@
 //   down       <- rows of up / s  (silu(gate) * up is linear in up)
 // and W diag(s) is what is quantized. Before quantization the folded block computes the same
 // function as the original (up to f32 rounding).
-import type { UniformRecord } from '../../src/format/kinds.ts';
+import type { TensorRecord } from '../../src/format/kinds.ts';
 import { kvDim, type ModelConfig } from '../../src/model/config.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { InputStats } from './gptq.ts';
-import { checkUniformOptions, rtnMatrix, type UniformOptions } from './rtn.ts';
+import { checkUniformOptions, rtnMatrix, type UniformBits, type UniformOptions } from './rtn.ts';
+import { denseRecord } from '../convert.ts';
+import type { Precision } from '../precision.ts';
 import type { LayerParams } from '../fisher/backward.ts';
 
 export interface AwqOptions extends UniformOptions {
@@ -45,6 +47,8 @@ export interface AwqSearch {
 export interface AwqLayer {
   w: Float32Array;
   rows: number;
+  /** Its bit width when it differs from opts.bits (mixed precision); a float precision: kept float, so no error at any alpha. */
+  precision?: Precision;
 }
 
 /** s_c = max(meanAbs_c^alpha, 1e-4) / sqrt(max s * min s), as llm-awq. */
@@ -105,8 +109,10 @@ export function awqSearch(gram: Float64Array, meanAbs: ArrayLike<number>, cols: 
     const alpha = k / grid;
     const s = awqScales(meanAbs, alpha);
     let error = 0;
-    for (const { w, rows } of layers) {
-      const q = rtnMatrix(scaleColumns(w, rows, cols, s), rows, cols, opts).dequantized();
+    for (const { w, rows, precision } of layers) {
+      const bits = precision ?? opts.bits;
+      if (typeof bits !== 'number') continue;
+      const q = rtnMatrix(scaleColumns(w, rows, cols, s), rows, cols, { ...opts, bits: bits as UniformBits }).dequantized();
       // Q(W s) / s: the effective weight the unscaled input meets
       for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) q[r * cols + c] /= s[c];
       error += outputError(w, q, rows, cols, gram);
@@ -149,17 +155,21 @@ export function canFoldVO(c: ModelConfig): boolean {
   return c.nHeads === c.nKvHeads;
 }
 
+/** A matrix's precision by its short name (attn.q ... mlp.down); absent: opts.bits throughout. */
+export type BlockPrecision = (layer: string) => Precision;
+
 /** The four searches of one block, each on its own calibration inputs. */
-export function awqBlockScales(c: ModelConfig, W: BlockWeights, X: BlockInputStats, opts: AwqOptions): AwqBlockScales {
+export function awqBlockScales(c: ModelConfig, W: BlockWeights, X: BlockInputStats, opts: AwqOptions, precision?: BlockPrecision): AwqBlockScales {
   const { dim: D, hiddenDim: H } = c;
   const KV = kvDim(c);
   const notes: string[] = [];
-  const qkv = awqSearch(X.attn.gram(), X.attn.meanAbs(), D, [{ w: W.q, rows: D }, { w: W.k, rows: KV }, { w: W.v, rows: KV }], opts);
+  const at = (layer: string, w: Float32Array, rows: number): AwqLayer => ({ w, rows, precision: precision?.(layer) });
+  const qkv = awqSearch(X.attn.gram(), X.attn.meanAbs(), D, [at('attn.q', W.q, D), at('attn.k', W.k, KV), at('attn.v', W.v, KV)], opts);
   let o: AwqSearch | null = null;
-  if (canFoldVO(c)) o = awqSearch(X.attnOut.gram(), X.attnOut.meanAbs(), D, [{ w: W.o, rows: D }], opts);
+  if (canFoldVO(c)) o = awqSearch(X.attnOut.gram(), X.attnOut.meanAbs(), D, [at('attn.o', W.o, D)], opts);
   else notes.push(`attn.o not scaled: grouped-query attention (${c.nHeads} heads, ${c.nKvHeads} KV heads) leaves no v row per o column`);
-  const gateUp = awqSearch(X.mlp.gram(), X.mlp.meanAbs(), D, [{ w: W.gate, rows: H }, { w: W.up, rows: H }], opts);
-  const down = awqSearch(X.mlpHidden.gram(), X.mlpHidden.meanAbs(), H, [{ w: W.down, rows: D }], opts);
+  const gateUp = awqSearch(X.mlp.gram(), X.mlp.meanAbs(), D, [at('mlp.gate', W.gate, H), at('mlp.up', W.up, H)], opts);
+  const down = awqSearch(X.mlpHidden.gram(), X.mlpHidden.meanAbs(), H, [at('mlp.down', W.down, D)], opts);
   return { qkv, o, gateUp, down, notes };
 }
 
@@ -191,19 +201,23 @@ export function foldAwqScales(c: ModelConfig, W: BlockWeights, s: { qkv: Float32
 export interface AwqBlockResult {
   /** The folded float block (its norms are what the .sqz stores; its matrices were quantized). */
   folded: BlockWeights;
-  /** layers.{l}.attn.q ... mlp.down, quantized from the folded matrices. */
-  records: UniformRecord[];
+  /** layers.{l}.attn.q ... mlp.down, quantized (or, at a float precision, stored) from the folded matrices. */
+  records: TensorRecord[];
   scales: AwqBlockScales;
 }
 
-/** AWQ of block `layer`: search, fold, then group-quantize the folded matrices. */
-export function awqBlock(c: ModelConfig, layer: number, W: BlockWeights, X: BlockInputStats, opts: AwqOptions): AwqBlockResult {
+/**
+ * AWQ of block `layer`: search, fold, then group-quantize the folded matrices. `precision` takes
+ * the full tensor name (layers.{l}.attn.q) and gives each matrix its own bits or a float kind.
+ */
+export function awqBlock(c: ModelConfig, layer: number, W: BlockWeights, X: BlockInputStats, opts: AwqOptions, precision?: (name: string) => Precision): AwqBlockResult {
   checkUniformOptions(opts);
-  const scales = awqBlockScales(c, W, X, opts);
+  const p = `layers.${layer}.`;
+  const of = (n: string): Precision => precision?.(p + n) ?? opts.bits;
+  const scales = awqBlockScales(c, W, X, opts, of);
   const folded = foldAwqScales(c, W, { qkv: scales.qkv.scales, o: scales.o?.scales ?? null, gateUp: scales.gateUp.scales, down: scales.down.scales });
   const { dim: D, hiddenDim: H } = c;
   const KV = kvDim(c);
-  const p = `layers.${layer}.`;
   const mats: [string, Float32Array, number, number][] = [
     ['attn.q', folded.q, D, D],
     ['attn.k', folded.k, KV, D],
@@ -213,6 +227,10 @@ export function awqBlock(c: ModelConfig, layer: number, W: BlockWeights, X: Bloc
     ['mlp.up', folded.up, H, D],
     ['mlp.down', folded.down, D, H],
   ];
-  const records = mats.map(([n, w, rows, cols]) => rtnMatrix(w, rows, cols, opts).toRecord(p + n));
+  const records = mats.map(([n, w, rows, cols]): TensorRecord => {
+    const bits = of(n);
+    if (typeof bits !== 'number') return denseRecord(p + n, [rows, cols], w, bits);
+    return rtnMatrix(w, rows, cols, { ...opts, bits: bits as UniformBits }).toRecord(p + n);
+  });
   return { folded, records, scales };
 }

@@ -8,8 +8,8 @@
 //   awq:  block by block, the scales searched on the float model's inputs of that block (the
 //         folding keeps the float function, as in llm-awq), folded into the norms and the rows of
 //         v and up, then the folded matrices group-quantized.
-import type { TensorRecord, UniformRecord } from '../../src/format/kinds.ts';
-import { payloadBytes } from '../../src/format/kinds.ts';
+import type { TensorRecord } from '../../src/format/kinds.ts';
+import { dequantize, payloadBytes } from '../../src/format/kinds.ts';
 import type { QuantSummary } from '../../src/format/sqz.ts';
 import { SqzWriter } from '../../src/format/writer.ts';
 import { LINEAR_LAYERS, type ModelConfig } from '../../src/model/config.ts';
@@ -19,10 +19,12 @@ import { openCheckpoint } from '../checkpoint/index.ts';
 import type { Checkpoint } from '../checkpoint/types.ts';
 import { LlamaGrad, type WeightMap } from '../fisher/backward.ts';
 import { calibrationSequences } from '../fisher/fisher.ts';
+import { denseRecord } from '../convert.ts';
+import { type Precision, type PrecisionPlan, planPrecision } from '../precision.ts';
 import { calibrationTokens, type OnProgress } from '../squeezellm/steps.ts';
 import { awqBlock, type BlockInputStats, type BlockWeights } from './awq.ts';
 import { gptqQuantize, InputStats } from './gptq.ts';
-import { checkUniformOptions, rtnQuantize, type UniformOptions } from './rtn.ts';
+import { checkUniformOptions, rtnQuantize, type UniformBits, type UniformOptions } from './rtn.ts';
 
 export type BaselineMethod = 'rtn' | 'gptq' | 'awq';
 export const BASELINE_METHODS: readonly BaselineMethod[] = ['rtn', 'gptq', 'awq'];
@@ -47,6 +49,8 @@ export interface BaselineOptions extends UniformOptions {
   blockSize?: number;
   /** AWQ: alpha grid 0, 1/grid, ..., 1 (default 20). */
   grid?: number;
+  /** Mixed precision, e.g. "embed=f16,layers.0=8,layers.*.mlp=3" (tools/precision.ts); bits is the default. */
+  layerBits?: string;
   /** Recorded in the header; nothing in these methods draws random numbers (calibration windows are consecutive). */
   seed?: number;
   onProgress?: OnProgress;
@@ -54,7 +58,7 @@ export interface BaselineOptions extends UniformOptions {
 
 export interface BaselineResult {
   bytes: number;
-  /** Bits per weight of the quantized layers: scales, zeros and packed values, counted from the records. */
+  /** Bits per weight of the quantized matrices (the linear layers and any the layer-bits spec names): everything stored for them, counted from the records. */
   avgBits: number;
   seconds: number;
   /** Calibration sequences used (0 for rtn). */
@@ -114,7 +118,7 @@ function blockWeights(weights: WeightMap, l: number): BlockWeights {
 }
 
 /** The .sqz header's quantization summary (avgBitsPerWeight added when known). */
-function summary(opts: BaselineOptions, source: string, sequences: number, seqLen: number | null): QuantSummary {
+function summary(opts: BaselineOptions, plan: PrecisionPlan, source: string, sequences: number, seqLen: number | null): QuantSummary {
   const q: QuantSummary = {
     method: opts.method,
     bits: opts.bits,
@@ -126,8 +130,18 @@ function summary(opts: BaselineOptions, source: string, sequences: number, seqLe
   if (opts.method === 'gptq') Object.assign(q, { actOrder: opts.actOrder ?? false, staticGroups: opts.staticGroups ?? false, damp: opts.damp ?? 0.01, blockSize: opts.blockSize ?? 128 });
   if (opts.method === 'awq') q.grid = opts.grid ?? 20;
   q.calibration = opts.method === 'rtn' ? null : { file: opts.calib, samples: sequences, seqLen };
+  if (plan.spec !== null) q.layerBits = plan.spec;
   if (opts.seed !== undefined) q.seed = opts.seed;
   return q;
+}
+
+/**
+ * One matrix at its precision without calibration: float precisions as dense records, bit widths
+ * by RTN (what gptq and awq use for embed and head, whose inputs they do not model).
+ */
+function storeMatrix(name: string, w: Float32Array, shape: number[], p: Precision, opts: BaselineOptions): TensorRecord {
+  if (typeof p !== 'number') return denseRecord(name, shape, w, p);
+  return rtnQuantize(name, w, shape[0], shape[1], { ...opts, bits: p as UniformBits });
 }
 
 /** Quantizes a checkpoint (any format openCheckpoint reads) with a baseline method and writes `out`. */
@@ -138,35 +152,33 @@ export async function quantizeBaseline(checkpoint: string, out: string, opts: Ba
   try {
     const c = ckpt.config;
     const names = ckpt.names();
-    const isLinear = (n: string) => /^layers\.\d+\.(attn|mlp)\./.test(n);
-    const totalLinear = names.filter(isLinear).length;
+    const plan = planPrecision(c, opts.bits, opts.layerBits, opts.method, [3, 4, 8]);
     let done = 0;
-    const progress = (name: string) => opts.onProgress?.(++done, totalLinear, name);
+    const progress = (name: string) => opts.onProgress?.(++done, plan.of.size, name);
     const notes: string[] = [];
     const result: Partial<BaselineResult> = {};
 
-    // quantized records by name, and float tensors that replace the checkpoint's (AWQ's norms)
-    const quantized = new Map<string, UniformRecord>();
+    // stored records by name (the plan's matrices), and float tensors that replace the checkpoint's (AWQ's norms)
+    const quantized = new Map<string, TensorRecord>();
     const replaced = new Map<string, Float32Array>();
     let sequences: number[][] = [];
 
-    if (opts.method === 'rtn') {
-      for (const name of names) {
-        if (!isLinear(name)) continue;
-        const [rows, cols] = ckpt.shape(name);
-        quantized.set(name, rtnQuantize(name, await ckpt.read(name), rows, cols, opts));
-        progress(name);
-      }
-    } else {
+    if (opts.method !== 'rtn') {
       sequences = await readSequences(ckpt, opts);
       const weights: WeightMap = new Map();
       for (const name of names) weights.set(name, await ckpt.read(name));
       const lg = new LlamaGrad(c, weights);
-      if (opts.method === 'gptq') result.gptqLoss = await runGptq(c, lg, weights, sequences, opts, quantized, progress);
-      else result.awqAlphas = await runAwq(c, lg, weights, sequences, opts, quantized, replaced, notes, progress);
+      if (opts.method === 'gptq') result.gptqLoss = await runGptq(c, lg, weights, sequences, opts, plan, quantized, progress);
+      else result.awqAlphas = await runAwq(c, lg, weights, sequences, opts, plan, quantized, replaced, notes, progress);
+    }
+    // rtn's matrices, and embed and head when the spec names them
+    for (const [name, p] of plan.of) {
+      if (quantized.has(name)) continue;
+      quantized.set(name, storeMatrix(name, await ckpt.read(name), ckpt.shape(name), p, opts));
+      progress(name);
     }
 
-    const quant = summary(opts, ckpt.source, sequences.length, sequences.length ? sequences[0].length : null);
+    const quant = summary(opts, plan, ckpt.source, sequences.length, sequences.length ? sequences[0].length : null);
     const w = await SqzWriter.create(out, { config: c, tokenizer: ckpt.tokenizer ?? null, quant });
     try {
       let qBytes = 0;
@@ -203,7 +215,8 @@ async function runGptq(
   weights: WeightMap,
   sequences: number[][],
   opts: BaselineOptions,
-  quantized: Map<string, UniformRecord>,
+  plan: PrecisionPlan,
+  quantized: Map<string, TensorRecord>,
   progress: (name: string) => void,
 ): Promise<Record<string, number>> {
   const losses: Record<string, number> = {};
@@ -223,11 +236,14 @@ async function runGptq(
         const name = `layers.${l}.${layer}`;
         const w = weights.get(name)!;
         const rows = w.length / cols;
-        const r = gptqQuantize(name, w, rows, cols, H, opts);
-        quantized.set(name, r.record);
-        losses[name] = r.loss;
-        // later stages and blocks see this layer quantized
-        w.set(r.matrix.dequantized());
+        const p = plan.of.get(name)!;
+        if (typeof p === 'number') {
+          const r = gptqQuantize(name, w, rows, cols, H, { ...opts, bits: p as UniformBits });
+          quantized.set(name, r.record);
+          losses[name] = r.loss;
+        } else quantized.set(name, denseRecord(name, [rows, cols], w, p));
+        // later stages and blocks see this layer as stored
+        w.set(dequantize(quantized.get(name)!));
         progress(name);
         await tick();
       }
@@ -243,7 +259,8 @@ async function runAwq(
   weights: WeightMap,
   sequences: number[][],
   opts: BaselineOptions,
-  quantized: Map<string, UniformRecord>,
+  plan: PrecisionPlan,
+  quantized: Map<string, TensorRecord>,
   replaced: Map<string, Float32Array>,
   notes: string[],
   progress: (name: string) => void,
@@ -261,7 +278,7 @@ async function runAwq(
       X.mlpHidden.add(x.mlpHidden, x.T);
       residual[s] = x.residualOut.slice();
     }
-    const r = awqBlock(c, l, blockWeights(weights, l), X, opts);
+    const r = awqBlock(c, l, blockWeights(weights, l), X, opts, (name) => plan.of.get(name)!);
     for (const rec of r.records) {
       quantized.set(rec.name, rec);
       progress(rec.name);

@@ -10,6 +10,7 @@ import { demo } from './commands/demo.ts';
 import { evalCmd } from './commands/eval.ts';
 import { exportCmd } from './commands/export.ts';
 import { gradients } from './commands/gradients.ts';
+import { info } from './commands/info.ts';
 import { nuq } from './commands/nuq.ts';
 import { outliers } from './commands/outliers.ts';
 import { pack } from './commands/pack.ts';
@@ -18,7 +19,7 @@ import { ppl } from './commands/ppl.ts';
 import { run } from './commands/run.ts';
 import { selfcheck } from './commands/selfcheck.ts';
 
-const commands: Command[] = [demo, run, ppl, convert, exportCmd, quantize, baseline, evalCmd, gradients, chunk, outliers, nuq, pack, selfcheck];
+const commands: Command[] = [demo, run, ppl, info, convert, exportCmd, quantize, baseline, evalCmd, gradients, chunk, outliers, nuq, pack, selfcheck];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -14,6 +14,7 @@ import { SqzError, UsageError } from '../../src/util/errors.ts';
 import { quantizeBaseline } from '../baselines/index.ts';
 import { convertCheckpoint } from '../convert.ts';
 import { quantize as quantizeSqueezeLLM } from '../squeezellm/steps.ts';
+import { parseLayerBits } from '../precision.ts';
 import { readTextFile, writeFileAtomic } from '../text.ts';
 import { resultsMarkdown, resultsSvg } from './report.ts';
 
@@ -36,6 +37,8 @@ export interface EvalOptions {
   bits?: number[];
   /** Group sizes of the baselines, 0 = one group per row (default [0, 32]). */
   groups?: number[];
+  /** Mixed precision for every method (tools/precision.ts); each row's bits is the default. */
+  layerBits?: string;
   samples?: number;
   seqLen?: number;
   /** Perplexity window (default 256, at most the model's context). */
@@ -81,6 +84,8 @@ export interface EvalResult {
   notes: string[];
   ctx: number;
   stride: number;
+  /** The mixed-precision spec every method used, or null. */
+  layerBits: string | null;
 }
 
 /** Progress of the whole run: which row, which of how many, and the step's own done/total. */
@@ -115,6 +120,14 @@ export function plan(opts: EvalOptions): { jobs: Job[]; notes: string[] } {
   for (const g of groups) if (!Number.isInteger(g) || g < 0) throw new UsageError(`group sizes must be integers >= 0 (0 = per row), got ${g}`);
   if (!methods.length || !bits.length) throw new UsageError('nothing to evaluate: give at least one method and one bit width');
   if (methods.some((m) => BASELINE.has(m)) && !groups.length) throw new UsageError('the baselines need at least one group size');
+  if (opts.layerBits !== undefined) {
+    // every method must take every width the spec names, before any work starts
+    for (const { pattern, value } of parseLayerBits(opts.layerBits)) {
+      if (typeof value !== 'number') continue;
+      const refuses = methods.find((m) => !(BASELINE.has(m) ? [3, 4, 8] : [3, 4]).includes(value));
+      if (refuses) throw new UsageError(`--layer-bits: ${pattern}=${value}: ${refuses} takes ${BASELINE.has(refuses) ? '3, 4 or 8' : '3 or 4'} bits, f16 or f32`);
+    }
+  }
   const jobs: Job[] = [{ method: 'f32', bits: 32, group: null, label: 'f32', file: join(opts.outDir, 'f32.sqz') }];
   const notes: string[] = [];
   for (const m of methods) {
@@ -135,7 +148,7 @@ export function plan(opts: EvalOptions): { jobs: Job[]; notes: string[] } {
 }
 
 async function quantizeJob(source: string, job: Job, opts: EvalOptions, onProgress: (d: number, t: number) => void): Promise<{ avgBits: number; bytes: number }> {
-  const common = { calib: opts.calib, samples: opts.samples, seqLen: opts.seqLen, tokenizer: opts.tokenizer, seed: opts.seed ?? 0 };
+  const common = { calib: opts.calib, samples: opts.samples, seqLen: opts.seqLen, tokenizer: opts.tokenizer, seed: opts.seed ?? 0, layerBits: opts.layerBits };
   if (job.method === 'f32') {
     await convertCheckpoint(source, job.file, { tokenizer: opts.tokenizer, onTensor: (i, n) => onProgress(i + 1, n) });
     return { avgBits: 32, bytes: (await stat(job.file)).size };
@@ -163,6 +176,7 @@ function sqzBin(): string {
 function cliArgs(source: string, job: Job, opts: EvalOptions): string[] {
   const a = [source, '--bits', String(job.bits), '--seed', String(opts.seed ?? 0), '-o', job.file];
   if (opts.tokenizer !== undefined) a.push('--tokenizer', opts.tokenizer);
+  if (opts.layerBits !== undefined) a.push('--layer-bits', opts.layerBits);
   // rtn reads no calibration (sqz baseline refuses --calib for it; the file is the same)
   if (job.method !== 'rtn') {
     a.push('--calib', opts.calib);
@@ -255,7 +269,7 @@ export async function runEval(checkpoint: string, opts: EvalOptions, onProgress?
       await model.close();
     }
   }
-  const result: EvalResult = { rows, notes, ctx, stride };
+  const result: EvalResult = { rows, notes, ctx, stride, layerBits: opts.layerBits ?? null };
   if (opts.report !== false) {
     await writeFileAtomic(join(opts.outDir, 'results.md'), resultsMarkdown(result, checkpoint));
     await writeFileAtomic(join(opts.outDir, 'results.svg'), resultsSvg(result.rows));

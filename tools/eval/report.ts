@@ -19,6 +19,7 @@ export function resultsMarkdown(result: EvalResult, checkpoint: string): string 
     '',
     `Perplexity: sliding window, ctx ${result.ctx}, stride ${result.stride}, ${result.rows[0]?.tokens ?? 0} scored tokens (docs/PERPLEXITY.md).`,
     'Bits/weight: average over the quantized linear layers, everything stored for them counted (docs/EVAL.md).',
+    ...(result.layerBits === null ? [] : [`Mixed precision for every method: \`--layer-bits ${result.layerBits}\` (each row's bits is the default; matrices the spec names are counted too).`]),
     '',
     '| method | bits | group | bits/weight | file KiB | perplexity | vs f32 |',
     '|---|---:|---:|---:|---:|---:|---:|',

@@ -4,14 +4,15 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { NuqRecord, TensorRecord } from '../../src/format/kinds.ts';
+import { payloadBytes, type TensorRecord } from '../../src/format/kinds.ts';
 import { SqzWriter } from '../../src/format/writer.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { createTokenizer } from '../../src/tokenizer/index.ts';
 import { FormatError, SqzError, UsageError } from '../../src/util/errors.ts';
 import { openCheckpoint } from '../checkpoint/index.ts';
 import type { Checkpoint } from '../checkpoint/types.ts';
-import { checkpointRecords } from '../convert.ts';
+import { checkpointRecords, denseRecord } from '../convert.ts';
+import { planPrecision, type PrecisionPlan } from '../precision.ts';
 import { calibrationSequences } from '../fisher/fisher.ts';
 import { computeFisherParallel } from '../fisher/parallel.ts';
 import { readTextFile, splitDocuments, writeFileAtomic } from '../text.ts';
@@ -153,6 +154,8 @@ export interface NuqStepOptions {
   sensitivity?: number;
   /** Inclusive layer range [a, b] (default all). */
   layers?: [number, number];
+  /** Mixed precision, e.g. "layers.0=4,layers.*.mlp=3,head=f16" (tools/precision.ts); recorded in the folder for pack. */
+  layerBits?: string;
   threads?: number;
   seed?: number;
   onProgress?: OnProgress;
@@ -201,6 +204,7 @@ export async function nuqStep(weightsDir: string, out: string, opts: NuqStepOpti
   if (opts.bits !== 3 && opts.bits !== 4) throw new UsageError(`--bits must be 3 or 4, got ${opts.bits}`);
   if (opts.sensitivity && !opts.gradient) throw new UsageError('--sensitivity needs Fisher scores (--gradient DIR)');
   const m = await readManifest(weightsDir, 'weights');
+  const plan = squeezePlan(m.config, opts.bits, opts.layerBits);
   const outliers = opts.outlierConfig ? await readOutlierConfig(opts.outlierConfig) : undefined;
   const fisherSrc = opts.gradient ? await openFisher(opts.gradient) : undefined;
   try {
@@ -214,14 +218,21 @@ export async function nuqStep(weightsDir: string, out: string, opts: NuqStepOpti
     for (const i of layers) {
       const weights = await readLayer(weightsDir, i);
       const fisher = fisherSrc ? await fisherSrc.layer(i) : undefined;
-      const recs: NuqRecord[] = [];
+      const recs: TensorRecord[] = [];
       for (const name of linearNamesOf(i)) {
         const rec = weights.get(name)!;
         const [rows, cols] = rec.shape;
+        const bits = plan.of.get(name)!;
+        if (typeof bits !== 'number') {
+          // kept float by the layer-bits spec: no clustering, no sparse part
+          recs.push(denseRecord(name, rec.shape, f32Of(rec, weightsDir), bits));
+          opts.onProgress?.(++done, names.length, name);
+          continue;
+        }
         const threshold = outliers?.tensors[name]?.threshold;
         if (outliers && threshold === undefined) throw new FormatError(`${opts.outlierConfig} has no threshold for ${name} (made for another model?)`);
         const r = await quantizeMatrix(name, f32Of(rec, weightsDir), fisher?.get(name) ?? null, rows, cols, {
-          bits: opts.bits,
+          bits: bits as 3 | 4,
           outlierThreshold: threshold,
           sensitivity: opts.sensitivity,
           threads: opts.threads,
@@ -244,7 +255,8 @@ export async function nuqStep(weightsDir: string, out: string, opts: NuqStepOpti
         weighted: Boolean(opts.gradient),
         sensitivity: opts.sensitivity ?? 0,
         outlierPercent: outliers?.percent ?? 0,
-        sparsePercent: (100 * total.nnz) / total.numel,
+        sparsePercent: total.numel ? (100 * total.nnz) / total.numel : 0,
+        layerBits: plan.spec,
       },
       layers,
     });
@@ -262,6 +274,9 @@ export interface PackOptions {
   includeSparse?: boolean;
   /** Record a row split per matrix with about equal work over this many workers. */
   balance?: number;
+  /** Threads and seed of the k-means for embed and head when the folder's layer-bits spec quantizes them. */
+  threads?: number;
+  seed?: number;
   /** Extra facts for the header's quantization summary (calibration, timings). */
   summary?: Record<string, unknown>;
   onProgress?: OnProgress;
@@ -269,14 +284,13 @@ export interface PackOptions {
 
 export interface PackResult {
   bytes: number;
-  /** Bits per weight of the quantized layers: indices, tables and sparse part, counted from the records. */
+  /** Bits per weight of the quantized matrices (linear layers, and embed/head when the spec names them): indices, tables and sparse part, counted from the records. */
   avgBits: number;
 }
 
-/** Bytes a quantized record takes for its weights (what bits per weight counts). */
-export function quantizedBytes(r: NuqRecord): number {
-  const s = r.sparse;
-  return r.lut.byteLength + r.indices.byteLength + (s ? s.rowPtr.byteLength + s.colIdx.byteLength + s.values.byteLength : 0);
+/** SqueezeLLM's precision plan: 3 or 4 bits, or a float kind, per matrix. */
+function squeezePlan(c: ModelConfig, bits: 3 | 4, layerBits: string | null | undefined): PrecisionPlan {
+  return planPrecision(c, bits, layerBits ?? undefined, 'squeezellm', [3, 4]);
 }
 
 /** The checkpoint's tensors with its linear layers replaced by the LUT folder's: one .sqz. */
@@ -287,6 +301,8 @@ export async function packStep(source: string, lutDir: string, out: string, opts
     assertSameModel(ckpt.config, m.config, `LUT folder ${lutDir}`);
     const missing = range(ckpt.config.nLayers).filter((i) => !m.layers.includes(i));
     if (missing.length) throw new FormatError(`${lutDir} lacks layers ${missing.join(', ')} (nuq was run with --layers); quantize every layer before packing`);
+    const layerBits = (m.source.layerBits as string | null | undefined) ?? null;
+    const plan = squeezePlan(ckpt.config, opts.bits, layerBits);
     const quant = {
       method: 'squeezellm',
       bits: opts.bits,
@@ -294,6 +310,7 @@ export async function packStep(source: string, lutDir: string, out: string, opts
       sensitivity: m.source.sensitivity,
       outlierPercent: m.source.outlierPercent,
       sparsePercent: opts.includeSparse ? m.source.sparsePercent : 0,
+      ...(layerBits !== null ? { layerBits } : {}),
       ...opts.summary,
     };
     const w = await SqzWriter.create(out, { config: ckpt.config, tokenizer: ckpt.tokenizer ?? null, quant });
@@ -305,22 +322,33 @@ export async function packStep(source: string, lutDir: string, out: string, opts
       const names = ckpt.names();
       for (let n = 0; n < names.length; n++) {
         const name = names[n];
+        const shape = ckpt.shape(name);
         const li = /^layers\.(\d+)\.(attn|mlp)\./.exec(name);
-        if (!li) {
-          await w.add({ name, kind: 'f32', shape: ckpt.shape(name), data: await ckpt.read(name) });
-        } else {
+        const p = plan.of.get(name);
+        let rec: TensorRecord;
+        if (li) {
           if (Number(li[1]) !== layer) {
             layer = Number(li[1]);
             luts = await readLayer(lutDir, layer);
           }
-          let rec = luts.get(name) as NuqRecord;
-          if (rec.kind !== 'nuq') throw new FormatError(`${lutDir}: ${name} is ${rec.kind}, not a lookup table`);
-          if (!opts.includeSparse && rec.sparse) rec = { ...rec, sparse: undefined };
-          if (opts.balance && opts.balance > 1) rec = { ...rec, rowSplit: balancedRowSplit(rec, opts.balance) };
-          qBytes += quantizedBytes(rec);
-          qWeights += rec.shape[0] * rec.shape[1];
-          await w.add(rec);
+          rec = luts.get(name)!;
+          const want = typeof p === 'number' ? 'nuq' : p;
+          if (rec.kind !== want) throw new FormatError(`${lutDir}: ${name} is ${rec.kind}, but its layer-bits say ${want}`);
+          if (rec.kind === 'nuq' && !opts.includeSparse && rec.sparse) rec = { ...rec, sparse: undefined };
+        } else if (typeof p === 'number') {
+          // embed or head quantized by the spec: unweighted k-means (Fisher covers the linear layers only)
+          const [rows, cols] = shape;
+          rec = (await quantizeMatrix(name, await ckpt.read(name), null, rows, cols, { bits: p as 3 | 4, threads: opts.threads, seed: opts.seed })).record;
+        } else {
+          rec = denseRecord(name, shape, await ckpt.read(name), p ?? 'f32');
         }
+        if (p !== undefined) {
+          qBytes += payloadBytes(rec);
+          qWeights += shape[0] * shape[1];
+        }
+        // the split is counted as layout, not weights: added after the byte count
+        if (rec.kind === 'nuq' && opts.balance && opts.balance > 1) rec = { ...rec, rowSplit: balancedRowSplit(rec, opts.balance) };
+        await w.add(rec);
         opts.onProgress?.(n + 1, names.length, name);
       }
       const avgBits = (8 * qBytes) / qWeights;
@@ -345,6 +373,8 @@ export interface QuantizeOptions {
   outlierRange?: number;
   outlierPercent?: number;
   sensitivity?: number;
+  /** Mixed precision (tools/precision.ts); bits is the default. */
+  layerBits?: string;
   tokenizer?: string;
   balance?: number;
   threads?: number;
@@ -395,6 +425,7 @@ export async function quantize(source: string, out: string, opts: QuantizeOption
         gradient: calib ? gradDir : undefined,
         outlierConfig,
         sensitivity: calib ? opts.sensitivity : undefined,
+        layerBits: opts.layerBits,
         threads: opts.threads,
         seed: opts.seed,
         onProgress: opts.onProgress,
@@ -406,6 +437,8 @@ export async function quantize(source: string, out: string, opts: QuantizeOption
         tokenizer: opts.tokenizer,
         includeSparse: sparse.nnz > 0,
         balance: opts.balance,
+        threads: opts.threads,
+        seed: opts.seed,
         summary: calib ? { calibration: { file: calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256 } } : { calibration: null },
         onProgress: opts.onProgress,
       }),

@@ -9,7 +9,9 @@ export const baseline: Command = {
   summary: 'quantize with a baseline method: RTN, GPTQ or AWQ (docs/BASELINES.md)',
   usage: `sqz baseline <checkpoint> --method rtn|gptq|awq --bits 3|4|8 -o out.sqz [options]
       --method M           rtn (no calibration), gptq or awq (both need --calib)
-      --bits 3|4|8         bits per weight value
+      --bits 3|4|8         bits per weight value (the linear layers' default)
+      --layer-bits SPEC    per-tensor precision, e.g. "embed=f16,layers.0=8,layers.*.mlp=3"
+                           (f32, f16 or 3|4|8; last match wins; docs/TOOLCHAIN.md)
       --group N            columns per group, 0 = one group per row (default 128)
       --sym                symmetric quantization (default asymmetric)
       --calib FILE         calibration text (gptq, awq)
@@ -27,6 +29,7 @@ export const baseline: Command = {
     bits: { type: 'string' },
     group: { type: 'string' },
     sym: { type: 'boolean' },
+    'layer-bits': { type: 'string' },
     calib: { type: 'string' },
     samples: { type: 'string' },
     'seq-len': { type: 'string' },
@@ -38,7 +41,7 @@ export const baseline: Command = {
     seed: { type: 'string' },
     verbose: { type: 'boolean', short: 'v' },
   },
-  aliases: { wbits: 'bits', groupsize: 'group', 'group-size': 'group' },
+  aliases: { wbits: 'bits', groupsize: 'group', 'group-size': 'group', layer_bits: 'layer-bits' },
   async run(p) {
     const source = onePositional(p, this, 'checkpoint');
     const method = required(p, this, 'method', 'rtn|gptq|awq') as BaselineMethod;
@@ -58,6 +61,7 @@ export const baseline: Command = {
         bits,
         groupSize: num(p, 'group', { int: true, min: 0 }) ?? 128,
         sym: Boolean(p.values.sym),
+        layerBits: str(p, 'layer-bits'),
         calib,
         samples: num(p, 'samples', { int: true, min: 1 }),
         seqLen: num(p, 'seq-len', { int: true, min: 2 }),

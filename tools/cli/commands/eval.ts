@@ -32,6 +32,8 @@ export const evalCmd: Command = {
       --methods LIST       of ${EVAL_METHODS.join(',')} (default all)
       --bits LIST          bit widths, of 3,4,8 (default 3,4; SqueezeLLM takes 3 and 4)
       --groups LIST        baseline group sizes, 0 = one group per row (default 0,32)
+      --layer-bits SPEC    per-tensor precision for every method, e.g. "embed=f16,layers.0=8"
+                           (each row's bits is the default; docs/TOOLCHAIN.md)
       --samples N          calibration sequences (default 100)
       --seq-len L          tokens per calibration sequence (default 256)
       --ctx N              perplexity window (default 256, at most the model's context)
@@ -48,6 +50,7 @@ export const evalCmd: Command = {
     methods: { type: 'string' },
     bits: { type: 'string' },
     groups: { type: 'string' },
+    'layer-bits': { type: 'string' },
     samples: { type: 'string' },
     'seq-len': { type: 'string' },
     ctx: { type: 'string' },
@@ -81,6 +84,7 @@ export const evalCmd: Command = {
         methods,
         bits,
         groups: intList(p, 'groups'),
+        layerBits: str(p, 'layer-bits'),
         samples: num(p, 'samples', { int: true, min: 1 }),
         seqLen: num(p, 'seq-len', { int: true, min: 2 }),
         ctx: num(p, 'ctx', { int: true, min: 2 }),

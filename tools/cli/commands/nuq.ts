@@ -13,6 +13,8 @@ export const nuq: Command = {
       --outlier-config FILE  outlier_config_o*.json from sqz outliers (outliers go to the sparse part)
       --sensitivity P        also keep the top P% of Fisher scores of each matrix sparse
       --layers a,b           only layers a..b (inclusive)
+      --layer-bits SPEC      per-tensor precision, e.g. "layers.0=4,layers.*.mlp=3,head=f16"
+                             (f32, f16, 3 or 4; last match wins; docs/TOOLCHAIN.md)
   -o, --output LUTDIR        the lookup-table layer folder to write
 ${stepOptionsHelp}`,
   options: {
@@ -20,11 +22,12 @@ ${stepOptionsHelp}`,
     gradient: { type: 'string' },
     'outlier-config': { type: 'string' },
     sensitivity: { type: 'string' },
+    'layer-bits': { type: 'string' },
     layers: { type: 'string' },
     output: { type: 'string', short: 'o' },
     ...stepOptions,
   },
-  aliases: { wbits: 'bits', bit: 'bits', outlier_config: 'outlier-config', range: 'layers' },
+  aliases: { wbits: 'bits', bit: 'bits', layer_bits: 'layer-bits', outlier_config: 'outlier-config', range: 'layers' },
   async run(p) {
     const dir = onePositional(p, this, 'weights folder');
     const out = required(p, this, 'output', 'LUTDIR');
@@ -34,6 +37,7 @@ ${stepOptionsHelp}`,
         gradient: str(p, 'gradient'),
         outlierConfig: str(p, 'outlier-config'),
         sensitivity: num(p, 'sensitivity', { min: 0, max: 100 }),
+        layerBits: str(p, 'layer-bits'),
         layers: layerRange(str(p, 'layers')),
         threads: threadsOption(p),
         seed: seedOption(p),

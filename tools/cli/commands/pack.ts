@@ -1,12 +1,13 @@
 import { packStep } from '../../squeezellm/steps.ts';
 import { type Command, bitsOption, num, onePositional, required, str } from '../command.ts';
-import { runStep, stepOptions, stepOptionsHelp } from './shared.ts';
+import { runStep, seedOption, stepOptions, stepOptionsHelp, threadsOption } from './shared.ts';
 
 export const pack: Command = {
   name: 'pack',
   summary: 'pack a checkpoint and its lookup tables into one .sqz',
   usage: `sqz pack <checkpoint> --bits 3|4 --folder LUTDIR -o model.sqz [options]
-      --folder LUTDIR      the lookup-table folder from sqz nuq
+      --folder LUTDIR      the lookup-table folder from sqz nuq (its --layer-bits spec, if any,
+                           also sets embed and head: --threads and --seed serve their k-means)
       --include-sparse     keep the sparse part (outliers and sensitive values)
       --balance            record a row split per matrix with about equal work per worker
       --parts N            workers the split is for (default 2)
@@ -33,6 +34,8 @@ ${stepOptionsHelp}`,
         tokenizer: str(p, 'tokenizer'),
         includeSparse: Boolean(p.values['include-sparse']),
         balance: p.values.balance ? (num(p, 'parts', { int: true, min: 2 }) ?? 2) : undefined,
+        threads: threadsOption(p),
+        seed: seedOption(p),
         onProgress,
       }),
     );

@@ -15,6 +15,8 @@ export const quantize: Command = {
       --outlier-range R        outliers by the interquartile rule with range R
       --outlier-percent P      or: about P% of each matrix are outliers
       --sensitivity P          top P% of Fisher scores of each matrix kept sparse (e.g. 0.05)
+      --layer-bits SPEC        per-tensor precision, e.g. "layers.0=4,layers.*.mlp=3,head=f16"
+                               (f32, f16, 3 or 4; last match wins; docs/TOOLCHAIN.md)
       --balance N              record row splits for N workers
       --work-dir DIR           keep the intermediate folders (fisher, weights, lut) here
       --tokenizer FILE         tokenizer.bin for a llama2.c checkpoint
@@ -29,13 +31,14 @@ ${stepOptionsHelp}`,
     'outlier-range': { type: 'string' },
     'outlier-percent': { type: 'string' },
     sensitivity: { type: 'string' },
+    'layer-bits': { type: 'string' },
     balance: { type: 'string' },
     'work-dir': { type: 'string' },
     tokenizer: { type: 'string' },
     output: { type: 'string', short: 'o' },
     ...stepOptions,
   },
-  aliases: { wbits: 'bits', bit: 'bits' },
+  aliases: { wbits: 'bits', bit: 'bits', layer_bits: 'layer-bits' },
   async run(p) {
     const source = onePositional(p, this, 'checkpoint');
     const out = required(p, this, 'output', 'FILE');
@@ -52,6 +55,7 @@ ${stepOptionsHelp}`,
         outlierRange: num(p, 'outlier-range', { min: 0 }),
         outlierPercent: num(p, 'outlier-percent', { min: 0, max: 100 }),
         sensitivity: num(p, 'sensitivity', { min: 0, max: 100 }),
+        layerBits: str(p, 'layer-bits'),
         balance: num(p, 'balance', { int: true, min: 2 }),
         workDir: str(p, 'work-dir'),
         tokenizer: str(p, 'tokenizer'),
