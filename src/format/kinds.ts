@@ -4,7 +4,7 @@
 // an existing row never changes meaning (old files must keep reading the same).
 //
 // Every multi-byte number in a payload is little-endian. docs/FORMAT.md describes each field.
-import { halfToFloat } from '../kernels/reference.ts';
+import { floatToHalf, halfToFloat } from '../kernels/reference.ts';
 import { FormatError } from '../util/errors.ts';
 import { type PackedBits, packedIndexAt, rowBytes, unpackIndices } from './packing.ts';
 import { fromLeBytes, leBytes, type WireValue } from './wire.ts';
@@ -37,8 +37,10 @@ export interface CsrSparse {
 export interface NuqRecord extends RecordBase {
   kind: 'nuq';
   bits: 3 | 4;
-  /** [rows, 2^bits] f32: row r's table. */
+  /** [rows, 2^bits]: row r's table, as f32 values in memory whatever lutType stores. */
   lut: Float32Array;
+  /** How the file stores the table: 'f16' halves it (every value must then be exactly a binary16); absent = f32. */
+  lutType?: 'f16';
   /** rows x rowBytes(bits, cols) bytes, packed as in packing.ts. */
   indices: Uint8Array;
   sparse?: CsrSparse;
@@ -225,31 +227,41 @@ function validateRowSplit(r: TensorRecord, s: Int32Array, rows: number): void {
 const nuq: KindTraits<NuqRecord> = {
   kind: 'nuq',
   description: 'SqueezeLLM non-uniform: per-row lookup table, packed 3/4-bit indices, optional CSR sparse part',
-  fields: ['bits', 'lut', 'indices', 'sparse', 'rowSplit'],
+  fields: ['bits', 'lut', 'lutType', 'indices', 'sparse', 'rowSplit'],
   validate(r) {
     const [rows, cols] = matrix(r);
     checkBits(r, r.bits, [3, 4]);
     const levels = 1 << r.bits;
     checkArray(r, 'lut', r.lut, Float32Array, rows * levels, `${rows} rows x ${levels} levels`);
+    if (r.lutType !== undefined) {
+      if (r.lutType !== 'f16') fail(r, `lutType ${fmt(r.lutType)} is not 'f16' (absent means f32)`);
+      // f16 storage must lose nothing: the toolchain rounds the table before it assigns indices
+      const i = r.lut.findIndex((v) => halfToFloat(floatToHalf(v)) !== v && !Number.isNaN(v));
+      if (i >= 0) fail(r, `lut[${i}] = ${r.lut[i]} is not exactly representable in f16 (lutType 'f16')`);
+    }
     checkArray(r, 'indices', r.indices, Uint8Array, rows * rowBytes(r.bits, cols), `${rows} rows x ${rowBytes(r.bits, cols)} bytes (${cols} columns at ${r.bits} bits)`);
     if (r.sparse !== undefined) validateSparse(r, r.sparse, rows, cols);
     if (r.rowSplit !== undefined) validateRowSplit(r, r.rowSplit, rows);
   },
   encode: (r) => ({
     bits: r.bits,
-    lut: leBytes(r.lut),
+    lut: r.lutType === 'f16' ? leBytes(Uint16Array.from(r.lut, floatToHalf)) : leBytes(r.lut),
+    lutType: r.lutType,
     indices: leBytes(r.indices),
     sparse: r.sparse && { rowPtr: leBytes(r.sparse.rowPtr), colIdx: leBytes(r.sparse.colIdx), values: leBytes(r.sparse.values) },
     rowSplit: r.rowSplit && leBytes(r.rowSplit),
   }),
   decode(w, b) {
     const base = { name: b.name, kind: 'nuq' as const, shape: b.shape };
+    const lutType = w.lutType ?? undefined;
+    if (lutType !== undefined && lutType !== 'f16') fail(base, `field 'lutType' is ${fmt(lutType)}, not 'f16' (absent means f32)`);
     const out: NuqRecord = {
       ...base,
       bits: intField(w, 'bits', base) as 3 | 4,
-      lut: binField(w, 'lut', Float32Array, base),
+      lut: lutType === 'f16' ? Float32Array.from(binField(w, 'lut', Uint16Array, base), halfToFloat) : binField(w, 'lut', Float32Array, base),
       indices: binField(w, 'indices', Uint8Array, base),
     };
+    if (lutType === 'f16') out.lutType = 'f16';
     const s = w.sparse;
     if (s !== undefined && s !== null) {
       if (!isPlainMap(s)) fail(base, "field 'sparse' is not a map");
@@ -270,7 +282,7 @@ const nuq: KindTraits<NuqRecord> = {
     return out;
   },
   payloadBytes: (r) =>
-    r.lut.byteLength + r.indices.byteLength + (r.sparse ? r.sparse.rowPtr.byteLength + r.sparse.colIdx.byteLength + r.sparse.values.byteLength : 0) + (r.rowSplit?.byteLength ?? 0),
+    r.lut.length * (r.lutType === 'f16' ? 2 : 4) + r.indices.byteLength + (r.sparse ? r.sparse.rowPtr.byteLength + r.sparse.colIdx.byteLength + r.sparse.values.byteLength : 0) + (r.rowSplit?.byteLength ?? 0),
 };
 
 /** Row `row` of a nuq tensor as f32 into out[0..cols): table lookups plus the row's sparse values. */

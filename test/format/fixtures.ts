@@ -1,4 +1,5 @@
 // Random records of every kind and a small valid header, for the format tests.
+import { halfToFloat } from '../../src/kernels/reference.ts';
 import type { F16Record, F32Record, NuqRecord, TensorRecord, UniformRecord } from '../../src/format/kinds.ts';
 import { type PackedBits, packIndices, rowBytes } from '../../src/format/packing.ts';
 import type { SqzMeta } from '../../src/format/sqz.ts';
@@ -45,9 +46,14 @@ export function randomIndices(rng: Rng, n: number, bits: number): Uint8Array {
 }
 
 /** A nuq record and the unpacked indices it was built from. */
-export function nuqRecord(rng: Rng, name: string, rows: number, cols: number, bits: 3 | 4, opts: { sparse?: boolean; rowSplit?: boolean } = {}): { rec: NuqRecord; idx: Uint8Array } {
+export function nuqRecord(rng: Rng, name: string, rows: number, cols: number, bits: 3 | 4, opts: { sparse?: boolean; rowSplit?: boolean; f16Lut?: boolean } = {}): { rec: NuqRecord; idx: Uint8Array } {
   const idx = randomIndices(rng, rows * cols, bits);
   const rec: NuqRecord = { name, kind: 'nuq', shape: [rows, cols], bits, lut: rng.normals(rows << bits), indices: packIndices(idx, rows, cols, bits) };
+  if (opts.f16Lut) {
+    // random binary16 values (finite), so the table is exactly representable
+    rec.lut = Float32Array.from(rec.lut, () => halfToFloat(rng.int(0x7c00) | (rng.int(2) << 15)));
+    rec.lutType = 'f16';
+  }
   if (opts.sparse) {
     const rowPtr = new Int32Array(rows + 1);
     const colIdx: number[] = [];

@@ -41,6 +41,7 @@ function allKinds(): TensorRecord[] {
     for (const cols of [1, 31, 32, 33, 100]) {
       out.push(nuqRecord(rng, `nuq${bits}.${cols}`, 3, cols, bits).rec);
       out.push(nuqRecord(rng, `nuq${bits}.${cols}.sparse`, 4, cols, bits, { sparse: true, rowSplit: cols > 1 }).rec);
+      out.push(nuqRecord(rng, `nuq${bits}.${cols}.f16lut`, 3, cols, bits, { f16Lut: true, sparse: cols > 31 }).rec);
     }
   }
   for (const bits of [3, 4, 8] as const) {
@@ -159,6 +160,26 @@ test('f16 and f32 dequantize; payloadBytes', () => {
   const { rec } = nuqRecord(rng, 'n', 2, 40, 4, { sparse: true });
   assert.is(payloadBytes(rec), 2 * 16 * 4 + 2 * 32 + 3 * 4 + rec.sparse!.colIdx.length * 8);
   assert.equal(Object.keys(KINDS), ['f32', 'f16', 'nuq', 'uniform']);
+});
+
+test('nuq with f16 tables: 2 bytes per table value in the file, the same values back; tables f16 cannot hold are refused', () => {
+  const rng = new Rng(29);
+  const { rec } = nuqRecord(rng, 'h', 5, 40, 4, { f16Lut: true });
+  const f32: TensorRecord = { ...rec, lutType: undefined, lut: rec.lut.slice() };
+  delete (f32 as { lutType?: string }).lutType;
+  // the table is the only difference: 5 rows x 16 values x 2 bytes saved (give or take msgpack framing and the lutType entry)
+  const saved = encodeRecord(f32).entry.bytes - encodeRecord(rec).entry.bytes;
+  assert.ok(saved > 5 * 16 * 2 - 16 && saved <= 5 * 16 * 2, `saved ${saved} bytes`);
+  assert.is(payloadBytes(f32) - payloadBytes(rec), 5 * 16 * 2);
+  const back = SqzReader.fromBytes(encodeSqz(meta, [rec]));
+  return back.get('h').then((got) => {
+    sameRecord(rec, got);
+    const bad = { ...rec, lut: rec.lut.slice() };
+    bad.lut[7] = 0.1; // not a binary16
+    assert.throws(() => encodeSqz(meta, [bad]), /lut\[7\] = 0\.1.* not exactly representable in f16/);
+    const wrong = { ...rec, lutType: 'f8' } as unknown as TensorRecord;
+    assert.throws(() => encodeSqz(meta, [wrong]), /lutType "f8" is not 'f16'/);
+  });
 });
 
 test('sample file from several kinds: the index lists lengths and checksums', () => {

@@ -64,6 +64,34 @@ for (const bits of [3, 4] as const) {
   });
 }
 
+test('f16 tables: every value a binary16, each dense weight at its nearest stored centroid, objective within rounding of f32 tables', async () => {
+  const rng = new Rng(41);
+  const rows = 16, cols = 90;
+  const w = heavyTailed(rng, rows * cols);
+  const fisher = Float32Array.from({ length: rows * cols }, () => rng.next() ** 2);
+  for (const bits of [3, 4] as const) {
+    const half = await quantizeMatrix('m', w, fisher, rows, cols, { bits, outlierThreshold: 0.3 });
+    const full = await quantizeMatrix('m', w, fisher, rows, cols, { bits, outlierThreshold: 0.3, lutType: 'f32' });
+    assert.is(half.record.lutType, 'f16');
+    assert.is(full.record.lutType, undefined);
+    for (const v of half.record.lut) assert.is(ref.halfToFloat(ref.floatToHalf(v)), v);
+    const k = 1 << bits;
+    const idx = unpackIndices(half.record.indices, rows, cols, bits);
+    const sparse = new Set<number>();
+    const s = half.record.sparse!;
+    for (let r = 0; r < rows; r++) for (let p = s.rowPtr[r]; p < s.rowPtr[r + 1]; p++) sparse.add(r * cols + s.colIdx[p]);
+    for (let i = 0; i < rows * cols; i++) {
+      if (sparse.has(i)) continue;
+      const lut = half.record.lut.subarray(Math.floor(i / cols) * k, Math.floor(i / cols) * k + k);
+      const best = Math.min(...Array.from(lut, (c) => Math.abs(w[i] - c)));
+      assert.is(Math.abs(w[i] - lut[idx[i]]), best, `weight ${i} at its nearest centroid`);
+    }
+    // f32 tables are the optimum; f16 rounding moves centroids by 2^-11 relative at most
+    assert.ok(half.objective >= full.objective * (1 - 1e-9), `${half.objective} vs ${full.objective}`);
+    assert.ok(half.objective <= full.objective * 1.01, `${half.objective} vs ${full.objective}`);
+  }
+});
+
 test('Fisher weighting pulls centroids toward high-Fisher values (weighted error lower than unweighted clustering)', async () => {
   const rng = new Rng(11);
   const rows = 16, cols = 128;

@@ -53,7 +53,8 @@ test('the steps one by one give the same tensors as quantize(); the file runs; b
   let bytes = 0, weights = 0;
   for (const r of b) {
     if (r.kind !== 'nuq') continue;
-    bytes += r.lut.byteLength + r.indices.byteLength + (r.sparse ? r.sparse.rowPtr.byteLength + r.sparse.colIdx.byteLength + r.sparse.values.byteLength : 0);
+    assert.is(r.lutType, 'f16', 'f16 tables by default');
+    bytes += r.lut.length * 2 + r.indices.byteLength + (r.sparse ? r.sparse.rowPtr.byteLength + r.sparse.colIdx.byteLength + r.sparse.values.byteLength : 0);
     weights += r.shape[0] * r.shape[1];
   }
   assert.ok(Math.abs(res.avgBits - (8 * bytes) / weights) < 1e-9);

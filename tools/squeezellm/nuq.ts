@@ -7,8 +7,13 @@
 //     sparse positions, so they do not pull the centroids.
 //  3. At a sparse position the dense index points at the row's centroid nearest zero and the
 //     sparse value is the residual w - c, so dense + sparse gives back the original value there.
+//
+// With f16 tables (the default, as SqueezeLLM's own packed models) the centroids are rounded to
+// f16 before step 3 and every dense weight is reassigned to its nearest rounded centroid, so the
+// file holds exactly what was optimised against and the residuals are taken from stored values.
 import type { NuqRecord } from '../../src/format/kinds.ts';
 import { packIndices } from '../../src/format/packing.ts';
+import { floatToHalf, halfToFloat } from '../../src/kernels/reference.ts';
 import { clusterRows } from '../kmeans/parallel.ts';
 
 export interface NuqOptions {
@@ -17,9 +22,35 @@ export interface NuqOptions {
   outlierThreshold?: number;
   /** Share of the matrix, in percent, kept sparse as the most sensitive values (by Fisher). */
   sensitivity?: number;
+  /** How the tables are stored (default f16). */
+  lutType?: LutType;
   /** Worker threads for the per-row k-means. */
   threads?: number;
   seed?: number;
+}
+
+export type LutType = 'f16' | 'f32';
+
+/** Rounds every centroid to f16 and moves each dense weight to its nearest rounded centroid (ties: the lower index). */
+function roundTablesToF16(w: Float32Array, sparse: Uint8Array, centroids: Float32Array, indices: Uint8Array, rows: number, cols: number, k: number): void {
+  for (let i = 0; i < centroids.length; i++) centroids[i] = halfToFloat(floatToHalf(centroids[i]));
+  for (let r = 0; r < rows; r++) {
+    const base = r * k;
+    for (let c = 0; c < cols; c++) {
+      const i = r * cols + c;
+      if (sparse[i]) continue;
+      let best = 0;
+      let bestD = Math.abs(w[i] - centroids[base]);
+      for (let j = 1; j < k; j++) {
+        const d = Math.abs(w[i] - centroids[base + j]);
+        if (d < bestD) {
+          best = j;
+          bestD = d;
+        }
+      }
+      indices[i] = best;
+    }
+  }
 }
 
 export interface NuqResult {
@@ -74,6 +105,8 @@ export async function quantizeMatrix(name: string, w: Float32Array, fisher: Floa
   const f = new Float32Array(n);
   for (let i = 0; i < n; i++) f[i] = sparse[i] ? 0 : fisher ? fisher[i] : 1;
   const { centroids, indices } = await clusterRows(w, f, rows, cols, opts.bits, { threads: opts.threads, seed: opts.seed });
+  const lutType = opts.lutType ?? 'f16';
+  if (lutType === 'f16') roundTablesToF16(w, sparse, centroids, indices, rows, cols, k);
 
   // 3. residuals at the sparse positions, in CSR (columns ascending within a row)
   const rowPtr = new Int32Array(rows + 1);
@@ -104,6 +137,7 @@ export async function quantizeMatrix(name: string, w: Float32Array, fisher: Floa
     shape: [rows, cols],
     bits: opts.bits,
     lut: centroids,
+    ...(lutType === 'f16' ? { lutType } : {}),
     indices: packIndices(indices, rows, cols, opts.bits),
     ...(colIdx.length ? { sparse: { rowPtr, colIdx: Int32Array.from(colIdx), values: Float32Array.from(values) } } : {}),
   };

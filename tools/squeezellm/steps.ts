@@ -17,7 +17,7 @@ import { calibrationSequences } from '../fisher/fisher.ts';
 import { computeFisherParallel } from '../fisher/parallel.ts';
 import { readTextFile, splitDocuments, writeFileAtomic } from '../text.ts';
 import { assertSameModel, linearNamesOf, type LayerManifest, readLayer, readManifest, writeLayer, writeManifest } from './layers.ts';
-import { balancedRowSplit, quantizeMatrix } from './nuq.ts';
+import { balancedRowSplit, type LutType, quantizeMatrix } from './nuq.ts';
 import { countOutliers, type OutlierConfig, outlierConfigName, percentThreshold, rangeThreshold } from './outliers.ts';
 
 /** (done, total, what) for progress bars. */
@@ -156,6 +156,8 @@ export interface NuqStepOptions {
   layers?: [number, number];
   /** Mixed precision, e.g. "layers.0=4,layers.*.mlp=3,head=f16" (tools/precision.ts); recorded in the folder for pack. */
   layerBits?: string;
+  /** How lookup tables are stored (default f16); recorded in the folder for pack. */
+  lutType?: LutType;
   threads?: number;
   seed?: number;
   onProgress?: OnProgress;
@@ -233,6 +235,7 @@ export async function nuqStep(weightsDir: string, out: string, opts: NuqStepOpti
         if (outliers && threshold === undefined) throw new FormatError(`${opts.outlierConfig} has no threshold for ${name} (made for another model?)`);
         const r = await quantizeMatrix(name, f32Of(rec, weightsDir), fisher?.get(name) ?? null, rows, cols, {
           bits: bits as 3 | 4,
+          lutType: opts.lutType,
           outlierThreshold: threshold,
           sensitivity: opts.sensitivity,
           threads: opts.threads,
@@ -257,6 +260,7 @@ export async function nuqStep(weightsDir: string, out: string, opts: NuqStepOpti
         outlierPercent: outliers?.percent ?? 0,
         sparsePercent: total.numel ? (100 * total.nnz) / total.numel : 0,
         layerBits: plan.spec,
+        lutType: opts.lutType ?? 'f16',
       },
       layers,
     });
@@ -338,7 +342,8 @@ export async function packStep(source: string, lutDir: string, out: string, opts
         } else if (typeof p === 'number') {
           // embed or head quantized by the spec: unweighted k-means (Fisher covers the linear layers only)
           const [rows, cols] = shape;
-          rec = (await quantizeMatrix(name, await ckpt.read(name), null, rows, cols, { bits: p as 3 | 4, threads: opts.threads, seed: opts.seed })).record;
+          const lutType = (m.source.lutType as LutType | undefined) ?? 'f32';
+          rec = (await quantizeMatrix(name, await ckpt.read(name), null, rows, cols, { bits: p as 3 | 4, lutType, threads: opts.threads, seed: opts.seed })).record;
         } else {
           rec = denseRecord(name, shape, await ckpt.read(name), p ?? 'f32');
         }
@@ -375,6 +380,8 @@ export interface QuantizeOptions {
   sensitivity?: number;
   /** Mixed precision (tools/precision.ts); bits is the default. */
   layerBits?: string;
+  /** How lookup tables are stored (default f16). */
+  lutType?: LutType;
   tokenizer?: string;
   balance?: number;
   threads?: number;
@@ -426,6 +433,7 @@ export async function quantize(source: string, out: string, opts: QuantizeOption
         outlierConfig,
         sensitivity: calib ? opts.sensitivity : undefined,
         layerBits: opts.layerBits,
+        lutType: opts.lutType,
         threads: opts.threads,
         seed: opts.seed,
         onProgress: opts.onProgress,

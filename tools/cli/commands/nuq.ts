@@ -1,7 +1,7 @@
 import { UsageError } from '../../../src/util/errors.ts';
 import { nuqStep } from '../../squeezellm/steps.ts';
 import { type Command, bitsOption, num, onePositional, required, str } from '../command.ts';
-import { runStep, seedOption, stepOptions, stepOptionsHelp, threadsOption } from './shared.ts';
+import { lutTypeOption, runStep, seedOption, stepOptions, stepOptionsHelp, threadsOption } from './shared.ts';
 
 export const nuq: Command = {
   name: 'nuq',
@@ -15,6 +15,7 @@ export const nuq: Command = {
       --layers a,b           only layers a..b (inclusive)
       --layer-bits SPEC      per-tensor precision, e.g. "layers.0=4,layers.*.mlp=3,head=f16"
                              (f32, f16, 3 or 4; last match wins; docs/TOOLCHAIN.md)
+      --lut-type f16|f32     how lookup tables are stored (default f16: half the size)
   -o, --output LUTDIR        the lookup-table layer folder to write
 ${stepOptionsHelp}`,
   options: {
@@ -23,6 +24,7 @@ ${stepOptionsHelp}`,
     'outlier-config': { type: 'string' },
     sensitivity: { type: 'string' },
     'layer-bits': { type: 'string' },
+    'lut-type': { type: 'string' },
     layers: { type: 'string' },
     output: { type: 'string', short: 'o' },
     ...stepOptions,
@@ -38,6 +40,7 @@ ${stepOptionsHelp}`,
         outlierConfig: str(p, 'outlier-config'),
         sensitivity: num(p, 'sensitivity', { min: 0, max: 100 }),
         layerBits: str(p, 'layer-bits'),
+        lutType: lutTypeOption(p),
         layers: layerRange(str(p, 'layers')),
         threads: threadsOption(p),
         seed: seedOption(p),

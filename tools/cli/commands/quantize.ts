@@ -1,7 +1,7 @@
 import { UsageError } from '../../../src/util/errors.ts';
 import { quantize as quantizeModel } from '../../squeezellm/steps.ts';
 import { type Command, bitsOption, num, onePositional, required, str } from '../command.ts';
-import { runStep, seedOption, stepOptions, stepOptionsHelp, threadsOption } from './shared.ts';
+import { lutTypeOption, runStep, seedOption, stepOptions, stepOptionsHelp, threadsOption } from './shared.ts';
 
 export const quantize: Command = {
   name: 'quantize',
@@ -17,6 +17,7 @@ export const quantize: Command = {
       --sensitivity P          top P% of Fisher scores of each matrix kept sparse (e.g. 0.05)
       --layer-bits SPEC        per-tensor precision, e.g. "layers.0=4,layers.*.mlp=3,head=f16"
                                (f32, f16, 3 or 4; last match wins; docs/TOOLCHAIN.md)
+      --lut-type f16|f32       how lookup tables are stored (default f16: half the size)
       --balance N              record row splits for N workers
       --work-dir DIR           keep the intermediate folders (fisher, weights, lut) here
       --tokenizer FILE         tokenizer.bin for a llama2.c checkpoint
@@ -32,6 +33,7 @@ ${stepOptionsHelp}`,
     'outlier-percent': { type: 'string' },
     sensitivity: { type: 'string' },
     'layer-bits': { type: 'string' },
+    'lut-type': { type: 'string' },
     balance: { type: 'string' },
     'work-dir': { type: 'string' },
     tokenizer: { type: 'string' },
@@ -56,6 +58,7 @@ ${stepOptionsHelp}`,
         outlierPercent: num(p, 'outlier-percent', { min: 0, max: 100 }),
         sensitivity: num(p, 'sensitivity', { min: 0, max: 100 }),
         layerBits: str(p, 'layer-bits'),
+        lutType: lutTypeOption(p),
         balance: num(p, 'balance', { int: true, min: 2 }),
         workDir: str(p, 'work-dir'),
         tokenizer: str(p, 'tokenizer'),

@@ -1,6 +1,7 @@
 // Options several commands share, parsed one way.
 import type { BackendName } from '../../../src/index.ts';
 import { UsageError } from '../../../src/util/errors.ts';
+import type { LutType } from '../../squeezellm/nuq.ts';
 import type { OnProgress } from '../../squeezellm/steps.ts';
 import { num, type Options, type Parsed, str } from '../command.ts';
 import { watchPeakMemory } from '../memory.ts';
@@ -49,6 +50,13 @@ export async function runStep<T>(p: Parsed, label: string, fn: (onProgress: OnPr
       process.stderr.write(`${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s, peak memory ${m.rssMiB.toFixed(0)} MiB resident (${m.heapMiB.toFixed(0)} MiB JS heap + buffers)\n`);
     }
   }
+}
+
+/** --lut-type f16|f32: how SqueezeLLM's lookup tables are stored (default f16). */
+export function lutTypeOption(p: Parsed): LutType {
+  const t = str(p, 'lut-type') ?? 'f16';
+  if (t !== 'f16' && t !== 'f32') throw new UsageError(`--lut-type must be f16 or f32, got '${t}'`);
+  return t;
 }
 
 export function seedOption(p: Parsed): number {
