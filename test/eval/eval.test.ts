@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../src/util/random.ts';
 import { repoRoot } from '../helpers.ts';
-import { type EvalOptions, type EvalResult, runEval } from '../../tools/eval/index.ts';
+import { type EvalMethod, type EvalOptions, type EvalResult, runEval } from '../../tools/eval/index.ts';
+import { SqzReader } from '../../src/format/reader.ts';
 import { niceTicks, resultsSvg } from '../../tools/eval/report.ts';
 import { writeSyntheticModel } from '../../tools/synthetic.ts';
 
@@ -126,6 +127,23 @@ test('--jobs 2 (child processes) writes the same files and rows', async () => {
   const byName = (rows: EvalResult['rows']) => Object.fromEntries(rows.map((r) => [`${r.method} ${r.group}`, [r.avgBits, r.perplexity]]));
   assert.equal(byName(third.rows), byName(first.rows));
   assert.equal(third.rows.map((r) => r.method), ['f32', 'squeezellm', 'rtn', 'rtn']);
+});
+
+test('the ablations and --layer-bits: the same files in-process and from child processes; headers say what was done', async () => {
+  const o = { ...opts(join(tmp, 'abl1')), methods: ['squeezellm-unweighted', 'gptq-act-order'] as EvalMethod[], groups: [16], layerBits: 'layers.0.mlp=f16', report: false };
+  const inProcess = await runEval(model, o);
+  const children = await runEval(model, { ...o, outDir: join(tmp, 'abl2'), jobs: 2 });
+  assert.equal(inProcess.rows.map((r) => r.file.split('/').pop()), ['f32.sqz', 'squeezellm-unweighted-b4.sqz', 'gptq-act-order-b4-g16.sqz']);
+  for (const r of inProcess.rows) {
+    const f = r.file.split('/').pop()!;
+    assert.ok(readFileSync(r.file).equals(readFileSync(join(tmp, 'abl2', f))), `${f} differs`);
+    if (r.method === 'f32') continue;
+    const h = (await SqzReader.open(r.file)).header.quant;
+    assert.is(h.layerBits, 'layers.0.mlp=f16', f);
+    if (r.method === 'gptq-act-order') assert.equal([h.method, h.actOrder, h.groupSize], ['gptq', true, 16]);
+    else assert.equal([h.method, h.weighted, h.calibration], ['squeezellm', false, null]);
+  }
+  assert.equal(children.rows.map((r) => r.perplexity), inProcess.rows.map((r) => r.perplexity));
 });
 
 test('niceTicks and an svg of one point', () => {

@@ -11,19 +11,36 @@ import { fileURLToPath } from 'node:url';
 import { SqzReader } from '../../src/format/reader.ts';
 import { loadModel } from '../../src/index.ts';
 import { SqzError, UsageError } from '../../src/util/errors.ts';
-import { quantizeBaseline } from '../baselines/index.ts';
+import { type BaselineMethod, quantizeBaseline } from '../baselines/index.ts';
 import { convertCheckpoint } from '../convert.ts';
 import { quantize as quantizeSqueezeLLM } from '../squeezellm/steps.ts';
 import { parseLayerBits } from '../precision.ts';
 import { readTextFile, writeFileAtomic } from '../text.ts';
 import { resultsMarkdown, resultsSvg } from './report.ts';
 
-export type EvalMethod = 'squeezellm' | 'squeezellm-sparse' | 'rtn' | 'gptq' | 'awq';
-export const EVAL_METHODS: readonly EvalMethod[] = ['squeezellm', 'squeezellm-sparse', 'rtn', 'gptq', 'awq'];
-const BASELINE = new Set<EvalMethod>(['rtn', 'gptq', 'awq']);
-
 /** SqueezeLLM dense-and-sparse settings of the `squeezellm-sparse` rows (the paper's 0.45% split). */
 export const SPARSE_SETTINGS = { outlierPercent: 0.4, sensitivity: 0.05 };
+
+/** How a method's rows are made: a SqueezeLLM configuration, or a baseline one (rows per group size). */
+type Recipe = { squeezellm: { fisher: boolean; sparse: boolean } } | { baseline: BaselineMethod; actOrder?: boolean };
+
+const RECIPES = {
+  squeezellm: { squeezellm: { fisher: true, sparse: false } },
+  'squeezellm-sparse': { squeezellm: { fisher: true, sparse: true } },
+  rtn: { baseline: 'rtn' },
+  gptq: { baseline: 'gptq' },
+  awq: { baseline: 'awq' },
+  // ablations, on request: SqueezeLLM without the Fisher weighting, GPTQ with act-order
+  'squeezellm-unweighted': { squeezellm: { fisher: false, sparse: false } },
+  'gptq-act-order': { baseline: 'gptq', actOrder: true },
+} satisfies Record<string, Recipe>;
+
+export type EvalMethod = keyof typeof RECIPES;
+export const EVAL_METHODS = Object.keys(RECIPES) as EvalMethod[];
+/** What a run compares unless told otherwise. */
+export const DEFAULT_METHODS: readonly EvalMethod[] = ['squeezellm', 'squeezellm-sparse', 'rtn', 'gptq', 'awq'];
+const recipe = (m: EvalMethod): Recipe => RECIPES[m];
+const isBaseline = (m: EvalMethod): boolean => 'baseline' in recipe(m);
 
 export interface EvalOptions {
   /** Calibration text (Fisher information for SqueezeLLM, Hessians/activations for GPTQ/AWQ). */
@@ -112,27 +129,27 @@ interface Job {
 
 /** The rows a run makes, in order: f32, then method × bits (× groups for the baselines). */
 export function plan(opts: EvalOptions): { jobs: Job[]; notes: string[] } {
-  const methods = opts.methods ?? [...EVAL_METHODS];
+  const methods = opts.methods ?? [...DEFAULT_METHODS];
   const bits = opts.bits ?? [3, 4];
   const groups = opts.groups ?? [0, 32];
   for (const m of methods) if (!EVAL_METHODS.includes(m)) throw new UsageError(`unknown method '${m}' (${EVAL_METHODS.join(', ')})`);
   for (const b of bits) if (b !== 3 && b !== 4 && b !== 8) throw new UsageError(`bits must be 3, 4 or 8, got ${b}`);
   for (const g of groups) if (!Number.isInteger(g) || g < 0) throw new UsageError(`group sizes must be integers >= 0 (0 = per row), got ${g}`);
   if (!methods.length || !bits.length) throw new UsageError('nothing to evaluate: give at least one method and one bit width');
-  if (methods.some((m) => BASELINE.has(m)) && !groups.length) throw new UsageError('the baselines need at least one group size');
+  if (methods.some((m) => isBaseline(m)) && !groups.length) throw new UsageError('the baselines need at least one group size');
   if (opts.layerBits !== undefined) {
     // every method must take every width the spec names, before any work starts
     for (const { pattern, value } of parseLayerBits(opts.layerBits)) {
       if (typeof value !== 'number') continue;
-      const refuses = methods.find((m) => !(BASELINE.has(m) ? [3, 4, 8] : [3, 4]).includes(value));
-      if (refuses) throw new UsageError(`--layer-bits: ${pattern}=${value}: ${refuses} takes ${BASELINE.has(refuses) ? '3, 4 or 8' : '3 or 4'} bits, f16 or f32`);
+      const refuses = methods.find((m) => !(isBaseline(m) ? [3, 4, 8] : [3, 4]).includes(value));
+      if (refuses) throw new UsageError(`--layer-bits: ${pattern}=${value}: ${refuses} takes ${isBaseline(refuses) ? '3, 4 or 8' : '3 or 4'} bits, f16 or f32`);
     }
   }
   const jobs: Job[] = [{ method: 'f32', bits: 32, group: null, label: 'f32', file: join(opts.outDir, 'f32.sqz') }];
   const notes: string[] = [];
   for (const m of methods) {
     for (const b of bits) {
-      if (BASELINE.has(m)) {
+      if (isBaseline(m)) {
         for (const g of groups) {
           const gs = g === 0 ? 'row' : `g${g}`;
           jobs.push({ method: m, bits: b, group: g, label: `${m} b${b} ${gs}`, file: join(opts.outDir, `${m}-b${b}-${gs}.sqz`) });
@@ -153,14 +170,14 @@ async function quantizeJob(source: string, job: Job, opts: EvalOptions, onProgre
     await convertCheckpoint(source, job.file, { tokenizer: opts.tokenizer, onTensor: (i, n) => onProgress(i + 1, n) });
     return { avgBits: 32, bytes: (await stat(job.file)).size };
   }
-  if (BASELINE.has(job.method)) {
-    const r = await quantizeBaseline(source, job.file, { ...common, method: job.method as 'rtn' | 'gptq' | 'awq', bits: job.bits as 3 | 4 | 8, groupSize: job.group!, onProgress });
-    return r;
+  const r = recipe(job.method);
+  if ('baseline' in r) {
+    const calib = r.baseline === 'rtn' ? undefined : opts.calib;
+    return quantizeBaseline(source, job.file, { ...common, calib, method: r.baseline, actOrder: r.actOrder, bits: job.bits as 3 | 4 | 8, groupSize: job.group!, onProgress });
   }
-  const sparse = job.method === 'squeezellm-sparse' ? SPARSE_SETTINGS : {};
+  const { fisher, sparse } = r.squeezellm;
   // the gradient, chunk, nuq and pack steps each count from 0: one bar per step
-  const r = await quantizeSqueezeLLM(source, job.file, { ...common, ...sparse, bits: job.bits as 3 | 4, threads: opts.threads, onProgress });
-  return r;
+  return quantizeSqueezeLLM(source, job.file, { ...common, calib: fisher ? opts.calib : undefined, ...(sparse ? SPARSE_SETTINGS : {}), bits: job.bits as 3 | 4, threads: opts.threads, onProgress });
 }
 
 /** bin/sqz.mjs, found from this module whether it runs from sources (tools/eval/) or the bundle (build/). */
@@ -177,15 +194,17 @@ function cliArgs(source: string, job: Job, opts: EvalOptions): string[] {
   const a = [source, '--bits', String(job.bits), '--seed', String(opts.seed ?? 0), '-o', job.file];
   if (opts.tokenizer !== undefined) a.push('--tokenizer', opts.tokenizer);
   if (opts.layerBits !== undefined) a.push('--layer-bits', opts.layerBits);
-  // rtn reads no calibration (sqz baseline refuses --calib for it; the file is the same)
-  if (job.method !== 'rtn') {
+  const r = recipe(job.method as EvalMethod);
+  // rtn and unweighted SqueezeLLM read no calibration (the commands refuse --calib there; the file is the same)
+  if ('baseline' in r ? r.baseline !== 'rtn' : r.squeezellm.fisher) {
     a.push('--calib', opts.calib);
     if (opts.samples !== undefined) a.push('--samples', String(opts.samples));
     if (opts.seqLen !== undefined) a.push('--seq-len', String(opts.seqLen));
   }
-  if (BASELINE.has(job.method as EvalMethod)) return ['baseline', ...a, '--method', job.method, '--group', String(job.group)];
-  const sparse = job.method === 'squeezellm-sparse' ? ['--outlier-percent', String(SPARSE_SETTINGS.outlierPercent), '--sensitivity', String(SPARSE_SETTINGS.sensitivity)] : [];
-  return ['quantize', ...a, ...sparse, '--threads', String(opts.threads ?? 1)];
+  if ('baseline' in r) return ['baseline', ...a, '--method', r.baseline, ...(r.actOrder ? ['--act-order'] : []), '--group', String(job.group)];
+  const { fisher, sparse } = r.squeezellm;
+  const extra = sparse ? ['--outlier-percent', String(SPARSE_SETTINGS.outlierPercent), '--sensitivity', String(SPARSE_SETTINGS.sensitivity)] : [];
+  return ['quantize', ...a, ...(fisher ? [] : ['--no-fisher']), ...extra, '--threads', String(opts.threads ?? 1)];
 }
 
 /** Runs `sqz …` in a child process; its one-line error becomes ours. */

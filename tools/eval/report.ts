@@ -43,6 +43,8 @@ export const SERIES_COLOURS: Record<string, string> = {
   rtn: '#D55E00',
   gptq: '#CC79A7',
   awq: '#E69F00',
+  'squeezellm-unweighted': '#56B4E9',
+  'gptq-act-order': '#000000',
 };
 const F32_COLOUR = '#555555';
 

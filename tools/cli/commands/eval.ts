@@ -1,7 +1,7 @@
 // `sqz eval`: SqueezeLLM against RTN/GPTQ/AWQ on one checkpoint: a perplexity table and plot
 // (docs/EVAL.md). The library (tools/eval/) does the work; this prints and draws the bars.
 import { UsageError } from '../../../src/util/errors.ts';
-import { EVAL_METHODS, type EvalMethod, runEval } from '../../eval/index.ts';
+import { DEFAULT_METHODS, EVAL_METHODS, type EvalMethod, runEval } from '../../eval/index.ts';
 import { pplText } from '../../eval/report.ts';
 import { type Command, num, onePositional, type Parsed, required, str } from '../command.ts';
 import { type Progress, progressBar } from '../progress.ts';
@@ -29,7 +29,8 @@ export const evalCmd: Command = {
   usage: `sqz eval <checkpoint> --calib FILE --text FILE -o OUTDIR [options]
       --calib FILE         calibration text (Fisher information, GPTQ Hessians, AWQ activations)
       --text FILE          text scored for perplexity
-      --methods LIST       of ${EVAL_METHODS.join(',')} (default all)
+      --methods LIST       of ${EVAL_METHODS.join(',')}
+                           (default ${DEFAULT_METHODS.join(',')}; the other two are ablations)
       --bits LIST          bit widths, of 3,4,8 (default 3,4; SqueezeLLM takes 3 and 4)
       --groups LIST        baseline group sizes, 0 = one group per row (default 0,32)
       --layer-bits SPEC    per-tensor precision for every method, e.g. "embed=f16,layers.0=8"
