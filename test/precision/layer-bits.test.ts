@@ -5,7 +5,7 @@
 // float model's logits exactly.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dequantize, numel, payloadBytes, type TensorRecord } from '../../src/format/kinds.ts';
@@ -161,6 +161,15 @@ for (const m of METHODS) {
     }
   });
 }
+
+test('mixed precision is deterministic: the same command twice gives byte-identical files (k-means of embed and head included)', async () => {
+  for (const m of [METHODS[1], METHODS[3]]) {
+    const spec = `embed=${m.wide},layers.*.attn=f16,head=3`;
+    const [a, b] = [join(tmp, `${m.method}-d1.sqz`), join(tmp, `${m.method}-d2.sqz`)];
+    for (const out of [a, b]) await m.run(out, spec);
+    assert.ok(readFileSync(a).equals(readFileSync(b)), m.method);
+  }
+});
 
 test('a spec keeping every matrix f32 gives the float model\'s logits exactly, for every method', async () => {
   const spec = 'embed=f32,layers=f32,head=f32';
