@@ -18,31 +18,49 @@ export function matvecF32(out: usize, w: usize, x: usize, cols: i32, r0: i32, r1
   }
 }
 
+// Rows of a cache tile over `cols` columns: about 128 KiB of f32 weights, at least 4 (all rows when
+// cols is 0).
+// @ts-ignore: decorator
+@inline export function tileRows(cols: i32): i32 {
+  return cols > 0 ? max(4, 32768 / cols) : i32.MAX_VALUE;
+}
+
+// Bytes of scratch the quantized matmuls (lut.ts, uniform.ts) need for `cols` columns: one tile of
+// decoded f32 rows.
+export function matmulScratchBytes(cols: i32): usize {
+  return cols > 0 ? <usize>tileRows(cols) * <usize>cols * 4 : 0;
+}
+
+// out[i * oStride + r * 4] = sum_c w[r, c] * x[i, c] for the m rows of one tile (row r at
+// w + r * cols * 4) and n activation vectors (x[i, :] at x + i * cols * 4). Register-blocked: each
+// 4-float chunk of a weight row is loaded once and multiplied into four activation vectors at a
+// time (four accumulators), then one vector at a time for n % 4.
+// @ts-ignore: decorator
+@inline export function matmulTile(out: usize, oStride: usize, w: usize, m: i32, x: usize, cols: i32, n: i32): void {
+  const stride = <usize>cols << 2;
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const xi = x + <usize>i * stride;
+    const oi = out + <usize>i * oStride;
+    for (let r = 0; r < m; r++) dot4(oi + (<usize>r << 2), oStride, w + <usize>r * stride, xi, stride, cols);
+  }
+  for (; i < n; i++) {
+    const xi = x + <usize>i * stride;
+    const oi = out + <usize>i * oStride;
+    for (let r = 0; r < m; r++) store<f32>(oi + (<usize>r << 2), dot(w + <usize>r * stride, xi, cols));
+  }
+}
+
 // out[i * rows + r] = sum_c w[r, c] * x[i, c] for every row r and every one of the n activation
-// vectors i; x is [n, cols], out is [n, rows]. Register-blocked: each 4-float chunk of a weight row
-// is loaded once and multiplied into four activation vectors at a time (four accumulators), so
-// weights are loaded once per four vectors instead of once per vector. Cache-blocked over rows: a
-// tile of about 128 KiB of weight rows meets every block of four activation vectors before the
-// next tile is touched, so each weight byte comes from DRAM once.
+// vectors i; x is [n, cols], out is [n, rows]. Cache-blocked over rows: a tile of weight rows
+// (tileRows) meets every block of four activation vectors (matmulTile) before the next tile is
+// touched, so each weight byte comes from DRAM once.
 export function matmulF32(out: usize, w: usize, x: usize, rows: i32, cols: i32, n: i32): void {
   const stride = <usize>cols << 2;
-  const oStride = <usize>rows << 2;
-  const n4 = n & ~3;
-  let tile = cols > 0 ? (32768 / cols) : rows;
-  if (tile < 4) tile = 4;
+  const tile = tileRows(cols);
   for (let t0 = 0; t0 < rows; t0 += tile) {
-    const t1 = min(rows, t0 + tile);
-    let i = 0;
-    for (; i < n4; i += 4) {
-      const xi = x + <usize>i * stride;
-      const oi = out + <usize>i * oStride;
-      for (let r = t0; r < t1; r++) dot4(oi + (<usize>r << 2), oStride, w + <usize>r * stride, xi, stride, cols);
-    }
-    for (; i < n; i++) {
-      const xi = x + <usize>i * stride;
-      const oi = out + <usize>i * oStride;
-      for (let r = t0; r < t1; r++) store<f32>(oi + (<usize>r << 2), dot(w + <usize>r * stride, xi, cols));
-    }
+    matmulTile(out + (<usize>t0 << 2), <usize>rows << 2, w + <usize>t0 * stride, min(rows - t0, tile), x, cols, n);
   }
 }
 

@@ -1,11 +1,11 @@
 // Entry of the kernel module: every export the host calls. See docs/KERNELS.md.
 // Pointers are byte addresses in the host-managed shared memory; the kernels allocate nothing.
-export { matvecF32, matmulF32 } from './dense';
+export { matvecF32, matmulF32, matmulScratchBytes } from './dense';
 export { f16ToF32 } from './f16';
-export { matvecLut4, matvecLut3 } from './lut';
-export { spmvCsrAdd } from './sparse';
+export { matvecLut4, matvecLut3, matmulLut4, matmulLut3 } from './lut';
+export { spmvCsrAdd, spmmCsrAdd } from './sparse';
 // uniform (RTN / GPTQ / AWQ) values with a scale and zero per group (docs/BASELINES.md)
-export { matvecUniform } from './uniform';
+export { matvecUniform, matmulUniform } from './uniform';
 export { rmsnorm, ropeInterleaved, ropeHalf, softmax, swiglu, add, attention } from './ops';
 // toolchain: exact weighted 1-D k-means (docs/KMEANS.md)
 export { kmeansExactPartition, kmeansExactRow, kmeansRowScratchBytes } from './kmeans';

@@ -1,5 +1,5 @@
-// Lookup-table matvecs: the SqueezeLLM exact path. Row r's weight at column c is lut[r, idx(r, c)]
-// (f32), idx packed in groups of 32 as in src/format/packing.ts:
+// Lookup-table matvecs and matmuls: the SqueezeLLM exact path. Row r's weight at column c is
+// lut[r, idx(r, c)] (f32), idx packed in groups of 32 as in src/format/packing.ts:
 //   4 bits, 16 bytes per group: byte j = w[j] | w[j + 16] << 4
 //   3 bits, 12 bytes per group: bytes 0..7: byte j = lo(w[j]) | lo(w[j+8]) << 2 | lo(w[j+16]) << 4
 //                               | lo(w[j+24]) << 6; bytes 8..11: bit b of byte 8 + i = bit 2 of w[8i + b]
@@ -12,9 +12,13 @@
 // two rounds of interleaving shuffles (bytes, then 16-bit pairs) turn the four planes back into four
 // f32x4 of weights, which are multiplied with x. Full groups go this way; a row's last partial group
 // (cols % 32 != 0) is decoded weight by weight so that x is never read past cols.
-import { hsum, unpack3first, unpack3second, unpack4first, unpack4second } from './simd';
+//
+// The decode (swizzles and shuffles) costs more than the multiply-adds, so the matmuls decode a
+// tile of rows once into the caller's scratch and run the dense register-blocked matmul on it
+// (docs/KERNELS.md has the measurements against decoding into registers per four vectors).
+import { matmulTile, tileRows } from './dense';
+import { dot16, groupBytes, hsum, indicesFirst, indicesSecond, packedAt } from './simd';
 
-// Byte planes of one 16-entry table in four v128 (entries 0..3, 4..7, 8..11, 12..15).
 // @ts-ignore: decorator
 @inline function plane01(t0: v128, t1: v128): v128 {
   // lanes 0..7: byte 0 of entries 0..7; lanes 8..15: byte 1 of entries 0..7
@@ -34,100 +38,156 @@ import { hsum, unpack3first, unpack3second, unpack4first, unpack4second } from '
   return i8x16.shuffle(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
 }
 
-// sum over 16 weights (as 4 lanes) of table[k[j]] * x[j], the table given as byte planes p0..p3.
+// Byte plane b (constant) of the table at `tab`: lane k = byte b of entry k. A 3-bit table has 8
+// entries; its planes repeat them in lanes 8..15 (3-bit indices never reach those lanes).
 // @ts-ignore: decorator
-@inline function lookupDot(p0: v128, p1: v128, p2: v128, p3: v128, k: v128, xp: usize): v128 {
+@inline function plane(tab: usize, bits: i32, b: i32): v128 {
+  const t0 = v128.load(tab);
+  const t1 = v128.load(tab, 16);
+  let lo: v128;
+  let hi: v128;
+  if (b < 2) {
+    lo = plane01(t0, t1);
+    hi = bits == 3 ? lo : plane01(v128.load(tab, 32), v128.load(tab, 48));
+  } else {
+    lo = plane23(t0, t1);
+    hi = bits == 3 ? lo : plane23(v128.load(tab, 32), v128.load(tab, 48));
+  }
+  if ((b & 1) == 0) return lowHalves(lo, hi);
+  return highHalves(lo, hi);
+}
+
+// Weights 4j..4j+3 (j constant) as f32x4, of the 16 whose indices are in k's byte lanes, from the
+// table's byte planes p0..p3. The four calls for j = 0..3 repeat their swizzles and first-round
+// shuffles; V8 merges the identical expressions (matvecLut4 measured as fast as when it was one
+// function computing them once).
+// @ts-ignore: decorator
+@inline function lookup4(p0: v128, p1: v128, p2: v128, p3: v128, k: v128, j: i32): v128 {
   const b0 = i8x16.swizzle(p0, k);
   const b1 = i8x16.swizzle(p1, k);
   const b2 = i8x16.swizzle(p2, k);
   const b3 = i8x16.swizzle(p3, k);
-  // bytes 0,1 and 2,3 of each weight side by side (16-bit pairs), weights 0..7 and 8..15
-  const l01 = i8x16.shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  const h01 = i8x16.shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  const l23 = i8x16.shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  const h23 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  // whole f32s: weights 0..3, 4..7, 8..11, 12..15
-  const f0 = i8x16.shuffle(l01, l23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
-  const f1 = i8x16.shuffle(l01, l23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
-  const f2 = i8x16.shuffle(h01, h23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
-  const f3 = i8x16.shuffle(h01, h23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
-  const s01 = f32x4.add(f32x4.mul(f0, v128.load(xp)), f32x4.mul(f1, v128.load(xp, 16)));
-  const s23 = f32x4.add(f32x4.mul(f2, v128.load(xp, 32)), f32x4.mul(f3, v128.load(xp, 48)));
-  return f32x4.add(s01, s23);
+  // bytes 0,1 and 2,3 of each weight side by side (16-bit pairs), weights 0..7 or 8..15
+  let w01: v128;
+  let w23: v128;
+  if (j < 2) {
+    w01 = i8x16.shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    w23 = i8x16.shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  } else {
+    w01 = i8x16.shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    w23 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  }
+  // whole f32s
+  if ((j & 1) == 0) return i8x16.shuffle(w01, w23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+  return i8x16.shuffle(w01, w23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+}
+
+// sum over 16 weights (as 4 lanes) of table[k[j]] * x[j], the table given as byte planes p0..p3.
+// @ts-ignore: decorator
+@inline function lookupDot(p0: v128, p1: v128, p2: v128, p3: v128, k: v128, xp: usize): v128 {
+  return dot16(lookup4(p0, p1, p2, p3, k, 0), lookup4(p0, p1, p2, p3, k, 1), lookup4(p0, p1, p2, p3, k, 2), lookup4(p0, p1, p2, p3, k, 3), xp);
+}
+
+// Bytes of one row's packed indices.
+// @ts-ignore: decorator
+@inline function rowStride(bits: i32, cols: i32): usize {
+  return <usize>((cols + 31) >> 5) * groupBytes(bits);
+}
+
+// out[r] = sum_c lut[r, idx(r, c)] * x[c] for r0 <= r < r1: one vector, two accumulators.
+// @ts-ignore: decorator
+@inline function lutRows(bits: i32, out: usize, lut: usize, idx: usize, x: usize, cols: i32, r0: i32, r1: i32): void {
+  const groups = cols >> 5;
+  const gb = groupBytes(bits);
+  const stride = rowStride(bits, cols);
+  for (let r = r0; r < r1; r++) {
+    const tab = lut + (<usize>r << (bits + 2));
+    const row = idx + <usize>r * stride;
+    const p0 = plane(tab, bits, 0);
+    const p1 = plane(tab, bits, 1);
+    const p2 = plane(tab, bits, 2);
+    const p3 = plane(tab, bits, 3);
+    let acc0 = f32x4.splat(0);
+    let acc1 = f32x4.splat(0);
+    for (let g = 0; g < groups; g++) {
+      const gp = row + <usize>g * gb;
+      const v = v128.load(gp);
+      const xp = x + (<usize>g << 7);
+      acc0 = f32x4.add(acc0, lookupDot(p0, p1, p2, p3, indicesFirst(bits, v), xp));
+      acc1 = f32x4.add(acc1, lookupDot(p0, p1, p2, p3, indicesSecond(bits, v, gp), xp + 64));
+    }
+    let s = hsum(f32x4.add(acc0, acc1));
+    for (let c = groups << 5; c < cols; c++) s += load<f32>(tab + (<usize>packedAt(row, c, bits) << 2)) * load<f32>(x + (<usize>c << 2));
+    store<f32>(out + (<usize>r << 2), s);
+  }
+}
+
+// Rows t0 <= r < t1 decoded to f32 into dst (cols floats per row): each weight exactly its table
+// value, full groups 16 weights at a time as in lutRows.
+// @ts-ignore: decorator
+@inline function decodeRows(bits: i32, dst: usize, lut: usize, idx: usize, cols: i32, t0: i32, t1: i32): void {
+  const groups = cols >> 5;
+  const gb = groupBytes(bits);
+  const stride = rowStride(bits, cols);
+  for (let r = t0; r < t1; r++) {
+    const tab = lut + (<usize>r << (bits + 2));
+    const row = idx + <usize>r * stride;
+    const d = dst + <usize>(r - t0) * (<usize>cols << 2);
+    const p0 = plane(tab, bits, 0);
+    const p1 = plane(tab, bits, 1);
+    const p2 = plane(tab, bits, 2);
+    const p3 = plane(tab, bits, 3);
+    for (let g = 0; g < groups; g++) {
+      const gp = row + <usize>g * gb;
+      const v = v128.load(gp);
+      const dp = d + (<usize>g << 7);
+      let k = indicesFirst(bits, v);
+      v128.store(dp, lookup4(p0, p1, p2, p3, k, 0));
+      v128.store(dp, lookup4(p0, p1, p2, p3, k, 1), 16);
+      v128.store(dp, lookup4(p0, p1, p2, p3, k, 2), 32);
+      v128.store(dp, lookup4(p0, p1, p2, p3, k, 3), 48);
+      k = indicesSecond(bits, v, gp);
+      v128.store(dp, lookup4(p0, p1, p2, p3, k, 0), 64);
+      v128.store(dp, lookup4(p0, p1, p2, p3, k, 1), 80);
+      v128.store(dp, lookup4(p0, p1, p2, p3, k, 2), 96);
+      v128.store(dp, lookup4(p0, p1, p2, p3, k, 3), 112);
+    }
+    for (let c = groups << 5; c < cols; c++) store<f32>(d + (<usize>c << 2), load<f32>(tab + (<usize>packedAt(row, c, bits) << 2)));
+  }
+}
+
+// out[i * rows + r] = sum_c lut[r, idx(r, c)] * x[i * cols + c] for n vectors (x [n, cols], out
+// [n, rows]) and r0 <= r < r1. Tile by tile (dense.ts's tileRows), the rows are decoded once into
+// scratch and multiplied with all n vectors by the dense matmulTile.
+// @ts-ignore: decorator
+@inline function lutMatmul(bits: i32, out: usize, lut: usize, idx: usize, x: usize, rows: i32, cols: i32, n: i32, r0: i32, r1: i32, scratch: usize): void {
+  const tile = tileRows(cols);
+  for (let t0 = r0; t0 < r1; t0 += tile) {
+    const t1 = min(r1, t0 + tile);
+    decodeRows(bits, scratch, lut, idx, cols, t0, t1);
+    matmulTile(out + (<usize>t0 << 2), <usize>rows << 2, scratch, t1 - t0, x, cols, n);
+  }
 }
 
 // out[r] = sum_c lut[r, idx(r, c)] * x[c] for r0 <= r < r1, with 4-bit packed indices (row stride
-// ceil(cols / 32) * 16 bytes) and lut [rows, 16] f32. Byte-plane swizzle decode, 32 weights per group.
+// ceil(cols / 32) * 16 bytes) and lut [rows, 16] f32.
 export function matvecLut4(out: usize, lut: usize, idx: usize, x: usize, cols: i32, r0: i32, r1: i32): void {
-  const groups = cols >> 5;
-  const stride = <usize>((cols + 31) >> 5) << 4;
-  for (let r = r0; r < r1; r++) {
-    const tab = lut + (<usize>r << 6);
-    const row = idx + <usize>r * stride;
-    const t0 = v128.load(tab);
-    const t1 = v128.load(tab, 16);
-    const t2 = v128.load(tab, 32);
-    const t3 = v128.load(tab, 48);
-    const a01 = plane01(t0, t1);
-    const b01 = plane01(t2, t3);
-    const a23 = plane23(t0, t1);
-    const b23 = plane23(t2, t3);
-    const p0 = lowHalves(a01, b01);
-    const p1 = highHalves(a01, b01);
-    const p2 = lowHalves(a23, b23);
-    const p3 = highHalves(a23, b23);
-    let acc0 = f32x4.splat(0);
-    let acc1 = f32x4.splat(0);
-    for (let g = 0; g < groups; g++) {
-      const v = v128.load(row + (<usize>g << 4));
-      const xp = x + (<usize>g << 7);
-      acc0 = f32x4.add(acc0, lookupDot(p0, p1, p2, p3, unpack4first(v), xp));
-      acc1 = f32x4.add(acc1, lookupDot(p0, p1, p2, p3, unpack4second(v), xp + 64));
-    }
-    let s = hsum(f32x4.add(acc0, acc1));
-    const tail = row + (<usize>groups << 4);
-    for (let c = groups << 5; c < cols; c++) {
-      const j = c & 31;
-      const b = <u32>load<u8>(tail + <usize>(j & 15));
-      const k = j < 16 ? b & 15 : b >> 4;
-      s += load<f32>(tab + (<usize>k << 2)) * load<f32>(x + (<usize>c << 2));
-    }
-    store<f32>(out + (<usize>r << 2), s);
-  }
+  lutRows(4, out, lut, idx, x, cols, r0, r1);
 }
 
-// out[r] = sum_c lut[r, idx(r, c)] * x[c] for r0 <= r < r1, with 3-bit packed indices (row stride
-// ceil(cols / 32) * 12 bytes) and lut [rows, 8] f32. Indices of 16 weights are assembled in byte lanes
-// by unpack3first / unpack3second (simd.ts), then looked up as in matvecLut4 (planes of 8 entries;
-// lanes 8..15 unused).
+// The same with 3-bit packed indices (row stride ceil(cols / 32) * 12 bytes) and lut [rows, 8]
+// (planes of 8 entries; lanes 8..15 repeat them).
 export function matvecLut3(out: usize, lut: usize, idx: usize, x: usize, cols: i32, r0: i32, r1: i32): void {
-  const groups = cols >> 5;
-  const stride = <usize>((cols + 31) >> 5) * 12;
-  for (let r = r0; r < r1; r++) {
-    const tab = lut + (<usize>r << 5);
-    const row = idx + <usize>r * stride;
-    const t0 = v128.load(tab);
-    const t1 = v128.load(tab, 16);
-    const p0 = i8x16.shuffle(t0, t1, 0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
-    const p1 = i8x16.shuffle(t0, t1, 1, 5, 9, 13, 17, 21, 25, 29, 1, 5, 9, 13, 17, 21, 25, 29);
-    const p2 = i8x16.shuffle(t0, t1, 2, 6, 10, 14, 18, 22, 26, 30, 2, 6, 10, 14, 18, 22, 26, 30);
-    const p3 = i8x16.shuffle(t0, t1, 3, 7, 11, 15, 19, 23, 27, 31, 3, 7, 11, 15, 19, 23, 27, 31);
-    let acc0 = f32x4.splat(0);
-    let acc1 = f32x4.splat(0);
-    for (let g = 0; g < groups; g++) {
-      const v = v128.load(row + <usize>g * 12);
-      const xp = x + (<usize>g << 7);
-      acc0 = f32x4.add(acc0, lookupDot(p0, p1, p2, p3, unpack3first(v), xp));
-      acc1 = f32x4.add(acc1, lookupDot(p0, p1, p2, p3, unpack3second(v), xp + 64));
-    }
-    let s = hsum(f32x4.add(acc0, acc1));
-    const tail = row + <usize>groups * 12;
-    for (let c = groups << 5; c < cols; c++) {
-      const j = c & 31;
-      const lo = (<u32>load<u8>(tail + <usize>(j & 7)) >> (2 * (j >> 3))) & 3;
-      const hi = (<u32>load<u8>(tail + 8 + <usize>(j >> 3)) >> (j & 7)) & 1;
-      s += load<f32>(tab + (<usize>(lo | (hi << 2)) << 2)) * load<f32>(x + (<usize>c << 2));
-    }
-    store<f32>(out + (<usize>r << 2), s);
-  }
+  lutRows(3, out, lut, idx, x, cols, r0, r1);
+}
+
+// matvecLut4 for n vectors: out [n, rows], x [n, cols], rows r0 <= r < r1 of every vector;
+// scratch: matmulScratchBytes(cols) bytes of this thread's own.
+export function matmulLut4(out: usize, lut: usize, idx: usize, x: usize, rows: i32, cols: i32, n: i32, r0: i32, r1: i32, scratch: usize): void {
+  lutMatmul(4, out, lut, idx, x, rows, cols, n, r0, r1, scratch);
+}
+
+// matvecLut3 for n vectors, as matmulLut4.
+export function matmulLut3(out: usize, lut: usize, idx: usize, x: usize, rows: i32, cols: i32, n: i32, r0: i32, r1: i32, scratch: usize): void {
+  lutMatmul(3, out, lut, idx, x, rows, cols, n, r0, r1, scratch);
 }

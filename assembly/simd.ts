@@ -53,17 +53,65 @@
   return s;
 }
 
+// sum over 16 weights of w[j] * x[j], as 4 lanes: w0..w3 hold weights 0..3, 4..7, 8..11, 12..15
+// and x is at xp. Shared by every kernel that decodes weights into registers (lut.ts, uniform.ts).
+// @ts-ignore: decorator
+@inline export function dot16(w0: v128, w1: v128, w2: v128, w3: v128, xp: usize): v128 {
+  const s01 = f32x4.add(f32x4.mul(w0, v128.load(xp)), f32x4.mul(w1, v128.load(xp, 16)));
+  const s23 = f32x4.add(f32x4.mul(w2, v128.load(xp, 32)), f32x4.mul(w3, v128.load(xp, 48)));
+  return f32x4.add(s01, s23);
+}
+
 // Decoding one packed 32-weight group (layouts in src/format/packing.ts) into the indices of its
 // weights 0..15 ("first") and 16..31 ("second"), one per byte lane. Shared by the LUT and the
-// uniform kernels, so the bit layout is decoded in one place.
+// uniform kernels, so the bit layout is decoded in one place. `bits` is a constant at every call
+// (3, 4 or 8), so each kernel keeps only its own branch.
+
+// Bytes of one packed 32-weight group.
+// @ts-ignore: decorator
+@inline export function groupBytes(bits: i32): usize {
+  return bits == 8 ? 32 : bits == 4 ? 16 : 12;
+}
+
+// Indices of weights 0..15 of a group whose first 16 bytes are v.
+// @ts-ignore: decorator
+@inline export function indicesFirst(bits: i32, v: v128): v128 {
+  if (bits == 4) return unpack4first(v);
+  if (bits == 3) return unpack3first(v);
+  return v;
+}
+
+// Indices of weights 16..31 of the group at p, whose first 16 bytes are v (8 bits: the next 16 bytes).
+// @ts-ignore: decorator
+@inline export function indicesSecond(bits: i32, v: v128, p: usize): v128 {
+  if (bits == 4) return unpack4second(v);
+  if (bits == 3) return unpack3second(v);
+  return v128.load(p, 16);
+}
+
+// The index of column c of a row whose packed groups start at `row`, weight by weight (for the
+// partial group at the end of a row, and for group sizes the SIMD paths do not take).
+// @ts-ignore: decorator
+@inline export function packedAt(row: usize, c: i32, bits: i32): u32 {
+  const j = c & 31;
+  const group = row + <usize>(c >> 5) * groupBytes(bits);
+  if (bits == 8) return <u32>load<u8>(group + <usize>j);
+  if (bits == 4) {
+    const b = <u32>load<u8>(group + <usize>(j & 15));
+    return j < 16 ? b & 15 : b >> 4;
+  }
+  const lo = (<u32>load<u8>(group + <usize>(j & 7)) >> (2 * (j >> 3))) & 3;
+  const hi = (<u32>load<u8>(group + 8 + <usize>(j >> 3)) >> (j & 7)) & 1;
+  return lo | (hi << 2);
+}
 
 // 4 bits: `v` is the group's 16 bytes.
 // @ts-ignore: decorator
-@inline export function unpack4first(v: v128): v128 {
+@inline function unpack4first(v: v128): v128 {
   return v128.and(v, i8x16.splat(0x0f));
 }
 // @ts-ignore: decorator
-@inline export function unpack4second(v: v128): v128 {
+@inline function unpack4second(v: v128): v128 {
   return i8x16.shr_u(v, 4);
 }
 
@@ -71,13 +119,13 @@
 // (shifts 0 and 2 side by side for weights 0..15, 4 and 6 for 16..31); the high bit of weight
 // 8i + b is bit b of byte 8 + i, spread over lanes by one shuffle and a per-lane bit mask.
 // @ts-ignore: decorator
-@inline export function unpack3first(v: v128): v128 {
+@inline function unpack3first(v: v128): v128 {
   const lo = v128.and(i8x16.shuffle(v, i8x16.shr_u(v, 2), 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), i8x16.splat(3));
   const hb = i8x16.shuffle(v, v, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9);
   return v128.or(lo, highBit3(hb));
 }
 // @ts-ignore: decorator
-@inline export function unpack3second(v: v128): v128 {
+@inline function unpack3second(v: v128): v128 {
   const lo = v128.and(i8x16.shuffle(i8x16.shr_u(v, 4), i8x16.shr_u(v, 6), 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), i8x16.splat(3));
   const hb = i8x16.shuffle(v, v, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11);
   return v128.or(lo, highBit3(hb));

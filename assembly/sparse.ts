@@ -22,3 +22,38 @@ export function spmvCsrAdd(out: usize, rowPtr: usize, colIdx: usize, values: usi
     store<f32>(po, load<f32>(po) + (s0 + s1));
   }
 }
+
+// spmvCsrAdd for n vectors: out[i * rows + r] += sum_k values[k] * x[i * cols + colIdx[k]] for
+// r0 <= r < r1. Four vectors at a time share each entry's value and column (one load of each for
+// four multiply-adds); the n % 4 others take spmvCsrAdd, so n = 1 gives exactly the matvec's sums.
+export function spmmCsrAdd(out: usize, rowPtr: usize, colIdx: usize, values: usize, x: usize, rows: i32, cols: i32, n: i32, r0: i32, r1: i32): void {
+  const oStride = <usize>rows << 2;
+  const xStride = <usize>cols << 2;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const x0 = x + <usize>i * xStride;
+    const o0 = out + <usize>i * oStride;
+    for (let r = r0; r < r1; r++) {
+      const k1 = load<i32>(rowPtr + (<usize>r << 2), 4);
+      let s0: f32 = 0;
+      let s1: f32 = 0;
+      let s2: f32 = 0;
+      let s3: f32 = 0;
+      for (let k = load<i32>(rowPtr + (<usize>r << 2)); k < k1; k++) {
+        const o = <usize>k << 2;
+        const v = load<f32>(values + o);
+        const xc = x0 + (<usize>load<i32>(colIdx + o) << 2);
+        s0 += v * load<f32>(xc);
+        s1 += v * load<f32>(xc + xStride);
+        s2 += v * load<f32>(xc + 2 * xStride);
+        s3 += v * load<f32>(xc + 3 * xStride);
+      }
+      const po = o0 + (<usize>r << 2);
+      store<f32>(po, load<f32>(po) + s0);
+      store<f32>(po + oStride, load<f32>(po + oStride) + s1);
+      store<f32>(po + 2 * oStride, load<f32>(po + 2 * oStride) + s2);
+      store<f32>(po + 3 * oStride, load<f32>(po + 3 * oStride) + s3);
+    }
+  }
+  for (; i < n; i++) spmvCsrAdd(out + <usize>i * oStride, rowPtr, colIdx, values, x + <usize>i * xStride, r0, r1);
+}

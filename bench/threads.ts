@@ -3,7 +3,8 @@
 //
 //   node scripts/build.mjs && node --import tsx bench/threads.ts [--threads 2,3] [--quick] [--filter REGEX] [--out FILE]
 //
-// Rows: f32 and 4-bit LUT matvec at 4096x4096 and 2048x5632; batched f32 matmul split by rows and by
+// Rows: f32 and 4-bit LUT matvec at 4096x4096 and 2048x5632; the uniform 4-bit g128 matvec and the
+// batched LUT and uniform products (split by rows); batched f32 matmul split by rows and by
 // vectors; the fork-join round trip and the break-even size (what DEFAULT_MIN_SPLIT_WORK rests on);
 // one forward token of a stories15M-shaped synthetic model (f32 and nuq). Writes a markdown table to
 // bench/results/threads.md (or --out) and prints it.
@@ -12,29 +13,20 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
 import { WasmBackend, type WasmBackendOptions } from '../src/backend/wasm/index.ts';
 import type { Vec, Weight } from '../src/backend/types.ts';
 import type { TensorRecord } from '../src/format/kinds.ts';
 import { Model } from '../src/model/model.ts';
 import { Rng } from '../src/util/random.ts';
+import { rtnQuantize } from '../tools/baselines/rtn.ts';
 import { syntheticModel } from '../tools/synthetic.ts';
 import { nuqModelRecords, randomNuq } from '../test/backend/_nuq.ts';
+import { fmtMs, interleavedRounds, medianRatio, parallelCapacity } from './_timing.ts';
 
 const { values: argv } = parseArgs({ options: { threads: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' }, filter: { type: 'string' } } });
 const threadCounts = (argv.threads ?? '2').split(',').map(Number);
 const budgetMs = argv.quick ? 150 : 1500;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** Calls per timed round so one round takes about 25 ms. */
-function calibrate(fn: () => void): number {
-  fn();
-  for (let reps = 1; ; reps *= 2) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    if (performance.now() - t0 > 25 || reps >= 1 << 20) return reps;
-  }
-}
 
 interface Row {
   what: string;
@@ -67,24 +59,10 @@ async function measure(
       backends.push(b);
       fns.push(await setup(b));
     }
-    const reps = fns.map(calibrate);
-    const samples: number[][] = fns.map(() => []);
-    const end = performance.now() + budgetMs;
-    for (let round = 0; round < 5 || (performance.now() < end && round < 150); round++) {
-      for (let j = 0; j < fns.length; j++) {
-        const k = (j + round) % fns.length;
-        // one untimed call first: the configuration meets its own weights in cache, as in steady
-        // decoding (the other configuration's round has just evicted them)
-        fns[k]();
-        const t0 = performance.now();
-        for (let i = 0; i < reps[k]; i++) fns[k]();
-        samples[k].push((performance.now() - t0) / reps[k]);
-      }
-    }
+    const samples = interleavedRounds(fns, budgetMs);
     const best = samples.map((s) => Math.min(...s));
-    const median = (a: number[]) => a.sort((x, y) => x - y)[a.length >> 1];
-    const medianRatio = samples.slice(1).map((s) => median(s.map((t, r) => samples[0][r] / t)));
-    const row = { what, t1: best[0], tn: best.slice(1), medianRatio };
+    const ratios = samples.slice(1).map((s) => medianRatio(samples[0], s));
+    const row = { what, t1: best[0], tn: best.slice(1), medianRatio: ratios };
     rows.push(row);
     console.error(`${what}: ${fmtRow(row)}`);
   } finally {
@@ -92,22 +70,6 @@ async function measure(
   }
 }
 
-/** Speed-up of two busy worker threads over one: how much parallel CPU this machine gives right now (2.0 on two idle cores). */
-async function parallelCapacity(): Promise<number> {
-  const code = `const t = performance.now(); let x = 0; for (let i = 0; i < 1e8; i++) x = (x + i) % 1000003; require('node:worker_threads').parentPort.postMessage(x);`;
-  const run = async (n: number) => {
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: n }, () => new Promise((r) => new Worker(code, { eval: true }).once('message', r))));
-    return performance.now() - t0;
-  };
-  const one = await run(1);
-  const two = await run(2);
-  return (2 * one) / two;
-}
-
-function fmtMs(ms: number): string {
-  return ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} µs`;
-}
 function fmtRow(r: Row): string {
   return [fmtMs(r.t1), ...r.tn.map((t, j) => `${fmtMs(t)} | ×${(r.t1 / t).toFixed(2)} | ×${r.medianRatio[j].toFixed(2)}`)].join(' | ');
 }
@@ -134,6 +96,18 @@ for (const [R, C] of [[4096, 4096], [2048, 5632]]) {
   await measure(`matvec LUT 4-bit ${R}x${C}`, product(randomNuq(rng, 'w', R, C, { bits: 4 }), 1));
   const sparse = randomNuq(rng, 'w', R, C, { bits: 4, sparse: 0.0045, splitParts: 2 });
   await measure(`matvec LUT 4-bit + 0.45% sparse ${R}x${C}, recorded split`, product(sparse, 1));
+}
+
+// --- uniform (RTN 4-bit, groups of 128) matvec, and the batched quantized products, split by rows
+{
+  const uni = rtnQuantize('w', rng.normals(4096 * 4096, 0.02), 4096, 4096, { bits: 4, groupSize: 128 });
+  await measure('matvec uniform 4-bit g128 4096x4096', product(uni, 1));
+  const lut = randomNuq(rng, 'w', 2048, 2048, { bits: 4, sparse: 0.0045, splitParts: 2 });
+  const uni2 = rtnQuantize('w', rng.normals(2048 * 2048, 0.02), 2048, 2048, { bits: 4, groupSize: 128 });
+  for (const n of [4, 16, 64]) {
+    await measure(`matmul LUT 4-bit + 0.45% sparse 2048x2048, n=${n}, recorded split`, product(lut, n));
+    await measure(`matmul uniform 4-bit g128 2048x2048, n=${n}`, product(uni2, n));
+  }
 }
 
 // --- batched f32 (a prompt): split by weight rows (scratch + copy) or by activation vectors

@@ -84,6 +84,19 @@ export function matvecLut(out: Float32Array, lut: Float32Array, packed: Uint8Arr
   }
 }
 
+/**
+ * Runs a matvec `one(outI, xI)` for each of n activation vectors: x is [n, cols], out [n, rows]
+ * (the matmul twins below are these loops, so they are exactly their matvecs).
+ */
+function eachVector(out: Float32Array, x: Float32Array, rows: number, cols: number, n: number, one: (o: Float32Array, xi: Float32Array) => void): void {
+  for (let i = 0; i < n; i++) one(out.subarray(i * rows, (i + 1) * rows), x.subarray(i * cols, (i + 1) * cols));
+}
+
+/** matvecLut for n vectors: out[i, r] for x [n, cols], out [n, rows], rows r0 <= r < r1 of each. */
+export function matmulLut(out: Float32Array, lut: Float32Array, packed: Uint8Array, x: Float32Array, rows: number, cols: number, n: number, bits: 3 | 4, r0 = 0, r1 = rows): void {
+  eachVector(out, x, rows, cols, n, (o, xi) => matvecLut(o, lut, packed, xi, rows, cols, bits, r0, r1));
+}
+
 /** Row-wise dequantization of a packed LUT matrix to dense f32 (for tests and export). */
 export function dequantLut(lut: Float32Array, packed: Uint8Array, rows: number, cols: number, bits: PackedBits): Float32Array {
   const stride = rowBytes(bits, cols);
@@ -131,6 +144,11 @@ export function matvecUniform(
   }
 }
 
+/** matvecUniform for n vectors: x [n, cols], out [n, rows], rows r0 <= r < r1 of each. */
+export function matmulUniform(out: Float32Array, scales: Float32Array, zeros: Float32Array, packed: Uint8Array, x: Float32Array, rows: number, cols: number, n: number, groupSize: number, bits: PackedBits, r0 = 0, r1 = rows): void {
+  eachVector(out, x, rows, cols, n, (o, xi) => matvecUniform(o, scales, zeros, packed, xi, rows, cols, groupSize, bits, r0, r1));
+}
+
 /** Row `row` of a uniform matrix as f32 into out[0..cols) (an embedding lookup, dequantized on the host). */
 export function dequantUniformRow(
   out: Float32Array,
@@ -158,6 +176,11 @@ export function spmvCsrAdd(out: Float32Array, rowPtr: Int32Array, colIdx: Int32A
     for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) s += values[k] * x[colIdx[k]];
     out[r] += s;
   }
+}
+
+/** spmvCsrAdd for n vectors: out[i, r] += sum_k values[k] * x[i, colIdx[k]]; x [n, cols], out [n, rows]. */
+export function spmmCsrAdd(out: Float32Array, rowPtr: Int32Array, colIdx: Int32Array, values: Float32Array, x: Float32Array, cols: number, n: number, r0 = 0, r1 = rowPtr.length - 1): void {
+  eachVector(out, x, rowPtr.length - 1, cols, n, (o, xi) => spmvCsrAdd(o, rowPtr, colIdx, values, xi, r0, r1));
 }
 
 /** out = x * weight / sqrt(mean(x^2) + eps). */

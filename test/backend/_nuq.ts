@@ -1,9 +1,11 @@
-// Random SqueezeLLM (nuq) records for the thread tests and bench/threads.ts (not a test file: the
-// runner picks up *.test.ts only): random per-row tables and indices, a random CSR sparse part,
-// and optionally a row split with about equal work (dense rows + sparse entries) per part.
+// Quantized records for the backend tests and the benches (not a test file: the runner picks up
+// *.test.ts only). Random SqueezeLLM (nuq) records: random per-row tables and indices, a random CSR
+// sparse part, and optionally a row split with about equal work (dense rows + sparse entries) per
+// part. Uniform models: every linear layer of a model rounded to nearest (RTN).
 import type { NuqRecord, TensorRecord } from '../../src/format/kinds.ts';
 import { packIndices } from '../../src/format/packing.ts';
 import { Rng } from '../../src/util/random.ts';
+import { rtnQuantize, type UniformOptions } from '../../tools/baselines/rtn.ts';
 
 export interface RandomNuqOptions {
   bits: 3 | 4;
@@ -51,12 +53,22 @@ export function balancedSplit(rec: NuqRecord, parts: number): Int32Array {
   return s;
 }
 
-/** The records with every linear layer (q, k, v, o, gate, up, down) replaced by a random nuq one; 3-bit for attention, 4-bit for the MLP. */
+/** A linear layer (q, k, v, o, gate, up, down), the matrices the quantizers replace. */
+function isLinearLayer(r: TensorRecord): boolean {
+  return /^layers\.\d+\.(attn|mlp)\./.test(r.name) && r.shape.length === 2;
+}
+
+/** The records with every linear layer replaced by a random nuq one; 3-bit for attention, 4-bit for the MLP. */
 export function nuqModelRecords(records: TensorRecord[], seed: number, opts: { sparse?: number; splitParts?: number } = {}): TensorRecord[] {
   const rng = new Rng(seed);
   return records.map((r) => {
-    if (!/^layers\.\d+\.(attn|mlp)\./.test(r.name) || r.shape.length !== 2) return r;
+    if (!isLinearLayer(r)) return r;
     const bits = r.name.includes('.attn.') ? 3 : 4;
     return randomNuq(rng, r.name, r.shape[0], r.shape[1], { bits, ...opts });
   });
+}
+
+/** The records with every (f32) linear layer quantized by RTN with `opts`. */
+export function uniformModelRecords(records: TensorRecord[], opts: UniformOptions): TensorRecord[] {
+  return records.map((r) => (isLinearLayer(r) && r.kind === 'f32' ? rtnQuantize(r.name, r.data, r.shape[0], r.shape[1], opts) : r));
 }

@@ -1,19 +1,24 @@
-// Worker threads in the WASM backend: split products give the single-thread logits (bit for bit:
-// every output row is computed by the same kernel code whichever thread runs it), on f32 and nuq
-// (3/4-bit LUT + CSR sparse, with and without a recorded row split) models; a worker's throw comes
-// back as an exception; close() ends the workers so the process can exit.
+// Worker threads in the WASM backend: split products give the single-thread results (bit for bit:
+// every output row is computed by the same kernel code whichever thread runs it), on f32, nuq
+// (3/4-bit LUT + CSR sparse, with and without a recorded row split) and uniform (RTN 3/4/8-bit)
+// models and on single batched products; a worker's throw comes back as an exception; close() ends
+// the workers so the process can exit.
 import { spawnSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WasmBackend, type WasmBackendOptions } from '../../src/backend/wasm/index.ts';
 import { KernelWorkerError } from '../../src/backend/wasm/pool.ts';
 import { OP_MATVEC_F32 } from '../../src/backend/wasm/protocol.ts';
-import type { TensorRecord } from '../../src/format/kinds.ts';
+import { JsBackend } from '../../src/backend/js/index.ts';
+import type { Backend } from '../../src/backend/types.ts';
+import { dequantize, type TensorRecord } from '../../src/format/kinds.ts';
 import { Model } from '../../src/model/model.ts';
 import { Rng } from '../../src/util/random.ts';
+import { rtnQuantize } from '../../tools/baselines/rtn.ts';
 import { syntheticModel, type SyntheticOptions } from '../../tools/synthetic.ts';
 import { maxRelErr, repoRoot } from '../helpers.ts';
-import { nuqModelRecords, randomNuq } from './_nuq.ts';
+import { assertCloseDot, dotScale } from '../kernels/_util.ts';
+import { nuqModelRecords, randomNuq, uniformModelRecords } from './_nuq.ts';
 
 async function logitsOf(opts: SyntheticOptions, records: TensorRecord[] | undefined, backendOpts: WasmBackendOptions): Promise<Float32Array> {
   const m = syntheticModel(opts);
@@ -66,6 +71,63 @@ test('nuq model (3/4-bit LUT + sparse, with and without a row split): threads 2 
   for (const [what, records] of variants) {
     const want = await logitsOf(f32Model, records, { threads: 1 });
     for (const threads of [2, 3]) assertSame(await logitsOf(f32Model, records, { threads, minSplitWork: 0 }), want, `${what}, threads ${threads}`);
+  }
+});
+
+test('uniform model (RTN 3/4/8-bit; groups of 32, one per row, and 20 on the scalar path): threads 2 and 3 give the single-thread logits', async () => {
+  const m = syntheticModel(f32Model);
+  for (const [bits, groupSize] of [[4, 32], [3, 0], [8, 32], [4, 20]] as const) {
+    const records = uniformModelRecords(m.records, { bits, groupSize });
+    const want = await logitsOf(f32Model, records, { threads: 1 });
+    for (const threads of [2, 3]) assertSame(await logitsOf(f32Model, records, { threads, minSplitWork: 0 }), want, `${bits}-bit g${groupSize}, threads ${threads}`);
+  }
+});
+
+/** out [n, rows] = W x on a backend, for each n. */
+function products(b: Backend, rec: TensorRecord, x: Float32Array, ns: number[]): Float32Array[] {
+  const [rows, cols] = rec.shape;
+  const w = b.upload(rec);
+  return ns.map((n) => {
+    const xv = b.alloc(n * cols);
+    b.write(xv, x.subarray(0, n * cols));
+    const o = b.alloc(n * rows);
+    b.matmul(o, w, xv, n);
+    return b.read(o);
+  });
+}
+
+test('batched nuq and uniform products: the same bits on 1, 2 and 3 threads, and the reference backend within 1e-5', async () => {
+  const rng = new Rng(17);
+  const ns = [1, 2, 3, 4, 5, 8, 9];
+  const [rows, cols] = [83, 100];
+  const records: TensorRecord[] = [
+    randomNuq(rng, 'w', rows, cols, { bits: 4 }),
+    randomNuq(rng, 'w', rows, cols, { bits: 3, sparse: 0.05, splitParts: 2 }),
+    randomNuq(rng, 'w', rows, cols, { bits: 4, sparse: 0.05, splitParts: 3 }),
+    // uniform: 4-bit groups of 32, 3-bit one group per row, 8-bit groups of 64, 4-bit groups of 20 (the scalar path)
+    ...([[4, 32], [3, 1 << 20], [8, 64], [4, 20]] as const).map(([bits, groupSize]) => rtnQuantize('w', rng.normals(rows * cols), rows, cols, { bits, groupSize })),
+  ];
+  const x = rng.normals(9 * cols);
+  const backends = [await WasmBackend.create(), await WasmBackend.create({ threads: 2, minSplitWork: 0 }), await WasmBackend.create({ threads: 3, minSplitWork: 0 })];
+  try {
+    for (const rec of records) {
+      const what = rec.kind === 'nuq' ? `nuq ${rec.bits}-bit${rec.sparse ? ' + sparse' : ''}` : rec.kind === 'uniform' ? `uniform ${rec.bits}-bit g${rec.groupSize}` : rec.kind;
+      const want = products(new JsBackend(), rec, x, ns);
+      const one = products(backends[0], rec, x, ns);
+      const dense = dequantize(rec);
+      ns.forEach((n, j) => {
+        for (let i = 0; i < n; i++) {
+          const v = (a: Float32Array) => a.subarray(i * rows, (i + 1) * rows);
+          assertCloseDot(v(one[j]), v(want[j]), dotScale(dense, x.subarray(i * cols, (i + 1) * cols), rows, cols), 1e-5, `${what} n=${n} vector ${i}`);
+        }
+      });
+      for (const b of backends.slice(1)) {
+        const got = products(b, rec, x, ns);
+        ns.forEach((n, j) => assert.equal(Array.from(got[j]), Array.from(one[j]), `${what} n=${n} threads ${b.threads}`));
+      }
+    }
+  } finally {
+    for (const b of backends) await b.close();
   }
 });
 

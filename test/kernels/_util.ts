@@ -63,3 +63,63 @@ export function assertCloseDot(a: ArrayLike<number>, b: ArrayLike<number>, scale
   const e = big === 0 ? diff : diff / big;
   if (!(e <= tol)) throw new Error(`${what}: relative error ${e} > ${tol}`);
 }
+
+/** n in 1..9 for the size pair (rows, cols), so every n meets many shapes across the SIZES grid. */
+export function batchOf(rows: number, cols: number): number {
+  return 1 + ((rows * 7 + cols) % 9);
+}
+
+/** One batched kernel case: out [n, rows] = W x for x [n, cols], over a row range. */
+export interface BatchedCase {
+  rows: number;
+  cols: number;
+  n: number;
+  /** The weights as dense f32 [rows, cols] (for the typical dot size, dotScale). */
+  dense: Float32Array;
+  /** The activations [n, cols]. */
+  x: Float32Array;
+  /** Output [n, rows] before the call, for kernels that add into it; default SENTINEL everywhere. */
+  base?: Float32Array;
+  /** Bytes of scratch the kernel takes (placed between sentinels that must stay untouched); default none. */
+  scratchBytes?: number;
+  /** Runs the kernel with its output at byte address `out`, rows r0 <= r < r1 of every vector, and its scratch. */
+  run(out: number, r0: number, r1: number, scratch: number): void;
+  /** The reference into `out` (holding the initial output), rows r0 <= r < r1 of every vector. */
+  reference(out: Float32Array, r0: number, r1: number): void;
+}
+
+/**
+ * Runs a batched kernel over the row ranges of its rows and compares every vector's rows in range
+ * with the reference (assertCloseDot, tolerance 1e-5); every other entry of out, 4 sentinels past
+ * its end and 16 on each side of the scratch must keep their initial values.
+ */
+export function checkBatched(heap: WasmHeap, c: BatchedCase, what: string): void {
+  const { rows, cols, n } = c;
+  for (const [r0, r1] of rowRanges(rows)) {
+    const init = new Float32Array(n * rows + 4).fill(SENTINEL);
+    if (c.base) init.set(c.base);
+    const mark = heap.mark();
+    const po = heap.place(init);
+    const guard = 16;
+    const scratchFloats = Math.ceil((c.scratchBytes ?? 0) / 4);
+    const ps = placeSentinel(heap, scratchFloats + 2 * guard);
+    c.run(po, r0, r1, ps + guard * 4);
+    const got = heap.f32(po, init.length).slice();
+    const guards = heap.f32(ps, scratchFloats + 2 * guard);
+    assertUntouched(guards, guard, guard + scratchFloats, `${what} ${rows}x${cols} n=${n} scratch`);
+    heap.release(mark);
+    const want = init.slice(0, n * rows);
+    c.reference(want, r0, r1);
+    const where = `${what} ${rows}x${cols} n=${n} [${r0},${r1})`;
+    for (let i = 0; i < n; i++) {
+      const a = i * rows + r0, b = i * rows + r1;
+      let scale = dotScale(c.dense, c.x.subarray(i * cols, (i + 1) * cols), rows, cols, r0, r1);
+      for (let j = a; j < b && c.base; j++) scale = Math.max(scale, Math.abs(c.base[j]));
+      assertCloseDot(got.subarray(a, b), want.subarray(a, b), scale, 1e-5, `${where} vector ${i}`);
+    }
+    for (let j = 0; j < got.length; j++) {
+      const inRange = j < n * rows && j % rows >= r0 && j % rows < r1;
+      if (!inRange && got[j] !== init[j]) assert.unreachable(`${where}: out[${j}] = ${got[j]} outside the range was written`);
+    }
+  }
+}

@@ -4,7 +4,7 @@ import { createKernelInstance, type KernelInstance } from '../../src/backend/was
 import { packIndices, rowBytes } from '../../src/format/packing.ts';
 import * as ref from '../../src/kernels/reference.ts';
 import { Rng } from '../../src/util/random.ts';
-import { SIZES, assertCloseDot, assertUntouched, dotScale, placeSentinel, rowRanges } from './_util.ts';
+import { SIZES, assertCloseDot, assertUntouched, batchOf, checkBatched, dotScale, placeSentinel, rowRanges } from './_util.ts';
 
 function randomIndices(rng: Rng, n: number, bits: number): Uint8Array {
   const a = new Uint8Array(n);
@@ -79,6 +79,41 @@ for (const bits of [4, 3] as const) {
 
 function kernel(k: KernelInstance['exports'], bits: 3 | 4) {
   return bits === 4 ? k.matvecLut4 : k.matvecLut3;
+}
+
+/** Runs matmulLut{bits} on one random matrix and n random vectors over its row ranges, against ref.matmulLut. */
+function checkLutBatched(inst: KernelInstance, rng: Rng, rows: number, cols: number, n: number, bits: 3 | 4): void {
+  const { exports: k, heap } = inst;
+  const kernel = bits === 4 ? k.matmulLut4 : k.matmulLut3;
+  const packed = packIndices(randomIndices(rng, rows * cols, bits), rows, cols, bits);
+  const lut = rng.normals(rows << bits, 0.05);
+  const x = rng.normals(n * cols);
+  const mark = heap.mark();
+  const pl = heap.place(lut), pi = heap.place(packed), px = heap.place(x);
+  checkBatched(heap, {
+    rows, cols, n, x,
+    dense: ref.dequantLut(lut, packed, rows, cols, bits),
+    scratchBytes: k.matmulScratchBytes(cols),
+    run: (po, r0, r1, scratch) => kernel(po, pl, pi, px, rows, cols, n, r0, r1, scratch),
+    reference: (out, r0, r1) => ref.matmulLut(out, lut, packed, x, rows, cols, n, bits, r0, r1),
+  }, `matmulLut${bits}`);
+  heap.release(mark);
+}
+
+for (const bits of [4, 3] as const) {
+  test(`matmulLut${bits} matches the reference over every size pair, n = 1..9 vectors, row ranges`, async () => {
+    const inst = await createKernelInstance();
+    const rng = new Rng(600 + bits);
+    for (const rows of SIZES) for (const cols of SIZES) checkLutBatched(inst, rng, rows, cols, batchOf(rows, cols), bits);
+  });
+
+  test(`matmulLut${bits}: every n from 1 to 9 on ragged shapes, and several row tiles`, async () => {
+    const inst = await createKernelInstance();
+    const rng = new Rng(700 + bits);
+    for (let n = 1; n <= 9; n++) for (const [rows, cols] of [[33, 65], [17, 257], [5, 31]]) checkLutBatched(inst, rng, rows, cols, n, bits);
+    // 7 rows per tile of decoded rows at 4113 columns: the ranges start and end inside tiles
+    checkLutBatched(inst, rng, 70, 4096 + 17, 6, bits);
+  });
 }
 
 test('matvecLut on a larger matrix (4096 columns) for both widths', async () => {

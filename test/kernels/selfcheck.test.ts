@@ -6,8 +6,9 @@ test('kernelSelfCheck covers every kernel and all pass', async () => {
   const results = await kernelSelfCheck();
   const names = results.map((r) => r.name).sort();
   assert.equal(names, [
-    'add', 'attention', 'f16ToF32', 'matmulF32', 'matvecF32', 'matvecLut3', 'matvecLut4', 'ropeHalf',
-    'matvecUniform3', 'matvecUniform4', 'matvecUniform8', 'ropeInterleaved', 'rmsnorm', 'softmax', 'spmvCsrAdd', 'swiglu',
+    'add', 'attention', 'f16ToF32', 'matmulF32', 'matvecF32', 'matvecLut3', 'matvecLut4', 'matmulLut3', 'matmulLut4', 'ropeHalf',
+    'matvecUniform3', 'matvecUniform4', 'matvecUniform8', 'matmulUniform3', 'matmulUniform4', 'matmulUniform8',
+    'ropeInterleaved', 'rmsnorm', 'softmax', 'spmvCsrAdd', 'spmmCsrAdd', 'swiglu',
   ].sort());
   for (const r of results) assert.ok(r.ok && r.maxRelErr <= 1e-5, `${r.name}: ${r.maxRelErr}`);
 });

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { createKernelInstance } from '../../src/backend/wasm/instance.ts';
 import * as ref from '../../src/kernels/reference.ts';
 import { Rng } from '../../src/util/random.ts';
-import { SIZES, assertCloseDot, assertUntouched, dotScale, rowRanges } from './_util.ts';
+import { SIZES, assertCloseDot, assertUntouched, batchOf, checkBatched, dotScale, rowRanges } from './_util.ts';
 
 /** A random CSR matrix (sorted columns, some empty rows) and its dense twin. */
 function randomCsr(rng: Rng, rows: number, cols: number, density: number) {
@@ -52,6 +52,39 @@ test('spmvCsrAdd adds the sparse product into out over every size pair and row r
       heap.release(mark);
     }
   }
+});
+
+test('spmmCsrAdd adds the sparse product of n = 1..9 vectors into out over every size pair and row ranges', async () => {
+  const { exports: k, heap } = await createKernelInstance();
+  const rng = new Rng(23);
+  const check = (rows: number, cols: number, n: number, density: number) => {
+    const m = randomCsr(rng, rows, cols, density);
+    const x = rng.normals(n * cols);
+    const mark = heap.mark();
+    const prp = heap.place(m.rowPtr), pci = heap.place(m.colIdx), pv = heap.place(m.values), px = heap.place(x);
+    checkBatched(heap, {
+      rows, cols, n, x,
+      dense: m.dense,
+      base: rng.normals(n * rows),
+      run: (po, r0, r1) => k.spmmCsrAdd(po, prp, pci, pv, px, rows, cols, n, r0, r1),
+      reference: (out, r0, r1) => ref.spmmCsrAdd(out, m.rowPtr, m.colIdx, m.values, x, cols, n, r0, r1),
+    }, `spmmCsrAdd density ${density}`);
+    heap.release(mark);
+  };
+  for (const rows of SIZES) for (const cols of SIZES) check(rows, cols, batchOf(rows, cols), [0.01, 0.1, 0.5, 1][(rows + cols) % 4]);
+  for (let n = 1; n <= 9; n++) check(33, 65, n, 0.1);
+});
+
+test('spmmCsrAdd with one vector is spmvCsrAdd, bit for bit', async () => {
+  const { exports: k, heap } = await createKernelInstance();
+  const rng = new Rng(29);
+  const m = randomCsr(rng, 40, 100, 0.3);
+  const prp = heap.place(m.rowPtr), pci = heap.place(m.colIdx), pv = heap.place(m.values), px = heap.place(rng.normals(100));
+  const base = rng.normals(40);
+  const pa = heap.place(base), pb = heap.place(base);
+  k.spmvCsrAdd(pa, prp, pci, pv, px, 0, 40);
+  k.spmmCsrAdd(pb, prp, pci, pv, px, 40, 100, 1, 0, 40);
+  assert.equal(Array.from(heap.f32(pb, 40)), Array.from(heap.f32(pa, 40)));
 });
 
 test('spmvCsrAdd with a fully empty matrix leaves out as it was', async () => {

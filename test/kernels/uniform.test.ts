@@ -1,6 +1,7 @@
-// matvecUniform (assembly/uniform.ts) against ref.matvecUniform: every size pair, 3/4/8 bits, group
-// sizes 32, 64, 128, one group per row and two that take the scalar path; row ranges; exact single
-// weights; and both backends running a uniform record like its dequantized f32 twin.
+// matvecUniform and matmulUniform (assembly/uniform.ts) against ref.matvecUniform / ref.matmulUniform:
+// every size pair, 3/4/8 bits, group sizes 32, 64, 128, one group per row and two that take the
+// scalar path; n = 1..9 vectors; row ranges; exact single weights; and both backends (the wasm one
+// also on threads) running a uniform record like its dequantized f32 twin.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { JsBackend } from '../../src/backend/js/index.ts';
@@ -11,7 +12,7 @@ import { dequantize, type TensorRecord, type UniformRecord } from '../../src/for
 import { packIndices, type PackedBits, rowBytes } from '../../src/format/packing.ts';
 import * as ref from '../../src/kernels/reference.ts';
 import { Rng } from '../../src/util/random.ts';
-import { SIZES, assertCloseDot, assertUntouched, dotScale, placeSentinel, rowRanges } from './_util.ts';
+import { SIZES, assertCloseDot, assertUntouched, batchOf, checkBatched, dotScale, placeSentinel, rowRanges } from './_util.ts';
 
 const BITS: PackedBits[] = [4, 3, 8];
 
@@ -88,7 +89,40 @@ for (const bits of BITS) {
   });
 }
 
-test('matvecUniform: unknown bits or an empty range write nothing', async () => {
+/** matmulUniform on one record and n random vectors over its row ranges, against ref.matmulUniform. */
+function checkUniformBatched(inst: KernelInstance, rng: Rng, rec: UniformRecord, n: number): void {
+  const { exports: k, heap } = inst;
+  const [rows, cols] = rec.shape;
+  const x = rng.normals(n * cols);
+  const mark = heap.mark();
+  const ps = heap.place(rec.scales), pz = heap.place(rec.zeros), pv = heap.place(rec.values), px = heap.place(x);
+  checkBatched(heap, {
+    rows, cols, n, x,
+    dense: dequantize(rec),
+    scratchBytes: k.matmulScratchBytes(cols),
+    run: (po, r0, r1, scratch) => k.matmulUniform(po, ps, pz, pv, px, rows, cols, n, rec.groupSize, rec.bits, r0, r1, scratch),
+    reference: (out, r0, r1) => ref.matmulUniform(out, rec.scales, rec.zeros, rec.values, x, rows, cols, n, rec.groupSize, rec.bits, r0, r1),
+  }, `matmulUniform ${rec.bits}-bit g${rec.groupSize}`);
+  heap.release(mark);
+}
+
+for (const bits of BITS) {
+  test(`matmulUniform ${bits}-bit matches the reference over every size pair, n = 1..9, group sizes 32/64/128/row/odd, row ranges`, async () => {
+    const inst = await createKernelInstance();
+    const rng = new Rng(900 + bits);
+    for (const rows of SIZES) {
+      for (const cols of SIZES) {
+        const n = batchOf(rows, cols);
+        for (const gs of [32, 64, 128, 1 << 20, 48]) checkUniformBatched(inst, rng, randomUniform(rng, rows, cols, bits, gs, (rows + cols) % 2 === 1), n);
+      }
+    }
+    // every n on a few shapes, and several row tiles (7 decoded rows per tile at 4113 columns)
+    for (let n = 1; n <= 9; n++) for (const [rows, cols, gs] of [[33, 65, 32], [17, 257, 128], [6, 100, 7]] as const) checkUniformBatched(inst, rng, randomUniform(rng, rows, cols, bits, gs), n);
+    checkUniformBatched(inst, rng, randomUniform(rng, 70, 4096 + 17, bits, 128), 6);
+  });
+}
+
+test('matvecUniform and matmulUniform: unknown bits or an empty range write nothing', async () => {
   const { exports: k, heap } = await createKernelInstance();
   const rng = new Rng(7);
   const rec = randomUniform(rng, 4, 40, 4, 32);
@@ -96,6 +130,9 @@ test('matvecUniform: unknown bits or an empty range write nothing', async () => 
   const po = placeSentinel(heap, 4);
   k.matvecUniform(po, ps, pz, pv, px, 40, 32, 5, 0, 4);
   k.matvecUniform(po, ps, pz, pv, px, 40, 32, 4, 2, 2);
+  const scratch = heap.alloc(k.matmulScratchBytes(40));
+  k.matmulUniform(po, ps, pz, pv, px, 4, 40, 2, 32, 5, 0, 4, scratch);
+  k.matmulUniform(po, ps, pz, pv, px, 4, 40, 2, 32, 4, 3, 3, scratch);
   assertUntouched(heap.f32(po, 4), 0, 0, 'no-op calls');
 });
 
@@ -120,14 +157,14 @@ async function runBackend(b: Backend, rec: TensorRecord, x: Float32Array, n: num
 test('both backends run uniform records like their dequantized f32 twin (matvec, matmul, embed)', async () => {
   const rng = new Rng(11);
   const wasm = await WasmBackend.create();
-  // with worker threads and every product split: uniform products stay on the main thread
+  // with worker threads and every product split between them
   const threaded = await WasmBackend.create({ threads: 2, minSplitWork: 0 });
   for (const bits of BITS) {
     for (const [rows, cols, gs] of [[33, 64, 32], [40, 100, 64], [17, 200, 1 << 20], [9, 70, 20]] as const) {
       const rec = randomUniform(rng, rows, cols, bits, gs);
       const dense = dequantize(rec);
       const twin: TensorRecord = { name: 'w', kind: 'f32', shape: [rows, cols], data: dense };
-      const n = 3;
+      const n = 6; // one block of four vectors and two more
       const x = rng.normals(cols * n);
       const what = `${bits}-bit ${rows}x${cols} g${gs}`;
       const want = await runBackend(new JsBackend(), twin, x, n);

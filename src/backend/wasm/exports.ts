@@ -15,12 +15,25 @@ export interface KernelExports extends Record<string, unknown> {
   /** out[r] = sum_c lut[r, idx(r, c)] * x[c], 3-bit packed indices (row stride ceil(cols/32)*12 bytes), lut [rows, 8]. */
   matvecLut3(out: number, lut: number, idx: number, x: number, cols: number, r0: number, r1: number): void;
   /**
+   * matvecLut4 for n vectors: out[i * rows + r] for x [n, cols], out [n, rows], rows r0 <= r < r1; a tile of rows at a
+   * time is decoded into `scratch` (matmulScratchBytes(cols) bytes, the calling thread's own) and multiplied densely.
+   */
+  matmulLut4(out: number, lut: number, idx: number, x: number, rows: number, cols: number, n: number, r0: number, r1: number, scratch: number): void;
+  /** matvecLut3 for n vectors, as matmulLut4. */
+  matmulLut3(out: number, lut: number, idx: number, x: number, rows: number, cols: number, n: number, r0: number, r1: number, scratch: number): void;
+  /** Bytes of scratch matmulLut4/3 and matmulUniform need for `cols` columns (one tile of f32 rows). */
+  matmulScratchBytes(cols: number): number;
+  /**
    * Uniform (RTN/GPTQ/AWQ): out[r] = sum_c scales[r, g] * (q(r, c) - zeros[r, g]) * x[c], g = floor(c / min(groupSize, cols)),
    * q packed as nuq indices (3, 4 or 8 bits; row stride ceil(cols/32)*4*bits bytes); scales, zeros f32 [rows, nGroups].
    */
   matvecUniform(out: number, scales: number, zeros: number, values: number, x: number, cols: number, groupSize: number, bits: number, r0: number, r1: number): void;
+  /** matvecUniform for n vectors: x [n, cols], out [n, rows], rows r0 <= r < r1; scratch as for matmulLut4. */
+  matmulUniform(out: number, scales: number, zeros: number, values: number, x: number, rows: number, cols: number, n: number, groupSize: number, bits: number, r0: number, r1: number, scratch: number): void;
   /** out[r] += sum_{k in rowPtr[r]..rowPtr[r+1]} values[k] * x[colIdx[k]]; rowPtr, colIdx i32. */
   spmvCsrAdd(out: number, rowPtr: number, colIdx: number, values: number, x: number, r0: number, r1: number): void;
+  /** spmvCsrAdd for n vectors: out[i * rows + r] += sum_k values[k] * x[i * cols + colIdx[k]], rows r0 <= r < r1. */
+  spmmCsrAdd(out: number, rowPtr: number, colIdx: number, values: number, x: number, rows: number, cols: number, n: number, r0: number, r1: number): void;
   /** out = x * weight / sqrt(mean(x^2) + eps); out may equal x. */
   rmsnorm(out: number, x: number, weight: number, n: number, eps: number): void;
   /** Rotary embedding in place, pairs (2i, 2i+1) of each head (llama2.c / GGUF). */

@@ -9,7 +9,7 @@ import { UsageError } from '../../util/errors.ts';
 import type { Backend, Vec, Weight } from '../types.ts';
 import { createKernelInstance, kernelModule, type KernelInstance } from './instance.ts';
 import type { KernelPool, PoolOptions } from './pool.ts';
-import { OP_LUT, OP_MATMUL_ROWS, OP_MATMUL_VECS, OP_MATVEC_F32 } from './protocol.ts';
+import { OP_LUT, OP_MATMUL_ROWS, OP_MATMUL_VECS, OP_MATVEC_F32, OP_UNIFORM, quantizedJob } from './protocol.ts';
 
 type NuqRecord = Extract<TensorRecord, { kind: 'nuq' }>;
 type UniformRecord = Extract<TensorRecord, { kind: 'uniform' }>;
@@ -18,7 +18,7 @@ interface WasmWeight extends Weight {
   /** Address of the dense f32 values (f32 and f16 are expanded to f32 at load). */
   readonly f32?: number;
   readonly lut?: { bits: 3 | 4; lut: number; indices: number; sparse?: { rowPtr: number; colIdx: number; values: number }; rec: NuqRecord };
-  /** A uniform (RTN/GPTQ/AWQ) matrix: its scales, zeros and packed values, run by matvecUniform. */
+  /** A uniform (RTN/GPTQ/AWQ) matrix: its scales, zeros and packed values, run by matmulUniform. */
   readonly uni?: { scales: number; zeros: number; values: number; rec: UniformRecord };
 }
 
@@ -140,51 +140,59 @@ export class WasmBackend implements Backend {
   }
 
   matvec(out: Vec, w: Weight, x: Vec): void {
-    const ww = w as WasmWeight;
-    const [rows, cols] = w.shape;
-    const o = out.off << 2;
-    const xp = x.off << 2;
-    // Uniform products run on the main thread: the worker protocol has no uniform job yet.
-    if (ww.uni) return this.k.matvecUniform(o, ww.uni.scales, ww.uni.zeros, ww.uni.values, xp, cols, ww.uni.rec.groupSize, ww.uni.rec.bits, 0, rows);
-    if (this.pool && rows * cols >= this.minSplitWork) return this.splitProduct(o, ww, xp, 1);
-    if (ww.f32 !== undefined) return this.k.matvecF32(o, ww.f32, xp, cols, 0, rows);
-    const q = ww.lut!;
-    if (q.bits === 4) this.k.matvecLut4(o, q.lut, q.indices, xp, cols, 0, rows);
-    else this.k.matvecLut3(o, q.lut, q.indices, xp, cols, 0, rows);
-    if (q.sparse) this.k.spmvCsrAdd(o, q.sparse.rowPtr, q.sparse.colIdx, q.sparse.values, xp, 0, rows);
+    this.product(out.off << 2, w as WasmWeight, x.off << 2, 1);
   }
 
   matmul(out: Vec, w: Weight, x: Vec, n: number): void {
-    const ww = w as WasmWeight;
-    const [rows, cols] = w.shape;
-    if (n === 1) return this.matvec(out, w, x);
-    if (ww.uni) {
-      for (let i = 0; i < n; i++) this.matvec({ off: out.off + i * rows, len: rows }, w, { off: x.off + i * cols, len: cols });
-      return;
-    }
-    if (this.pool && rows * cols * n >= this.minSplitWork) return this.splitProduct(out.off << 2, ww, x.off << 2, n);
-    if (ww.f32 !== undefined) return this.k.matmulF32(out.off << 2, ww.f32, x.off << 2, rows, cols, n);
-    for (let i = 0; i < n; i++) this.matvec({ off: out.off + i * rows, len: rows }, w, { off: x.off + i * cols, len: cols });
+    this.product(out.off << 2, w as WasmWeight, x.off << 2, n);
   }
 
-  /** out [n, rows] = W x for n vectors x [n, cols], split between the pool's threads. */
-  private splitProduct(out: number, w: WasmWeight, x: number, n: number): void {
-    const pool = this.pool!;
+  /** out [n, rows] = W x for n vectors x [n, cols] (n = 1: a matvec). */
+  private product(out: number, w: WasmWeight, x: number, n: number): void {
     const [rows, cols] = w.shape;
-    if (w.f32 !== undefined) {
-      if (n === 1) return pool.run(OP_MATVEC_F32, [out, w.f32, x, cols, rows, 1], pool.evenRanges(rows));
-      if (this.matmulSplit === 'vectors') return pool.run(OP_MATMUL_VECS, [out, w.f32, x, rows, cols], pool.evenRanges(n, 4));
-      // matmulF32 has no row range and writes out with a stride of `rows`: each part computes its
-      // rows into its own slice of a scratch buffer, then copies them into place.
-      // Sized in powers of two, so the blocks a growing batch leaves behind add up to less than the last.
-      const scratch = this.heap.scratch('split-matmul', 2 ** Math.ceil(Math.log2(rows * n * 4)));
-      return pool.run(OP_MATMUL_ROWS, [out, w.f32, x, rows, cols, n, scratch], pool.evenRanges(rows));
-    }
-    const q = w.lut!;
-    const s = q.rec.rowSplit;
-    const split = s && s.length === pool.threads + 1 && isRowSplit(s, rows) ? s : pool.evenRanges(rows);
-    const sp = q.sparse;
-    pool.run(OP_LUT, [out, q.lut, q.indices, x, cols, rows, n, q.bits, sp?.rowPtr ?? 0, sp?.colIdx ?? 0, sp?.values ?? 0], split);
+    const split = this.pool !== undefined && rows * cols * n >= this.minSplitWork;
+    if (w.f32 === undefined) return this.quantized(out, w, x, n, split);
+    if (split) return this.splitF32(out, w.f32, rows, cols, x, n);
+    if (n === 1) return this.k.matvecF32(out, w.f32, x, cols, 0, rows);
+    this.k.matmulF32(out, w.f32, x, rows, cols, n);
+  }
+
+  /**
+   * A LUT or uniform product: one job (protocol.ts's quantizedJob) over all rows, or split by rows
+   * between the pool's threads (a nuq record's rowSplit when it has one part per thread).
+   */
+  private quantized(out: number, w: WasmWeight, x: number, n: number, split: boolean): void {
+    const [rows, cols] = w.shape;
+    const parts = split ? this.pool!.threads : 1;
+    const { base, per } = n === 1 ? { base: 0, per: 0 } : this.decodeScratch(cols, parts);
+    const u = w.uni;
+    const q = w.lut;
+    const [op, args] = u
+      ? [OP_UNIFORM, [out, u.scales, u.zeros, u.values, x, cols, rows, n, u.rec.groupSize, u.rec.bits, base, per]]
+      : [OP_LUT, [out, q!.lut, q!.indices, x, cols, rows, n, q!.bits, q!.sparse?.rowPtr ?? 0, q!.sparse?.colIdx ?? 0, q!.sparse?.values ?? 0, base, per]];
+    if (!split) return quantizedJob(this.k, op, (i) => args[i], 0, 0, rows);
+    const pool = this.pool!;
+    const s = q?.rec.rowSplit;
+    pool.run(op, args, s && s.length === pool.threads + 1 && isRowSplit(s, rows) ? s : pool.evenRanges(rows));
+  }
+
+  /** Scratch for the quantized matmuls: one region of `per` bytes (whole cache lines) per thread, part p's at base + p * per. */
+  private decodeScratch(cols: number, parts: number): { base: number; per: number } {
+    const per = Math.ceil(this.k.matmulScratchBytes(cols) / 64) * 64;
+    // Sized in powers of two, so the blocks left behind as it grows add up to less than the last.
+    return { base: this.heap.scratch('matmul-decode', 2 ** Math.ceil(Math.log2(Math.max(per * parts, 64)))), per };
+  }
+
+  /** out [n, rows] = W x for a dense weight, split between the pool's threads. */
+  private splitF32(out: number, w: number, rows: number, cols: number, x: number, n: number): void {
+    const pool = this.pool!;
+    if (n === 1) return pool.run(OP_MATVEC_F32, [out, w, x, cols, rows, 1], pool.evenRanges(rows));
+    if (this.matmulSplit === 'vectors') return pool.run(OP_MATMUL_VECS, [out, w, x, rows, cols], pool.evenRanges(n, 4));
+    // matmulF32 has no row range and writes out with a stride of `rows`: each part computes its
+    // rows into its own slice of a scratch buffer, then copies them into place.
+    // Sized in powers of two, so the blocks a growing batch leaves behind add up to less than the last.
+    const scratch = this.heap.scratch('split-matmul', 2 ** Math.ceil(Math.log2(rows * n * 4)));
+    pool.run(OP_MATMUL_ROWS, [out, w, x, rows, cols, n, scratch], pool.evenRanges(rows));
   }
 
   rmsnorm(out: Vec, x: Vec, w: Weight, eps: number): void {

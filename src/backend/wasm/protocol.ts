@@ -40,14 +40,17 @@ export const CONTROL_BYTES = (ERROR_TEXT + ERROR_TEXT_UNITS / 2) * 4;
 /** out[i*rows + r] = W[r, :] . x[i*cols : (i+1)*cols] over the part's rows, for each of n vectors:
  *  out, w, x, cols, rows, n. */
 export const OP_MATVEC_F32 = 1;
-/** LUT matvec (3/4-bit) plus the CSR sparse add over the part's rows, for each of n vectors:
- *  out, lut, indices, x, cols, rows, n, bits, rowPtr (0 = no sparse part), colIdx, values. */
+/** LUT product (3/4-bit) plus the CSR sparse add over the part's rows, for all n vectors (quantizedJob):
+ *  out, lut, indices, x, cols, rows, n, bits, rowPtr (0 = no sparse part), colIdx, values, scratch, scratchPer. */
 export const OP_LUT = 2;
 /** matmulF32 over the part's rows into scratch [n, r1 - r0], then copied to out [n, rows]:
  *  out, w, x, rows, cols, n, scratch ([n, rows] f32; the part uses its own slice at r0 * n). */
 export const OP_MATMUL_ROWS = 3;
 /** matmulF32 over the part's range of activation vectors (all rows): out, w, x, rows, cols. */
 export const OP_MATMUL_VECS = 4;
+/** Uniform product (RTN/GPTQ/AWQ, 3/4/8-bit) over the part's rows, for all n vectors (quantizedJob):
+ *  out, scales, zeros, values, x, cols, rows, n, groupSize, bits, scratch, scratchPer. */
+export const OP_UNIFORM = 5;
 /** Workers leave their loop and exit. */
 export const OP_EXIT = 255;
 
@@ -92,19 +95,9 @@ export function runPart(k: KernelExports, u32: Uint32Array, part: number, mem: F
       for (let i = 0; i < n; i++) k.matvecF32(out + i * rows * 4, w, x + i * cols * 4, cols, r0, r1);
       return;
     }
-    case OP_LUT: {
-      const out = a(0), lut = a(1), idx = a(2), x = a(3), cols = a(4), rows = a(5), n = a(6), bits = a(7);
-      const rowPtr = a(8), colIdx = a(9), values = a(10);
-      const kernel = bits === 4 ? k.matvecLut4 : bits === 3 ? k.matvecLut3 : undefined;
-      if (!kernel) throw new Error(`LUT job with ${bits}-bit indices`);
-      for (let i = 0; i < n; i++) {
-        const o = out + i * rows * 4;
-        const xi = x + i * cols * 4;
-        kernel(o, lut, idx, xi, cols, r0, r1);
-        if (rowPtr !== 0) k.spmvCsrAdd(o, rowPtr, colIdx, values, xi, r0, r1);
-      }
-      return;
-    }
+    case OP_LUT:
+    case OP_UNIFORM:
+      return quantizedJob(k, op, a, part, r0, r1);
     case OP_MATMUL_ROWS: {
       const out = a(0), w = a(1), x = a(2), rows = a(3), cols = a(4), n = a(5), scratch = a(6);
       const m = r1 - r0;
@@ -124,6 +117,30 @@ export function runPart(k: KernelExports, u32: Uint32Array, part: number, mem: F
     default:
       throw new Error(`unknown kernel job ${op}`);
   }
+}
+
+/**
+ * Part `part` (rows r0 <= r < r1) of a quantized product, OP_LUT or OP_UNIFORM with arguments a(i):
+ * one vector takes the matvec kernels, more take the matmul kernels, which decode into the part's
+ * own scratch (scratch + part * scratchPer). The single-thread backend runs the same function over
+ * all rows, so a row's result never depends on the thread count.
+ */
+export function quantizedJob(k: KernelExports, op: number, a: (i: number) => number, part: number, r0: number, r1: number): void {
+  if (op === OP_UNIFORM) {
+    const out = a(0), scales = a(1), zeros = a(2), values = a(3), x = a(4), cols = a(5), rows = a(6), n = a(7), groupSize = a(8), bits = a(9);
+    if (n === 1) return k.matvecUniform(out, scales, zeros, values, x, cols, groupSize, bits, r0, r1);
+    return k.matmulUniform(out, scales, zeros, values, x, rows, cols, n, groupSize, bits, r0, r1, a(10) + part * a(11));
+  }
+  const out = a(0), lut = a(1), idx = a(2), x = a(3), cols = a(4), rows = a(5), n = a(6), bits = a(7);
+  const rowPtr = a(8), colIdx = a(9), values = a(10);
+  if (bits !== 3 && bits !== 4) throw new Error(`LUT job with ${bits}-bit indices`);
+  if (n === 1) {
+    (bits === 4 ? k.matvecLut4 : k.matvecLut3)(out, lut, idx, x, cols, r0, r1);
+    if (rowPtr !== 0) k.spmvCsrAdd(out, rowPtr, colIdx, values, x, r0, r1);
+    return;
+  }
+  (bits === 4 ? k.matmulLut4 : k.matmulLut3)(out, lut, idx, x, rows, cols, n, r0, r1, a(11) + part * a(12));
+  if (rowPtr !== 0) k.spmmCsrAdd(out, rowPtr, colIdx, values, x, rows, cols, n, r0, r1);
 }
 
 /** Stores the first error's message in the control block (the caller has won the ERROR slot). */

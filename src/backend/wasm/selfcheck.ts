@@ -35,6 +35,11 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
   const pw = heap.place(w);
   const px = heap.place(x);
   const po = heap.alloc(rows * 4 * 8);
+  // a batch for the matmuls (one block of four vectors and one more), and their scratch
+  const n = 5;
+  const xs = rng.normals(n * cols);
+  const pxs = heap.place(xs);
+  const scratch = heap.alloc(k.matmulScratchBytes(cols));
 
   {
     const want = new Float32Array(rows);
@@ -43,11 +48,9 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
     check('matvecF32', f32(po, rows), want);
   }
   {
-    const n = 5;
-    const xs = rng.normals(n * cols);
     const want = new Float32Array(n * rows);
     ref.matmulF32(want, w, xs, rows, cols, n);
-    k.matmulF32(po, pw, heap.place(xs), rows, cols, n);
+    k.matmulF32(po, pw, pxs, rows, cols, n);
     check('matmulF32', f32(po, n * rows), want);
   }
   {
@@ -69,10 +72,15 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
     for (let i = 0; i < idx.length; i++) idx[i] = rng.int(1 << bits);
     const packed = packIndices(idx, rows, cols, bits);
     const lut = rng.normals(rows << bits);
+    const pl = heap.place(lut), pp = heap.place(packed);
     const want = new Float32Array(rows);
     ref.matvecLut(want, lut, packed, x, rows, cols, bits);
-    (bits === 4 ? k.matvecLut4 : k.matvecLut3)(po, heap.place(lut), heap.place(packed), px, cols, 0, rows);
+    (bits === 4 ? k.matvecLut4 : k.matvecLut3)(po, pl, pp, px, cols, 0, rows);
     check(`matvecLut${bits}`, f32(po, rows), want);
+    const wantN = new Float32Array(n * rows);
+    ref.matmulLut(wantN, lut, packed, xs, rows, cols, n, bits);
+    (bits === 4 ? k.matmulLut4 : k.matmulLut3)(po, pl, pp, pxs, rows, cols, n, 0, rows, scratch);
+    check(`matmulLut${bits}`, f32(po, n * rows), wantN);
   }
   for (const bits of [4, 3, 8] as const) {
     const groupSize = 32;
@@ -82,10 +90,15 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
     const packed = packIndices(q, rows, cols, bits);
     const scales = rng.normals(rows * nG, 0.1);
     const zeros = Float32Array.from({ length: rows * nG }, () => rng.int(1 << bits));
+    const ps = heap.place(scales), pz = heap.place(zeros), pp = heap.place(packed);
     const want = new Float32Array(rows);
     ref.matvecUniform(want, scales, zeros, packed, x, rows, cols, groupSize, bits);
-    k.matvecUniform(po, heap.place(scales), heap.place(zeros), heap.place(packed), px, cols, groupSize, bits, 0, rows);
+    k.matvecUniform(po, ps, pz, pp, px, cols, groupSize, bits, 0, rows);
     check(`matvecUniform${bits}`, f32(po, rows), want);
+    const wantN = new Float32Array(n * rows);
+    ref.matmulUniform(wantN, scales, zeros, packed, xs, rows, cols, n, groupSize, bits);
+    k.matmulUniform(po, ps, pz, pp, pxs, rows, cols, n, groupSize, bits, 0, rows, scratch);
+    check(`matmulUniform${bits}`, f32(po, n * rows), wantN);
   }
   {
     const rowPtr = new Int32Array(rows + 1);
@@ -96,12 +109,18 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
     }
     const ci = Int32Array.from(colIdx);
     const values = rng.normals(ci.length);
-    const base = rng.normals(rows);
-    const want = base.slice();
+    const prp = heap.place(rowPtr), pci = heap.place(ci), pv = heap.place(values);
+    const base = rng.normals(n * rows);
+    const want = base.slice(0, rows);
     ref.spmvCsrAdd(want, rowPtr, ci, values, x);
-    heap.write(po, base);
-    k.spmvCsrAdd(po, heap.place(rowPtr), heap.place(ci), heap.place(values), px, 0, rows);
+    heap.write(po, base.subarray(0, rows));
+    k.spmvCsrAdd(po, prp, pci, pv, px, 0, rows);
     check('spmvCsrAdd', f32(po, rows), want);
+    const wantN = base.slice();
+    ref.spmmCsrAdd(wantN, rowPtr, ci, values, xs, cols, n);
+    heap.write(po, base);
+    k.spmmCsrAdd(po, prp, pci, pv, pxs, rows, cols, n, 0, rows);
+    check('spmmCsrAdd', f32(po, n * rows), wantN);
   }
   {
     const n = 37;

@@ -1,0 +1,161 @@
+// The quantized products against their baselines, each figure beside the baseline measured in the
+// same run (interleaved rounds, bench/_timing.ts):
+//
+//   node scripts/build.mjs && node --import tsx bench/kernels.ts [--quick] [--filter REGEX] [--out FILE]
+//
+// Kernels, one thread: the batched LUT matmul (matmulLut4/3) against n looped matvecs (the path
+// before it) and against the f32 matmul at n = 1, 4, 16, 64 for 2048x2048 and 4096x4096; the
+// uniform 4-bit g128 matvec and matmul likewise.
+//
+// End to end, a stories15M-shaped synthetic model (dim 288, hidden 768, 6 layers, vocab 32000, f32
+// embedding and head) in f32, nuq (3-bit attention, 4-bit MLP, 0.45% sparse) and uniform (RTN
+// 4-bit g128) on 1 and 2 threads: a 64-token prompt, one token at position 64, and a 128-token
+// perplexity window (logits at every position). Writes a markdown table to bench/results/kernels.md
+// (or --out) and prints it.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { WasmBackend } from '../src/backend/wasm/index.ts';
+import { createKernelInstance } from '../src/backend/wasm/instance.ts';
+import type { TensorRecord } from '../src/format/kinds.ts';
+import { Model } from '../src/model/model.ts';
+import { Rng } from '../src/util/random.ts';
+import { rtnQuantize } from '../tools/baselines/rtn.ts';
+import { syntheticModel } from '../tools/synthetic.ts';
+import { nuqModelRecords, randomNuq, uniformModelRecords } from '../test/backend/_nuq.ts';
+import { fmtMs, interleavedRounds, parallelCapacity } from './_timing.ts';
+
+const { values: argv } = parseArgs({ options: { quick: { type: 'boolean' }, out: { type: 'string' }, filter: { type: 'string' } } });
+const budgetMs = argv.quick ? 150 : 1500;
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const wanted = (what: string) => !argv.filter || new RegExp(argv.filter).test(what);
+
+/** The best round of each function (the figure least disturbed by other processes). */
+function bestOf(fns: (() => void)[]): number[] {
+  return interleavedRounds(fns, budgetMs).map((s) => Math.min(...s));
+}
+
+const sections: string[] = [];
+const capacityBefore = await parallelCapacity();
+
+// --- kernels, one thread
+interface Product {
+  label: string;
+  /** The matvec kernel on vector i (x [i, :] into out [i, :]). */
+  matvec(i: number): void;
+  /** The batched kernel on vectors 0..n-1. */
+  matmul(n: number): void;
+}
+{
+  const { exports: k, heap } = await createKernelInstance();
+  const rng = new Rng(42);
+  const lines: string[] = [];
+  for (const [R, C] of [[2048, 2048], [4096, 4096]]) {
+    const mark = heap.mark();
+    const nMax = 64;
+    const f32 = heap.place(rng.normals(R * C, 0.02));
+    const x = heap.place(rng.normals(nMax * C));
+    const out = heap.alloc(nMax * R * 4);
+    const scratch = heap.alloc(k.matmulScratchBytes(C));
+    const xi = (i: number) => x + i * C * 4;
+    const oi = (i: number) => out + i * R * 4;
+    const products: Product[] = ([4, 3] as const).map((bits) => {
+      const rec = randomNuq(rng, 'w', R, C, { bits });
+      const pl = heap.place(rec.lut), pi = heap.place(rec.indices);
+      const [matvec, matmul] = bits === 4 ? [k.matvecLut4, k.matmulLut4] : [k.matvecLut3, k.matmulLut3];
+      return { label: `LUT ${bits}-bit`, matvec: (i) => matvec(oi(i), pl, pi, xi(i), C, 0, R), matmul: (n) => matmul(out, pl, pi, x, R, C, n, 0, R, scratch) };
+    });
+    const u = rtnQuantize('w', rng.normals(R * C, 0.02), R, C, { bits: 4, groupSize: 128 });
+    const us = heap.place(u.scales), uz = heap.place(u.zeros), uv = heap.place(u.values);
+    products.push({
+      label: 'uniform 4-bit g128',
+      matvec: (i) => k.matvecUniform(oi(i), us, uz, uv, xi(i), C, 128, 4, 0, R),
+      matmul: (n) => k.matmulUniform(out, us, uz, uv, x, R, C, n, 128, 4, 0, R, scratch),
+    });
+    for (const p of products) {
+      for (const n of [1, 4, 16, 64]) {
+        const what = `${p.label} ${R}x${C}, n=${n}`;
+        if (!wanted(what)) continue;
+        const looped = () => {
+          for (let i = 0; i < n; i++) p.matvec(i);
+        };
+        const dense = n === 1 ? () => k.matvecF32(out, f32, x, C, 0, R) : () => k.matmulF32(out, f32, x, R, C, n);
+        const best = bestOf([looped, () => p.matmul(n), dense]);
+        lines.push(`| ${what} | ${best.map(fmtMs).join(' | ')} | ×${(best[0] / best[1]).toFixed(2)} | ×${(best[2] / best[1]).toFixed(2)} |`);
+        console.error(lines[lines.length - 1]);
+      }
+    }
+    heap.release(mark);
+  }
+  sections.push(
+    `### Kernels, one thread\n\nlooped: n calls of the matvec kernel (what a batch cost before the batched kernels); batched: matmulLut4 / matmulLut3 / matmulUniform; ` +
+      `f32: matvecF32 (n = 1) or matmulF32 on a dense matrix of the same shape. "batched vs f32" above 1 means the quantized product is faster.\n\n` +
+      `| product | looped matvecs | batched | f32 | batched vs looped | batched vs f32 |\n| --- | --- | --- | --- | --- | --- |\n${lines.join('\n')}\n`,
+  );
+}
+
+// --- end to end
+{
+  const shape = { seed: 7, dim: 288, hiddenDim: 768, nLayers: 6, nHeads: 6, nKvHeads: 6, vocabSize: 32000, maxSeqLen: 256 };
+  const m = syntheticModel(shape);
+  const kinds: [string, TensorRecord[]][] = [
+    ['f32', m.records],
+    ['nuq', nuqModelRecords(m.records, 9, { sparse: 0.0045 })],
+    ['uniform', uniformModelRecords(m.records, { bits: 4, groupSize: 128 })],
+  ];
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => (i * 31 + 3) % shape.vocabSize);
+  const workloads: [string, (model: Model) => () => void][] = [
+    ['prompt of 64 tokens', (model) => () => void model.forward(ids(64), 0)],
+    ['1 token at position 64', (model) => {
+      model.forward(ids(64), 0);
+      return () => void model.forward([5], 64);
+    }],
+    ['perplexity window of 128 tokens', (model) => () => void model.perplexityOfIds(ids(129), { ctx: 128 })],
+  ];
+  const backends: WasmBackend[] = [];
+  const models: Model[] = [];
+  const columns: string[] = [];
+  for (const threads of [1, 2]) {
+    for (const [kind, records] of kinds) {
+      const b = await WasmBackend.create({ threads });
+      backends.push(b);
+      models.push(await Model.fromRecords(m.config, m.tokenizer, records, b, { batch: 64 }));
+      columns.push(`${kind}, ${threads} thread${threads > 1 ? 's' : ''}`);
+    }
+  }
+  const lines: string[] = [];
+  for (const [what, setup] of workloads) {
+    if (!wanted(what)) continue;
+    const best = bestOf(models.map(setup));
+    // each kind against f32 on the same threads, each 2-thread figure against its 1-thread one
+    const cells = best.map((t, j) => {
+      const notes = [];
+      if (j % 3 !== 0) notes.push(`×${(best[j - (j % 3)] / t).toFixed(2)} vs f32`);
+      if (j >= 3) notes.push(`×${(best[j - 3] / t).toFixed(2)} vs 1 thread`);
+      return notes.length ? `${fmtMs(t)} (${notes.join(', ')})` : fmtMs(t);
+    });
+    lines.push(`| ${what} | ${cells.join(' | ')} |`);
+    console.error(lines[lines.length - 1]);
+  }
+  for (const b of backends) await b.close();
+  sections.push(
+    `### End to end, stories15M-shaped synthetic model\n\nnuq: 3-bit attention, 4-bit MLP, 0.45% sparse; uniform: RTN 4-bit, groups of 128; f32 embedding and head (32000x288) in all three. Batch 64.\n\n` +
+      `| | ${columns.join(' | ')} |\n| --- | ${columns.map(() => '---').join(' | ')} |\n${lines.join('\n')}\n`,
+  );
+}
+
+const capacityAfter = await parallelCapacity();
+const machine =
+  `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}; ` +
+  `two busy threads ran ×${capacityBefore.toFixed(2)} (before) and ×${capacityAfter.toFixed(2)} (after) as fast as one ` +
+  `(×2.00 = two free cores), load average ${loadavg()[0].toFixed(2)} at the end`;
+const text =
+  `Command: \`node --import tsx bench/kernels.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\`\n\nMachine: ${machine}\n\n` +
+  `Time per call: the best of interleaved rounds (every figure of a row alternates with the others, about 25 ms a round, each after one untimed warm-up call). Ratios are of these best times.\n\n` +
+  `${sections.join('\n')}`;
+const out = argv.out ?? join(root, 'bench', 'results', 'kernels.md');
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, text);
+console.log(text);
