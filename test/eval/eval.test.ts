@@ -129,8 +129,8 @@ test('--jobs 2 (child processes) writes the same files and rows', async () => {
   assert.equal(third.rows.map((r) => r.method), ['f32', 'squeezellm', 'rtn', 'rtn']);
 });
 
-test('the ablations and --layer-bits: the same files in-process and from child processes; headers say what was done', async () => {
-  const o = { ...opts(join(tmp, 'abl1')), methods: ['squeezellm-unweighted', 'gptq-act-order'] as EvalMethod[], groups: [16], layerBits: 'layers.0.mlp=f16', report: false };
+test('the ablations, --layer-bits and --sym: the same files in-process and from child processes; headers say what was done', async () => {
+  const o = { ...opts(join(tmp, 'abl1')), methods: ['squeezellm-unweighted', 'gptq-act-order'] as EvalMethod[], groups: [16], layerBits: 'layers.0.mlp=f16', sym: true, report: false };
   const inProcess = await runEval(model, o);
   const children = await runEval(model, { ...o, outDir: join(tmp, 'abl2'), jobs: 2 });
   assert.equal(inProcess.rows.map((r) => r.file.split('/').pop()), ['f32.sqz', 'squeezellm-unweighted-b4.sqz', 'gptq-act-order-b4-g16.sqz']);
@@ -140,7 +140,7 @@ test('the ablations and --layer-bits: the same files in-process and from child p
     if (r.method === 'f32') continue;
     const h = (await SqzReader.open(r.file)).header.quant;
     assert.is(h.layerBits, 'layers.0.mlp=f16', f);
-    if (r.method === 'gptq-act-order') assert.equal([h.method, h.actOrder, h.groupSize], ['gptq', true, 16]);
+    if (r.method === 'gptq-act-order') assert.equal([h.method, h.actOrder, h.groupSize, h.sym], ['gptq', true, 16, true]);
     else assert.equal([h.method, h.weighted, h.calibration], ['squeezellm', false, null]);
   }
   assert.equal(children.rows.map((r) => r.perplexity), inProcess.rows.map((r) => r.perplexity));

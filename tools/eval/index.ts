@@ -56,6 +56,8 @@ export interface EvalOptions {
   groups?: number[];
   /** Mixed precision for every method (tools/precision.ts); each row's bits is the default. */
   layerBits?: string;
+  /** Symmetric baselines (zero fixed at 2^(bits-1)) instead of asymmetric (default). */
+  sym?: boolean;
   samples?: number;
   seqLen?: number;
   /** Perplexity window (default 256, at most the model's context). */
@@ -173,7 +175,7 @@ async function quantizeJob(source: string, job: Job, opts: EvalOptions, onProgre
   const r = recipe(job.method);
   if ('baseline' in r) {
     const calib = r.baseline === 'rtn' ? undefined : opts.calib;
-    return quantizeBaseline(source, job.file, { ...common, calib, method: r.baseline, actOrder: r.actOrder, bits: job.bits as 3 | 4 | 8, groupSize: job.group!, onProgress });
+    return quantizeBaseline(source, job.file, { ...common, calib, method: r.baseline, actOrder: r.actOrder, sym: opts.sym, bits: job.bits as 3 | 4 | 8, groupSize: job.group!, onProgress });
   }
   const { fisher, sparse } = r.squeezellm;
   // the gradient, chunk, nuq and pack steps each count from 0: one bar per step
@@ -201,7 +203,7 @@ function cliArgs(source: string, job: Job, opts: EvalOptions): string[] {
     if (opts.samples !== undefined) a.push('--samples', String(opts.samples));
     if (opts.seqLen !== undefined) a.push('--seq-len', String(opts.seqLen));
   }
-  if ('baseline' in r) return ['baseline', ...a, '--method', r.baseline, ...(r.actOrder ? ['--act-order'] : []), '--group', String(job.group)];
+  if ('baseline' in r) return ['baseline', ...a, '--method', r.baseline, ...(r.actOrder ? ['--act-order'] : []), ...(opts.sym ? ['--sym'] : []), '--group', String(job.group)];
   const { fisher, sparse } = r.squeezellm;
   const extra = sparse ? ['--outlier-percent', String(SPARSE_SETTINGS.outlierPercent), '--sensitivity', String(SPARSE_SETTINGS.sensitivity)] : [];
   return ['quantize', ...a, ...(fisher ? [] : ['--no-fisher']), ...extra, '--threads', String(opts.threads ?? 1)];
@@ -288,6 +290,7 @@ export async function runEval(checkpoint: string, opts: EvalOptions, onProgress?
       await model.close();
     }
   }
+  if (opts.sym) notes.push('baselines symmetric (--sym)');
   const result: EvalResult = { rows, notes, ctx, stride, layerBits: opts.layerBits ?? null };
   if (opts.report !== false) {
     await writeFileAtomic(join(opts.outDir, 'results.md'), resultsMarkdown(result, checkpoint));

@@ -33,6 +33,7 @@ export const evalCmd: Command = {
                            (default ${DEFAULT_METHODS.join(',')}; the other two are ablations)
       --bits LIST          bit widths, of 3,4,8 (default 3,4; SqueezeLLM takes 3 and 4)
       --groups LIST        baseline group sizes, 0 = one group per row (default 0,32)
+      --sym                symmetric baselines (default asymmetric)
       --layer-bits SPEC    per-tensor precision for every method, e.g. "embed=f16,layers.0=8"
                            (each row's bits is the default; docs/TOOLCHAIN.md)
       --samples N          calibration sequences (default 100)
@@ -51,6 +52,7 @@ export const evalCmd: Command = {
     methods: { type: 'string' },
     bits: { type: 'string' },
     groups: { type: 'string' },
+    sym: { type: 'boolean' },
     'layer-bits': { type: 'string' },
     samples: { type: 'string' },
     'seq-len': { type: 'string' },
@@ -86,6 +88,7 @@ export const evalCmd: Command = {
         bits,
         groups: intList(p, 'groups'),
         layerBits: str(p, 'layer-bits'),
+        sym: Boolean(p.values.sym),
         samples: num(p, 'samples', { int: true, min: 1 }),
         seqLen: num(p, 'seq-len', { int: true, min: 2 }),
         ctx: num(p, 'ctx', { int: true, min: 2 }),
