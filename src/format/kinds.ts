@@ -4,7 +4,8 @@
 // an existing row never changes meaning (old files must keep reading the same).
 //
 // Every multi-byte number in a payload is little-endian. docs/FORMAT.md describes each field.
-import { floatToHalf, halfToFloat } from '../kernels/reference.ts';
+import { floatToHalf } from '../kernels/reference.ts';
+import { halfTable, halvesToFloats } from './half.ts';
 import { FormatError } from '../util/errors.ts';
 import { type PackedBits, packedIndexAt, rowBytes, unpackIndices } from './packing.ts';
 import { fromLeBytes, leBytes, type WireValue } from './wire.ts';
@@ -192,11 +193,7 @@ const f16: KindTraits<F16Record> = {
   },
   encode: (r) => ({ data: leBytes(r.data) }),
   decode: (w, b) => ({ name: b.name, kind: 'f16', shape: b.shape, data: binField(w, 'data', Uint16Array, { ...b, kind: 'f16' }) }),
-  dequantize(r) {
-    const out = new Float32Array(r.data.length);
-    for (let i = 0; i < out.length; i++) out[i] = halfToFloat(r.data[i]);
-    return out;
-  },
+  dequantize: (r) => halvesToFloats(r.data),
   payloadBytes: (r) => r.data.byteLength,
 };
 
@@ -233,19 +230,14 @@ const nuq: KindTraits<NuqRecord> = {
     checkBits(r, r.bits, [3, 4]);
     const levels = 1 << r.bits;
     checkArray(r, 'lut', r.lut, Float32Array, rows * levels, `${rows} rows x ${levels} levels`);
-    if (r.lutType !== undefined) {
-      if (r.lutType !== 'f16') fail(r, `lutType ${fmt(r.lutType)} is not 'f16' (absent means f32)`);
-      // f16 storage must lose nothing: the toolchain rounds the table before it assigns indices
-      const i = r.lut.findIndex((v) => halfToFloat(floatToHalf(v)) !== v && !Number.isNaN(v));
-      if (i >= 0) fail(r, `lut[${i}] = ${r.lut[i]} is not exactly representable in f16 (lutType 'f16')`);
-    }
+    if (r.lutType !== undefined && r.lutType !== 'f16') fail(r, `lutType ${fmt(r.lutType)} is not 'f16' (absent means f32)`);
     checkArray(r, 'indices', r.indices, Uint8Array, rows * rowBytes(r.bits, cols), `${rows} rows x ${rowBytes(r.bits, cols)} bytes (${cols} columns at ${r.bits} bits)`);
     if (r.sparse !== undefined) validateSparse(r, r.sparse, rows, cols);
     if (r.rowSplit !== undefined) validateRowSplit(r, r.rowSplit, rows);
   },
   encode: (r) => ({
     bits: r.bits,
-    lut: r.lutType === 'f16' ? leBytes(Uint16Array.from(r.lut, floatToHalf)) : leBytes(r.lut),
+    lut: r.lutType === 'f16' ? leBytes(exactHalves(r)) : leBytes(r.lut),
     lutType: r.lutType,
     indices: leBytes(r.indices),
     sparse: r.sparse && { rowPtr: leBytes(r.sparse.rowPtr), colIdx: leBytes(r.sparse.colIdx), values: leBytes(r.sparse.values) },
@@ -258,7 +250,7 @@ const nuq: KindTraits<NuqRecord> = {
     const out: NuqRecord = {
       ...base,
       bits: intField(w, 'bits', base) as 3 | 4,
-      lut: lutType === 'f16' ? Float32Array.from(binField(w, 'lut', Uint16Array, base), halfToFloat) : binField(w, 'lut', Float32Array, base),
+      lut: lutType === 'f16' ? halvesToFloats(binField(w, 'lut', Uint16Array, base)) : binField(w, 'lut', Float32Array, base),
       indices: binField(w, 'indices', Uint8Array, base),
     };
     if (lutType === 'f16') out.lutType = 'f16';
@@ -284,6 +276,22 @@ const nuq: KindTraits<NuqRecord> = {
   payloadBytes: (r) =>
     r.lut.length * (r.lutType === 'f16' ? 2 : 4) + r.indices.byteLength + (r.sparse ? r.sparse.rowPtr.byteLength + r.sparse.colIdx.byteLength + r.sparse.values.byteLength : 0) + (r.rowSplit?.byteLength ?? 0),
 };
+
+/**
+ * An f16 table's bit patterns. Storing it must lose nothing (the toolchain rounds the table before
+ * it assigns indices), so a value f16 cannot hold exactly is refused. Checked on write only: a
+ * table read from a file is exact by construction.
+ */
+function exactHalves(r: NuqRecord): Uint16Array {
+  const t = halfTable();
+  const h = new Uint16Array(r.lut.length);
+  for (let i = 0; i < h.length; i++) {
+    const v = r.lut[i];
+    h[i] = floatToHalf(v);
+    if (t[h[i]] !== v && !Number.isNaN(v)) fail(r, `lut[${i}] = ${v} is not exactly representable in f16 (lutType 'f16')`);
+  }
+  return h;
+}
 
 /** Row `row` of a nuq tensor as f32 into out[0..cols): table lookups plus the row's sparse values. */
 export function nuqRowInto(r: NuqRecord, row: number, out: Float32Array): void {

@@ -7,22 +7,14 @@
 //   IQ4_NL 18 bytes: f16 d, 16 bytes of nibbles;              w = d * IQ4_NL_VALUES[q]
 // In the nibble formats, byte j of a block holds weight j in its low nibble and weight j + 16 in
 // its high nibble.
-import { floatToHalf, halfToFloat } from '../../src/kernels/reference.ts';
+import { floatToHalf } from '../../src/kernels/reference.ts';
+import { halfTable } from '../../src/format/half.ts';
 import { GGML_TYPES, GT, IQ4_NL_VALUES, ggmlTypeName } from './spec.ts';
 import { UnsupportedError } from '../../src/util/errors.ts';
 
 const QK = 32;
 const f = Math.fround;
 
-let halfTable: Float32Array | undefined;
-/** All 65536 f16 bit patterns as f32 (exact). */
-function halves(): Float32Array {
-  if (!halfTable) {
-    halfTable = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) halfTable[h] = halfToFloat(h);
-  }
-  return halfTable;
-}
 
 const u16 = (b: Uint8Array, o: number): number => b[o] | (b[o + 1] << 8);
 
@@ -64,7 +56,7 @@ export function quantizeQ8_0(x: Float32Array): Uint8Array {
 
 export function dequantizeQ8_0(src: Uint8Array, n: number): Float32Array {
   checkBlocks(n, 'Q8_0');
-  const h = halves();
+  const h = halfTable();
   const out = new Float32Array(n);
   for (let b = 0; b < n / QK; b++) {
     const o = b * 34;
@@ -111,7 +103,7 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
 
 export function dequantizeQ4_0(src: Uint8Array, n: number): Float32Array {
   checkBlocks(n, 'Q4_0');
-  const h = halves();
+  const h = halfTable();
   const out = new Float32Array(n);
   for (let b = 0; b < n / QK; b++) {
     const o = b * 18;
@@ -212,7 +204,7 @@ export function quantizeIq4Nl(x: Float32Array): Uint8Array {
 
 export function dequantizeIq4Nl(src: Uint8Array, n: number): Float32Array {
   checkBlocks(n, 'IQ4_NL');
-  const h = halves();
+  const h = halfTable();
   const out = new Float32Array(n);
   for (let b = 0; b < n / QK; b++) {
     const o = b * 18;
@@ -260,7 +252,7 @@ export function decodeGgml(type: number, bytes: Uint8Array, n: number): Float32A
       return new Float32Array(b.buffer, b.byteOffset, n).slice();
     }
     case GT.F16: {
-      const h = halves();
+      const h = halfTable();
       const out = new Float32Array(n);
       for (let i = 0; i < n; i++) out[i] = h[u16(bytes, 2 * i)];
       return out;
