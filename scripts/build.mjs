@@ -4,6 +4,8 @@
 //                           serverless bundle and tsx-run sources all load one thing
 //   build/sqz.mjs           the CLI as one esbuild bundle (bin/sqz.mjs runs it)
 //   build/squeeze-edge.mjs  the runtime API (src/index.ts) as one file
+//   build/squeeze-edge.browser.mjs  the same for browsers (src/browser.ts): models as bytes or URLs,
+//                           one thread, Node's built-in modules replaced by empty stand-ins
 //   build/*-worker.mjs      worker-thread entries
 import asc from 'assemblyscript/asc';
 import * as esbuild from 'esbuild';
@@ -63,4 +65,24 @@ for (const [src, out] of entries) {
   if (!existsSync(join(root, src))) continue;
   await esbuild.build({ ...common, entryPoints: [join(root, src)], outfile: join(build, out) });
 }
+// The browser bundle: Node's built-ins (file access, worker threads) resolve to an empty CommonJS
+// module, so their named imports bundle and read as undefined; src/browser.ts never reaches them.
+const nodeBuiltinsAbsent = {
+  name: 'node-builtins-absent',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (a) => ({ path: a.path, namespace: 'node-builtin-absent' }));
+    b.onLoad({ filter: /.*/, namespace: 'node-builtin-absent' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
+  },
+};
+await esbuild.build({
+  bundle: true,
+  platform: 'browser',
+  format: 'esm',
+  target: 'es2022',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  entryPoints: [join(root, 'src/browser.ts')],
+  outfile: join(build, 'squeeze-edge.browser.mjs'),
+  plugins: [nodeBuiltinsAbsent],
+});
 console.log(`build: kernels.wasm ${wasm.length} bytes; bundles in build/`);

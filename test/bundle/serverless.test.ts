@@ -9,23 +9,22 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { isBuiltin } from 'node:module';
 import { join } from 'node:path';
-import { loadModel } from '../../src/index.ts';
 import { quantizeBaseline } from '../../tools/baselines/index.ts';
 import { quantize } from '../../tools/squeezellm/steps.ts';
 import { writeSyntheticModel } from '../../tools/synthetic.ts';
 import { repoRoot } from '../helpers.ts';
+import { greedyFromSources, MAX_TOKENS, PROMPT } from './_greedy.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sqz-serverless-'));
 const fn = join(tmp, 'function');
 const bundle = join(repoRoot, 'build', 'squeeze-edge.mjs');
-const prompt = 'Once upon a time';
 
 // What a user's handler does: import the bundle, load a model, generate greedily.
 const HANDLER = `
 const { loadModel } = await import('./squeeze-edge.mjs');
 const model = await loadModel(process.argv[2], { threads: Number(process.argv[3]) });
 let text = '';
-for await (const piece of model.generate(${JSON.stringify(prompt)}, { temperature: 0, maxTokens: 24 })) text += piece;
+for await (const piece of model.generate(${JSON.stringify(PROMPT)}, { temperature: 0, maxTokens: ${MAX_TOKENS} })) text += piece;
 await model.close();
 process.stdout.write(JSON.stringify(text));
 `;
@@ -49,17 +48,6 @@ test('the bundle imports and requires only Node built-ins', () => {
   for (const s of specifiers) assert.ok(isBuiltin(s), `bundle imports '${s}'`);
 });
 
-async function fromSources(file: string): Promise<string> {
-  const m = await loadModel(file);
-  try {
-    let text = '';
-    for await (const piece of m.generate(prompt, { temperature: 0, maxTokens: 24 })) text += piece;
-    return text;
-  } finally {
-    await m.close();
-  }
-}
-
 function fromBundle(file: string, threads: number): string {
   const r = spawnSync(process.execPath, ['handler.mjs', file, String(threads)], { cwd: fn, encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
@@ -68,7 +56,7 @@ function fromBundle(file: string, threads: number): string {
 
 test('alone in a folder, the bundle generates what the sources generate (f32, nuq, uniform)', async () => {
   for (const f of ['f32.sqz', 'nuq.sqz', 'rtn.sqz']) {
-    const want = await fromSources(join(fn, f));
+    const want = await greedyFromSources(join(fn, f));
     assert.ok(want.length > 0, f);
     assert.is(fromBundle(f, 1), want, f);
   }
@@ -79,7 +67,7 @@ test('two threads need kernel-worker.mjs beside the bundle: without it a clear e
   assert.is.not(r.status, 0);
   assert.match(r.stderr, /kernel-worker\.mjs is missing/);
   copyFileSync(join(repoRoot, 'build', 'kernel-worker.mjs'), join(fn, 'kernel-worker.mjs'));
-  assert.is(fromBundle('nuq.sqz', 2), await fromSources(join(fn, 'nuq.sqz')));
+  assert.is(fromBundle('nuq.sqz', 2), await greedyFromSources(join(fn, 'nuq.sqz')));
 });
 
 test.run();
