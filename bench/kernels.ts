@@ -3,13 +3,17 @@
 //
 //   node scripts/build.mjs && node --import tsx bench/kernels.ts [--quick] [--filter REGEX] [--out FILE]
 //
+// Single-token LUT matvecs, one thread: the exact kernels (matvecLut4/3) and the int8 fast path
+// (quantizeActivations + matvecLut4Int8/3Int8) against matvecF32 on stories15M-sized (288x288,
+// 768x288, 288x768) and larger (2048x2048, 4096x4096) matrices.
+//
 // Kernels, one thread: the batched LUT matmul (matmulLut4/3) against n looped matvecs (the path
 // before it) and against the f32 matmul at n = 1, 4, 16, 64 for 2048x2048 and 4096x4096; the
 // uniform 4-bit g128 matvec and matmul likewise.
 //
 // End to end, a stories15M-shaped synthetic model (dim 288, hidden 768, 6 layers, vocab 32000, f32
-// embedding and head) in f32, nuq (3-bit attention, 4-bit MLP, 0.45% sparse) and uniform (RTN
-// 4-bit g128) on 1 and 2 threads: a 64-token prompt, one token at position 64, and a 128-token
+// embedding and head) in f32, nuq (3-bit attention, 4-bit MLP, 0.45% sparse), nuq on the int8 fast
+// path and uniform (RTN 4-bit g128) on 1 and 2 threads: a 64-token prompt, one token at position 64, and a 128-token
 // perplexity window (logits at every position). Writes a markdown table to bench/results/kernels.md
 // (or --out) and prints it.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WasmBackend } from '../src/backend/wasm/index.ts';
 import { createKernelInstance } from '../src/backend/wasm/instance.ts';
+import { lutInt8Table, lutPlanes } from '../src/backend/wasm/layout.ts';
 import type { TensorRecord } from '../src/format/kinds.ts';
 import { Model } from '../src/model/model.ts';
 import { Rng } from '../src/util/random.ts';
@@ -39,6 +44,46 @@ function bestOf(fns: (() => void)[]): number[] {
 
 const sections: string[] = [];
 const capacityBefore = await parallelCapacity();
+
+// --- single-token LUT matvecs, one thread
+{
+  const { exports: k, heap } = await createKernelInstance();
+  const rng = new Rng(41);
+  const lines: string[] = [];
+  for (const [R, C] of [[288, 288], [768, 288], [288, 768], [2048, 2048], [4096, 4096]]) {
+    for (const bits of [4, 3] as const) {
+      const what = `LUT ${bits}-bit ${R}x${C}`;
+      if (!wanted(what)) continue;
+      const mark = heap.mark();
+      const rec = randomNuq(rng, 'w', R, C, { bits });
+      const t8 = lutInt8Table(rec.lut, bits);
+      const planes = heap.place(lutPlanes(rec.lut, bits)), idx = heap.place(rec.indices);
+      const table = heap.place(t8.table), scales = heap.place(t8.scales);
+      const f32 = heap.place(rng.normals(R * C, 0.02));
+      const x = heap.place(rng.normals(C));
+      const xq = heap.alloc(k.activationBytes(C));
+      const out = heap.alloc(R * 4);
+      const [exact, int8] = bits === 4 ? [k.matvecLut4, k.matvecLut4Int8] : [k.matvecLut3, k.matvecLut3Int8];
+      const best = bestOf([
+        () => exact(out, planes, idx, x, C, 0, R),
+        () => {
+          k.quantizeActivations(xq, x, C);
+          int8(out, table, scales, idx, xq, C, 0, R);
+        },
+        () => k.matvecF32(out, f32, x, C, 0, R),
+      ]);
+      const perWeight = (ms: number) => `${((ms * 1e6) / (R * C)).toFixed(3)}`;
+      lines.push(`| ${what} | ${fmtMs(best[0])} (${perWeight(best[0])}) | ${fmtMs(best[1])} (${perWeight(best[1])}) | ${fmtMs(best[2])} (${perWeight(best[2])}) | ×${(best[0] / best[1]).toFixed(2)} | ×${(best[2] / best[0]).toFixed(2)} | ×${(best[2] / best[1]).toFixed(2)} |`);
+      console.error(lines[lines.length - 1]);
+      heap.release(mark);
+    }
+  }
+  sections.push(
+    `### Single-token LUT matvecs, one thread\n\nexact: matvecLut4 / matvecLut3; int8: quantizeActivations + matvecLut4Int8 / matvecLut3Int8 (the fast path, not exact); ` +
+      `f32: matvecF32 on a dense matrix of the same shape. In brackets: ns per weight. Ratios above 1 mean the second named is slower.\n\n` +
+      `| matvec | exact | int8 | f32 | int8 vs exact | exact vs f32 | int8 vs f32 |\n| --- | --- | --- | --- | --- | --- | --- |\n${lines.join('\n')}\n`,
+  );
+}
 
 // --- kernels, one thread
 interface Product {
@@ -63,7 +108,7 @@ interface Product {
     const oi = (i: number) => out + i * R * 4;
     const products: Product[] = ([4, 3] as const).map((bits) => {
       const rec = randomNuq(rng, 'w', R, C, { bits });
-      const pl = heap.place(rec.lut), pi = heap.place(rec.indices);
+      const pl = heap.place(lutPlanes(rec.lut, bits)), pi = heap.place(rec.indices);
       const [matvec, matmul] = bits === 4 ? [k.matvecLut4, k.matmulLut4] : [k.matvecLut3, k.matmulLut3];
       return { label: `LUT ${bits}-bit`, matvec: (i) => matvec(oi(i), pl, pi, xi(i), C, 0, R), matmul: (n) => matmul(out, pl, pi, x, R, C, n, 0, R, scratch) };
     });
@@ -100,11 +145,14 @@ interface Product {
 {
   const shape = { seed: 7, dim: 288, hiddenDim: 768, nLayers: 6, nHeads: 6, nKvHeads: 6, vocabSize: 32000, maxSeqLen: 256 };
   const m = syntheticModel(shape);
-  const kinds: [string, TensorRecord[]][] = [
-    ['f32', m.records],
-    ['nuq', nuqModelRecords(m.records, 9, { sparse: 0.0045 })],
-    ['uniform', uniformModelRecords(m.records, { bits: 4, groupSize: 128 })],
+  const nuq = nuqModelRecords(m.records, 9, { sparse: 0.0045 });
+  const kinds: [string, TensorRecord[], boolean][] = [
+    ['f32', m.records, false],
+    ['nuq', nuq, false],
+    ['nuq fast', nuq, true],
+    ['uniform', uniformModelRecords(m.records, { bits: 4, groupSize: 128 }), false],
   ];
+  const K = kinds.length;
   const ids = (n: number) => Array.from({ length: n }, (_, i) => (i * 31 + 3) % shape.vocabSize);
   const workloads: [string, (model: Model) => () => void][] = [
     ['prompt of 64 tokens', (model) => () => void model.forward(ids(64), 0)],
@@ -118,8 +166,8 @@ interface Product {
   const models: Model[] = [];
   const columns: string[] = [];
   for (const threads of [1, 2]) {
-    for (const [kind, records] of kinds) {
-      const b = await WasmBackend.create({ threads });
+    for (const [kind, records, fast] of kinds) {
+      const b = await WasmBackend.create({ threads, fast });
       backends.push(b);
       models.push(await Model.fromRecords(m.config, m.tokenizer, records, b, { batch: 64 }));
       columns.push(`${kind}, ${threads} thread${threads > 1 ? 's' : ''}`);
@@ -129,11 +177,12 @@ interface Product {
   for (const [what, setup] of workloads) {
     if (!wanted(what)) continue;
     const best = bestOf(models.map(setup));
-    // each kind against f32 on the same threads, each 2-thread figure against its 1-thread one
+    // each kind against f32 on the same threads (nuq fast also against nuq), each 2-thread figure against its 1-thread one
     const cells = best.map((t, j) => {
       const notes = [];
-      if (j % 3 !== 0) notes.push(`×${(best[j - (j % 3)] / t).toFixed(2)} vs f32`);
-      if (j >= 3) notes.push(`×${(best[j - 3] / t).toFixed(2)} vs 1 thread`);
+      if (j % K !== 0) notes.push(`×${(best[j - (j % K)] / t).toFixed(2)} vs f32`);
+      if (j % K === 2) notes.push(`×${(best[j - 1] / t).toFixed(2)} vs nuq`);
+      if (j >= K) notes.push(`×${(best[j - K] / t).toFixed(2)} vs 1 thread`);
       return notes.length ? `${fmtMs(t)} (${notes.join(', ')})` : fmtMs(t);
     });
     lines.push(`| ${what} | ${cells.join(' | ')} |`);
@@ -141,7 +190,7 @@ interface Product {
   }
   for (const b of backends) await b.close();
   sections.push(
-    `### End to end, stories15M-shaped synthetic model\n\nnuq: 3-bit attention, 4-bit MLP, 0.45% sparse; uniform: RTN 4-bit, groups of 128; f32 embedding and head (32000x288) in all three. Batch 64.\n\n` +
+    `### End to end, stories15M-shaped synthetic model\n\nnuq: 3-bit attention, 4-bit MLP, 0.45% sparse; nuq fast: the same on the int8 fast path; uniform: RTN 4-bit, groups of 128; f32 embedding and head (32000x288) in all three. Batch 64.\n\n` +
       `| | ${columns.join(' | ')} |\n| --- | ${columns.map(() => '---').join(' | ')} |\n${lines.join('\n')}\n`,
   );
 }

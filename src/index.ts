@@ -20,6 +20,11 @@ export type BackendName = 'wasm' | 'js';
 export interface BackendOptions {
   /** Threads for the WASM backend's matrix products, the main thread included (default 1). Call model.close() when done. */
   threads?: number;
+  /**
+   * The WASM backend's int8 fast path for one token at a time: LUT (nuq) matrices with int8 tables and
+   * int16 activations, faster but not exact (docs/KERNELS.md gives its error and perplexity). Default false.
+   */
+  fast?: boolean;
 }
 
 export interface LoadOptions extends ModelOptions, BackendOptions {
@@ -28,8 +33,9 @@ export interface LoadOptions extends ModelOptions, BackendOptions {
 }
 
 export async function createBackend(name: BackendName = 'wasm', opts: BackendOptions = {}): Promise<Backend> {
-  if (name === 'wasm') return WasmBackend.create({ threads: opts.threads });
+  if (name === 'wasm') return WasmBackend.create({ threads: opts.threads, fast: opts.fast });
   if (opts.threads !== undefined && opts.threads !== 1) throw new UsageError(`threads apply to the wasm backend only (backend '${name}')`);
+  if (opts.fast) throw new UsageError(`the fast path applies to the wasm backend only (backend '${name}')`);
   if (name === 'js') return new JsBackend();
   throw new UsageError(`unknown backend '${name}' (wasm or js)`);
 }

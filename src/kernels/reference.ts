@@ -97,6 +97,77 @@ export function matmulLut(out: Float32Array, lut: Float32Array, packed: Uint8Arr
   eachVector(out, x, rows, cols, n, (o, xi) => matvecLut(o, lut, packed, xi, rows, cols, bits, r0, r1));
 }
 
+/**
+ * The int8 fast path's tables (not exact): row r's entries as int8 t[r, k] = round(lut[r, k] / scale[r])
+ * with scale[r] = max_k |lut[r, k]| / 127 in f32 (0 and all-zero entries for an all-zero row).
+ */
+export function lutToInt8(lut: Float32Array, bits: 3 | 4): { table: Int8Array; scales: Float32Array } {
+  const levels = 1 << bits;
+  const rows = lut.length >> bits;
+  const table = new Int8Array(lut.length);
+  const scales = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let m = 0;
+    for (let k = 0; k < levels; k++) m = Math.max(m, Math.abs(lut[r * levels + k]));
+    const scale = Math.fround(m / 127);
+    scales[r] = scale;
+    if (scale > 0) for (let k = 0; k < levels; k++) table[r * levels + k] = Math.max(-127, Math.min(127, Math.round(lut[r * levels + k] / scale)));
+  }
+  return { table, scales };
+}
+
+/** Columns per activation scale of the int8 fast path (a multiple of the 32-weight group). */
+export const ACTIVATION_BLOCK = 256;
+
+/**
+ * The activations of the int8 fast path: per block of ACTIVATION_BLOCK columns, scale = max|x| / 32767
+ * (f32) and q[c] = x[c] / scale rounded to nearest even (0 for a block of zeros); q has whole groups
+ * of 32 columns, 0 past cols.
+ */
+export function quantizeActivations(x: Float32Array, cols: number): { q: Int16Array; scales: Float32Array } {
+  const padded = Math.ceil(cols / 32) * 32;
+  const q = new Int16Array(padded);
+  const scales = new Float32Array(Math.ceil(padded / ACTIVATION_BLOCK));
+  for (let b = 0; b < scales.length; b++) {
+    const c0 = b * ACTIVATION_BLOCK;
+    const c1 = Math.min(cols, c0 + ACTIVATION_BLOCK);
+    let m = 0;
+    for (let c = c0; c < c1; c++) m = Math.max(m, Math.abs(x[c]));
+    scales[b] = Math.fround(m / 32767);
+    const inv = m > 0 ? Math.fround(32767 / m) : 0;
+    for (let c = c0; c < c1; c++) q[c] = roundHalfEven(Math.fround(x[c] * inv));
+  }
+  return { q, scales };
+}
+
+function roundHalfEven(v: number): number {
+  const f = Math.floor(v);
+  const d = v - f;
+  return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f;
+}
+
+/**
+ * The int8 fast-path matvec (matvecLut4Int8 / matvecLut3Int8): out[r] = scales[r] * sum_b xScales[b] *
+ * sum_{c in block b} table[r, idx(r, c)] * q[c], table and scales from lutToInt8, q and xScales from
+ * quantizeActivations. The inner sums are exact integers.
+ */
+export function matvecLutInt8(
+  out: Float32Array, table: Int8Array, scales: Float32Array, packed: Uint8Array, q: Int16Array, xScales: Float32Array,
+  rows: number, cols: number, bits: 3 | 4, r0 = 0, r1 = rows,
+): void {
+  const stride = rowBytes(bits, cols);
+  const levels = 1 << bits;
+  for (let r = r0; r < r1; r++) {
+    let s = 0;
+    for (let b = 0; b * ACTIVATION_BLOCK < cols; b++) {
+      let block = 0;
+      for (let c = b * ACTIVATION_BLOCK; c < Math.min(cols, (b + 1) * ACTIVATION_BLOCK); c++) block += table[r * levels + packedIndexAt(packed, r * stride, c, bits)] * q[c];
+      s += block * xScales[b];
+    }
+    out[r] = s * scales[r];
+  }
+}
+
 /** Row-wise dequantization of a packed LUT matrix to dense f32 (for tests and export). */
 export function dequantLut(lut: Float32Array, packed: Uint8Array, rows: number, cols: number, bits: PackedBits): Float32Array {
   const stride = rowBytes(bits, cols);

@@ -1,7 +1,9 @@
 // Quantized records for the backend tests and the benches (not a test file: the runner picks up
 // *.test.ts only). Random SqueezeLLM (nuq) records: random per-row tables and indices, a random CSR
 // sparse part, and optionally a row split with about equal work (dense rows + sparse entries) per
-// part. Uniform models: every linear layer of a model rounded to nearest (RTN).
+// part. Uniform models: every linear layer of a model rounded to nearest (RTN). And one product on
+// a backend, for the tests that compare backends and thread counts.
+import type { Backend } from '../../src/backend/types.ts';
 import type { NuqRecord, TensorRecord } from '../../src/format/kinds.ts';
 import { packIndices } from '../../src/format/packing.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -71,4 +73,17 @@ export function nuqModelRecords(records: TensorRecord[], seed: number, opts: { s
 /** The records with every (f32) linear layer quantized by RTN with `opts`. */
 export function uniformModelRecords(records: TensorRecord[], opts: UniformOptions): TensorRecord[] {
   return records.map((r) => (isLinearLayer(r) && r.kind === 'f32' ? rtnQuantize(r.name, r.data, r.shape[0], r.shape[1], opts) : r));
+}
+
+/** out [n, rows] = W x on a backend, for each n. */
+export function products(b: Backend, rec: TensorRecord, x: Float32Array, ns: number[]): Float32Array[] {
+  const [rows, cols] = rec.shape;
+  const w = b.upload(rec);
+  return ns.map((n) => {
+    const xv = b.alloc(n * cols);
+    b.write(xv, x.subarray(0, n * cols));
+    const o = b.alloc(n * rows);
+    b.matmul(o, w, xv, n);
+    return b.read(o);
+  });
 }

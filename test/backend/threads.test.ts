@@ -10,7 +10,6 @@ import { WasmBackend, type WasmBackendOptions } from '../../src/backend/wasm/ind
 import { KernelWorkerError } from '../../src/backend/wasm/pool.ts';
 import { OP_MATVEC_F32 } from '../../src/backend/wasm/protocol.ts';
 import { JsBackend } from '../../src/backend/js/index.ts';
-import type { Backend } from '../../src/backend/types.ts';
 import { dequantize, type TensorRecord } from '../../src/format/kinds.ts';
 import { Model } from '../../src/model/model.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -18,7 +17,7 @@ import { rtnQuantize } from '../../tools/baselines/rtn.ts';
 import { syntheticModel, type SyntheticOptions } from '../../tools/synthetic.ts';
 import { maxRelErr, repoRoot } from '../helpers.ts';
 import { assertCloseDot, dotScale } from '../kernels/_util.ts';
-import { nuqModelRecords, randomNuq, uniformModelRecords } from './_nuq.ts';
+import { nuqModelRecords, products, randomNuq, uniformModelRecords } from './_nuq.ts';
 
 async function logitsOf(opts: SyntheticOptions, records: TensorRecord[] | undefined, backendOpts: WasmBackendOptions): Promise<Float32Array> {
   const m = syntheticModel(opts);
@@ -82,19 +81,6 @@ test('uniform model (RTN 3/4/8-bit; groups of 32, one per row, and 20 on the sca
     for (const threads of [2, 3]) assertSame(await logitsOf(f32Model, records, { threads, minSplitWork: 0 }), want, `${bits}-bit g${groupSize}, threads ${threads}`);
   }
 });
-
-/** out [n, rows] = W x on a backend, for each n. */
-function products(b: Backend, rec: TensorRecord, x: Float32Array, ns: number[]): Float32Array[] {
-  const [rows, cols] = rec.shape;
-  const w = b.upload(rec);
-  return ns.map((n) => {
-    const xv = b.alloc(n * cols);
-    b.write(xv, x.subarray(0, n * cols));
-    const o = b.alloc(n * rows);
-    b.matmul(o, w, xv, n);
-    return b.read(o);
-  });
-}
 
 test('batched nuq and uniform products: the same bits on 1, 2 and 3 threads, and the reference backend within 1e-5', async () => {
   const rng = new Rng(17);

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createKernelInstance, type KernelInstance } from '../../src/backend/wasm/instance.ts';
+import { lutPlanes } from '../../src/backend/wasm/layout.ts';
 import { packIndices, rowBytes } from '../../src/format/packing.ts';
 import * as ref from '../../src/kernels/reference.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -22,7 +23,7 @@ function checkLut(inst: KernelInstance, rng: Rng, rows: number, cols: number, bi
   const lut = rng.normals(rows << bits, 0.05);
   const x = rng.normals(cols);
   const mark = heap.mark();
-  const pl = heap.place(lut), pi = heap.place(packed), px = heap.place(x);
+  const pl = heap.place(lutPlanes(lut, bits)), pi = heap.place(packed), px = heap.place(x);
   const dense = ref.dequantLut(lut, packed, rows, cols, bits);
   for (const [r0, r1] of rowRanges(rows)) {
     const po = placeSentinel(heap, rows);
@@ -63,7 +64,7 @@ for (const bits of [4, 3] as const) {
     const idx = randomIndices(rng, rows * cols, bits);
     const packed = packIndices(idx, rows, cols, bits);
     const lut = rng.normals(rows << bits);
-    const pl = heap.place(lut), pi = heap.place(packed), po = heap.alloc(rows * 4);
+    const pl = heap.place(lutPlanes(lut, bits)), pi = heap.place(packed), po = heap.alloc(rows * 4);
     for (let c = 0; c < cols; c++) {
       const x = new Float32Array(cols);
       x[c] = 1;
@@ -89,7 +90,7 @@ function checkLutBatched(inst: KernelInstance, rng: Rng, rows: number, cols: num
   const lut = rng.normals(rows << bits, 0.05);
   const x = rng.normals(n * cols);
   const mark = heap.mark();
-  const pl = heap.place(lut), pi = heap.place(packed), px = heap.place(x);
+  const pl = heap.place(lutPlanes(lut, bits)), pi = heap.place(packed), px = heap.place(x);
   checkBatched(heap, {
     rows, cols, n, x,
     dense: ref.dequantLut(lut, packed, rows, cols, bits),

@@ -10,17 +10,31 @@ export interface KernelExports extends Record<string, unknown> {
   matmulF32(out: number, w: number, x: number, rows: number, cols: number, n: number): void;
   /** out[i] = binary16 bits src[i] (u16) as f32, exact, 0 <= i < n. */
   f16ToF32(out: number, src: number, n: number): void;
-  /** out[r] = sum_c lut[r, idx(r, c)] * x[c], 4-bit packed indices (row stride ceil(cols/32)*16 bytes), lut [rows, 16]. */
-  matvecLut4(out: number, lut: number, idx: number, x: number, cols: number, r0: number, r1: number): void;
-  /** out[r] = sum_c lut[r, idx(r, c)] * x[c], 3-bit packed indices (row stride ceil(cols/32)*12 bytes), lut [rows, 8]. */
-  matvecLut3(out: number, lut: number, idx: number, x: number, cols: number, r0: number, r1: number): void;
+  /**
+   * out[r] = sum_c lut[r, idx(r, c)] * x[c], 4-bit packed indices (row stride ceil(cols/32)*16 bytes); the [rows, 16] table
+   * as byte planes, 64 bytes per row (layout.ts lutPlanes).
+   */
+  matvecLut4(out: number, planes: number, idx: number, x: number, cols: number, r0: number, r1: number): void;
+  /** out[r] = sum_c lut[r, idx(r, c)] * x[c], 3-bit packed indices (row stride ceil(cols/32)*12 bytes); the [rows, 8] table as byte planes. */
+  matvecLut3(out: number, planes: number, idx: number, x: number, cols: number, r0: number, r1: number): void;
   /**
    * matvecLut4 for n vectors: out[i * rows + r] for x [n, cols], out [n, rows], rows r0 <= r < r1; a tile of rows at a
    * time is decoded into `scratch` (matmulScratchBytes(cols) bytes, the calling thread's own) and multiplied densely.
    */
-  matmulLut4(out: number, lut: number, idx: number, x: number, rows: number, cols: number, n: number, r0: number, r1: number, scratch: number): void;
+  matmulLut4(out: number, planes: number, idx: number, x: number, rows: number, cols: number, n: number, r0: number, r1: number, scratch: number): void;
   /** matvecLut3 for n vectors, as matmulLut4. */
-  matmulLut3(out: number, lut: number, idx: number, x: number, rows: number, cols: number, n: number, r0: number, r1: number, scratch: number): void;
+  matmulLut3(out: number, planes: number, idx: number, x: number, rows: number, cols: number, n: number, r0: number, r1: number, scratch: number): void;
+  /** Bytes quantizeActivations writes for `cols` columns. */
+  activationBytes(cols: number): number;
+  /** The int8 fast path's activations (ref.quantizeActivations): int16 for whole groups of 32 (0 past cols), then an f32 scale per 256 columns. */
+  quantizeActivations(xq: number, x: number, cols: number): void;
+  /**
+   * The int8 fast path of matvecLut4 (ref.matvecLutInt8): table int8 [rows, 16] and scales f32 [rows] (layout.ts lutInt8Table),
+   * xq from quantizeActivations, rows r0 <= r < r1.
+   */
+  matvecLut4Int8(out: number, table: number, scales: number, idx: number, xq: number, cols: number, r0: number, r1: number): void;
+  /** The same with 3-bit packed indices. */
+  matvecLut3Int8(out: number, table: number, scales: number, idx: number, xq: number, cols: number, r0: number, r1: number): void;
   /** Bytes of scratch matmulLut4/3 and matmulUniform need for `cols` columns (one tile of f32 rows). */
   matmulScratchBytes(cols: number): number;
   /**

@@ -9,7 +9,8 @@ import { UsageError } from '../../util/errors.ts';
 import type { Backend, Vec, Weight } from '../types.ts';
 import { createKernelInstance, kernelModule, type KernelInstance } from './instance.ts';
 import type { KernelPool, PoolOptions } from './pool.ts';
-import { OP_LUT, OP_MATMUL_ROWS, OP_MATMUL_VECS, OP_MATVEC_F32, OP_UNIFORM, quantizedJob } from './protocol.ts';
+import { lutInt8Table, lutPlanes } from './layout.ts';
+import { OP_LUT, OP_LUT_INT8, OP_MATMUL_ROWS, OP_MATMUL_VECS, OP_MATVEC_F32, OP_UNIFORM, quantizedJob } from './protocol.ts';
 
 type NuqRecord = Extract<TensorRecord, { kind: 'nuq' }>;
 type UniformRecord = Extract<TensorRecord, { kind: 'uniform' }>;
@@ -17,7 +18,16 @@ type UniformRecord = Extract<TensorRecord, { kind: 'uniform' }>;
 interface WasmWeight extends Weight {
   /** Address of the dense f32 values (f32 and f16 are expanded to f32 at load). */
   readonly f32?: number;
-  readonly lut?: { bits: 3 | 4; lut: number; indices: number; sparse?: { rowPtr: number; colIdx: number; values: number }; rec: NuqRecord };
+  readonly lut?: {
+    bits: 3 | 4;
+    /** The table as byte planes (layout.ts lutPlanes), for the exact kernels. */
+    planes: number;
+    indices: number;
+    sparse?: { rowPtr: number; colIdx: number; values: number };
+    /** With `fast`: the int8 table and row scales (layout.ts lutInt8Table), used for every product. */
+    int8?: { table: number; scales: number };
+    rec: NuqRecord;
+  };
   /** A uniform (RTN/GPTQ/AWQ) matrix: its scales, zeros and packed values, run by matmulUniform. */
   readonly uni?: { scales: number; zeros: number; values: number; rec: UniformRecord };
 }
@@ -32,6 +42,12 @@ export interface WasmBackendOptions extends PoolOptions {
   minSplitWork?: number;
   /** How a batched f32 product (matmul, n > 1) is split: by weight rows (default) or by activation vectors. */
   matmulSplit?: 'rows' | 'vectors';
+  /**
+   * Runs LUT (nuq) products on the int8 fast path: int8 tables, int16 activations, not exact
+   * (docs/KERNELS.md has its error). Made for one token at a time; a batch runs the int8 matvec per
+   * vector, so a perplexity run sees the same arithmetic as generation. Default false.
+   */
+  fast?: boolean;
 }
 
 /**
@@ -44,6 +60,8 @@ export class WasmBackend implements Backend {
   readonly name = 'wasm';
   private readonly minSplitWork: number;
   private readonly matmulSplit: 'rows' | 'vectors';
+  /** Whether single-vector LUT products take the int8 fast path. */
+  readonly fast: boolean;
 
   private constructor(
     private readonly inst: KernelInstance,
@@ -52,6 +70,7 @@ export class WasmBackend implements Backend {
   ) {
     this.minSplitWork = opts.minSplitWork ?? DEFAULT_MIN_SPLIT_WORK;
     this.matmulSplit = opts.matmulSplit ?? 'rows';
+    this.fast = opts.fast ?? false;
   }
 
   static async create(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
@@ -115,7 +134,9 @@ export class WasmBackend implements Backend {
           colIdx: this.heap.place(rec.sparse.colIdx),
           values: this.heap.place(rec.sparse.values),
         };
-        const lut = { bits: rec.bits, lut: this.heap.place(rec.lut), indices: this.heap.place(rec.indices), sparse, rec };
+        const q = this.fast ? lutInt8Table(rec.lut, rec.bits) : undefined;
+        const int8 = q && { table: this.heap.place(q.table), scales: this.heap.place(q.scales) };
+        const lut = { bits: rec.bits, planes: this.heap.place(lutPlanes(rec.lut, rec.bits)), indices: this.heap.place(rec.indices), sparse, int8, rec };
         return { ...base, lut } as WasmWeight;
       }
       case 'uniform': {
@@ -159,21 +180,37 @@ export class WasmBackend implements Backend {
 
   /**
    * A LUT or uniform product: one job (protocol.ts's quantizedJob) over all rows, or split by rows
-   * between the pool's threads (a nuq record's rowSplit when it has one part per thread).
+   * between the pool's threads (a nuq record's rowSplit when it has one part per thread). On the
+   * int8 fast path the vectors are quantized here once, before the job, for all threads.
    */
   private quantized(out: number, w: WasmWeight, x: number, n: number, split: boolean): void {
     const [rows, cols] = w.shape;
     const parts = split ? this.pool!.threads : 1;
-    const { base, per } = n === 1 ? { base: 0, per: 0 } : this.decodeScratch(cols, parts);
     const u = w.uni;
     const q = w.lut;
+    const { base, per } = n === 1 || q?.int8 ? { base: 0, per: 0 } : this.decodeScratch(cols, parts);
+    const sparse = [q?.sparse?.rowPtr ?? 0, q?.sparse?.colIdx ?? 0, q?.sparse?.values ?? 0];
     const [op, args] = u
       ? [OP_UNIFORM, [out, u.scales, u.zeros, u.values, x, cols, rows, n, u.rec.groupSize, u.rec.bits, base, per]]
-      : [OP_LUT, [out, q!.lut, q!.indices, x, cols, rows, n, q!.bits, q!.sparse?.rowPtr ?? 0, q!.sparse?.colIdx ?? 0, q!.sparse?.values ?? 0, base, per]];
+      : q!.int8
+        ? [OP_LUT_INT8, [out, q!.int8.table, q!.int8.scales, q!.indices, ...this.quantizeActivations(x, cols, n), cols, q!.bits, ...sparse, x, rows, n]]
+        : [OP_LUT, [out, q!.planes, q!.indices, x, cols, rows, n, q!.bits, ...sparse, base, per]];
     if (!split) return quantizedJob(this.k, op, (i) => args[i], 0, 0, rows);
     const pool = this.pool!;
     const s = q?.rec.rowSplit;
     pool.run(op, args, s && s.length === pool.threads + 1 && isRowSplit(s, rows) ? s : pool.evenRanges(rows));
+  }
+
+  /**
+   * The n vectors x [n, cols] quantized for the int8 fast path into a scratch, once for all threads;
+   * returns its address and the bytes between vectors.
+   */
+  private quantizeActivations(x: number, cols: number, n: number): [number, number] {
+    const stride = Math.ceil(this.k.activationBytes(cols) / 16) * 16;
+    // Sized in powers of two, so the blocks left behind as it grows add up to less than the last.
+    const xq = this.heap.scratch('activations-int16', 2 ** Math.ceil(Math.log2(Math.max(stride * n, 64))));
+    for (let i = 0; i < n; i++) this.k.quantizeActivations(xq + i * stride, x + i * cols * 4, cols);
+    return [xq, stride];
   }
 
   /** Scratch for the quantized matmuls: one region of `per` bytes (whole cache lines) per thread, part p's at base + p * per. */

@@ -41,7 +41,7 @@ export const CONTROL_BYTES = (ERROR_TEXT + ERROR_TEXT_UNITS / 2) * 4;
  *  out, w, x, cols, rows, n. */
 export const OP_MATVEC_F32 = 1;
 /** LUT product (3/4-bit) plus the CSR sparse add over the part's rows, for all n vectors (quantizedJob):
- *  out, lut, indices, x, cols, rows, n, bits, rowPtr (0 = no sparse part), colIdx, values, scratch, scratchPer. */
+ *  out, planes (layout.ts lutPlanes), indices, x, cols, rows, n, bits, rowPtr (0 = no sparse part), colIdx, values, scratch, scratchPer. */
 export const OP_LUT = 2;
 /** matmulF32 over the part's rows into scratch [n, r1 - r0], then copied to out [n, rows]:
  *  out, w, x, rows, cols, n, scratch ([n, rows] f32; the part uses its own slice at r0 * n). */
@@ -51,6 +51,10 @@ export const OP_MATMUL_VECS = 4;
 /** Uniform product (RTN/GPTQ/AWQ, 3/4/8-bit) over the part's rows, for all n vectors (quantizedJob):
  *  out, scales, zeros, values, x, cols, rows, n, groupSize, bits, scratch, scratchPer. */
 export const OP_UNIFORM = 5;
+/** The int8 fast path of a LUT product (the int8 matvec on each of n vectors) plus the exact CSR sparse add, over the
+ *  part's rows (quantizedJob): out, table, scales, indices, xq (the n vectors quantized by the main thread), xqStride
+ *  (bytes between them), cols, bits, rowPtr (0 = none), colIdx, values, x, rows, n. */
+export const OP_LUT_INT8 = 6;
 /** Workers leave their loop and exit. */
 export const OP_EXIT = 255;
 
@@ -97,6 +101,7 @@ export function runPart(k: KernelExports, u32: Uint32Array, part: number, mem: F
     }
     case OP_LUT:
     case OP_UNIFORM:
+    case OP_LUT_INT8:
       return quantizedJob(k, op, a, part, r0, r1);
     case OP_MATMUL_ROWS: {
       const out = a(0), w = a(1), x = a(2), rows = a(3), cols = a(4), n = a(5), scratch = a(6);
@@ -120,12 +125,20 @@ export function runPart(k: KernelExports, u32: Uint32Array, part: number, mem: F
 }
 
 /**
- * Part `part` (rows r0 <= r < r1) of a quantized product, OP_LUT or OP_UNIFORM with arguments a(i):
- * one vector takes the matvec kernels, more take the matmul kernels, which decode into the part's
- * own scratch (scratch + part * scratchPer). The single-thread backend runs the same function over
- * all rows, so a row's result never depends on the thread count.
+ * Part `part` (rows r0 <= r < r1) of a quantized product, OP_LUT, OP_UNIFORM or OP_LUT_INT8 with
+ * arguments a(i): one vector takes the matvec kernels, more take the matmul kernels, which decode
+ * into the part's own scratch (scratch + part * scratchPer). The single-thread backend runs the same
+ * function over all rows, so a row's result never depends on the thread count.
  */
 export function quantizedJob(k: KernelExports, op: number, a: (i: number) => number, part: number, r0: number, r1: number): void {
+  if (op === OP_LUT_INT8) {
+    const out = a(0), table = a(1), scales = a(2), idx = a(3), xq = a(4), xqStride = a(5), cols = a(6), bits = a(7);
+    const rowPtr = a(8), x = a(11), rows = a(12), n = a(13);
+    const kernel = lutBits(bits) === 4 ? k.matvecLut4Int8 : k.matvecLut3Int8;
+    for (let i = 0; i < n; i++) kernel(out + i * rows * 4, table, scales, idx, xq + i * xqStride, cols, r0, r1);
+    if (rowPtr !== 0) k.spmmCsrAdd(out, rowPtr, a(9), a(10), x, rows, cols, n, r0, r1);
+    return;
+  }
   if (op === OP_UNIFORM) {
     const out = a(0), scales = a(1), zeros = a(2), values = a(3), x = a(4), cols = a(5), rows = a(6), n = a(7), groupSize = a(8), bits = a(9);
     if (n === 1) return k.matvecUniform(out, scales, zeros, values, x, cols, groupSize, bits, r0, r1);
@@ -133,14 +146,19 @@ export function quantizedJob(k: KernelExports, op: number, a: (i: number) => num
   }
   const out = a(0), lut = a(1), idx = a(2), x = a(3), cols = a(4), rows = a(5), n = a(6), bits = a(7);
   const rowPtr = a(8), colIdx = a(9), values = a(10);
-  if (bits !== 3 && bits !== 4) throw new Error(`LUT job with ${bits}-bit indices`);
   if (n === 1) {
-    (bits === 4 ? k.matvecLut4 : k.matvecLut3)(out, lut, idx, x, cols, r0, r1);
+    (lutBits(bits) === 4 ? k.matvecLut4 : k.matvecLut3)(out, lut, idx, x, cols, r0, r1);
     if (rowPtr !== 0) k.spmvCsrAdd(out, rowPtr, colIdx, values, x, r0, r1);
     return;
   }
   (bits === 4 ? k.matmulLut4 : k.matmulLut3)(out, lut, idx, x, rows, cols, n, r0, r1, a(11) + part * a(12));
   if (rowPtr !== 0) k.spmmCsrAdd(out, rowPtr, colIdx, values, x, rows, cols, n, r0, r1);
+}
+
+/** The bits of a LUT job, checked: a worker must not run a kernel on a layout it was not given. */
+function lutBits(bits: number): 3 | 4 {
+  if (bits !== 3 && bits !== 4) throw new Error(`LUT job with ${bits}-bit indices`);
+  return bits;
 }
 
 /** Stores the first error's message in the control block (the caller has won the ERROR slot). */

@@ -6,6 +6,7 @@ import * as ref from '../../kernels/reference.ts';
 import { maxRelErr } from '../../util/compare.ts';
 import { Rng } from '../../util/random.ts';
 import { createKernelInstance } from './instance.ts';
+import { lutInt8Table, lutPlanes } from './layout.ts';
 
 export interface SelfCheckResult {
   name: string;
@@ -72,11 +73,20 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
     for (let i = 0; i < idx.length; i++) idx[i] = rng.int(1 << bits);
     const packed = packIndices(idx, rows, cols, bits);
     const lut = rng.normals(rows << bits);
-    const pl = heap.place(lut), pp = heap.place(packed);
+    const pl = heap.place(lutPlanes(lut, bits)), pp = heap.place(packed);
     const want = new Float32Array(rows);
     ref.matvecLut(want, lut, packed, x, rows, cols, bits);
     (bits === 4 ? k.matvecLut4 : k.matvecLut3)(po, pl, pp, px, cols, 0, rows);
     check(`matvecLut${bits}`, f32(po, rows), want);
+    // the int8 fast path against its own twin (its error against ref.matvecLut is checked in the tests)
+    const q8 = ref.lutToInt8(lut, bits);
+    const xq = ref.quantizeActivations(x, cols);
+    ref.matvecLutInt8(want, q8.table, q8.scales, packed, xq.q, xq.scales, rows, cols, bits);
+    const t8 = lutInt8Table(lut, bits);
+    const pxq = heap.alloc(k.activationBytes(cols));
+    k.quantizeActivations(pxq, px, cols);
+    (bits === 4 ? k.matvecLut4Int8 : k.matvecLut3Int8)(po, heap.place(t8.table), heap.place(t8.scales), pp, pxq, cols, 0, rows);
+    check(`matvecLut${bits}Int8`, f32(po, rows), want);
     const wantN = new Float32Array(n * rows);
     ref.matmulLut(wantN, lut, packed, xs, rows, cols, n, bits);
     (bits === 4 ? k.matmulLut4 : k.matmulLut3)(po, pl, pp, pxs, rows, cols, n, 0, rows, scratch);

@@ -3,7 +3,7 @@ import { openModel } from '../../convert.ts';
 import { readTextFile } from '../../text.ts';
 import { type Command, num, onePositional, str } from '../command.ts';
 import { progressBar } from '../progress.ts';
-import { backendOption, modelOptions, threadsOption } from './shared.ts';
+import { backendOption, fastOption, fastOptions, modelOptions, threadsOption } from './shared.ts';
 
 export const ppl: Command = {
   name: 'ppl',
@@ -15,12 +15,14 @@ export const ppl: Command = {
       --max-tokens M     score only the first M tokens of the text
       --tokenizer FILE   tokenizer for a llama2.c checkpoint
       --backend NAME     wasm (default) or js
-      --threads N        threads for the wasm backend's matrix products (default 1)`,
+      --threads N        threads for the wasm backend's matrix products (default 1)
+      --fast             int8 fast path for single-token products (wasm; not exact: docs/KERNELS.md)`,
   options: {
     text: { type: 'string' },
     stride: { type: 'string' },
     'max-tokens': { type: 'string' },
     ...modelOptions,
+    ...fastOptions,
   },
   async run(p) {
     const source = onePositional(p, this, 'model');
@@ -28,7 +30,7 @@ export const ppl: Command = {
     if (!textFile) throw new UsageError('sqz ppl needs --text FILE');
     const text = await readTextFile(textFile);
     const ctx = num(p, 'ctx', { int: true, min: 2 }) ?? 256;
-    const model = await openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), threads: threadsOption(p), ctx });
+    const model = await openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), threads: threadsOption(p), fast: fastOption(p), ctx });
     const bar = progressBar('ppl');
     const t0 = performance.now();
     const r = model.perplexity(text, {

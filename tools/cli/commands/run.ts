@@ -1,6 +1,6 @@
 import { openModel } from '../../convert.ts';
 import { type Command, num, onePositional, str } from '../command.ts';
-import { backendOption, modelOptions, threadsOption } from './shared.ts';
+import { backendOption, fastOption, fastOptions, modelOptions, threadsOption } from './shared.ts';
 
 export const run: Command = {
   name: 'run',
@@ -16,6 +16,7 @@ export const run: Command = {
       --tokenizer FILE  tokenizer for a llama2.c checkpoint (tokenizer.bin)
       --backend NAME    wasm (default) or js (the TypeScript reference)
       --threads N       threads for the wasm backend's matrix products (default 1)
+      --fast            int8 fast path for one token at a time (wasm; faster, not exact: docs/KERNELS.md)
 Prints tokens per second (prompt and generation separately) to stderr.`,
   options: {
     prompt: { type: 'string', short: 'p' },
@@ -25,12 +26,14 @@ Prints tokens per second (prompt and generation separately) to stderr.`,
     'top-p': { type: 'string' },
     seed: { type: 'string', short: 's' },
     ...modelOptions,
+    ...fastOptions,
   },
   async run(p) {
     const model = await openModel(onePositional(p, this, 'model'), {
       tokenizer: str(p, 'tokenizer'),
       backend: backendOption(p),
       threads: threadsOption(p),
+      fast: fastOption(p),
       ctx: num(p, 'ctx', { int: true, min: 2 }),
     });
     const prompt = str(p, 'prompt') ?? 'Once upon a time';

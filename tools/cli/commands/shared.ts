@@ -25,6 +25,13 @@ export function threadsOption(p: Parsed): number {
   return num(p, 'threads', { int: true, min: 1, max: 64 }) ?? 1;
 }
 
+/** --fast (run, ppl): the wasm backend's int8 fast path for one token at a time (not exact; docs/KERNELS.md). */
+export const fastOptions: Options = { fast: { type: 'boolean' } };
+
+export function fastOption(p: Parsed): boolean {
+  return p.values.fast === true;
+}
+
 /** Options every toolchain step takes. */
 export const stepOptions: Options = {
   threads: { type: 'string' },

@@ -1,0 +1,155 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createKernelInstance, type KernelInstance } from '../../src/backend/wasm/instance.ts';
+import { lutInt8Table, lutPlanes } from '../../src/backend/wasm/layout.ts';
+import { packIndices } from '../../src/format/packing.ts';
+import * as ref from '../../src/kernels/reference.ts';
+import { Rng } from '../../src/util/random.ts';
+import { SIZES, assertCloseDot, assertUntouched, dotScale, placeSentinel, rowRanges } from './_util.ts';
+
+/**
+ * The int8 fast path against the exact ref.matvecLut: norm-wise error as assertCloseDot measures it,
+ * for rows of at least MIN_COLS_EXACT columns. Measured 3.4e-3 to 6.4e-3 on random and on model-like
+ * data (docs/KERNELS.md): the int8 table rounds each entry by up to max|lut[r]| / 254. In a row of a
+ * few columns these errors do not average out (a small entry rounded to 0 is a 100% error), so short
+ * rows are checked against the twin only.
+ */
+const INT8_TOLERANCE = 1.5e-2;
+const MIN_COLS_EXACT = 64;
+
+function randomIndices(rng: Rng, n: number, bits: number): Uint8Array {
+  const a = new Uint8Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.int(1 << bits);
+  return a;
+}
+
+/** Sorted per-row centroids of normals with a per-row spread, as k-means on a weight row gives. */
+function modelLikeLut(rng: Rng, rows: number, bits: number): Float32Array {
+  const levels = 1 << bits;
+  const lut = new Float32Array(rows * levels);
+  for (let r = 0; r < rows; r++) lut.set(Array.from(rng.normals(levels, 0.02 * (0.5 + rng.next()))).sort((a, b) => a - b), r * levels);
+  return lut;
+}
+
+/** Activations with a few outlier channels 30 times the rest, as after RMSNorm in a real model. */
+function modelLikeX(rng: Rng, cols: number): Float32Array {
+  const x = rng.normals(cols);
+  for (let i = 0; i < 4; i++) x[rng.int(cols)] *= 30;
+  return x;
+}
+
+/**
+ * Runs matvecLut{bits}Int8 on one matrix over its row ranges: against its twin ref.matvecLutInt8 at
+ * 1e-5 and, from MIN_COLS_EXACT columns, against the exact ref.matvecLut at INT8_TOLERANCE; returns the
+ * largest error against the exact one.
+ */
+function checkInt8(inst: KernelInstance, rows: number, cols: number, bits: 3 | 4, lut: Float32Array, x: Float32Array, idx: Uint8Array): number {
+  const { exports: k, heap } = inst;
+  const packed = packIndices(idx, rows, cols, bits);
+  const t8 = lutInt8Table(lut, bits);
+  const q8 = ref.lutToInt8(lut, bits);
+  const xq = ref.quantizeActivations(x, cols);
+  const dense = ref.dequantLut(lut, packed, rows, cols, bits);
+  const mark = heap.mark();
+  const pt = heap.place(t8.table), ps = heap.place(t8.scales), pi = heap.place(packed), px = heap.place(x);
+  const pxq = heap.alloc(k.activationBytes(cols));
+  k.quantizeActivations(pxq, px, cols);
+  let worst = 0;
+  for (const [r0, r1] of rowRanges(rows)) {
+    const po = placeSentinel(heap, rows);
+    (bits === 4 ? k.matvecLut4Int8 : k.matvecLut3Int8)(po, pt, ps, pi, pxq, cols, r0, r1);
+    const got = heap.f32(po, rows).slice();
+    const what = `matvecLut${bits}Int8 ${rows}x${cols} [${r0},${r1})`;
+    assertUntouched(got, r0, r1, what);
+    const twin = new Float32Array(rows);
+    ref.matvecLutInt8(twin, q8.table, q8.scales, packed, xq.q, xq.scales, rows, cols, bits, r0, r1);
+    const scale = dotScale(dense, x, rows, cols, r0, r1);
+    assertCloseDot(got.subarray(r0, r1), twin.subarray(r0, r1), scale, 1e-5, `${what} against its twin`);
+    if (cols < MIN_COLS_EXACT) continue;
+    const exact = new Float32Array(rows);
+    ref.matvecLut(exact, lut, packed, x, rows, cols, bits, r0, r1);
+    assertCloseDot(got.subarray(r0, r1), exact.subarray(r0, r1), scale, INT8_TOLERANCE, `${what} against the exact reference`);
+    let d = 0, big = scale;
+    for (let r = r0; r < r1; r++) {
+      d = Math.max(d, Math.abs(got[r] - exact[r]));
+      big = Math.max(big, Math.abs(exact[r]));
+    }
+    worst = Math.max(worst, d / big);
+  }
+  heap.release(mark);
+  return worst;
+}
+
+test('quantizeActivations matches its twin: the same int16 values and scales, zeros to the whole group', async () => {
+  const { exports: k, heap } = await createKernelInstance();
+  const rng = new Rng(800);
+  for (const cols of [...SIZES, 255, 256, 257, 511, 513, 800]) {
+    const x = modelLikeX(rng, cols);
+    if (cols > 40) x.fill(0, 0, 8); // a block may start with zeros; a whole zero block is below
+    const want = ref.quantizeActivations(x, cols);
+    const bytes = k.activationBytes(cols);
+    assert.is(bytes, want.q.length * 2 + want.scales.length * 4, `activationBytes(${cols})`);
+    const mark = heap.mark();
+    const pxq = placeSentinel(heap, bytes / 4 + 4);
+    k.quantizeActivations(pxq, heap.place(x), cols);
+    assert.equal(Array.from(new Int16Array(heap.u8(pxq, want.q.length * 2).slice().buffer)), Array.from(want.q), `q at ${cols} columns`);
+    assert.equal(Array.from(heap.f32(pxq + want.q.length * 2, want.scales.length)), Array.from(want.scales), `scales at ${cols} columns`);
+    assertUntouched(heap.f32(pxq, bytes / 4 + 4), 0, bytes / 4, `quantizeActivations ${cols}`);
+    heap.release(mark);
+  }
+  const zeros = ref.quantizeActivations(new Float32Array(300), 300);
+  assert.ok(zeros.q.every((v) => v === 0) && zeros.scales.every((v) => v === 0), 'a zero vector gives zero values and scales');
+});
+
+for (const bits of [4, 3] as const) {
+  test(`matvecLut${bits}Int8 matches its twin over every size pair, and the exact reference within ${INT8_TOLERANCE}`, async () => {
+    const inst = await createKernelInstance();
+    const rng = new Rng(900 + bits);
+    for (const rows of SIZES) {
+      for (const cols of SIZES) checkInt8(inst, rows, cols, bits, rng.normals(rows << bits, 0.05), rng.normals(cols), randomIndices(rng, rows * cols, bits));
+    }
+  });
+
+  test(`matvecLut${bits}Int8 on model-like tables and activations, several activation blocks`, async () => {
+    const inst = await createKernelInstance();
+    const rng = new Rng(1000 + bits);
+    for (const [rows, cols] of [[64, 288], [96, 768], [24, 2048 + 17]]) {
+      const worst = checkInt8(inst, rows, cols, bits, modelLikeLut(rng, rows, bits), modelLikeX(rng, cols), randomIndices(rng, rows * cols, bits));
+      assert.ok(worst > 0, 'the fast path is not exact: an error of 0 means the test does not reach it');
+    }
+  });
+
+  test(`matvecLut${bits}Int8: a one-hot x gives each weight's int8 table value times the scales`, async () => {
+    const { exports: k, heap } = await createKernelInstance();
+    const rng = new Rng(1100 + bits);
+    const [rows, cols] = [5, 77];
+    const idx = randomIndices(rng, rows * cols, bits);
+    const lut = rng.normals(rows << bits);
+    const t8 = lutInt8Table(lut, bits);
+    const q8 = ref.lutToInt8(lut, bits);
+    const pt = heap.place(t8.table), ps = heap.place(t8.scales), pi = heap.place(packIndices(idx, rows, cols, bits)), po = heap.alloc(rows * 4);
+    const pxq = heap.alloc(k.activationBytes(cols));
+    for (let c = 0; c < cols; c++) {
+      const x = new Float32Array(cols);
+      x[c] = 1;
+      k.quantizeActivations(pxq, heap.place(x), cols);
+      (bits === 4 ? k.matvecLut4Int8 : k.matvecLut3Int8)(po, pt, ps, pi, pxq, cols, 0, rows);
+      const got = heap.f32(po, rows);
+      for (let r = 0; r < rows; r++) {
+        const want = Math.fround(Math.fround(q8.table[(r << bits) + idx[r * cols + c]] * 32767 * Math.fround(1 / 32767)) * q8.scales[r]);
+        if (Math.abs(got[r] - want) > 1e-6 * Math.abs(want)) assert.unreachable(`row ${r} column ${c}: ${got[r]} vs ${want}`);
+      }
+    }
+  });
+}
+
+test('lutPlanes: plane b, lane k is byte b of entry k; lanes past the entries are 0', () => {
+  const lut = Float32Array.of(1, -2, 0.5, 3e-39, 7, 8, 9, 10);
+  const planes = lutPlanes(lut, 3);
+  const bytes = new Uint8Array(lut.buffer);
+  for (let b = 0; b < 4; b++) {
+    for (let k = 0; k < 16; k++) assert.is(planes[16 * b + k], k < 8 ? bytes[4 * k + b] : 0, `plane ${b} lane ${k}`);
+  }
+});
+
+test.run();
