@@ -179,13 +179,15 @@ test('a worker that exits, or one that does not answer in time, gives a clear er
     await b.close();
   }
   {
-    // the worker takes all 4096 rows of a 4096x4096 matvec (milliseconds); the main thread waits 1 ms
+    // the worker takes all 4096 rows of 32 matvecs of 4096x4096 (about 100 ms, far from the 1 ms
+    // the main thread waits even on a fast or busy machine)
     const b = await WasmBackend.create({ threads: 2, timeoutMs: 1, spin: 0 });
     const pool = (b as unknown as { pool: import('../../src/backend/wasm/pool.ts').KernelPool }).pool;
     const n = 4096;
+    const vectors = 32;
     const w = b.upload({ name: 'w', kind: 'f32', shape: [n, n], data: new Float32Array(n * n) });
-    const x = b.alloc(n), o = b.alloc(n);
-    const job = () => pool.run(OP_MATVEC_F32, [o.off * 4, (w as unknown as { f32: number }).f32, x.off * 4, n, n, 1], [0, 0, n]);
+    const x = b.alloc(n * vectors), o = b.alloc(n * vectors);
+    const job = () => pool.run(OP_MATVEC_F32, [o.off * 4, (w as unknown as { f32: number }).f32, x.off * 4, n, n, vectors], [0, 0, n]);
     assert.throws(job, /did not finish a job within 1 ms/);
     assert.throws(job, /unusable/);
     await b.close();
