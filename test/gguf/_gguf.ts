@@ -144,6 +144,100 @@ export const q4Level = (q: number): number => q - 8;
 const IQ4 = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
 export const iq4Level = (q: number): number => IQ4[q];
 
+// K-quant super-blocks (256 weights), packed here field by field from ggml's block_q4_K, block_q5_K
+// and block_q6_K descriptions; values computed in f32 in the order ggml's dequantize_row_* does.
+
+const f = Math.fround;
+
+/** One Q4_K/Q5_K super-block: f16 bits of d and dmin, 8 six-bit scales and mins, 256 quants. */
+export interface KBlock45 {
+  dBits: number;
+  dminBits: number;
+  sc: number[];
+  m: number[];
+  q: number[];
+}
+
+/**
+ * Q4_K (bits 4, 144 bytes) or Q5_K (bits 5, 176 bytes) blocks. Layout: d, dmin (f16); 12 bytes
+ * `scales`: for sub-block j < 4, scale = scales[j] & 63 and min = scales[j+4] & 63; for j >= 4,
+ * scale = (scales[j+4] & 15) | (scales[j-4] >> 6) << 4 and min = (scales[j+4] >> 4) | (scales[j] >> 6) << 4;
+ * Q5_K only: 32 bytes qh, where bit j of qh[l] is bit 4 of weight l of sub-block j; then 128 bytes
+ * qs: weight l of sub-block 2c in the low nibble of qs[32c + l], of sub-block 2c+1 in its high
+ * nibble. w = (d*scale) * q - dmin*min.
+ */
+export function k45Tensor(blocks: KBlock45[], bits: 4 | 5): Built {
+  const size = bits === 4 ? 144 : 176;
+  const b = Buffer.alloc(blocks.length * size);
+  const values = new Float32Array(blocks.length * 256);
+  blocks.forEach((blk, k) => {
+    const o = k * size;
+    b.writeUInt16LE(blk.dBits, o);
+    b.writeUInt16LE(blk.dminBits, o + 2);
+    const scales = o + 4;
+    for (let j = 0; j < 8; j++) {
+      if (j < 4) {
+        b[scales + j] |= blk.sc[j];
+        b[scales + j + 4] |= blk.m[j];
+      } else {
+        b[scales + j + 4] |= (blk.sc[j] & 15) | ((blk.m[j] & 15) << 4);
+        b[scales + j - 4] |= (blk.sc[j] >> 4) << 6;
+        b[scales + j] |= (blk.m[j] >> 4) << 6;
+      }
+    }
+    const qh = o + 16;
+    const qs = o + (bits === 4 ? 16 : 48);
+    const d = halfToFloat(blk.dBits);
+    const dmin = halfToFloat(blk.dminBits);
+    for (let j = 0; j < 8; j++) {
+      for (let l = 0; l < 32; l++) {
+        const q = blk.q[32 * j + l];
+        b[qs + 32 * Math.floor(j / 2) + l] |= (q & 15) << (j % 2 === 0 ? 0 : 4);
+        if (bits === 5 && q >= 16) b[qh + l] |= 1 << j;
+        values[k * 256 + 32 * j + l] = f(f(f(d * blk.sc[j]) * q) - f(dmin * blk.m[j]));
+      }
+    }
+  });
+  return { bytes: b, values };
+}
+
+/** One Q6_K super-block: f16 bits of d, 16 int8 scales (one per 16 weights), 256 quants 0..63. */
+export interface KBlock6 {
+  dBits: number;
+  sc: number[];
+  q: number[];
+}
+
+/**
+ * Q6_K blocks (210 bytes): 128 bytes ql, 64 bytes qh, 16 int8 scales, f16 d. In each 128-weight half
+ * h, weight 32k + l (k = 0..3, l < 32) keeps its low 4 bits in ql[64h + l] (k = 0: low nibble,
+ * k = 2: high nibble) or ql[64h + 32 + l] (k = 1: low, k = 3: high), and its top 2 bits in bits
+ * 2k, 2k+1 of qh[32h + l]; weight i uses scales[i / 16]. w = (d*scale) * (q - 32).
+ */
+export function q6kTensor(blocks: KBlock6[]): Built {
+  const b = Buffer.alloc(blocks.length * 210);
+  const values = new Float32Array(blocks.length * 256);
+  blocks.forEach((blk, k) => {
+    const o = k * 210;
+    for (let j = 0; j < 16; j++) b.writeInt8(blk.sc[j], o + 192 + j);
+    b.writeUInt16LE(blk.dBits, o + 208);
+    const d = halfToFloat(blk.dBits);
+    for (let h = 0; h < 2; h++) {
+      for (let kk = 0; kk < 4; kk++) {
+        for (let l = 0; l < 32; l++) {
+          const i = 128 * h + 32 * kk + l;
+          const q = blk.q[i];
+          const ql = o + 64 * h + (kk === 1 || kk === 3 ? 32 : 0) + l;
+          b[ql] |= (q & 15) << (kk >= 2 ? 4 : 0);
+          b[o + 128 + 32 * h + l] |= (q >> 4) << (2 * kk);
+          values[k * 256 + i] = f(f(d * blk.sc[Math.floor(i / 16)]) * (q - 32));
+        }
+      }
+    }
+  });
+  return { bytes: b, values };
+}
+
 /** Deterministic small pseudo-random numbers (LCG) for test data. */
 export function lcg(seed: number): () => number {
   let s = seed >>> 0;

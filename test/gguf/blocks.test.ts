@@ -1,14 +1,16 @@
 // ggml block formats: dequantization of hand-computed blocks, and the quantizers' defining steps
-// (ggml's reference quantize_row_q8_0/q4_0 and quantize_iq4_nl) on blocks worked out by hand.
+// (ggml's reference quantize_row_q8_0/q4_0 and quantize_iq4_nl) on blocks worked out by hand; the
+// K-quants (Q4_K, Q5_K, Q6_K) decoded from bytes written here by hand and packed field by field in
+// _gguf.ts, and our K-quant encoders' error bounds.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { floatToHalf, halfToFloat } from '../../src/kernels/reference.ts';
 import { UnsupportedError } from '../../src/util/errors.ts';
 import {
-  decodeGgml, dequantizeIq4Nl, dequantizeQ4_0, dequantizeQ8_0, encodeGgml, quantizeIq4Nl, quantizeQ4_0, quantizeQ8_0,
+  decodeGgml, dequantizeIq4Nl, dequantizeQ4_0, dequantizeQ4K, dequantizeQ5K, dequantizeQ6K, dequantizeQ8_0, encodeGgml, quantizeIq4Nl, quantizeQ4_0, quantizeQ8_0,
 } from '../../tools/gguf/blocks.ts';
-import { IQ4_NL_VALUES } from '../../tools/gguf/spec.ts';
-import { lcg } from './_gguf.ts';
+import { GT, IQ4_NL_VALUES } from '../../tools/gguf/spec.ts';
+import { type KBlock45, type KBlock6, k45Tensor, lcg, q6kTensor } from './_gguf.ts';
 
 const H_HALF = 0x3800; // 0.5 in f16
 const H_QUARTER = 0x3400; // 0.25
@@ -148,8 +150,185 @@ test('encodeGgml/decodeGgml: F32 exact, F16 = floatToHalf, refused types named',
   bf[3] = 0xc0;
   bf[2] = 0x40; // 0xc040 -> -3.0
   assert.equal(Array.from(decodeGgml(30, bf, 2)), [1, -3]);
-  assert.throws(() => decodeGgml(14, new Uint8Array(210), 256), (e: Error) => e instanceof UnsupportedError && /Q6_K/.test(e.message));
+  assert.throws(() => decodeGgml(11, new Uint8Array(110), 256), (e: Error) => e instanceof UnsupportedError && /Q3_K/.test(e.message));
   assert.throws(() => encodeGgml(3, x), (e: Error) => e instanceof UnsupportedError && /Q4_1/.test(e.message));
+});
+
+// ---------------------------------------------------------------------------------------------
+// K-quants
+
+// 6-bit scales and mins of the 8 sub-blocks, and their 12 bytes worked out by hand:
+//   bytes 0..3  = sc[j] | (sc[j+4] >> 4) << 6      1|2<<6, 2|3<<6, 3|3<<6, 4|1<<6
+//   bytes 4..7  = m[j] | (m[j+4] >> 4) << 6        0|2<<6, 1|0<<6, 2|3<<6, 3|1<<6
+//   bytes 8..11 = (sc[j+4] & 15) | (m[j+4] & 15) << 4   1|8<<4, 2|5<<4, 15|15<<4, 1|0<<4
+const SC = [1, 2, 3, 4, 33, 50, 63, 17];
+const MN = [0, 1, 2, 3, 40, 5, 63, 16];
+const SCALE_BYTES = [0x81, 0xc2, 0xc3, 0x44, 0x80, 0x01, 0xc2, 0x43, 0x81, 0x52, 0xff, 0x01];
+const H_ONE = 0x3c00;
+
+/** A Q4_K (or Q5_K) block: d = 1, dmin = 0.5, the scales above, qs byte 32c + l = 7l + c (mod 256). */
+function handK45(bits: 4 | 5): Uint8Array {
+  const b = new Uint8Array(bits === 4 ? 144 : 176);
+  b.set([H_ONE & 0xff, H_ONE >> 8, H_HALF & 0xff, H_HALF >> 8, ...SCALE_BYTES]);
+  const qs = bits === 4 ? 16 : 48;
+  for (let c = 0; c < 4; c++) for (let l = 0; l < 32; l++) b[qs + 32 * c + l] = (7 * l + c) & 0xff;
+  if (bits === 5) for (let l = 0; l < 32; l++) b[16 + l] = (37 * l + 11) & 0xff;
+  return b;
+}
+
+test('Q4_K: a hand-made block: 6-bit scales/mins unpacked, nibbles of sub-blocks 2c and 2c+1 share bytes, w = d*sc*q - dmin*m', () => {
+  const got = dequantizeQ4K(handK45(4), 256);
+  // spelled out: sub-block 5, weight 3: byte 32*2 + 3 = 7*3 + 2 = 0x17, high nibble 1: 50*1 - 0.5*5
+  assert.is(got[32 * 5 + 3], 47.5);
+  // sub-block 6, weight 0: byte 96 = 3, low nibble 3: 63*3 - 0.5*63
+  assert.is(got[32 * 6], 157.5);
+  // sub-block 4, weight 31: byte 64 + 31 = 219 = 0xdb, low nibble 11: 33*11 - 0.5*40
+  assert.is(got[32 * 4 + 31], 343);
+  // sub-block 0 has min 0, sub-block 1 weight 0: byte 0 = 0, high nibble 0: -0.5*1
+  assert.is(got[0], 0);
+  assert.is(got[32], -0.5);
+  for (let j = 0; j < 8; j++) {
+    for (let l = 0; l < 32; l++) {
+      const byte = (7 * l + (j >> 1)) & 0xff;
+      const q = j & 1 ? byte >> 4 : byte & 15;
+      assert.is(got[32 * j + l], SC[j] * q - 0.5 * MN[j], `sub-block ${j} weight ${l}`);
+    }
+  }
+});
+
+test('Q5_K: bit j of qh[l] is the fifth bit of weight l of sub-block j', () => {
+  const got = dequantizeQ5K(handK45(5), 256);
+  // sub-block 3, weight 2: byte 32 + 2 = 15, high nibble 0; qh[2] = 85 = 0b1010101, bit 3 = 0
+  assert.is(got[32 * 3 + 2], -0.5 * 3);
+  // sub-block 2, weight 2: low nibble 15; bit 2 of 85 = 1, q = 31: 3*31 - 0.5*2
+  assert.is(got[32 * 2 + 2], 92);
+  for (let j = 0; j < 8; j++) {
+    for (let l = 0; l < 32; l++) {
+      const byte = (7 * l + (j >> 1)) & 0xff;
+      const q = (j & 1 ? byte >> 4 : byte & 15) + (((37 * l + 11) >> j) & 1) * 16;
+      assert.is(got[32 * j + l], SC[j] * q - 0.5 * MN[j], `sub-block ${j} weight ${l}`);
+    }
+  }
+});
+
+test('Q6_K: a hand-made block: ql/qh split, int8 scales per 16 weights (negative ones too), w = d*sc*(q - 32)', () => {
+  const b = new Uint8Array(210);
+  for (let i = 0; i < 128; i++) b[i] = (11 * i + 5) & 0xff; // ql
+  for (let i = 0; i < 64; i++) b[128 + i] = (29 * i + 3) & 0xff; // qh
+  const sc = [-128, -1, 1, 127, 2, -3, 4, -5, 6, -7, 8, -9, 10, -11, 12, -13];
+  sc.forEach((v, j) => (b[192 + j] = v & 0xff));
+  b[208] = H_HALF & 0xff;
+  b[209] = H_HALF >> 8;
+  const got = dequantizeQ6K(b, 256);
+  // weight 0: ql[0] = 5, low nibble 5; qh[0] = 3, bits 0-1 = 3: q = 53, scale[0] = -128: 0.5*-128*21
+  assert.is(got[0], -1344);
+  // weight 64 + 1 (k = 2, l = 1): ql[1] = 16, high nibble 1; qh[1] = 32, bits 4-5 = 2: q = 33, scale[4] = 2
+  assert.is(got[65], 1);
+  // weight 128 + 96 + 31 = 255 (h = 1, k = 3, l = 31): ql[64 + 32 + 31] = 11*127 + 5 = 1402 & 255 = 122 = 0x7a,
+  // high nibble 7; qh[32 + 31] = 29*63 + 3 = 1830 & 255 = 38 = 0b00100110, bits 6-7 = 0: q = 7, scale[15] = -13
+  assert.is(got[255], 0.5 * -13 * (7 - 32));
+  for (let h = 0; h < 2; h++) {
+    for (let l = 0; l < 32; l++) {
+      const qh = (29 * (32 * h + l) + 3) & 0xff;
+      const lo = (11 * (64 * h + l) + 5) & 0xff;
+      const hi = (11 * (64 * h + 32 + l) + 5) & 0xff;
+      const q = [(lo & 15) | ((qh & 3) << 4), (hi & 15) | (((qh >> 2) & 3) << 4), (lo >> 4) | (((qh >> 4) & 3) << 4), (hi >> 4) | (((qh >> 6) & 3) << 4)];
+      for (let k = 0; k < 4; k++) {
+        const i = 128 * h + 32 * k + l;
+        assert.is(got[i], 0.5 * sc[i >> 4] * (q[k] - 32), `weight ${i}`);
+      }
+    }
+  }
+});
+
+test('K-quant decoders = blocks packed field by field from the ggml layout (random scales, mins, quants, several blocks)', () => {
+  const r = lcg(21);
+  const int = (n: number) => Math.floor(r() * n);
+  const halfBits = () => (r() < 0.2 ? 0x8000 : 0) | ((6 + int(8)) << 10) | int(1024);
+  const k45: KBlock45[] = Array.from({ length: 5 }, () => ({
+    dBits: halfBits(), dminBits: halfBits(), sc: Array.from({ length: 8 }, () => int(64)), m: Array.from({ length: 8 }, () => int(64)), q: [],
+  }));
+  for (const bits of [4, 5] as const) {
+    const blocks = k45.map((blk) => ({ ...blk, q: Array.from({ length: 256 }, () => int(1 << bits)) }));
+    const t = k45Tensor(blocks, bits);
+    const got = decodeGgml(bits === 4 ? GT.Q4_K : GT.Q5_K, t.bytes, 256 * blocks.length);
+    for (let i = 0; i < got.length; i++) if (!Object.is(got[i], t.values[i])) assert.unreachable(`Q${bits}_K weight ${i}: ${got[i]}, expected ${t.values[i]}`);
+  }
+  const q6: KBlock6[] = Array.from({ length: 5 }, () => ({ dBits: halfBits(), sc: Array.from({ length: 16 }, () => int(256) - 128), q: Array.from({ length: 256 }, () => int(64)) }));
+  const t6 = q6kTensor(q6);
+  const got6 = decodeGgml(GT.Q6_K, t6.bytes, 256 * q6.length);
+  for (let i = 0; i < got6.length; i++) if (!Object.is(got6[i], t6.values[i])) assert.unreachable(`Q6_K weight ${i}: ${got6[i]}, expected ${t6.values[i]}`);
+});
+
+/** Gaussian-ish weights with a few large ones, plus super-blocks that are zero, all positive, all negative, or one loud sub-block. */
+function kTestData(seed: number): Float32Array {
+  const r = lcg(seed);
+  const x = Float32Array.from({ length: 256 * 40 }, () => {
+    let s = 0;
+    for (let k = 0; k < 6; k++) s += r();
+    return (s - 3) * 0.05 * (r() < 0.01 ? 20 : 1);
+  });
+  x.fill(0, 0, 256);
+  for (let i = 256; i < 512; i++) x[i] = Math.abs(x[i]) + 0.01;
+  for (let i = 512; i < 768; i++) x[i] = -Math.abs(x[i]) - 0.5;
+  for (let i = 768; i < 800; i++) x[i] *= 1000;
+  return x;
+}
+
+const F16_UP = 1 + 2 ** -10;
+
+test('K-quant encoders: every weight within half its sub-block step, the step bounded by the sub-block range', () => {
+  const x = kTestData(5);
+  const nb = x.length / 256;
+  for (const [type, bits] of [[GT.Q4_K, 4], [GT.Q5_K, 5]] as const) {
+    const nmax = (1 << bits) - 1;
+    const y = decodeGgml(type, encodeGgml(type, x), x.length);
+    for (let b = 0; b < nb; b++) {
+      // step of sub-block j <= (its range from min(0, lowest) to highest + dmin) / nmax + d, where
+      // dmin <= (largest -min(0, lowest)) / 63 and d <= (largest such range) / (63 nmax), both f16 rounded up
+      const lo = Array.from({ length: 8 }, (_, j) => Math.min(0, ...x.subarray(b * 256 + 32 * j, b * 256 + 32 * j + 32)));
+      const hi = Array.from({ length: 8 }, (_, j) => Math.max(...x.subarray(b * 256 + 32 * j, b * 256 + 32 * j + 32)));
+      const dmin = (Math.max(...lo.map((v) => -v)) / 63) * F16_UP + 2 ** -24;
+      const top = hi.map((h, j) => h - lo[j] + dmin);
+      const d = (Math.max(...top) / (63 * nmax)) * F16_UP + 2 ** -24;
+      for (let j = 0; j < 8; j++) {
+        const step = top[j] / nmax + d;
+        for (let l = 0; l < 32; l++) {
+          const i = b * 256 + 32 * j + l;
+          const err = Math.abs(y[i] - x[i]);
+          if (err > step / 2 + 1e-6 * (Math.abs(x[i]) + step)) assert.unreachable(`Q${bits}_K weight ${i}: |${y[i]} - ${x[i]}| > half the step ${step}`);
+        }
+      }
+    }
+    for (let i = 0; i < 256; i++) assert.is(y[i], 0, `Q${bits}_K: a zero super-block stays zero`);
+  }
+  const y = decodeGgml(GT.Q6_K, encodeGgml(GT.Q6_K, x), x.length);
+  for (let b = 0; b < nb; b++) {
+    // step of sub-block j <= max|w| / 31.5 + d, d <= largest such / 127, f16 rounded up
+    const amax = Array.from({ length: 16 }, (_, j) => Math.max(...Array.from(x.subarray(b * 256 + 16 * j, b * 256 + 16 * j + 16), Math.abs)));
+    const d = (Math.max(...amax) / 31.5 / 127) * F16_UP + 2 ** -24;
+    for (let i = b * 256; i < b * 256 + 256; i++) {
+      const step = amax[(i - b * 256) >> 4] / 31.5 + d;
+      if (Math.abs(y[i] - x[i]) > step / 2 + 1e-6 * (Math.abs(x[i]) + step)) assert.unreachable(`Q6_K weight ${i}: |${y[i]} - ${x[i]}| > half the step ${step}`);
+    }
+  }
+});
+
+test('K-quant encoders: more bits, less error (Q6_K < Q5_K < Q4_K), Q4_K no worse than Q4_0 at the same 4.5 bits', () => {
+  const x = kTestData(9).subarray(1024);
+  const err = (t: number) => {
+    const y = decodeGgml(t, encodeGgml(t, x), x.length);
+    return Math.sqrt(y.reduce((a, v, i) => a + (v - x[i]) ** 2, 0) / x.reduce((a, v) => a + v * v, 0));
+  };
+  const [q4k, q5k, q6k, q40] = [GT.Q4_K, GT.Q5_K, GT.Q6_K, GT.Q4_0].map(err);
+  assert.ok(q6k < q5k && q5k < q4k, `relative errors Q6_K ${q6k}, Q5_K ${q5k}, Q4_K ${q4k}`);
+  assert.ok(q4k <= q40, `Q4_K ${q4k} vs Q4_0 ${q40}`);
+  assert.ok(q6k < 0.05 && q5k < 0.08 && q4k < 0.15, `relative errors Q6_K ${q6k}, Q5_K ${q5k}, Q4_K ${q4k}`);
+});
+
+test('K-quants need whole 256-weight super-blocks', () => {
+  assert.throws(() => encodeGgml(GT.Q4_K, new Float32Array(128)), /Q4_K: 128 weights is not a whole number of 256-weight blocks/);
+  assert.throws(() => decodeGgml(GT.Q6_K, new Uint8Array(210), 320), /Q6_K: 320 weights is not a whole number of 256-weight blocks/);
 });
 
 test.run();

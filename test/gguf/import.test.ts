@@ -1,6 +1,7 @@
 // GGUF import against hand-built files: a tiny llama GGUF written here from the spec, with tensors in
-// every supported type whose values are computed from the block definitions, and the refusals
-// (other architecture, unknown tensor type, truncated file, ...).
+// every supported type whose values are computed from the block definitions (the K-quants in a
+// model of dim 256), and the refusals (other architecture, unknown tensor type, truncated file,
+// K-quant rows that are not whole super-blocks, ...).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { openCheckpoint } from '../../tools/checkpoint/index.ts';
 import { createTokenizer } from '../../src/tokenizer/index.ts';
 import { FormatError, SqzError, UnsupportedError } from '../../src/util/errors.ts';
-import { type Built, type TestTensor, type TestValue, buildGguf, f16Tensor, f32Tensor, iq4Level, lcg, nibbleTensor, q4Level, q8Tensor } from './_gguf.ts';
+import { type Built, type TestTensor, type TestValue, buildGguf, f16Tensor, f32Tensor, iq4Level, k45Tensor, lcg, nibbleTensor, q4Level, q6kTensor, q8Tensor } from './_gguf.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sqz-gguf-import-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -97,6 +98,15 @@ function tinyModel(head: boolean): Model {
   return { tensors, expected };
 }
 
+/** Every tensor of `ck` is bit for bit the expected values. */
+async function readsBackExactly(ck: Awaited<ReturnType<typeof openCheckpoint>>, expected: Map<string, Float32Array>): Promise<void> {
+  for (const [name, want] of expected) {
+    const got = await ck.read(name);
+    assert.is(got.length, want.length, name);
+    for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) assert.unreachable(`${name}[${i}] = ${got[i]}, expected ${want[i]}`);
+  }
+}
+
 let fileNo = 0;
 function file(bytes: Uint8Array): string {
   const p = join(dir, `m${fileNo++}.gguf`);
@@ -131,16 +141,82 @@ for (const head of [false, true]) {
       const tok = createTokenizer(ck.tokenizer!);
       assert.equal(tok.encode('a ab'), [1, 6, 6, 5]);
       assert.equal(ck.names(), [...m.expected.keys()]);
-      for (const [name, want] of m.expected) {
-        const got = await ck.read(name);
-        assert.is(got.length, want.length, name);
-        for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) assert.unreachable(`${name}[${i}] = ${got[i]}, expected ${want[i]}`);
-      }
+      await readsBackExactly(ck, m.expected);
     } finally {
       await ck.close();
     }
   });
 }
+
+// dim 256, hidden 256 (head size 64, kv dim 128): every matrix row is one 256-weight super-block
+const KDIM = 256;
+const kKv = baseKv({ 'llama.embedding_length': ['u32', KDIM], 'llama.feed_forward_length': ['u32', KDIM], 'llama.rope.dimension_count': ['u32', 64] });
+
+function kTensor(rows: number, cols: number, type: 12 | 13 | 14, seed: number): Built {
+  const r = lcg(seed);
+  const int = (n: number) => Math.floor(r() * n);
+  const halfBits = () => ((4 + int(6)) << 10) | int(1024);
+  const nb = (rows * cols) / 256;
+  if (type === 14) return q6kTensor(Array.from({ length: nb }, () => ({ dBits: halfBits(), sc: Array.from({ length: 16 }, () => int(256) - 128), q: Array.from({ length: 256 }, () => int(64)) })));
+  const bits = type === 12 ? 4 : 5;
+  return k45Tensor(
+    Array.from({ length: nb }, () => ({ dBits: halfBits(), dminBits: halfBits(), sc: Array.from({ length: 8 }, () => int(64)), m: Array.from({ length: 8 }, () => int(64)), q: Array.from({ length: 256 }, () => int(1 << bits)) })),
+    bits,
+  );
+}
+
+/** The tiny model with dim 256 and its matrices in Q4_K, Q5_K and Q6_K. */
+function kModel(): Model {
+  const expected = new Map<string, Float32Array>();
+  const tensors: TestTensor[] = [];
+  const add = (canonical: string, name: string, shape: number[], type: number, b: Built) => {
+    tensors.push({ name, ne: shape.slice().reverse(), type, data: b.bytes });
+    expected.set(canonical, b.values);
+  };
+  add('embed', 'token_embd.weight', [8, KDIM], 12, kTensor(8, KDIM, 12, 1));
+  add('layers.0.attn_norm', 'blk.0.attn_norm.weight', [KDIM], 0, f32Tensor(normalValues(KDIM, 2)));
+  add('layers.0.attn.q', 'blk.0.attn_q.weight', [KDIM, KDIM], 13, kTensor(KDIM, KDIM, 13, 3));
+  add('layers.0.attn.k', 'blk.0.attn_k.weight', [128, KDIM], 14, kTensor(128, KDIM, 14, 4));
+  add('layers.0.attn.v', 'blk.0.attn_v.weight', [128, KDIM], 12, kTensor(128, KDIM, 12, 5));
+  add('layers.0.attn.o', 'blk.0.attn_output.weight', [KDIM, KDIM], 14, kTensor(KDIM, KDIM, 14, 6));
+  add('layers.0.mlp_norm', 'blk.0.ffn_norm.weight', [KDIM], 0, f32Tensor(normalValues(KDIM, 7)));
+  add('layers.0.mlp.gate', 'blk.0.ffn_gate.weight', [KDIM, KDIM], 13, kTensor(KDIM, KDIM, 13, 8));
+  add('layers.0.mlp.up', 'blk.0.ffn_up.weight', [KDIM, KDIM], 12, kTensor(KDIM, KDIM, 12, 9));
+  add('layers.0.mlp.down', 'blk.0.ffn_down.weight', [KDIM, KDIM], 14, kTensor(KDIM, KDIM, 14, 10));
+  add('norm', 'output_norm.weight', [KDIM], 0, f32Tensor(normalValues(KDIM, 11)));
+  return { tensors, expected };
+}
+
+test('hand-built GGUF with Q4_K, Q5_K and Q6_K matrices (dim 256): every tensor reads back exactly', async () => {
+  const m = kModel();
+  const ck = await openCheckpoint(file(buildGguf(kKv, m.tensors)));
+  try {
+    assert.is(ck.config.dim, KDIM);
+    await readsBackExactly(ck, m.expected);
+  } finally {
+    await ck.close();
+  }
+});
+
+test('K-quant refusals: rows that are not whole super-blocks, data cut short; one line naming the tensor', async () => {
+  const oneLine = async (bytes: Uint8Array, pattern: RegExp) => {
+    const e = await openCheckpoint(file(bytes)).then((ck) => (ck.close(), null), (err: Error) => err);
+    assert.instance(e, FormatError, e ? e.message : 'expected a FormatError');
+    assert.match(e!.message, pattern);
+    assert.not.match(e!.message, /\n/);
+  };
+  // hidden 128: ffn_down rows are 128 weights, half a Q6_K super-block
+  const m = kModel();
+  const half = m.tensors.map((t) =>
+    t.name === 'blk.0.ffn_down.weight' ? { ...t, ne: [128, KDIM], data: t.data.subarray(0, 128 * 210) }
+    : t.name === 'blk.0.ffn_gate.weight' || t.name === 'blk.0.ffn_up.weight' ? { ...t, ne: [KDIM, 128], data: t.data.subarray(0, t.data.length / 2) }
+    : t);
+  await oneLine(buildGguf(baseKv({ ...Object.fromEntries(kKv), 'llama.feed_forward_length': ['u32', 128] }), half), /tensor blk\.0\.ffn_down\.weight has 128 columns, not a multiple of Q6_K's block of 256/);
+  // a Q5_K tensor placed last, its data cut 10 blocks short
+  const last = [...m.tensors.filter((t) => t.name !== 'blk.0.attn_q.weight'), m.tensors.find((t) => t.name === 'blk.0.attn_q.weight')!];
+  const cut = buildGguf(kKv, last);
+  await oneLine(cut.subarray(0, cut.length - 176 * 10), /truncated: tensor blk\.0\.attn_q\.weight \(Q5_K\) needs bytes \d+\.\.\d+, the file has \d+/);
+});
 
 test('bigger metadata than the first read, nested arrays, every scalar type: parsed', async () => {
   const m = tinyModel(false);
@@ -161,8 +237,8 @@ test('refused: another architecture, an unknown or unsupported tensor type, a fo
   await rejects(openCheckpoint(file(buildGguf(baseKv({ 'general.architecture': ['string', 'gpt2'] }), m.tensors))), UnsupportedError, /architecture 'gpt2' is not supported/);
   await rejects(openCheckpoint(file(buildGguf(baseKv({ 'general.architecture': null }), m.tensors))), FormatError, /general\.architecture is missing/);
 
-  const q6k = m.tensors.map((t) => (t.name === 'blk.0.ffn_up.weight' ? { ...t, type: 14 } : t));
-  await rejects(openCheckpoint(file(buildGguf(baseKv(), q6k))), UnsupportedError, /blk\.0\.ffn_up\.weight \(layers\.0\.mlp\.up\) has type Q6_K, which is not supported/);
+  const q3k = m.tensors.map((t) => (t.name === 'blk.0.ffn_up.weight' ? { ...t, type: 11 } : t));
+  await rejects(openCheckpoint(file(buildGguf(baseKv(), q3k))), UnsupportedError, /blk\.0\.ffn_up\.weight \(layers\.0\.mlp\.up\) has type Q3_K, which is not supported \(supported: F32, F16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, BF16\)/);
   const t99 = m.tensors.map((t) => (t.name === 'blk.0.attn_k.weight' ? { ...t, type: 99 } : t));
   await rejects(openCheckpoint(file(buildGguf(baseKv(), t99))), UnsupportedError, /blk\.0\.attn_k\.weight .*unknown type 99/);
 

@@ -1,6 +1,6 @@
-// Export -> import round trips: f32 exact, f16 exactly f16-rounded, q8_0/q4_0/iq4_nl equal to our
-// quantizers' output (and within the formats' error), the f16 fallback for rows that are not whole
-// blocks, Hugging Face RoPE permuted so the imported model computes the same logits, SqueezeLLM
+// Export -> import round trips: f32 exact, f16 exactly f16-rounded, q8_0/q4_0/iq4_nl and the
+// K-quants equal to our quantizers' output (and within the formats' error), llama.cpp's Q4_K_M /
+// Q5_K_M type choice, the f16 and q8_0 fallbacks for rows that are not whole blocks, Hugging Face RoPE permuted so the imported model computes the same logits, SqueezeLLM
 // .sqz exported dequantized, refusals leaving no file behind, the CLI, and stories260K.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -17,9 +17,10 @@ import { openCheckpoint } from '../../tools/checkpoint/index.ts';
 import type { Checkpoint } from '../../tools/checkpoint/types.ts';
 import { openModel } from '../../tools/convert.ts';
 import { decodeGgml, encodeGgml } from '../../tools/gguf/blocks.ts';
-import { exportCheckpointGguf, exportGguf, type GgufExportType } from '../../tools/gguf/export.ts';
+import { exportCheckpointGguf, exportGguf, planTensors } from '../../tools/gguf/export.ts';
 import { permuteHalfToInterleaved, permuteInterleavedToHalf } from '../../tools/gguf/llama.ts';
-import { GT } from '../../tools/gguf/spec.ts';
+import { GGML_TYPES, GT } from '../../tools/gguf/spec.ts';
+import { tensorShapes } from '../../src/model/config.ts';
 import { quantizeMatrix } from '../../tools/squeezellm/nuq.ts';
 import { type SyntheticOptions, syntheticModel } from '../../tools/synthetic.ts';
 import { assertClose, maxRelErr, repoRoot, sharedFile } from '../helpers.ts';
@@ -34,7 +35,8 @@ async function synthetic(name: string, opts: SyntheticOptions) {
   return { ...m, path, byName: new Map(m.records.map((r) => [r.name, r])) };
 }
 
-const TYPE_ID: Record<GgufExportType, number> = { f32: GT.F32, f16: GT.F16, q8_0: GT.Q8_0, q4_0: GT.Q4_0, iq4_nl: GT.IQ4_NL };
+const TYPE_ID: Record<'f32' | 'f16' | 'q8_0' | 'q4_0' | 'iq4_nl', number> = { f32: GT.F32, f16: GT.F16, q8_0: GT.Q8_0, q4_0: GT.Q4_0, iq4_nl: GT.IQ4_NL };
+const TYPE_BY_NAME = new Map(Object.values(GGML_TYPES).map((t) => [t.name, t.id]));
 const f16Round = (x: Float32Array) => Float32Array.from(x, (v) => halfToFloat(floatToHalf(v)));
 
 function sameBits(a: Float32Array, b: Float32Array, what: string): void {
@@ -85,6 +87,72 @@ test('rows that are not whole 32-weight blocks fall back to f16, and the export 
   const x = (m.byName.get('layers.0.mlp.down') as Extract<TensorRecord, { kind: 'f32' }>).data;
   sameBits(await ck.read('layers.0.mlp.down'), f16Round(x), 'ffn_down');
   await ck.close();
+});
+
+test('K-quants on a model with 256-weight rows: q4_k, q5_k, q6_k and the mixes round-trip as our encoders wrote them', async () => {
+  const m = await synthetic('syn256', { dim: 256, hiddenDim: 512, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 300, seed: 12, tiedEmbeddings: false });
+  const plain = { q4_k: 'Q4_K', q5_k: 'Q5_K', q6_k: 'Q6_K' } as const;
+  for (const type of ['q4_k', 'q5_k', 'q6_k', 'q4_k_m', 'q5_k_m'] as const) {
+    const out = join(dir, `syn256-${type}.gguf`);
+    const res = await exportGguf(m.path, out, { type });
+    assert.equal(res.notes, [], `${type}: notes`);
+    const base = type in plain ? plain[type as keyof typeof plain] : type === 'q4_k_m' ? 'Q4_K' : 'Q5_K';
+    // the mixes: Q6_K for output.weight, and attn_v / ffn_down of layer 1 (llama.cpp's use_more_bits for 2 layers)
+    const mixed = type.endsWith('_m') ? ['output.weight', 'blk.1.attn_v.weight', 'blk.1.ffn_down.weight'] : [];
+    for (const t of res.tensors) {
+      const want = t.name.endsWith('norm.weight') ? 'F32' : mixed.includes(t.name) ? 'Q6_K' : base;
+      assert.is(t.type, want, `${type} ${t.name}`);
+    }
+    const ck = await openCheckpoint(out);
+    try {
+      assert.equal(ck.config, m.config, `${type}: config`);
+      for (const t of res.tensors) {
+        const x = (m.byName.get(t.canonical) as Extract<TensorRecord, { kind: 'f32' }>).data;
+        const id = TYPE_BY_NAME.get(t.type)!;
+        sameBits(await ck.read(t.canonical), id === GT.F32 ? x : decodeGgml(id, encodeGgml(id, x), x.length), `${type} ${t.name}`);
+        if (id !== GT.F32) assertClose(await ck.read(t.canonical), x, { Q4_K: 0.15, Q5_K: 0.08, Q6_K: 0.04 }[t.type]!, `${type} ${t.name}`);
+      }
+    } finally {
+      await ck.close();
+    }
+  }
+});
+
+/** A checkpoint with only a config and shapes, for planning an export. */
+function shapesOnly(opts: SyntheticOptions): Checkpoint {
+  const config = syntheticModel({ ...opts, vocabSize: 260, nLayers: 1 }).config;
+  const c = { ...config, ...opts };
+  const shapes = tensorShapes(c);
+  return { source: 'plan', config: c, tokenizer: undefined, names: () => [...shapes.keys()], shape: (n) => shapes.get(n)!, read: async () => new Float32Array(0), close: async () => {} };
+}
+
+test("q4_k_m / q5_k_m follow llama.cpp's choice: Q6_K for the head (the embedding when tied), attn_v and ffn_down of some layers", () => {
+  // 8 layers: use_more_bits picks 0 (first eighth), 7 (last eighth), and 3, 6 ((i - 1) % 3 == 2)
+  const untied = planTensors(shapesOnly({ dim: 256, hiddenDim: 512, nLayers: 8, nHeads: 4, nKvHeads: 2, vocabSize: 300, tiedEmbeddings: false }), 'q4_k_m');
+  const q6 = untied.plans.filter((p) => p.type === GT.Q6_K).map((p) => p.name);
+  assert.equal(q6, ['blk.0.attn_v.weight', 'blk.0.ffn_down.weight', 'blk.3.attn_v.weight', 'blk.3.ffn_down.weight', 'blk.6.attn_v.weight', 'blk.6.ffn_down.weight', 'blk.7.attn_v.weight', 'blk.7.ffn_down.weight', 'output.weight']);
+  assert.is(untied.plans.find((p) => p.name === 'token_embd.weight')!.type, GT.Q4_K);
+  const tied = planTensors(shapesOnly({ dim: 256, hiddenDim: 512, nLayers: 8, nHeads: 4, nKvHeads: 2, vocabSize: 300, tiedEmbeddings: true }), 'q5_k_m');
+  assert.is(tied.plans.find((p) => p.name === 'token_embd.weight')!.type, GT.Q6_K);
+  assert.is(tied.plans.find((p) => p.name === 'blk.1.ffn_up.weight')!.type, GT.Q5_K);
+});
+
+test('K-quant rows that are not whole 256-weight super-blocks fall back to q8_0 (or f16 when not a multiple of 32), and the export says which', async () => {
+  // stories260K's shape: dim 64, hidden 172
+  const m = await synthetic('synk172', { dim: 64, hiddenDim: 172, nLayers: 1, nHeads: 8, nKvHeads: 4, vocabSize: 300, seed: 13 });
+  const out = join(dir, 'synk172.gguf');
+  const res = await exportGguf(m.path, out, { type: 'q4_k_m' });
+  assert.equal(res.notes, [
+    'q4_k_m needs rows that are a multiple of 256 weights; stored as q8_0 instead: token_embd.weight (64 columns), blk.0.attn_q.weight (64 columns), blk.0.attn_k.weight (64 columns), blk.0.attn_v.weight (64 columns), blk.0.attn_output.weight (64 columns), blk.0.ffn_gate.weight (64 columns), blk.0.ffn_up.weight (64 columns)',
+    'q4_k_m needs rows that are a multiple of 256 weights and q8_0 of 32; stored as f16 instead: blk.0.ffn_down.weight (172 columns)',
+  ]);
+  const ck = await openCheckpoint(out);
+  const x = (m.byName.get('layers.0.mlp.up') as Extract<TensorRecord, { kind: 'f32' }>).data;
+  sameBits(await ck.read('layers.0.mlp.up'), decodeGgml(GT.Q8_0, encodeGgml(GT.Q8_0, x), x.length), 'ffn_up as q8_0');
+  await ck.close();
+  // tinystories-656k's shape: dim 128, hidden 384 -- every row is a multiple of 32 but not of 256
+  const plan = planTensors(shapesOnly({ dim: 128, hiddenDim: 384, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 2048 }), 'q6_k');
+  assert.equal([...new Set(plan.plans.map((p) => GGML_TYPES[p.type].name))], ['Q8_0', 'F32']);
 });
 
 test('Hugging Face (rotate-half) RoPE: q/k rows permuted on export, the imported model gives the same logits', async () => {
@@ -181,9 +249,13 @@ test('sqz export / sqz convert from the command line', async () => {
   const back = join(dir, 'cli-back.sqz');
   const c = sqz('convert', out, '-o', back);
   assert.is(c.status, 0, c.stderr);
-  const bad = sqz('export', m.path, '--gguf', out, '--type', 'q5_k');
+  const bad = sqz('export', m.path, '--gguf', out, '--type', 'q3_k');
   assert.is(bad.status, 1);
-  assert.match(bad.stderr.trim(), /^sqz: --type must be one of f32, f16, q8_0, q4_0, iq4_nl, got 'q5_k'$/);
+  assert.match(bad.stderr.trim(), /^sqz: --type must be one of f32, f16, q8_0, q4_0, iq4_nl, q4_k, q5_k, q6_k, q4_k_m, q5_k_m, got 'q3_k'$/);
+  const k = sqz('export', m.path, '--gguf', join(dir, 'cli-k.gguf'), '--type', 'q4_k');
+  assert.is(k.status, 0, k.stderr);
+  assert.match(k.stdout, /note: q4_k needs rows that are a multiple of 256 weights; stored as q8_0 instead: token_embd\.weight \(64 columns\)/);
+  assert.match(k.stdout, /note: q4_k needs rows that are a multiple of 256 weights and q8_0 of 32; stored as f16 instead: blk\.0\.ffn_down\.weight \(172 columns\)/);
   const none = sqz('export', m.path);
   assert.match(none.stderr.trim(), /^sqz: sqz export needs --gguf out\.gguf$/);
 });

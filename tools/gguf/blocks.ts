@@ -1,20 +1,26 @@
-// ggml's tensor storage types, to and from f32: F32, F16, BF16 and the 32-weight block formats
-// Q8_0, Q4_0 and IQ4_NL (docs/GGUF.md). The quantizers follow ggml's reference ones
-// (quantize_row_*_ref, quantize_iq4_nl) step by step, in f32 where ggml computes in f32.
+// ggml's tensor storage types, to and from f32: F32, F16, BF16, the 32-weight block formats
+// Q8_0, Q4_0 and IQ4_NL, and the 256-weight K-quant super-blocks Q4_K, Q5_K and Q6_K
+// (docs/GGUF.md). The 32-weight quantizers follow ggml's reference ones (quantize_row_*_ref,
+// quantize_iq4_nl) step by step, in f32 where ggml computes in f32; the K-quant encoders are our
+// own simpler fit (see quantizeK45 and quantizeQ6K).
 //
 //   Q8_0   34 bytes: f16 d, 32 x int8 q;                      w = d * q
 //   Q4_0   18 bytes: f16 d, 16 bytes of nibbles;              w = d * (q - 8)
 //   IQ4_NL 18 bytes: f16 d, 16 bytes of nibbles;              w = d * IQ4_NL_VALUES[q]
-// In the nibble formats, byte j of a block holds weight j in its low nibble and weight j + 16 in
-// its high nibble.
+//   Q4_K  144 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales sc and mins m (8 sub-blocks of 32),
+//                    128 bytes of nibbles;                   w = d*sc * q - dmin*m
+//   Q5_K  176 bytes: as Q4_K with 32 bytes qh (the 5th bit) between the scales and the nibbles
+//   Q6_K  210 bytes: 128 bytes ql (low 4 bits), 64 bytes qh (high 2 bits), 16 x int8 scales
+//                    (sub-blocks of 16), f16 d;              w = d*sc * (q - 32)
+// In the 32-weight nibble formats, byte j of a block holds weight j in its low nibble and weight
+// j + 16 in its high nibble. The K-quant bit layouts are described where they are decoded.
 import { floatToHalf } from '../../src/kernels/reference.ts';
 import { halfTable } from '../../src/format/half.ts';
-import { GGML_TYPES, GT, IQ4_NL_VALUES, ggmlTypeName } from './spec.ts';
+import { GGML_TYPES, GT, IQ4_NL_VALUES, QK_K, ggmlTypeName } from './spec.ts';
 import { UnsupportedError } from '../../src/util/errors.ts';
 
 const QK = 32;
 const f = Math.fround;
-
 
 const u16 = (b: Uint8Array, o: number): number => b[o] | (b[o + 1] << 8);
 
@@ -26,8 +32,8 @@ function setU16(b: Uint8Array, o: number, v: number): void {
 /** C's roundf: halves away from zero. */
 const roundf = (v: number): number => (v < 0 ? -Math.floor(-v + 0.5) : Math.floor(v + 0.5));
 
-function checkBlocks(n: number, what: string): void {
-  if (n % QK) throw new RangeError(`${what}: ${n} weights is not a whole number of ${QK}-weight blocks`);
+function checkBlocks(n: number, what: string, size = QK): void {
+  if (n % size) throw new RangeError(`${what}: ${n} weights is not a whole number of ${size}-weight blocks`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,9 +225,214 @@ export function dequantizeIq4Nl(src: Uint8Array, n: number): Float32Array {
 }
 
 // ---------------------------------------------------------------------------------------------
+// K-quants: 256-weight super-blocks with quantized per-sub-block scales.
+//
+// Our encoders do not reproduce llama.cpp's iterative scale search (make_qkx2_quants,
+// make_qx_quants). They fit each sub-block's range, then quantize the sub-block scales (and mins)
+// to 6 bits (Q4_K, Q5_K) or int8 (Q6_K) relative to the super-block's f16 scale, always rounding
+// scales up: every sub-block's range stays inside its levels, so no weight is clipped and each one
+// is within half its sub-block's step of its value.
+
+/** The f16 bits of the smallest half that is >= v (v >= 0): a scale that may only round up. */
+function halfAtLeast(v: number): number {
+  const h = floatToHalf(v);
+  return halfTable()[h] < v ? h + 1 : h;
+}
+
+/**
+ * The 6-bit scale and min of sub-block j (0..7) from the 12 scale bytes at `o` (ggml
+ * get_scale_min_k4): sub-blocks 0..3 keep theirs in the low 6 bits of bytes j (scale) and j + 4
+ * (min); sub-blocks 4..7 keep the low 4 bits in byte j + 4 (scale: low nibble, min: high nibble)
+ * and the top 2 bits in the top bits of bytes j - 4 (scale) and j (min).
+ */
+function scaleMinK4(b: Uint8Array, o: number, j: number): [number, number] {
+  if (j < 4) return [b[o + j] & 63, b[o + j + 4] & 63];
+  return [(b[o + j + 4] & 15) | ((b[o + j - 4] >> 6) << 4), (b[o + j + 4] >> 4) | ((b[o + j] >> 6) << 4)];
+}
+
+function packScaleMinK4(out: Uint8Array, o: number, sc: Uint8Array, mn: Uint8Array): void {
+  for (let j = 0; j < 4; j++) {
+    out[o + j] = sc[j] | ((sc[j + 4] >> 4) << 6);
+    out[o + j + 4] = mn[j] | ((mn[j + 4] >> 4) << 6);
+    out[o + j + 8] = (sc[j + 4] & 15) | ((mn[j + 4] & 15) << 4);
+  }
+}
+
+/** Q4_K (4 bits) and Q5_K (5 bits): the only difference is the 32 qh bytes of Q5_K. */
+const K45 = { 4: { size: 144, nmax: 15, qs: 16 }, 5: { size: 176, nmax: 31, qs: 48 } } as const;
+
+/**
+ * Q4_K / Q5_K: per 32-weight sub-block j, the levels 0..nmax map to w = d1*q - m1 with
+ * d1 = d*sc[j], m1 = dmin*m[j]. The min is -min(0, lowest weight), so m1 reaches down to the lowest
+ * weight: m[j] = ceil(min_j / dmin) with dmin = max min / 63 (f16, rounded up). The scale then has to
+ * reach from -m1 up to the highest weight: sc[j] = ceil((max_j + m1) / (nmax * d)) with
+ * d = max (max_j + m1) / (63 * nmax) (f16, rounded up). Each weight takes the nearest level.
+ */
+function quantizeK45(x: Float32Array, bits: 4 | 5): Uint8Array {
+  const { size, nmax, qs } = K45[bits];
+  checkBlocks(x.length, `Q${bits}_K`, QK_K);
+  const h = halfTable();
+  const nb = x.length / QK_K;
+  const out = new Uint8Array(nb * size);
+  const mins = new Float64Array(8);
+  const tops = new Float64Array(8);
+  const sc = new Uint8Array(8);
+  const mn = new Uint8Array(8);
+  for (let b = 0; b < nb; b++) {
+    const xb = b * QK_K;
+    const o = b * size;
+    let maxMin = 0;
+    for (let j = 0; j < 8; j++) {
+      let lo = 0;
+      let hi = -Infinity;
+      for (let l = 0; l < 32; l++) {
+        const v = x[xb + 32 * j + l];
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+      mins[j] = -lo;
+      tops[j] = hi;
+      maxMin = Math.max(maxMin, -lo);
+    }
+    const dminBits = halfAtLeast(maxMin / 63);
+    const dmin = h[dminBits];
+    let maxTop = 0;
+    for (let j = 0; j < 8; j++) {
+      mn[j] = dmin ? Math.min(63, Math.ceil(mins[j] / dmin)) : 0;
+      tops[j] += f(dmin * mn[j]);
+      maxTop = Math.max(maxTop, tops[j]);
+    }
+    const dBits = halfAtLeast(maxTop / (63 * nmax));
+    const d = h[dBits];
+    for (let j = 0; j < 8; j++) sc[j] = d ? Math.min(63, Math.ceil(tops[j] / (nmax * d))) : 0;
+    setU16(out, o, dBits);
+    setU16(out, o + 2, dminBits);
+    packScaleMinK4(out, o + 4, sc, mn);
+    for (let j = 0; j < 8; j++) {
+      const d1 = f(d * sc[j]);
+      const m1 = f(dmin * mn[j]);
+      for (let l = 0; l < 32; l++) {
+        const q = d1 ? Math.max(0, Math.min(nmax, roundf((x[xb + 32 * j + l] + m1) / d1))) : 0;
+        out[o + qs + 32 * (j >> 1) + l] |= (q & 15) << (4 * (j & 1));
+        if (bits === 5) out[o + 16 + l] |= (q >> 4) << j;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Q4_K / Q5_K to f32 (ggml dequantize_row_q4_K / q5_K). Sub-blocks 2c and 2c + 1 share the 32
+ * nibble bytes of chunk c: weight l of sub-block 2c is the low nibble of byte 32c + l, weight l of
+ * sub-block 2c + 1 its high nibble. In Q5_K, bit j of qh[l] is the 5th bit (16) of weight l of
+ * sub-block j.
+ */
+function dequantizeK45(src: Uint8Array, n: number, bits: 4 | 5): Float32Array {
+  const { size, qs } = K45[bits];
+  checkBlocks(n, `Q${bits}_K`, QK_K);
+  const h = halfTable();
+  const out = new Float32Array(n);
+  for (let b = 0; b < n / QK_K; b++) {
+    const o = b * size;
+    const d = h[u16(src, o)];
+    const dmin = h[u16(src, o + 2)];
+    for (let j = 0; j < 8; j++) {
+      const [sc, m] = scaleMinK4(src, o + 4, j);
+      const d1 = f(d * sc);
+      const m1 = f(dmin * m);
+      const shift = 4 * (j & 1);
+      for (let l = 0; l < 32; l++) {
+        let q = (src[o + qs + 32 * (j >> 1) + l] >> shift) & 15;
+        if (bits === 5) q |= ((src[o + 16 + l] >> j) & 1) << 4;
+        out[b * QK_K + 32 * j + l] = f(f(d1 * q) - m1);
+      }
+    }
+  }
+  return out;
+}
+
+export const quantizeQ4K = (x: Float32Array): Uint8Array => quantizeK45(x, 4);
+export const quantizeQ5K = (x: Float32Array): Uint8Array => quantizeK45(x, 5);
+export const dequantizeQ4K = (src: Uint8Array, n: number): Float32Array => dequantizeK45(src, n, 4);
+export const dequantizeQ5K = (src: Uint8Array, n: number): Float32Array => dequantizeK45(src, n, 5);
+
+const Q6K_SIZE = 210;
+
+/**
+ * Where weight i (0..255) of a Q6_K block keeps its bits (ggml block_q6_K): with i = 128h + 32k + l
+ * (h = 0, 1; k = 0..3; l < 32), its low 4 bits are in ql byte 64h + 32(k & 1) + l (low nibble for
+ * k < 2, high nibble for k >= 2), its high 2 bits in bits 2k..2k+1 of qh byte 32h + l, and its
+ * scale is scales[i / 16].
+ */
+function q6kPlace(i: number): { ql: number; nib: number; qh: number; shift: number } {
+  const half = i >> 7;
+  const k = (i >> 5) & 3;
+  const l = i & 31;
+  return { ql: 64 * half + 32 * (k & 1) + l, nib: 4 * (k >> 1), qh: 128 + 32 * half + l, shift: 2 * k };
+}
+
+/**
+ * Q6_K: per 16-weight sub-block j, w = d1 * (q - 32) with d1 = d*sc[j] and q - 32 in -32..31. The
+ * sub-block step is max|w| / 31.5 (so the nearest level never clips), sc[j] = ceil(step / d) with
+ * d = max step / 127 (f16, rounded up); scales are non-negative.
+ */
+export function quantizeQ6K(x: Float32Array): Uint8Array {
+  checkBlocks(x.length, 'Q6_K', QK_K);
+  const h = halfTable();
+  const nb = x.length / QK_K;
+  const out = new Uint8Array(nb * Q6K_SIZE);
+  const steps = new Float64Array(16);
+  for (let b = 0; b < nb; b++) {
+    const xb = b * QK_K;
+    const o = b * Q6K_SIZE;
+    let maxStep = 0;
+    for (let j = 0; j < 16; j++) {
+      let amax = 0;
+      for (let l = 0; l < 16; l++) amax = Math.max(amax, Math.abs(x[xb + 16 * j + l]));
+      steps[j] = amax / 31.5;
+      maxStep = Math.max(maxStep, steps[j]);
+    }
+    const dBits = halfAtLeast(maxStep / 127);
+    const d = h[dBits];
+    setU16(out, o + 208, dBits);
+    for (let j = 0; j < 16; j++) {
+      const sc = d ? Math.min(127, Math.ceil(steps[j] / d)) : 0;
+      out[o + 192 + j] = sc;
+      const d1 = f(d * sc);
+      for (let l = 0; l < 16; l++) {
+        const i = 16 * j + l;
+        const q = 32 + (d1 ? Math.max(-32, Math.min(31, roundf(x[xb + i] / d1))) : 0);
+        const p = q6kPlace(i);
+        out[o + p.ql] |= (q & 15) << p.nib;
+        out[o + p.qh] |= (q >> 4) << p.shift;
+      }
+    }
+  }
+  return out;
+}
+
+/** Q6_K to f32 (ggml dequantize_row_q6_K): w = (d * sc) * (q - 32), scales int8. */
+export function dequantizeQ6K(src: Uint8Array, n: number): Float32Array {
+  checkBlocks(n, 'Q6_K', QK_K);
+  const h = halfTable();
+  const out = new Float32Array(n);
+  for (let b = 0; b < n / QK_K; b++) {
+    const o = b * Q6K_SIZE;
+    const d = h[u16(src, o + 208)];
+    for (let i = 0; i < QK_K; i++) {
+      const p = q6kPlace(i);
+      const q = (((src[o + p.ql] >> p.nib) & 15) | (((src[o + p.qh] >> p.shift) & 3) << 4)) - 32;
+      const sc = (src[o + 192 + (i >> 4)] << 24) >> 24;
+      out[b * QK_K + i] = f(f(d * sc) * q);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Whole tensors
 
-/** A tensor's f32 values stored as ggml type `type` (F32, F16, Q8_0, Q4_0, IQ4_NL), little-endian bytes. */
+/** A tensor's f32 values stored as ggml type `type` (F32, F16, Q8_0, Q4_0, IQ4_NL, Q4_K, Q5_K, Q6_K), little-endian bytes. */
 export function encodeGgml(type: number, x: Float32Array): Uint8Array {
   switch (type) {
     case GT.F32:
@@ -237,6 +448,12 @@ export function encodeGgml(type: number, x: Float32Array): Uint8Array {
       return quantizeQ4_0(x);
     case GT.IQ4_NL:
       return quantizeIq4Nl(x);
+    case GT.Q4_K:
+      return quantizeQ4K(x);
+    case GT.Q5_K:
+      return quantizeQ5K(x);
+    case GT.Q6_K:
+      return quantizeQ6K(x);
     default:
       throw new UnsupportedError(`writing GGUF tensors of type ${ggmlTypeName(type)} is not supported`);
   }
@@ -269,6 +486,12 @@ export function decodeGgml(type: number, bytes: Uint8Array, n: number): Float32A
       return dequantizeQ4_0(bytes, n);
     case GT.IQ4_NL:
       return dequantizeIq4Nl(bytes, n);
+    case GT.Q4_K:
+      return dequantizeQ4K(bytes, n);
+    case GT.Q5_K:
+      return dequantizeQ5K(bytes, n);
+    case GT.Q6_K:
+      return dequantizeQ6K(bytes, n);
     default:
       throw new UnsupportedError(`GGUF tensor type ${ggmlTypeName(type)} is not supported`);
   }

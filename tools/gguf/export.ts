@@ -1,8 +1,10 @@
 // GGUF export: any model the toolchain opens (a .sqz, dense or SqueezeLLM, or a checkpoint) as a
 // GGUF v3 `llama` file that llama.cpp loads. Matrices are stored in the chosen type (f32, f16, q8_0,
-// q4_0 or iq4_nl); norms and other 1-D tensors stay F32; a matrix whose row length is not a multiple
-// of 32 falls back to F16 for the block types. A model with Hugging Face (rotate-half) RoPE has its
-// q and k rows permuted into GGUF's interleaved layout. docs/GGUF.md.
+// q4_0, iq4_nl, q4_k, q5_k, q6_k) or in llama.cpp's Q4_K_M / Q5_K_M mix; norms and other 1-D tensors
+// stay F32. A matrix whose row length is not a whole number of the type's blocks falls back: the
+// K-quants (256-weight blocks) to Q8_0, and any block type to F16 when rows are not a multiple of 32
+// either. A model with Hugging Face (rotate-half) RoPE has its q and k rows permuted into GGUF's
+// interleaved layout. docs/GGUF.md.
 import { basename, extname } from 'node:path';
 import { headSize } from '../../src/model/config.ts';
 import { UsageError } from '../../src/util/errors.ts';
@@ -13,10 +15,34 @@ import { configMetadata, ggufTensorName, permuteHalfToInterleaved, tokenizerMeta
 import { FILE_TYPE, GGML_TYPES, GT } from './spec.ts';
 import { type KvValue, type TensorPlan, writeGguf } from './write.ts';
 
-export const GGUF_EXPORT_TYPES = ['f32', 'f16', 'q8_0', 'q4_0', 'iq4_nl'] as const;
+/** Weights per Q8_0 block: the fallback for K-quant matrices whose rows are not whole super-blocks. */
+const QK_Q8_0 = GGML_TYPES[GT.Q8_0].blockSize;
+
+export const GGUF_EXPORT_TYPES = ['f32', 'f16', 'q8_0', 'q4_0', 'iq4_nl', 'q4_k', 'q5_k', 'q6_k', 'q4_k_m', 'q5_k_m'] as const;
 export type GgufExportType = (typeof GGUF_EXPORT_TYPES)[number];
 
-const TYPE_IDS: Record<GgufExportType, number> = { f32: GT.F32, f16: GT.F16, q8_0: GT.Q8_0, q4_0: GT.Q4_0, iq4_nl: GT.IQ4_NL };
+/** The ggml type of most matrices (for the mixes, the type of those that get no more bits). */
+const TYPE_IDS: Record<GgufExportType, number> = {
+  f32: GT.F32, f16: GT.F16, q8_0: GT.Q8_0, q4_0: GT.Q4_0, iq4_nl: GT.IQ4_NL,
+  q4_k: GT.Q4_K, q5_k: GT.Q5_K, q6_k: GT.Q6_K, q4_k_m: GT.Q4_K, q5_k_m: GT.Q5_K,
+};
+
+/**
+ * llama.cpp's use_more_bits (llama_tensor_get_type): the first and last eighth of the layers and
+ * every third one between them.
+ */
+const useMoreBits = (i: number, n: number): boolean => i < Math.trunc(n / 8) || i >= Math.trunc((7 * n) / 8) || (i - Math.trunc(n / 8)) % 3 === 2;
+
+/**
+ * The type llama.cpp's Q4_K_M / Q5_K_M mix gives a matrix: Q6_K for the output head (the embedding
+ * when they are tied, since it is the head too), and for attn_v and ffn_down of the layers
+ * useMoreBits picks; the base type for the rest (token_embd of an untied model included).
+ */
+function mixType(canonical: string, base: number, nLayers: number, tied: boolean): number {
+  if (canonical === 'head' || (tied && canonical === 'embed')) return GT.Q6_K;
+  const m = /^layers\.(\d+)\.(attn\.v|mlp\.down)$/.exec(canonical);
+  return m && useMoreBits(Number(m[1]), nLayers) ? GT.Q6_K : base;
+}
 
 export function parseGgufType(s: string | undefined): GgufExportType {
   if (s === undefined) return 'f16';
@@ -55,22 +81,32 @@ export async function exportGguf(source: string, out: string, opts: GgufExportOp
   }
 }
 
-/** The tensor plan: GGUF name, ggml dims and type of each canonical tensor, with notes on fallbacks. */
+/**
+ * The tensor plan: GGUF name, ggml dims and type of each canonical tensor, with notes on fallbacks.
+ * A matrix whose rows do not fill whole blocks of its type is stored as Q8_0 (32-weight blocks) when
+ * that type was a K-quant, else as F16 (llama.cpp falls back the same way, to Q5_0/Q5_1/Q8_0, which
+ * we do not write; Q8_0 has at least their bits).
+ */
 export function planTensors(ckpt: Checkpoint, type: GgufExportType): { plans: Array<TensorPlan & { canonical: string }>; notes: string[] } {
-  const want = TYPE_IDS[type];
-  const block = GGML_TYPES[want].blockSize;
-  const notes: string[] = [];
-  const fallbacks: string[] = [];
+  const base = TYPE_IDS[type];
+  const mix = type === 'q4_k_m' || type === 'q5_k_m';
+  const { nLayers, tiedEmbeddings } = ckpt.config;
+  const fallbacks = new Map<number, string[]>();
   const plans = ckpt.names().map((canonical) => {
     const shape = ckpt.shape(canonical);
-    let t = shape.length < 2 ? GT.F32 : want;
-    if (shape.length >= 2 && shape[shape.length - 1] % block) {
-      t = GT.F16;
-      fallbacks.push(`${ggufTensorName(canonical)} (${shape[shape.length - 1]} columns)`);
+    const cols = shape[shape.length - 1];
+    let t = shape.length < 2 ? GT.F32 : mix ? mixType(canonical, base, nLayers, tiedEmbeddings) : base;
+    if (cols % GGML_TYPES[t].blockSize) {
+      t = GGML_TYPES[t].blockSize > QK_Q8_0 && cols % QK_Q8_0 === 0 ? GT.Q8_0 : GT.F16;
+      fallbacks.set(t, [...(fallbacks.get(t) ?? []), `${ggufTensorName(canonical)} (${cols} columns)`]);
     }
     return { canonical, name: ggufTensorName(canonical), ne: shape.slice().reverse(), type: t };
   });
-  if (fallbacks.length) notes.push(`${type} needs rows that are a multiple of ${block} weights; stored as f16 instead: ${fallbacks.join(', ')}`);
+  const block = GGML_TYPES[base].blockSize;
+  const notes = [...fallbacks].map(([t, list]) => {
+    const q8 = t === GT.F16 && block > QK_Q8_0 ? ` and q8_0 of ${QK_Q8_0}` : '';
+    return `${type} needs rows that are a multiple of ${block} weights${q8}; stored as ${GGML_TYPES[t].name.toLowerCase()} instead: ${list.join(', ')}`;
+  });
   return { plans, notes };
 }
 

@@ -42,7 +42,10 @@ export interface GgmlTypeInfo {
   typeSize: number;
 }
 
-export const GT = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, IQ4_NL: 20, BF16: 30 } as const;
+export const GT = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, IQ4_NL: 20, BF16: 30 } as const;
+
+/** Weights per K-quant super-block (ggml's QK_K). */
+export const QK_K = 256;
 
 /** Types squeeze-edge reads (and, except BF16, writes). */
 export const GGML_TYPES: Record<number, GgmlTypeInfo> = {
@@ -50,6 +53,9 @@ export const GGML_TYPES: Record<number, GgmlTypeInfo> = {
   1: { id: 1, name: 'F16', blockSize: 1, typeSize: 2 },
   2: { id: 2, name: 'Q4_0', blockSize: 32, typeSize: 18 },
   8: { id: 8, name: 'Q8_0', blockSize: 32, typeSize: 34 },
+  12: { id: 12, name: 'Q4_K', blockSize: 256, typeSize: 144 },
+  13: { id: 13, name: 'Q5_K', blockSize: 256, typeSize: 176 },
+  14: { id: 14, name: 'Q6_K', blockSize: 256, typeSize: 210 },
   20: { id: 20, name: 'IQ4_NL', blockSize: 32, typeSize: 18 },
   30: { id: 30, name: 'BF16', blockSize: 1, typeSize: 2 },
 };
@@ -70,8 +76,11 @@ export function ggmlBytes(t: GgmlTypeInfo, n: number): number {
   return (n / t.blockSize) * t.typeSize;
 }
 
-/** general.file_type (llama_ftype) for a whole-file type, as llama.cpp's tools write it. */
-export const FILE_TYPE: Record<string, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7, iq4_nl: 25 };
+/**
+ * general.file_type (llama_ftype) for an export type, as llama.cpp's tools write it. llama.cpp has no
+ * "all Q4_K" file type: its `--pure` Q4_K_S (14) and Q5_K_S (16) files are that, so q4_k and q5_k say so.
+ */
+export const FILE_TYPE: Record<string, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7, q4_k: 14, q4_k_m: 15, q5_k: 16, q5_k_m: 17, q6_k: 18, iq4_nl: 25 };
 
 /** llama.cpp token types (tokenizer.ggml.token_type). */
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;

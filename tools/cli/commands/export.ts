@@ -8,9 +8,11 @@ export const exportCmd: Command = {
   summary: 'export a model (.sqz, llama2.c .bin, Hugging Face folder, GGUF) as a GGUF file for llama.cpp',
   usage: `sqz export <model.sqz|checkpoint> --gguf out.gguf [options]
       --gguf FILE        the GGUF v3 file to write (a temp file, renamed into place)
-      --type T           matrix storage: ${GGUF_EXPORT_TYPES.join(', ')} (default f16); norms stay f32, and a
-                         matrix whose rows are not a multiple of 32 weights falls back to f16 for the
-                         block types (the command says which)
+      --type T           matrix storage: ${GGUF_EXPORT_TYPES.join(', ')} (default f16);
+                         q4_k_m/q5_k_m are llama.cpp's mixes (Q6_K for the head, and attn_v and ffn_down
+                         of some layers). Norms stay f32. A matrix whose rows are not whole blocks falls
+                         back: K-quants (256 weights) to q8_0, and to f16 when rows are not a multiple
+                         of 32 either (the command says which)
       --name NAME        general.name (default: the source file name)
       --tokenizer FILE   tokenizer.bin for a llama2.c checkpoint
 A SqueezeLLM .sqz is dequantized, then stored as --type. Only llama2.c-style tokenizers (SentencePiece
