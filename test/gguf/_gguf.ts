@@ -84,6 +84,8 @@ export function writeGgufFile(path: string, kvs: Array<[string, TestValue]>, ten
 // ---------------------------------------------------------------------------------------------
 // Hand-built tensors: bytes and the f32 values the block definitions give.
 
+const f = Math.fround;
+
 export interface Built {
   bytes: Uint8Array;
   values: Float32Array;
@@ -121,33 +123,47 @@ export function q8Tensor(dBits: number[], q: Int8Array): Built {
   return { bytes: b, values };
 }
 
-/** Nibble blocks (Q4_0 and IQ4_NL layout): weight j in byte j's low nibble, weight j+16 in its high nibble; w = d * level(q). */
-export function nibbleTensor(dBits: number[], q: Uint8Array, level: (q: number) => number): Built {
+/**
+ * 32-weight nibble blocks (ggml's block_q4_0, q4_1, q5_0, q5_1, iq4_nl): f16 d; with `mBits`, an f16
+ * min m (Q4_1, Q5_1); with `high`, 4 bytes qh whose bit i (a little-endian u32) is bit 4 of quant i
+ * (Q5_0, Q5_1); then 16 bytes holding the low 4 bits of weight j in byte j's low nibble and of weight
+ * j+16 in its high nibble. w = d * level(q), + m in f32 when there is a min.
+ */
+export function nibbleTensor(dBits: number[], q: Uint8Array, level: (q: number) => number, opts: { mBits?: number[]; high?: boolean } = {}): Built {
   const nb = q.length / 32;
-  const b = Buffer.alloc(nb * 18);
+  const hasMin = opts.mBits !== undefined;
+  const qh = hasMin ? 4 : 2;
+  const qs = qh + (opts.high ? 4 : 0);
+  const size = qs + 16;
+  const b = Buffer.alloc(nb * size);
   const values = new Float32Array(q.length);
   for (let k = 0; k < nb; k++) {
-    b.writeUInt16LE(dBits[k], k * 18);
+    const o = k * size;
+    b.writeUInt16LE(dBits[k], o);
+    if (hasMin) b.writeUInt16LE(opts.mBits![k], o + 2);
     const d = halfToFloat(dBits[k]);
-    for (let j = 0; j < 16; j++) {
-      const lo = q[k * 32 + j];
-      const hi = q[k * 32 + 16 + j];
-      b[k * 18 + 2 + j] = lo | (hi << 4);
-      values[k * 32 + j] = d * level(lo);
-      values[k * 32 + 16 + j] = d * level(hi);
+    const m = hasMin ? halfToFloat(opts.mBits![k]) : 0;
+    let bits = 0;
+    for (let i = 0; i < 32; i++) {
+      const v = q[k * 32 + i];
+      b[o + qs + (i % 16)] |= (v & 15) << (i < 16 ? 0 : 4);
+      if (v >= 16) bits = (bits | (1 << i)) >>> 0;
+      values[k * 32 + i] = hasMin ? f(f(d * level(v)) + m) : d * level(v);
     }
+    if (opts.high) b.writeUInt32LE(bits, o + qh);
   }
   return { bytes: b, values };
 }
 
 export const q4Level = (q: number): number => q - 8;
+export const q5Level = (q: number): number => q - 16;
+export const minLevel = (q: number): number => q;
 const IQ4 = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
 export const iq4Level = (q: number): number => IQ4[q];
 
 // K-quant super-blocks (256 weights), packed here field by field from ggml's block_q4_K, block_q5_K
 // and block_q6_K descriptions; values computed in f32 in the order ggml's dequantize_row_* does.
 
-const f = Math.fround;
 
 /** One Q4_K/Q5_K super-block: f16 bits of d and dmin, 8 six-bit scales and mins, 256 quants. */
 export interface KBlock45 {

@@ -1,5 +1,7 @@
-// ggml block formats: dequantization of hand-computed blocks, and the quantizers' defining steps
-// (ggml's reference quantize_row_q8_0/q4_0 and quantize_iq4_nl) on blocks worked out by hand; the
+// ggml block formats: dequantization of hand-computed blocks (Q4_1, Q5_0 and Q5_1 from bytes
+// written out here, the fifth bit of each of the 32 positions on its own), and the quantizers'
+// defining steps (ggml's reference quantize_row_q8_0/q4_0/q4_1/q5_0/q5_1 and quantize_iq4_nl) on
+// blocks worked out by hand, with their round-trip error bounds; the
 // K-quants (Q4_K, Q5_K, Q6_K) decoded from bytes written here by hand and packed field by field in
 // _gguf.ts, and our K-quant encoders' error bounds.
 import { test } from 'uvu';
@@ -10,7 +12,7 @@ import {
   decodeGgml, dequantizeIq4Nl, dequantizeQ4_0, dequantizeQ4K, dequantizeQ5K, dequantizeQ6K, dequantizeQ8_0, encodeGgml, quantizeIq4Nl, quantizeQ4_0, quantizeQ8_0,
 } from '../../tools/gguf/blocks.ts';
 import { GT, IQ4_NL_VALUES } from '../../tools/gguf/spec.ts';
-import { type KBlock45, type KBlock6, k45Tensor, lcg, q6kTensor } from './_gguf.ts';
+import { type KBlock45, type KBlock6, k45Tensor, lcg, minLevel, nibbleTensor, q5Level, q6kTensor } from './_gguf.ts';
 
 const H_HALF = 0x3800; // 0.5 in f16
 const H_QUARTER = 0x3400; // 0.25
@@ -54,6 +56,165 @@ test('IQ4_NL: same nibble order, w = d * kvalues_iq4nl[q]', () => {
       assert.is(got[k * 32 + 16 + j], d * table[15 - j]);
     }
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Q4_1, Q5_0, Q5_1
+
+const H_MINUS_1_5 = 0xbe00; // -1.5 in f16
+const H_TWO = 0x4000; // 2
+
+/** The bytes of one block: f16 d, [f16 m], [4 bytes qh], 16 bytes of nibbles. */
+const block = (...fields: number[][]): Uint8Array => Uint8Array.from(fields.flat());
+const le16 = (h: number) => [h & 0xff, h >> 8];
+
+test('Q4_1: f16 d, f16 m, byte j holds weight j (low nibble) and j+16 (high nibble), w = d * q + m', () => {
+  const b = block(le16(H_QUARTER), le16(H_MINUS_1_5), Array.from({ length: 16 }, (_, j) => j | ((15 - j) << 4)));
+  assert.is(b.length, 20);
+  const got = decodeGgml(GT.Q4_1, b, 32);
+  assert.is(got[0], -1.5); // q = 0: the min
+  assert.is(got[16], 2.25); // q = 15: 0.25 * 15 - 1.5
+  for (let j = 0; j < 16; j++) {
+    assert.is(got[j], 0.25 * j - 1.5, `weight ${j}`);
+    assert.is(got[16 + j], 0.25 * (15 - j) - 1.5, `weight ${16 + j}`);
+  }
+});
+
+// qh = 0xa5c30f96, little-endian: weights 0..7 take bits of 0x96, 8..15 of 0x0f, 16..23 of 0xc3, 24..31 of 0xa5
+const QH = [0x96, 0x0f, 0xc3, 0xa5];
+const QS = Array.from({ length: 16 }, (_, j) => ((3 * j + 1) & 15) | (((5 * j + 2) & 15) << 4));
+const fifth = (i: number) => (QH[i >> 3] >> (i & 7)) & 1;
+const low4 = (i: number) => (i < 16 ? QS[i] & 15 : QS[i - 16] >> 4);
+
+test('Q5_0: f16 d, qh (bit i = fifth bit of weight i), nibbles; w = d * (q - 16)', () => {
+  const b = block(le16(H_HALF), QH, QS);
+  assert.is(b.length, 22);
+  const got = decodeGgml(GT.Q5_0, b, 32);
+  // spelled out: weight 0: bit 0 of 0x96 = 0, low nibble of byte 0 = 1: 0.5 * (1 - 16)
+  assert.is(got[0], -7.5);
+  // weight 1: bit 1 of 0x96 = 1, nibble 4: q = 20
+  assert.is(got[1], 2);
+  // weight 16: bit 0 of 0xc3 = 1, high nibble of byte 0 = 2: q = 18
+  assert.is(got[16], 1);
+  // weight 31: bit 7 of 0xa5 = 1, high nibble of byte 15 = 77 & 15 = 13: q = 29
+  assert.is(got[31], 6.5);
+  // weight 15: bit 7 of 0x0f = 0, low nibble of byte 15 = 46 & 15 = 14
+  assert.is(got[15], -1);
+  for (let i = 0; i < 32; i++) assert.is(got[i], 0.5 * (low4(i) + 16 * fifth(i) - 16), `weight ${i}`);
+});
+
+test('Q5_1: f16 d, f16 m, qh, nibbles; w = d * q + m', () => {
+  const b = block(le16(H_QUARTER), le16(H_TWO), QH, QS);
+  assert.is(b.length, 24);
+  const got = decodeGgml(GT.Q5_1, b, 32);
+  assert.is(got[1], 0.25 * 20 + 2);
+  assert.is(got[31], 0.25 * 29 + 2);
+  for (let i = 0; i < 32; i++) assert.is(got[i], 0.25 * (low4(i) + 16 * fifth(i)) + 2, `weight ${i}`);
+});
+
+test('Q5_0 / Q5_1: the fifth bit of each of the 32 positions, set on its own, lifts only that weight', () => {
+  for (let i = 0; i < 32; i++) {
+    const qh = [0, 0, 0, 0];
+    qh[i >> 3] = 1 << (i & 7);
+    const q50 = decodeGgml(GT.Q5_0, block(le16(H_HALF), qh, new Array(16).fill(0)), 32);
+    const q51 = decodeGgml(GT.Q5_1, block(le16(H_HALF), le16(H_MINUS_1_5), qh, new Array(16).fill(0)), 32);
+    for (let k = 0; k < 32; k++) {
+      assert.is(q50[k], k === i ? 0 : -8, `Q5_0 bit ${i}, weight ${k}`);
+      assert.is(q51[k], k === i ? 6.5 : -1.5, `Q5_1 bit ${i}, weight ${k}`);
+    }
+  }
+});
+
+test('Q4_1/Q5_0/Q5_1 decoders = blocks packed field by field (random d, m, quants, either sign of d, several blocks)', () => {
+  const r = lcg(31);
+  const int = (n: number) => Math.floor(r() * n);
+  const halfBits = () => (r() < 0.3 ? 0x8000 : 0) | ((6 + int(10)) << 10) | int(1024);
+  const nb = 7;
+  const d = Array.from({ length: nb }, halfBits);
+  const m = Array.from({ length: nb }, halfBits);
+  for (const [type, bits, level, opts] of [
+    [GT.Q4_1, 4, minLevel, { mBits: m }],
+    [GT.Q5_0, 5, q5Level, { high: true }],
+    [GT.Q5_1, 5, minLevel, { mBits: m, high: true }],
+  ] as const) {
+    const t = nibbleTensor(d, Uint8Array.from({ length: 32 * nb }, () => int(1 << bits)), level, opts);
+    const got = decodeGgml(type, t.bytes, 32 * nb);
+    for (let i = 0; i < got.length; i++) if (!Object.is(got[i], t.values[i])) assert.unreachable(`type ${type} weight ${i}: ${got[i]}, expected ${t.values[i]}`);
+  }
+});
+
+test('Q4_1/Q5_0/Q5_1 quantizers (ggml reference): a block on their grid comes back exactly, the scale from min/max or the largest magnitude', () => {
+  const d = (b: Uint8Array) => halfToFloat(b[0] | (b[1] << 8));
+  // Q4_1: min -4, max 3.5, d = 7.5 / 15 = 0.5, q = j mod 16
+  const x41 = Float32Array.from({ length: 32 }, (_, j) => -4 + (j % 16) * 0.5);
+  const b41 = encodeGgml(GT.Q4_1, x41);
+  assert.equal([d(b41), halfToFloat(b41[2] | (b41[3] << 8))], [0.5, -4]);
+  assert.equal(Array.from(decodeGgml(GT.Q4_1, b41, 32)), Array.from(x41));
+  // Q5_1: x = j - 16: min -16, max 15, d = 31 / 31 = 1, q = j
+  const x51 = Float32Array.from({ length: 32 }, (_, j) => j - 16);
+  const b51 = encodeGgml(GT.Q5_1, x51);
+  assert.equal([d(b51), halfToFloat(b51[2] | (b51[3] << 8))], [1, -16]);
+  assert.equal(Array.from(b51.subarray(4, 8)), [0, 0, 0xff, 0xff], 'qh: weights 16..31 have q >= 16');
+  assert.equal(Array.from(decodeGgml(GT.Q5_1, b51, 32)), Array.from(x51));
+  // Q5_0: the largest magnitude -4 gives d = -4 / -16 = 0.25 and q = j
+  const x50 = Float32Array.from({ length: 32 }, (_, j) => (j - 16) * 0.25);
+  const b50 = encodeGgml(GT.Q5_0, x50);
+  assert.is(d(b50), 0.25);
+  assert.equal(Array.from(decodeGgml(GT.Q5_0, b50, 32)), Array.from(x50));
+  // a positive extreme flips the sign of d: 16 - j -> d = -1, q = j
+  const y50 = Float32Array.from({ length: 32 }, (_, j) => 16 - j);
+  const c50 = encodeGgml(GT.Q5_0, y50);
+  assert.is(d(c50), -1);
+  assert.equal(Array.from(decodeGgml(GT.Q5_0, c50, 32)), Array.from(y50));
+  // +16 with -16 the largest magnitude first: it would need q = 32 and clips to 31, one step off
+  const z = new Float32Array(32);
+  z[0] = -16;
+  z[1] = 16;
+  assert.equal(Array.from(decodeGgml(GT.Q5_0, encodeGgml(GT.Q5_0, z), 32).subarray(0, 3)), [-16, 15, 0]);
+  // zero blocks: d = 0, everything 0
+  for (const t of [GT.Q4_1, GT.Q5_0, GT.Q5_1]) assert.equal(Array.from(decodeGgml(t, encodeGgml(t, new Float32Array(32)), 32)), new Array(32).fill(0));
+});
+
+const F16_ULP = 2 ** -11; // relative rounding of a normal f16
+
+test('Q4_1/Q5_0/Q5_1 round trip: every weight within half a step, plus the f16 rounding of d and m', () => {
+  const r = lcg(17);
+  const n = 32 * 200;
+  const x = Float32Array.from({ length: n }, () => {
+    let s = 0;
+    for (let k = 0; k < 6; k++) s += r();
+    return (s - 3) * 0.05 * (r() < 0.02 ? 20 : 1);
+  });
+  x.fill(0, 0, 32);
+  x.fill(0.3, 32, 64); // a constant block: d = 0 for Q4_1/Q5_1
+  for (let i = 64; i < 96; i++) x[i] = Math.abs(x[i]) + 2; // all positive, far from 0
+  for (let i = 96; i < 128; i++) x[i] = -Math.abs(x[i]) - 2;
+  const rms: Record<number, number> = {};
+  for (const [type, nmax, minMax] of [[GT.Q4_1, 15, true], [GT.Q5_0, 31, false], [GT.Q5_1, 31, true]] as const) {
+    const y = decodeGgml(type, encodeGgml(type, x), n);
+    let se = 0;
+    for (let b = 0; b < n / 32; b++) {
+      const xb = x.subarray(b * 32, b * 32 + 32);
+      const lo = Math.min(...xb);
+      const hi = Math.max(...xb);
+      // the largest magnitude, with its sign (Q5_0's d = that / -16)
+      const big = -lo >= hi ? lo : hi;
+      const step = minMax ? (hi - lo) / nmax : Math.abs(big) / 16;
+      // f16 rounding of d (times up to nmax or 16 quants) and of m
+      const round = (minMax ? nmax * step + Math.abs(lo) : 16 * step) * F16_ULP + 2 ** -24;
+      for (let j = 0; j < 32; j++) {
+        const i = b * 32 + j;
+        se += (y[i] - x[i]) ** 2;
+        // Q5_0 (as Q4_0): a weight on the other side of zero from `big`, beyond 15.5 steps, clips to 15 steps
+        const clipped = !minMax && x[i] * big < 0 && Math.abs(x[i]) > 15.5 * step;
+        const bound = (clipped ? step : step / 2) * (1 + 1e-6) + round;
+        if (!(Math.abs(y[i] - x[i]) <= bound)) assert.unreachable(`type ${type} weight ${i}: |${y[i]} - ${x[i]}| > ${bound} (step ${step})`);
+      }
+    }
+    rms[type] = Math.sqrt(se / x.reduce((a, v) => a + v * v, 0));
+  }
+  // more bits, less error; the min makes Q5_1 no worse than Q5_0
+  assert.ok(rms[GT.Q5_1] <= rms[GT.Q5_0] && rms[GT.Q5_0] < rms[GT.Q4_1], JSON.stringify(rms));
 });
 
 test('Q8_0 quantizer: d = amax / 127, q = round half away from zero', () => {
@@ -151,7 +312,7 @@ test('encodeGgml/decodeGgml: F32 exact, F16 = floatToHalf, refused types named',
   bf[2] = 0x40; // 0xc040 -> -3.0
   assert.equal(Array.from(decodeGgml(30, bf, 2)), [1, -3]);
   assert.throws(() => decodeGgml(11, new Uint8Array(110), 256), (e: Error) => e instanceof UnsupportedError && /Q3_K/.test(e.message));
-  assert.throws(() => encodeGgml(3, x), (e: Error) => e instanceof UnsupportedError && /Q4_1/.test(e.message));
+  assert.throws(() => encodeGgml(10, x), (e: Error) => e instanceof UnsupportedError && /Q2_K/.test(e.message));
 });
 
 // ---------------------------------------------------------------------------------------------

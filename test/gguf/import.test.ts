@@ -1,7 +1,7 @@
 // GGUF import against hand-built files: a tiny llama GGUF written here from the spec, with tensors in
 // every supported type whose values are computed from the block definitions (the K-quants in a
 // model of dim 256), and the refusals (other architecture, unknown tensor type, truncated file,
-// K-quant rows that are not whole super-blocks, ...).
+// rows that are not whole blocks, block data cut short, ...).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { openCheckpoint } from '../../tools/checkpoint/index.ts';
 import { createTokenizer } from '../../src/tokenizer/index.ts';
 import { FormatError, SqzError, UnsupportedError } from '../../src/util/errors.ts';
-import { type Built, type TestTensor, type TestValue, buildGguf, f16Tensor, f32Tensor, iq4Level, k45Tensor, lcg, nibbleTensor, q4Level, q6kTensor, q8Tensor } from './_gguf.ts';
+import { type Built, type TestTensor, type TestValue, buildGguf, f16Tensor, f32Tensor, iq4Level, k45Tensor, lcg, minLevel, nibbleTensor, q4Level, q5Level, q6kTensor, q8Tensor } from './_gguf.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sqz-gguf-import-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,10 +63,12 @@ function q8(rows: number, cols: number, seed: number): Built {
   return q8Tensor(dBits((rows * cols) / 32, seed + 1), q);
 }
 
-function nib(rows: number, cols: number, seed: number, level: (q: number) => number): Built {
+/** Nibble blocks (Q4_0, IQ4_NL); with `opts`, a min (Q4_1, Q5_1) and/or the fifth bits (Q5_0, Q5_1). */
+function nib(rows: number, cols: number, seed: number, level: (q: number) => number, opts: { min?: boolean; high?: boolean } = {}): Built {
   const r = lcg(seed);
-  const q = Uint8Array.from({ length: rows * cols }, () => Math.floor(r() * 16));
-  return nibbleTensor(dBits((rows * cols) / 32, seed + 1), q, level);
+  const nb = (rows * cols) / 32;
+  const q = Uint8Array.from({ length: rows * cols }, () => Math.floor(r() * (opts.high ? 32 : 16)));
+  return nibbleTensor(dBits(nb, seed + 1), q, level, { high: opts.high, mBits: opts.min ? dBits(nb, seed + 2) : undefined });
 }
 
 interface Model {
@@ -86,12 +88,12 @@ function tinyModel(head: boolean): Model {
   add('embed', 'token_embd.weight', [8, DIM], 8, q8(8, DIM, 1));
   add('layers.0.attn_norm', 'blk.0.attn_norm.weight', [DIM], 0, f32Tensor(normalValues(DIM, 2)));
   add('layers.0.attn.q', 'blk.0.attn_q.weight', [DIM, DIM], 2, nib(DIM, DIM, 3, q4Level));
-  add('layers.0.attn.k', 'blk.0.attn_k.weight', [KV, DIM], 1, f16Tensor(normalValues(KV * DIM, 4, 0.3)));
+  add('layers.0.attn.k', 'blk.0.attn_k.weight', [KV, DIM], 7, nib(KV, DIM, 4, minLevel, { min: true, high: true }));
   add('layers.0.attn.v', 'blk.0.attn_v.weight', [KV, DIM], 0, f32Tensor(normalValues(KV * DIM, 5, 0.3)));
   add('layers.0.attn.o', 'blk.0.attn_output.weight', [DIM, DIM], 20, nib(DIM, DIM, 6, iq4Level));
   add('layers.0.mlp_norm', 'blk.0.ffn_norm.weight', [DIM], 0, f32Tensor(normalValues(DIM, 7)));
-  add('layers.0.mlp.gate', 'blk.0.ffn_gate.weight', [HIDDEN, DIM], 2, nib(HIDDEN, DIM, 8, q4Level));
-  add('layers.0.mlp.up', 'blk.0.ffn_up.weight', [HIDDEN, DIM], 8, q8(HIDDEN, DIM, 9));
+  add('layers.0.mlp.gate', 'blk.0.ffn_gate.weight', [HIDDEN, DIM], 3, nib(HIDDEN, DIM, 8, minLevel, { min: true }));
+  add('layers.0.mlp.up', 'blk.0.ffn_up.weight', [HIDDEN, DIM], 6, nib(HIDDEN, DIM, 9, q5Level, { high: true }));
   add('layers.0.mlp.down', 'blk.0.ffn_down.weight', [DIM, HIDDEN], 1, f16Tensor(normalValues(DIM * HIDDEN, 10, 0.2)));
   add('norm', 'output_norm.weight', [DIM], 0, f32Tensor(normalValues(DIM, 11)));
   if (head) add('head', 'output.weight', [8, DIM], 0, f32Tensor(normalValues(8 * DIM, 12)));
@@ -123,6 +125,14 @@ async function rejects(p: Promise<unknown>, cls: typeof SqzError, pattern: RegEx
     return;
   }
   assert.unreachable(`expected ${cls.name} matching ${pattern}`);
+}
+
+/** Opening `bytes` as a GGUF fails with a one-line FormatError matching `pattern`. */
+async function oneLine(bytes: Uint8Array, pattern: RegExp): Promise<void> {
+  const e = await openCheckpoint(file(bytes)).then((ck) => (ck.close(), null), (err: Error) => err);
+  assert.instance(e, FormatError, e ? e.message : 'expected a FormatError');
+  assert.match(e!.message, pattern);
+  assert.not.match(e!.message, /\n/);
 }
 
 for (const head of [false, true]) {
@@ -199,12 +209,6 @@ test('hand-built GGUF with Q4_K, Q5_K and Q6_K matrices (dim 256): every tensor 
 });
 
 test('K-quant refusals: rows that are not whole super-blocks, data cut short; one line naming the tensor', async () => {
-  const oneLine = async (bytes: Uint8Array, pattern: RegExp) => {
-    const e = await openCheckpoint(file(bytes)).then((ck) => (ck.close(), null), (err: Error) => err);
-    assert.instance(e, FormatError, e ? e.message : 'expected a FormatError');
-    assert.match(e!.message, pattern);
-    assert.not.match(e!.message, /\n/);
-  };
   // hidden 128: ffn_down rows are 128 weights, half a Q6_K super-block
   const m = kModel();
   const half = m.tensors.map((t) =>
@@ -216,6 +220,26 @@ test('K-quant refusals: rows that are not whole super-blocks, data cut short; on
   const last = [...m.tensors.filter((t) => t.name !== 'blk.0.attn_q.weight'), m.tensors.find((t) => t.name === 'blk.0.attn_q.weight')!];
   const cut = buildGguf(kKv, last);
   await oneLine(cut.subarray(0, cut.length - 176 * 10), /truncated: tensor blk\.0\.attn_q\.weight \(Q5_K\) needs bytes \d+\.\.\d+, the file has \d+/);
+});
+
+test('Q4_1/Q5_0/Q5_1 refusals: rows that are not whole 32-weight blocks, block data cut short; one line naming the tensor', async () => {
+  const m = tinyModel(false);
+  for (const [name, type, size] of [['blk.0.ffn_gate.weight', 'Q4_1', 20], ['blk.0.ffn_up.weight', 'Q5_0', 22], ['blk.0.attn_k.weight', 'Q5_1', 24]] as const) {
+    // the tensor placed last, its data cut one block (and then one byte) short
+    const last = [...m.tensors.filter((t) => t.name !== name), m.tensors.find((t) => t.name === name)!];
+    const whole = buildGguf(baseKv(), last);
+    const pad = (32 - (last[last.length - 1].data.length % 32)) % 32;
+    for (const cut of [pad + size, pad + 1]) {
+      await oneLine(whole.subarray(0, whole.length - cut), new RegExp(`truncated: tensor ${name.replace(/\./g, '\\.')} \\(${type}\\) needs bytes \\d+\\.\\.\\d+, the file has \\d+`));
+    }
+  }
+  // hidden 48: ffn_down rows of 48 weights, a block and a half
+  const ffn = (name: string, ne: number[], type: number, b: Built) => ({ name, ne, type, data: b.bytes });
+  const h48 = m.tensors.map((t) =>
+    t.name === 'blk.0.ffn_down.weight' ? ffn(t.name, [48, DIM], 7, nib(DIM, 48, 20, minLevel, { min: true, high: true }))
+    : t.name === 'blk.0.ffn_gate.weight' || t.name === 'blk.0.ffn_up.weight' ? ffn(t.name, [DIM, 48], 2, nib(48, DIM, 21, q4Level))
+    : t);
+  await oneLine(buildGguf(baseKv({ 'llama.feed_forward_length': ['u32', 48] }), h48), /tensor blk\.0\.ffn_down\.weight has 48 columns, not a multiple of Q5_1's block of 32/);
 });
 
 test('bigger metadata than the first read, nested arrays, every scalar type: parsed', async () => {
@@ -238,7 +262,7 @@ test('refused: another architecture, an unknown or unsupported tensor type, a fo
   await rejects(openCheckpoint(file(buildGguf(baseKv({ 'general.architecture': null }), m.tensors))), FormatError, /general\.architecture is missing/);
 
   const q3k = m.tensors.map((t) => (t.name === 'blk.0.ffn_up.weight' ? { ...t, type: 11 } : t));
-  await rejects(openCheckpoint(file(buildGguf(baseKv(), q3k))), UnsupportedError, /blk\.0\.ffn_up\.weight \(layers\.0\.mlp\.up\) has type Q3_K, which is not supported \(supported: F32, F16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, BF16\)/);
+  await rejects(openCheckpoint(file(buildGguf(baseKv(), q3k))), UnsupportedError, /blk\.0\.ffn_up\.weight \(layers\.0\.mlp\.up\) has type Q3_K, which is not supported \(supported: F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, BF16\)/);
   const t99 = m.tensors.map((t) => (t.name === 'blk.0.attn_k.weight' ? { ...t, type: 99 } : t));
   await rejects(openCheckpoint(file(buildGguf(baseKv(), t99))), UnsupportedError, /blk\.0\.attn_k\.weight .*unknown type 99/);
 

@@ -1,22 +1,25 @@
 // Our GGUF export checked against llama.cpp itself, through node-llama-cpp installed as a peer in
 // bench/peers/ (`npm run peers:install`; never a dependency). Skipped, saying why, when the peer or
-// ../shared/models/stories260K.bin is absent.
+// ../shared/models/stories260K.bin (tinystories-656k for its own test) is absent.
 //   - llama.cpp's own GGUF parser reads our f32 export: version, architecture, every tensor's type and dims;
 //   - llama.cpp's tokenizer gives our ids for the same texts (the SentencePiece metadata is right);
 //   - llama.cpp's greedy continuation of "Once upon a time" (prompt = our ids, BOS first) equals our
 //     runtime's, token for token, over 60 tokens;
-//   - the f16, q8_0, q4_0, iq4_nl and q4_k_m (all fallen back to q8_0/f16: dim 64) exports load and
-//     generate text without error, and llama.cpp's greedy tokens on each agree with our runtime's on
-//     our import of the same file (>= 20 of 40);
+//   - the agreement check (agreement()) on stories260K exported as f16, q8_0, q4_0, q4_1, q5_0, q5_1,
+//     iq4_nl, and q4_k_m / q5_k_m (dim 64: every K-quant falls back, to Q5_0 / Q5_1 / Q8_0 / F16, as
+//     llama.cpp's own quantizer does), and on tinystories-656k as q4_k_m / q5_k_m (dim 128, same
+//     fallbacks): the ggml types llama.cpp reads are the planned ones; fed the same tokens, llama.cpp's
+//     top token equals ours on our import of the same file wherever our top two logits are not a
+//     near-tie, its logits are within 1 of ours, and its greedy tokens part from ours, if at all,
+//     only at a near-tie;
 //   - K-quants (q4_k, q5_k, q6_k, q4_k_m, q5_k_m) need rows of 256 weights, which stories260K (dim 64)
-//     lacks, so it is zero-padded to dim 256 / hidden 512 without changing what it computes; on each
-//     K-quant export, fed the same tokens, llama.cpp's top token equals ours wherever our top two
-//     logits are not a near-tie, and its greedy tokens part from ours, if at all, only at a near-tie;
+//     lacks, so it is zero-padded to dim 256 / hidden 512 without changing what it computes; each
+//     K-quant export of it passes the agreement check with every matrix K-quantized;
 //   - on a dense random synthetic model (dim 256), llama.cpp's logits on each K-quant file, fed the
 //     same tokens, are far closer to our import of that file than to the unquantized model.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -26,6 +29,8 @@ import type { Checkpoint } from '../../tools/checkpoint/types.ts';
 import { openModel } from '../../tools/convert.ts';
 import { exportCheckpointGguf, exportGguf, type GgufExportType } from '../../tools/gguf/export.ts';
 import { writeSyntheticModel } from '../../tools/synthetic.ts';
+import { argmax } from '../../src/generate/sampler.ts';
+import { GT } from '../../tools/gguf/spec.ts';
 import { createTokenizer } from '../../src/tokenizer/index.ts';
 import { maxRelErr, repoRoot, sharedFile } from '../helpers.ts';
 
@@ -118,13 +123,20 @@ async function llamaGreedy(llama: Llama, path: string, prompt: number[], steps: 
   }
 }
 
-async function ourGreedy(source: string, opts: { tokenizer?: string }, steps: number): Promise<number[]> {
+/** Our runtime's greedy continuation of `prompt` ids (through EOS too, as llama.cpp's evaluate goes on). */
+async function ourGreedy(source: string, opts: { tokenizer?: string }, prompt: number[], steps: number): Promise<number[]> {
   const m = await openModel(source, opts);
   const ids: number[] = [];
-  for await (const _ of m.generate(PROMPT, { temperature: 0, maxTokens: steps, onToken: (id) => ids.push(id) }));
+  let logits = m.forward(prompt, 0);
+  while (ids.length < steps) {
+    ids.push(argmax(logits));
+    logits = m.forward([ids[ids.length - 1]], prompt.length + ids.length - 1);
+  }
   await m.close();
   return ids;
 }
+
+const STORIES_PROMPT = [1, 403, 407, 261, 378];
 
 const exported = new Map<GgufExportType, string>();
 async function stories(type: GgufExportType): Promise<string | null> {
@@ -179,10 +191,10 @@ test(`llama.cpp's greedy continuation of our f32 export equals our runtime's, to
   const ck = await openCheckpoint(path);
   const prompt = createTokenizer(ck.tokenizer!).encode(PROMPT);
   await ck.close();
-  assert.equal(prompt, [1, 403, 407, 261, 378]);
+  assert.equal(prompt, STORIES_PROMPT);
   const ref = await llamaGreedy(p.llama, path, prompt, STEPS);
-  const fromBin = await ourGreedy(bin, { tokenizer: tok }, STEPS);
-  const fromGguf = await ourGreedy(path, {}, STEPS);
+  const fromBin = await ourGreedy(bin, { tokenizer: tok }, prompt, STEPS);
+  const fromGguf = await ourGreedy(path, {}, prompt, STEPS);
   let same = 0;
   while (same < STEPS && ref.ids[same] === fromBin[same]) same++;
   console.log(`  llama.cpp and squeeze-edge agree on ${same} of ${STEPS} greedy tokens: ${JSON.stringify(PROMPT + ref.text)}`);
@@ -190,30 +202,6 @@ test(`llama.cpp's greedy continuation of our f32 export equals our runtime's, to
   assert.equal(ref.ids, fromBin, 'llama.cpp (our f32 GGUF) vs squeeze-edge (stories260K.bin)');
   assert.equal(fromGguf, fromBin, 'squeeze-edge on our GGUF import vs on the .bin');
 });
-
-for (const type of ['f16', 'q8_0', 'q4_0', 'iq4_nl', 'q4_k_m'] as const) {
-  test(`llama.cpp loads our ${type} export and generates text`, async () => {
-    const p = await loadPeer();
-    if (!p) return skip(skipReason);
-    const path = await stories(type);
-    if (!path) return;
-    const ref = await llamaGreedy(p.llama, (await stories('f32'))!, [1, 403, 407, 261, 378], MIN_MATCH);
-    const got = await llamaGreedy(p.llama, path, [1, 403, 407, 261, 378], MIN_MATCH);
-    assert.is(got.ids.length, MIN_MATCH);
-    assert.ok(got.ids.every((id) => id >= 0 && id < 512));
-    assert.ok(/[a-z]{3,}/.test(got.text), `no words in ${JSON.stringify(got.text)}`);
-    let asF32 = 0;
-    while (asF32 < MIN_MATCH && got.ids[asF32] === ref.ids[asF32]) asF32++;
-    // our runtime on our import of the same file (dequantized): llama.cpp also rounds activations
-    // to 8 bits for its quantized dot products, so the two may part after a while
-    const ours = await ourGreedy(path, {}, MIN_MATCH);
-    let asOurs = 0;
-    while (asOurs < MIN_MATCH && got.ids[asOurs] === ours[asOurs]) asOurs++;
-    // a misread block (scale, nibble order, table) would part them within a few tokens
-    assert.ok(asOurs >= 20, `llama.cpp and squeeze-edge agree on only ${asOurs} tokens of the ${type} file`);
-    console.log(`  ${type}: llama.cpp's first ${asF32} of ${MIN_MATCH} tokens as from f32, ${asOurs} as squeeze-edge's on the same file: ${JSON.stringify(PROMPT + got.text)}`);
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // K-quants
@@ -297,9 +285,9 @@ test('stories260K padded to dim 256: llama.cpp and we generate the original text
   if (!p) return skip(skipReason);
   const files = await paddedExports();
   if (!files) return;
-  const original = await ourGreedy(sharedFile('models/stories260K.bin')!, { tokenizer: sharedFile('models/tok512.bin')! }, MIN_MATCH);
-  assert.equal(await ourGreedy(files.get('f32')!, {}, MIN_MATCH), original, 'squeeze-edge on the padded model');
-  assert.equal((await llamaGreedy(p.llama, files.get('f32')!, [1, 403, 407, 261, 378], MIN_MATCH)).ids, original, 'llama.cpp on the padded model');
+  const original = await ourGreedy(sharedFile('models/stories260K.bin')!, { tokenizer: sharedFile('models/tok512.bin')! }, STORIES_PROMPT, MIN_MATCH);
+  assert.equal(await ourGreedy(files.get('f32')!, {}, STORIES_PROMPT, MIN_MATCH), original, 'squeeze-edge on the padded model');
+  assert.equal((await llamaGreedy(p.llama, files.get('f32')!, STORIES_PROMPT, MIN_MATCH)).ids, original, 'llama.cpp on the padded model');
 });
 
 /** llama.cpp's logits after each token of `seq` from index `from` on, the tokens given (teacher forcing). */
@@ -330,58 +318,127 @@ async function ourLogits(path: string, opts: { tokenizer?: string }, seq: number
 const worstRelErr = (a: Float32Array[], b: Float32Array[]): number => Math.max(...a.map((x, i) => maxRelErr(x, b[i])));
 
 /**
- * llama.cpp rounds activations to 8 bits (Q8_K, per 256 values) for its K-quant dot products, so its
- * logits differ from ours by up to about 0.45 here (measured); where our top two logits are closer
- * than this, the two may pick different tokens and the continuations part.
+ * llama.cpp rounds activations for its dot products: to 8 bits (Q8_K per 256 values for the
+ * K-quants, Q8_0 / Q8_1 per 32 for the 32-weight types) or to f16. So its logits differ from ours by
+ * up to about 0.45 here (measured); where our top two logits are closer than this, the two may pick
+ * different tokens and the continuations part.
  */
 const NEAR_TIE = 1;
 
+/** The unquantized model an export came from: its logits are printed for scale. */
+interface Original {
+  source: string;
+  opts: { tokenizer?: string };
+}
+
+/**
+ * llama.cpp on our export `path` against our runtime on our import of the same file: the ggml types
+ * llama.cpp reads are `types` (besides F32); fed our greedy tokens, its top token equals ours wherever
+ * our top two logits are NEAR_TIE or more apart, its logits are within NEAR_TIE of ours, and its own
+ * greedy run parts from ours, if at all, only at a near-tie. A misread block (scale, min, nibble or
+ * bit order) would break these within a few tokens.
+ */
+async function agreement(p: { nlc: NodeLlamaCpp; llama: Llama }, label: string, path: string, prompt: number[], original: Original, types: number[]): Promise<void> {
+  const info = await p.nlc.readGgufFileInfo(path, { logWarnings: false });
+  const stored = [...new Set((info.tensorInfo ?? []).map((t) => t.ggmlType).filter((t) => t !== GT.F32))].sort((a, b) => a - b);
+  assert.equal(stored, types, `${label}: ggml types of the matrices as llama.cpp reads them`);
+
+  const got = await llamaGreedy(p.llama, path, prompt, MIN_MATCH);
+  assert.ok(/[a-z]{3,}/.test(got.text), `${label}: no words in ${JSON.stringify(got.text)}`);
+  const ours = await ourGreedy(path, {}, prompt, MIN_MATCH);
+  const unquantized = await ourGreedy(original.source, original.opts, prompt, MIN_MATCH);
+  const seq = [...prompt, ...ours];
+  const from = prompt.length - 1;
+  const mine = await ourLogits(path, {}, seq, from);
+  const vocab = mine[0].length;
+  const theirs = await llamaLogits(p.llama, path, seq, from, vocab);
+  const exact = await ourLogits(original.source, original.opts, seq, from);
+  const margin = (l: Float32Array) => {
+    const [a, b] = Array.from(l).sort((x, y) => y - x);
+    return a - b;
+  };
+  let maxDiff = 0;
+  let decided = 0;
+  for (let i = 0; i < ours.length; i++) {
+    for (let v = 0; v < vocab; v++) maxDiff = Math.max(maxDiff, Math.abs(theirs[i][v] - mine[i][v]));
+    if (margin(mine[i]) < NEAR_TIE) continue;
+    decided++;
+    assert.is(argmax(theirs[i]), ours[i], `${label}, position ${i}: our top logit leads by ${margin(mine[i]).toFixed(3)}, llama.cpp picks another token`);
+  }
+  const prefix = (a: number[], b: number[]) => {
+    let n = 0;
+    while (n < MIN_MATCH && a[n] === b[n]) n++;
+    return n;
+  };
+  const same = prefix(got.ids, ours);
+  const parted = same < MIN_MATCH ? `, parting where our top two logits are ${margin(mine[same]).toFixed(3)} apart` : '';
+  console.log(
+    `  ${label}: llama.cpp's greedy = ours for ${same} of ${MIN_MATCH} tokens${parted} (${prefix(got.ids, unquantized)} = the unquantized model's); ` +
+      `fed our tokens, its top token = ours at all ${decided} positions without a near-tie, logits within ${maxDiff.toFixed(3)} ` +
+      `(relative ${worstRelErr(theirs, mine).toFixed(4)}; ${worstRelErr(theirs, exact).toFixed(4)} from the unquantized model): ${JSON.stringify(got.text)}`,
+  );
+  if (same < MIN_MATCH) assert.ok(margin(mine[same]) < NEAR_TIE, `${label}: llama.cpp and squeeze-edge part at token ${same}, where our top logit leads by ${margin(mine[same])}`);
+  assert.ok(maxDiff < NEAR_TIE, `${label}: llama.cpp's logits differ from ours by up to ${maxDiff}`);
+}
+
+// stories260K (dim 64, hidden 172): the five ffn_down (172 columns) are F16 in every block type
+const STORIES_TYPES: Partial<Record<GgufExportType, number[]>> = {
+  f16: [GT.F16], q8_0: [GT.F16, GT.Q8_0], q4_0: [GT.F16, GT.Q4_0], q4_1: [GT.F16, GT.Q4_1], q5_0: [GT.F16, GT.Q5_0], q5_1: [GT.F16, GT.Q5_1],
+  iq4_nl: [GT.F16, GT.IQ4_NL], q4_k_m: [GT.F16, GT.Q5_0, GT.Q8_0], q5_k_m: [GT.F16, GT.Q5_1, GT.Q8_0],
+};
+
+for (const [type, types] of Object.entries(STORIES_TYPES) as Array<[GgufExportType, number[]]>) {
+  test(`stories260K as ${type}: llama.cpp agrees with our runtime on the same file`, async () => {
+    const p = await loadPeer();
+    if (!p) return skip(skipReason);
+    const path = await stories(type);
+    if (!path) return;
+    await agreement(p, `stories260K ${type}`, path, STORIES_PROMPT, { source: sharedFile('models/stories260K.bin')!, opts: { tokenizer: sharedFile('models/tok512.bin')! } }, types);
+  });
+}
+
+/**
+ * tinystories-656k with its Hugging Face tokenizer (which export refuses) replaced by a llama2c-kind
+ * spec of the same pieces: the test feeds token ids, so only the weights matter to it, and llama.cpp
+ * needs a tokenizer it can load.
+ */
+async function tinystoriesForExport(folder: string): Promise<Checkpoint> {
+  const ck = await openCheckpoint(folder);
+  const vocab = (JSON.parse(readFileSync(join(folder, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
+  const pieces = new Array<string>(ck.config.vocabSize);
+  for (const [piece, id] of Object.entries(vocab)) pieces[id] = piece.replace(/\u2581/g, ' ');
+  return { ...ck, tokenizer: { kind: 'llama2c', pieces, scores: pieces.map((_, i) => -i), bos: 1, eos: 2 }, close: () => ck.close() };
+}
+
+test('tinystories-656k as q4_k_m and q5_k_m (all falling back, to Q5_0 / Q5_1 and Q8_0): llama.cpp agrees with our runtime on the same file', async () => {
+  const p = await loadPeer();
+  if (!p) return skip(skipReason);
+  const folder = sharedFile('models/tinystories-656k');
+  if (!folder) return;
+  const base = await openModel(folder, {});
+  const prompt = base.tokenizer.encode(PROMPT);
+  await base.close();
+  const ck = await tinystoriesForExport(folder);
+  try {
+    for (const [type, types] of [['q4_k_m', [GT.Q5_0, GT.Q8_0]], ['q5_k_m', [GT.Q5_1, GT.Q8_0]]] satisfies Array<[GgufExportType, number[]]>) {
+      const path = join(dir, `tinystories-656k-${type}.gguf`);
+      const res = await exportCheckpointGguf(ck, path, { type, name: 'tinystories-656k' });
+      assert.ok(res.notes.some((n) => /llama\.cpp's fallback/.test(n)), `${type}: notes ${JSON.stringify(res.notes)}`);
+      await agreement(p, `tinystories-656k ${type}`, path, prompt, { source: folder, opts: {} }, types);
+    }
+  } finally {
+    await ck.close();
+  }
+});
+
 for (const type of K_TYPES) {
-  test(`${type}: llama.cpp's greedy tokens equal ours on our import of the same file (padded stories260K)`, async () => {
+  test(`${type}: llama.cpp agrees with our runtime on the same file (padded stories260K, every matrix K-quantized)`, async () => {
     const p = await loadPeer();
     if (!p) return skip(skipReason);
     const files = await paddedExports();
     if (!files) return;
-    const path = files.get(type)!;
-    const info = await p.nlc.readGgufFileInfo(path, { logWarnings: false });
-    const want = { q4_k: [12], q5_k: [13], q6_k: [14], q4_k_m: [12, 14], q5_k_m: [13, 14] }[type];
-    const stored = [...new Set((info.tensorInfo ?? []).map((t) => t.ggmlType).filter((t) => t !== 0))].sort((a, b) => a - b);
-    assert.equal(stored, want, 'ggml types of the matrices as llama.cpp reads them');
-
-    const prompt = [1, 403, 407, 261, 378];
-    const got = await llamaGreedy(p.llama, path, prompt, MIN_MATCH);
-    const ours = await ourGreedy(path, {}, MIN_MATCH);
-    const seq = [...prompt, ...ours];
-    const from = prompt.length - 1;
-    const mine = await ourLogits(path, {}, seq, from);
-    const theirs = await llamaLogits(p.llama, path, seq, from, 512);
-    const exact = await ourLogits(sharedFile('models/stories260K.bin')!, { tokenizer: sharedFile('models/tok512.bin')! }, seq, from);
-    const margin = (l: Float32Array) => {
-      const [a, b] = Array.from(l).sort((x, y) => y - x);
-      return a - b;
-    };
-    const argmax = (l: Float32Array) => l.indexOf(Math.max(...l));
-    let maxDiff = 0;
-    let decided = 0;
-    for (let i = 0; i < ours.length; i++) {
-      for (let v = 0; v < 512; v++) maxDiff = Math.max(maxDiff, Math.abs(theirs[i][v] - mine[i][v]));
-      if (margin(mine[i]) < NEAR_TIE) continue;
-      decided++;
-      assert.is(argmax(theirs[i]), ours[i], `position ${i}: our top logit leads by ${margin(mine[i]).toFixed(3)}, llama.cpp picks another token`);
-    }
-    let same = 0;
-    while (same < MIN_MATCH && got.ids[same] === ours[same]) same++;
-    const vsSame = worstRelErr(theirs, mine);
-    const vsExact = worstRelErr(theirs, exact);
-    const parted = same < MIN_MATCH ? `, parting where our top two logits are ${margin(mine[same]).toFixed(3)} apart` : '';
-    console.log(
-      `  ${type}: llama.cpp's greedy = ours for ${same} of ${MIN_MATCH} tokens${parted}; fed our tokens, its top token = ours ` +
-        `at all ${decided} positions without a near-tie, logits within ${maxDiff.toFixed(3)} ` +
-        `(relative ${vsSame.toFixed(4)}; ${vsExact.toFixed(4)} from the unquantized model): ${JSON.stringify(PROMPT + got.text)}`,
-    );
-    // the greedy runs may part only at a near-tie
-    if (same < MIN_MATCH) assert.ok(margin(mine[same]) < NEAR_TIE, `llama.cpp and squeeze-edge part at token ${same} of the ${type} file, where our top logit leads by ${margin(mine[same])}`);
-    assert.ok(maxDiff < NEAR_TIE, `llama.cpp's logits differ from ours by up to ${maxDiff}`);
+    const types = { q4_k: [GT.Q4_K], q5_k: [GT.Q5_K], q6_k: [GT.Q6_K], q4_k_m: [GT.Q4_K, GT.Q6_K], q5_k_m: [GT.Q5_K, GT.Q6_K] }[type];
+    await agreement(p, `padded ${type}`, files.get(type)!, STORIES_PROMPT, { source: sharedFile('models/stories260K.bin')!, opts: { tokenizer: sharedFile('models/tok512.bin')! } }, types);
   });
 }
 

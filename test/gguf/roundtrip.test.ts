@@ -1,6 +1,7 @@
-// Export -> import round trips: f32 exact, f16 exactly f16-rounded, q8_0/q4_0/iq4_nl and the
-// K-quants equal to our quantizers' output (and within the formats' error), llama.cpp's Q4_K_M /
-// Q5_K_M type choice, the f16 and q8_0 fallbacks for rows that are not whole blocks, Hugging Face RoPE permuted so the imported model computes the same logits, SqueezeLLM
+// Export -> import round trips: f32 exact, f16 exactly f16-rounded, q8_0/q4_0/q4_1/q5_0/q5_1/iq4_nl
+// and the K-quants equal to our quantizers' output (and within the formats' error), llama.cpp's
+// Q4_K_M / Q5_K_M type choice, llama.cpp's fallbacks (q5_0, q5_1, q8_0, f16) for rows that are not
+// whole blocks, Hugging Face RoPE permuted so the imported model computes the same logits, SqueezeLLM
 // .sqz exported dequantized, refusals leaving no file behind, the CLI, and stories260K.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -35,7 +36,10 @@ async function synthetic(name: string, opts: SyntheticOptions) {
   return { ...m, path, byName: new Map(m.records.map((r) => [r.name, r])) };
 }
 
-const TYPE_ID: Record<'f32' | 'f16' | 'q8_0' | 'q4_0' | 'iq4_nl', number> = { f32: GT.F32, f16: GT.F16, q8_0: GT.Q8_0, q4_0: GT.Q4_0, iq4_nl: GT.IQ4_NL };
+const BLOCK32 = ['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl'] as const;
+const TYPE_ID: Record<'f32' | 'f16' | (typeof BLOCK32)[number], number> = {
+  f32: GT.F32, f16: GT.F16, q8_0: GT.Q8_0, q4_0: GT.Q4_0, q4_1: GT.Q4_1, q5_0: GT.Q5_0, q5_1: GT.Q5_1, iq4_nl: GT.IQ4_NL,
+};
 const TYPE_BY_NAME = new Map(Object.values(GGML_TYPES).map((t) => [t.name, t.id]));
 const f16Round = (x: Float32Array) => Float32Array.from(x, (v) => halfToFloat(floatToHalf(v)));
 
@@ -46,7 +50,7 @@ function sameBits(a: Float32Array, b: Float32Array, what: string): void {
 
 test('synthetic model: every type round-trips (f32 exact, f16 rounded, block types = our quantizers, within their error)', async () => {
   const m = await synthetic('syn', { dim: 64, hiddenDim: 128, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 320, seed: 5 });
-  for (const type of ['f32', 'f16', 'q8_0', 'q4_0', 'iq4_nl'] as const) {
+  for (const type of ['f32', 'f16', ...BLOCK32] as const) {
     const out = join(dir, `syn-${type}.gguf`);
     const res = await exportGguf(m.path, out, { type });
     assert.equal(res.notes, [], `${type}: notes`);
@@ -63,7 +67,7 @@ test('synthetic model: every type round-trips (f32 exact, f16 rounded, block typ
         }
         const want = type === 'f32' ? x : type === 'f16' ? f16Round(x) : decodeGgml(TYPE_ID[type], encodeGgml(TYPE_ID[type], x), x.length);
         sameBits(got, want, `${type} ${name}`);
-        const tol = { f32: 0, f16: 1e-3, q8_0: 0.01, q4_0: 0.15, iq4_nl: 0.13 }[type];
+        const tol = { f32: 0, f16: 1e-3, q8_0: 0.01, q4_0: 0.15, q4_1: 0.14, q5_0: 0.08, q5_1: 0.07, iq4_nl: 0.13 }[type];
         assertClose(got, x, tol, `${type} ${name}`);
       }
     } finally {
@@ -137,22 +141,31 @@ test("q4_k_m / q5_k_m follow llama.cpp's choice: Q6_K for the head (the embeddin
   assert.is(tied.plans.find((p) => p.name === 'blk.1.ffn_up.weight')!.type, GT.Q5_K);
 });
 
-test('K-quant rows that are not whole 256-weight super-blocks fall back to q8_0 (or f16 when not a multiple of 32), and the export says which', async () => {
-  // stories260K's shape: dim 64, hidden 172
+test("K-quant rows that are not whole 256-weight super-blocks fall back as llama.cpp's do (q4_k to q5_0, q5_k to q5_1, q6_k to q8_0; f16 when not a multiple of 32), and the export says which", async () => {
+  // stories260K's shape: dim 64, hidden 172; tied, so token_embd is the head (Q6_K in the mix)
   const m = await synthetic('synk172', { dim: 64, hiddenDim: 172, nLayers: 1, nHeads: 8, nKvHeads: 4, vocabSize: 300, seed: 13 });
   const out = join(dir, 'synk172.gguf');
   const res = await exportGguf(m.path, out, { type: 'q4_k_m' });
   assert.equal(res.notes, [
-    'q4_k_m needs rows that are a multiple of 256 weights; stored as q8_0 instead: token_embd.weight (64 columns), blk.0.attn_q.weight (64 columns), blk.0.attn_k.weight (64 columns), blk.0.attn_v.weight (64 columns), blk.0.attn_output.weight (64 columns), blk.0.ffn_gate.weight (64 columns), blk.0.ffn_up.weight (64 columns)',
-    'q4_k_m needs rows that are a multiple of 256 weights and q8_0 of 32; stored as f16 instead: blk.0.ffn_down.weight (172 columns)',
+    "q6_k needs rows that are a multiple of 256 weights; stored as q8_0 instead (llama.cpp's fallback): token_embd.weight (64 columns), blk.0.attn_v.weight (64 columns)",
+    "q4_k needs rows that are a multiple of 256 weights; stored as q5_0 instead (llama.cpp's fallback): blk.0.attn_q.weight (64 columns), blk.0.attn_k.weight (64 columns), blk.0.attn_output.weight (64 columns), blk.0.ffn_gate.weight (64 columns), blk.0.ffn_up.weight (64 columns)",
+    'q6_k needs rows that are a multiple of 256 weights and q8_0 of 32; stored as f16 instead: blk.0.ffn_down.weight (172 columns)',
   ]);
   const ck = await openCheckpoint(out);
-  const x = (m.byName.get('layers.0.mlp.up') as Extract<TensorRecord, { kind: 'f32' }>).data;
-  sameBits(await ck.read('layers.0.mlp.up'), decodeGgml(GT.Q8_0, encodeGgml(GT.Q8_0, x), x.length), 'ffn_up as q8_0');
+  for (const [name, type] of [['layers.0.mlp.up', GT.Q5_0], ['layers.0.attn.v', GT.Q8_0], ['embed', GT.Q8_0]] as const) {
+    const x = (m.byName.get(name) as Extract<TensorRecord, { kind: 'f32' }>).data;
+    sameBits(await ck.read(name), decodeGgml(type, encodeGgml(type, x), x.length), `${name} as ${GGML_TYPES[type].name}`);
+  }
   await ck.close();
+  const types = (plan: ReturnType<typeof planTensors>) => Object.fromEntries(plan.plans.map((p) => [p.name, GGML_TYPES[p.type].name]));
   // tinystories-656k's shape: dim 128, hidden 384 -- every row is a multiple of 32 but not of 256
-  const plan = planTensors(shapesOnly({ dim: 128, hiddenDim: 384, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 2048 }), 'q6_k');
-  assert.equal([...new Set(plan.plans.map((p) => GGML_TYPES[p.type].name))], ['Q8_0', 'F32']);
+  const t656 = shapesOnly({ dim: 128, hiddenDim: 384, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 2048 });
+  for (const [type, want] of [['q4_k', 'Q5_0'], ['q5_k', 'Q5_1'], ['q6_k', 'Q8_0']] as const) {
+    assert.equal([...new Set(planTensors(t656, type).plans.map((p) => GGML_TYPES[p.type].name))].sort(), ['F32', want], type);
+  }
+  // q5_k_m with 2 layers: Q6_K (-> Q8_0) for the tied head and layer 1's attn_v and ffn_down, Q5_K (-> Q5_1) for the rest
+  const mix = types(planTensors(t656, 'q5_k_m'));
+  assert.equal([mix['token_embd.weight'], mix['blk.1.attn_v.weight'], mix['blk.1.ffn_down.weight'], mix['blk.0.ffn_down.weight'], mix['blk.1.attn_q.weight']], ['Q8_0', 'Q8_0', 'Q8_0', 'Q5_1', 'Q5_1']);
 });
 
 test('Hugging Face (rotate-half) RoPE: q/k rows permuted on export, the imported model gives the same logits', async () => {
@@ -251,11 +264,12 @@ test('sqz export / sqz convert from the command line', async () => {
   assert.is(c.status, 0, c.stderr);
   const bad = sqz('export', m.path, '--gguf', out, '--type', 'q3_k');
   assert.is(bad.status, 1);
-  assert.match(bad.stderr.trim(), /^sqz: --type must be one of f32, f16, q8_0, q4_0, iq4_nl, q4_k, q5_k, q6_k, q4_k_m, q5_k_m, got 'q3_k'$/);
+  assert.match(bad.stderr.trim(), /^sqz: --type must be one of f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q4_k, q5_k, q6_k, q4_k_m, q5_k_m, got 'q3_k'$/);
   const k = sqz('export', m.path, '--gguf', join(dir, 'cli-k.gguf'), '--type', 'q4_k');
   assert.is(k.status, 0, k.stderr);
-  assert.match(k.stdout, /note: q4_k needs rows that are a multiple of 256 weights; stored as q8_0 instead: token_embd\.weight \(64 columns\)/);
-  assert.match(k.stdout, /note: q4_k needs rows that are a multiple of 256 weights and q8_0 of 32; stored as f16 instead: blk\.0\.ffn_down\.weight \(172 columns\)/);
+  assert.match(k.stdout, /note: q4_k needs rows that are a multiple of 256 weights; stored as q5_0 instead \(llama\.cpp's fallback\): token_embd\.weight \(64 columns\)/);
+  assert.match(k.stdout, /note: q4_k needs rows that are a multiple of 256 weights and q5_0 of 32; stored as f16 instead: blk\.0\.ffn_down\.weight \(172 columns\)/);
+  assert.match(k.stdout, /wrote .*cli-k\.gguf: [\d.]+ MB, 11 tensors \(7 Q5_0, 3 F32, 1 F16\)/);
   const none = sqz('export', m.path);
   assert.match(none.stderr.trim(), /^sqz: sqz export needs --gguf out\.gguf$/);
 });

@@ -1,19 +1,23 @@
 // ggml's tensor storage types, to and from f32: F32, F16, BF16, the 32-weight block formats
-// Q8_0, Q4_0 and IQ4_NL, and the 256-weight K-quant super-blocks Q4_K, Q5_K and Q6_K
-// (docs/GGUF.md). The 32-weight quantizers follow ggml's reference ones (quantize_row_*_ref,
+// Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and IQ4_NL, and the 256-weight K-quant super-blocks Q4_K, Q5_K and
+// Q6_K (docs/GGUF.md). The 32-weight quantizers follow ggml's reference ones (quantize_row_*_ref,
 // quantize_iq4_nl) step by step, in f32 where ggml computes in f32; the K-quant encoders are our
 // own simpler fit (see quantizeK45 and quantizeQ6K).
 //
 //   Q8_0   34 bytes: f16 d, 32 x int8 q;                      w = d * q
 //   Q4_0   18 bytes: f16 d, 16 bytes of nibbles;              w = d * (q - 8)
+//   Q4_1   20 bytes: f16 d, f16 m, 16 bytes of nibbles;       w = d * q + m
+//   Q5_0   22 bytes: f16 d, 4 bytes qh, 16 bytes of nibbles;  w = d * (q - 16)
+//   Q5_1   24 bytes: f16 d, f16 m, qh, 16 bytes of nibbles;   w = d * q + m
 //   IQ4_NL 18 bytes: f16 d, 16 bytes of nibbles;              w = d * IQ4_NL_VALUES[q]
 //   Q4_K  144 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales sc and mins m (8 sub-blocks of 32),
 //                    128 bytes of nibbles;                   w = d*sc * q - dmin*m
 //   Q5_K  176 bytes: as Q4_K with 32 bytes qh (the 5th bit) between the scales and the nibbles
 //   Q6_K  210 bytes: 128 bytes ql (low 4 bits), 64 bytes qh (high 2 bits), 16 x int8 scales
 //                    (sub-blocks of 16), f16 d;              w = d*sc * (q - 32)
-// In the 32-weight nibble formats, byte j of a block holds weight j in its low nibble and weight
-// j + 16 in its high nibble. The K-quant bit layouts are described where they are decoded.
+// In the 32-weight nibble formats, byte j of the nibbles holds weight j in its low nibble and
+// weight j + 16 in its high nibble; bit i of qh (a little-endian u32) is the fifth bit of weight i.
+// The K-quant bit layouts are described where they are decoded.
 import { floatToHalf } from '../../src/kernels/reference.ts';
 import { halfTable } from '../../src/format/half.ts';
 import { GGML_TYPES, GT, IQ4_NL_VALUES, QK_K, ggmlTypeName } from './spec.ts';
@@ -76,15 +80,92 @@ export function dequantizeQ8_0(src: Uint8Array, n: number): Float32Array {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Q4_0
+// The 32-weight nibble formats Q4_0, Q4_1, Q5_0, Q5_1 and IQ4_NL (ggml's block_q4_0 ... block_iq4_nl).
+// A block is an f16 scale d, then (Q4_1, Q5_1) an f16 min m, then (Q5_0, Q5_1) 4 bytes qh, then 16
+// bytes qs. Byte j of qs holds the low 4 bits of weight j (low nibble) and of weight j + 16 (high
+// nibble); bit i of qh, read as a little-endian u32, is the fifth bit (16) of weight i.
+// w = d * level(q), plus m for the types that have one.
 
-/** ggml quantize_row_q4_0_ref: d = (the value of largest magnitude) / -8, q = min(15, trunc(x / d + 8.5)). */
-export function quantizeQ4_0(x: Float32Array): Uint8Array {
-  checkBlocks(x.length, 'Q4_0');
-  const nb = x.length / QK;
-  const out = new Uint8Array(nb * 18);
-  for (let b = 0; b < nb; b++) {
-    const xb = b * QK;
+interface Nibbles {
+  name: string;
+  /** Bytes per block. */
+  size: number;
+  /** Byte offsets in a block of m and qh (-1: the type has none) and of qs. */
+  m: number;
+  qh: number;
+  qs: number;
+  level: (q: number) => number;
+}
+
+function nibbles(type: number, hasMin: boolean, hasHigh: boolean, level: (q: number) => number): Nibbles {
+  const m = hasMin ? 2 : -1;
+  const qh = hasHigh ? (hasMin ? 4 : 2) : -1;
+  const { name, typeSize } = GGML_TYPES[type];
+  return { name, size: typeSize, m, qh, qs: typeSize - 16, level };
+}
+
+const V = IQ4_NL_VALUES;
+const Q4_0 = nibbles(GT.Q4_0, false, false, (q) => q - 8);
+const Q4_1 = nibbles(GT.Q4_1, true, false, (q) => q);
+const Q5_0 = nibbles(GT.Q5_0, false, true, (q) => q - 16);
+const Q5_1 = nibbles(GT.Q5_1, true, true, (q) => q);
+const IQ4_NL = nibbles(GT.IQ4_NL, false, false, (q) => V[q]);
+const NIBBLES: Record<number, Nibbles> = { [GT.Q4_0]: Q4_0, [GT.Q4_1]: Q4_1, [GT.Q5_0]: Q5_0, [GT.Q5_1]: Q5_1, [GT.IQ4_NL]: IQ4_NL };
+
+/**
+ * One block's fit: reads weights xb..xb+31 of x, writes their quants (0..31) to q, and returns the
+ * f16 bits of d and m (m ignored by the types without one).
+ */
+type Fit = (x: Float32Array, xb: number, q: Uint8Array) => [number, number];
+
+function quantizeNibbles(x: Float32Array, t: Nibbles, fit: Fit): Uint8Array {
+  checkBlocks(x.length, t.name);
+  const out = new Uint8Array((x.length / QK) * t.size);
+  const q = new Uint8Array(QK);
+  for (let b = 0; b < x.length / QK; b++) {
+    const o = b * t.size;
+    const [dBits, mBits] = fit(x, b * QK, q);
+    setU16(out, o, dBits);
+    if (t.m >= 0) setU16(out, o + t.m, mBits);
+    let qh = 0;
+    for (let j = 0; j < 16; j++) {
+      out[o + t.qs + j] = (q[j] & 15) | ((q[j + 16] & 15) << 4);
+      qh |= ((q[j] >> 4) << j) | ((q[j + 16] >> 4) << (j + 16));
+    }
+    if (t.qh >= 0) for (let k = 0; k < 4; k++) out[o + t.qh + k] = (qh >>> (8 * k)) & 0xff;
+  }
+  return out;
+}
+
+function dequantizeNibbles(src: Uint8Array, n: number, t: Nibbles): Float32Array {
+  checkBlocks(n, t.name);
+  const h = halfTable();
+  const out = new Float32Array(n);
+  for (let b = 0; b < n / QK; b++) {
+    const o = b * t.size;
+    const d = h[u16(src, o)];
+    // -0 for the types without a min: adding it changes nothing, not even a -0 product
+    const m = t.m >= 0 ? h[u16(src, o + t.m)] : -0;
+    const qh = t.qh >= 0 ? u16(src, o + t.qh) | (u16(src, o + t.qh + 2) << 16) : 0;
+    for (let j = 0; j < 16; j++) {
+      const byte = src[o + t.qs + j];
+      const lo = (byte & 15) | (((qh >>> j) & 1) << 4);
+      const hi = (byte >> 4) | (((qh >>> (j + 16)) & 1) << 4);
+      // d * level is exact (an f16 times a small integer), and so is the sum in f64 (both are
+      // multiples of 2^-24 below 2^22): one rounding to f32, as ggml's f32 `x * d + m` has
+      out[b * QK + j] = d * t.level(lo) + m;
+      out[b * QK + 16 + j] = d * t.level(hi) + m;
+    }
+  }
+  return out;
+}
+
+/**
+ * ggml quantize_row_q4_0_ref / quantize_row_q5_0_ref: d = (the value of largest magnitude) / -half,
+ * so that value is exact (q = 0), and q = min(2 half - 1, trunc(x / d + half + 0.5)).
+ */
+function fitSymmetric(half: number): Fit {
+  return (x, xb, q) => {
     let amax = 0;
     let max = 0;
     for (let j = 0; j < QK; j++) {
@@ -94,39 +175,32 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
         max = v;
       }
     }
-    const d = f(max / -8);
+    const d = f(max / -half);
     const id = d ? f(1 / d) : 0;
-    const o = b * 18;
-    setU16(out, o, floatToHalf(d));
-    for (let j = 0; j < 16; j++) {
-      const q0 = Math.min(15, Math.trunc(f(f(x[xb + j] * id) + 8.5)));
-      const q1 = Math.min(15, Math.trunc(f(f(x[xb + 16 + j] * id) + 8.5)));
-      out[o + 2 + j] = q0 | (q1 << 4);
-    }
-  }
-  return out;
+    for (let j = 0; j < QK; j++) q[j] = Math.min(2 * half - 1, Math.trunc(f(f(x[xb + j] * id) + (half + 0.5))));
+    return [floatToHalf(d), 0];
+  };
 }
 
-export function dequantizeQ4_0(src: Uint8Array, n: number): Float32Array {
-  checkBlocks(n, 'Q4_0');
-  const h = halfTable();
-  const out = new Float32Array(n);
-  for (let b = 0; b < n / QK; b++) {
-    const o = b * 18;
-    const d = h[u16(src, o)];
-    for (let j = 0; j < 16; j++) {
-      const q = src[o + 2 + j];
-      out[b * QK + j] = d * ((q & 15) - 8);
-      out[b * QK + 16 + j] = d * ((q >> 4) - 8);
+/**
+ * ggml quantize_row_q4_1_ref / quantize_row_q5_1_ref: m = the lowest weight, d = (highest - lowest) /
+ * nmax, q = min(nmax, trunc((x - m) / d + 0.5)). Like ggml, q comes from the f32 d and m, before
+ * they are stored as f16.
+ */
+function fitMinMax(nmax: number): Fit {
+  return (x, xb, q) => {
+    let min = Infinity;
+    let max = -Infinity;
+    for (let j = 0; j < QK; j++) {
+      min = Math.min(min, x[xb + j]);
+      max = Math.max(max, x[xb + j]);
     }
-  }
-  return out;
+    const d = f(f(max - min) / nmax);
+    const id = d ? f(1 / d) : 0;
+    for (let j = 0; j < QK; j++) q[j] = Math.min(nmax, Math.trunc(f(f(f(x[xb + j] - min) * id) + 0.5)));
+    return [floatToHalf(d), floatToHalf(min)];
+  };
 }
-
-// ---------------------------------------------------------------------------------------------
-// IQ4_NL
-
-const V = IQ4_NL_VALUES;
 
 /** ggml best_index_int8: the index of the table value nearest x (the upper one on a tie). */
 function bestIndex(x: number): number {
@@ -147,83 +221,55 @@ function bestIndex(x: number): number {
  * ntry 7): weights x^2, a first scale from the largest-magnitude value, the weighted least-squares
  * scale for its indices, then 15 more trial scales; the best by weighted error is kept.
  */
-export function quantizeIq4Nl(x: Float32Array): Uint8Array {
-  checkBlocks(x.length, 'IQ4_NL');
-  const nb = x.length / QK;
-  const out = new Uint8Array(nb * 18);
+const fitIq4Nl: Fit = (x, xb, q) => {
   const ntry = 7;
-  for (let b = 0; b < nb; b++) {
-    const xb = b * QK;
-    const o = b * 18;
-    let amax = 0;
-    let max = 0;
+  let amax = 0;
+  let max = 0;
+  for (let j = 0; j < QK; j++) {
+    const ax = Math.abs(x[xb + j]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[xb + j];
+    }
+  }
+  // the x^2-weighted sums sum w*l*x and sum w*l^2 for the table values l nearest id * x
+  const sums = (id: number): [number, number] => {
+    let sumqx = 0;
+    let sumq2 = 0;
     for (let j = 0; j < QK; j++) {
-      const ax = Math.abs(x[xb + j]);
-      if (ax > amax) {
-        amax = ax;
-        max = x[xb + j];
-      }
+      const v = x[xb + j];
+      const l = V[bestIndex(f(id * v))];
+      const w = f(v * v);
+      sumqx = f(sumqx + f(f(w * l) * v));
+      sumq2 = f(sumq2 + f(f(w * l) * l));
     }
-    let d = 0;
-    // an all-zero block keeps d = 0 (ggml: amax < GROUP_MAX_EPS)
-    if (amax >= 1e-15) {
-      d = f(-max / V[0]);
-      let id = f(1 / d);
-      let sumqx = 0;
-      let sumq2 = 0;
-      for (let j = 0; j < QK; j++) {
-        const v = x[xb + j];
-        const q = V[bestIndex(f(id * v))];
-        const w = f(v * v);
-        sumqx = f(sumqx + f(f(w * q) * v));
-        sumq2 = f(sumq2 + f(f(w * q) * q));
+    return [sumqx, sumq2];
+  };
+  let d = 0;
+  // an all-zero block keeps d = 0 (ggml: amax < GROUP_MAX_EPS)
+  if (amax >= 1e-15) {
+    let [sumqx, sumq2] = sums(f(1 / f(-max / V[0])));
+    d = f(sumqx / sumq2);
+    let best = f(d * sumqx);
+    for (let itry = -ntry; itry <= ntry; itry++) {
+      [sumqx, sumq2] = sums(f((itry + V[0]) / max));
+      if (sumq2 > 0 && f(sumqx * sumqx) > f(best * sumq2)) {
+        d = f(sumqx / sumq2);
+        best = f(d * sumqx);
       }
-      d = f(sumqx / sumq2);
-      let best = f(d * sumqx);
-      for (let itry = -ntry; itry <= ntry; itry++) {
-        id = f((itry + V[0]) / max);
-        sumqx = 0;
-        sumq2 = 0;
-        for (let j = 0; j < QK; j++) {
-          const v = x[xb + j];
-          const q = V[bestIndex(f(id * v))];
-          const w = f(v * v);
-          sumqx = f(sumqx + f(f(w * q) * v));
-          sumq2 = f(sumq2 + f(f(w * q) * q));
-        }
-        if (sumq2 > 0 && f(sumqx * sumqx) > f(best * sumq2)) {
-          d = f(sumqx / sumq2);
-          best = f(d * sumqx);
-        }
-      }
-    }
-    setU16(out, o, floatToHalf(d));
-    const inv = d ? f(1 / d) : 0;
-    for (let j = 0; j < 16; j++) {
-      const l0 = bestIndex(f(inv * x[xb + j]));
-      const l1 = bestIndex(f(inv * x[xb + 16 + j]));
-      out[o + 2 + j] = l0 | (l1 << 4);
     }
   }
-  return out;
-}
+  const inv = d ? f(1 / d) : 0;
+  for (let j = 0; j < QK; j++) q[j] = bestIndex(f(inv * x[xb + j]));
+  return [floatToHalf(d), 0];
+};
 
-export function dequantizeIq4Nl(src: Uint8Array, n: number): Float32Array {
-  checkBlocks(n, 'IQ4_NL');
-  const h = halfTable();
-  const out = new Float32Array(n);
-  for (let b = 0; b < n / QK; b++) {
-    const o = b * 18;
-    const d = h[u16(src, o)];
-    for (let j = 0; j < 16; j++) {
-      const q = src[o + 2 + j];
-      out[b * QK + j] = d * V[q & 15];
-      out[b * QK + 16 + j] = d * V[q >> 4];
-    }
-  }
-  return out;
-}
+const NIBBLE_FITS: Record<number, Fit> = { [GT.Q4_0]: fitSymmetric(8), [GT.Q5_0]: fitSymmetric(16), [GT.Q4_1]: fitMinMax(15), [GT.Q5_1]: fitMinMax(31), [GT.IQ4_NL]: fitIq4Nl };
 
+export const quantizeQ4_0 = (x: Float32Array): Uint8Array => quantizeNibbles(x, Q4_0, NIBBLE_FITS[GT.Q4_0]);
+export const quantizeIq4Nl = (x: Float32Array): Uint8Array => quantizeNibbles(x, IQ4_NL, fitIq4Nl);
+export const dequantizeQ4_0 = (src: Uint8Array, n: number): Float32Array => dequantizeNibbles(src, n, Q4_0);
+export const dequantizeIq4Nl = (src: Uint8Array, n: number): Float32Array => dequantizeNibbles(src, n, IQ4_NL);
 // ---------------------------------------------------------------------------------------------
 // K-quants: 256-weight super-blocks with quantized per-sub-block scales.
 //
@@ -432,8 +478,9 @@ export function dequantizeQ6K(src: Uint8Array, n: number): Float32Array {
 // ---------------------------------------------------------------------------------------------
 // Whole tensors
 
-/** A tensor's f32 values stored as ggml type `type` (F32, F16, Q8_0, Q4_0, IQ4_NL, Q4_K, Q5_K, Q6_K), little-endian bytes. */
+/** A tensor's f32 values stored as ggml type `type` (any that GGML_TYPES lists but BF16), little-endian bytes. */
 export function encodeGgml(type: number, x: Float32Array): Uint8Array {
+  if (NIBBLES[type]) return quantizeNibbles(x, NIBBLES[type], NIBBLE_FITS[type]);
   switch (type) {
     case GT.F32:
       return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
@@ -444,10 +491,6 @@ export function encodeGgml(type: number, x: Float32Array): Uint8Array {
     }
     case GT.Q8_0:
       return quantizeQ8_0(x);
-    case GT.Q4_0:
-      return quantizeQ4_0(x);
-    case GT.IQ4_NL:
-      return quantizeIq4Nl(x);
     case GT.Q4_K:
       return quantizeQ4K(x);
     case GT.Q5_K:
@@ -463,6 +506,7 @@ export function encodeGgml(type: number, x: Float32Array): Uint8Array {
 export function decodeGgml(type: number, bytes: Uint8Array, n: number): Float32Array {
   const info = GGML_TYPES[type];
   if (!info) throw new UnsupportedError(`GGUF tensor type ${ggmlTypeName(type)} is not supported`);
+  if (NIBBLES[type]) return dequantizeNibbles(bytes, n, NIBBLES[type]);
   switch (type) {
     case GT.F32: {
       const b = bytes.byteOffset % 4 ? bytes.slice() : bytes;
@@ -482,10 +526,6 @@ export function decodeGgml(type: number, bytes: Uint8Array, n: number): Float32A
     }
     case GT.Q8_0:
       return dequantizeQ8_0(bytes, n);
-    case GT.Q4_0:
-      return dequantizeQ4_0(bytes, n);
-    case GT.IQ4_NL:
-      return dequantizeIq4Nl(bytes, n);
     case GT.Q4_K:
       return dequantizeQ4K(bytes, n);
     case GT.Q5_K:

@@ -1,10 +1,10 @@
 // GGUF export: any model the toolchain opens (a .sqz, dense or SqueezeLLM, or a checkpoint) as a
 // GGUF v3 `llama` file that llama.cpp loads. Matrices are stored in the chosen type (f32, f16, q8_0,
-// q4_0, iq4_nl, q4_k, q5_k, q6_k) or in llama.cpp's Q4_K_M / Q5_K_M mix; norms and other 1-D tensors
-// stay F32. A matrix whose row length is not a whole number of the type's blocks falls back: the
-// K-quants (256-weight blocks) to Q8_0, and any block type to F16 when rows are not a multiple of 32
-// either. A model with Hugging Face (rotate-half) RoPE has its q and k rows permuted into GGUF's
-// interleaved layout. docs/GGUF.md.
+// q4_0, q4_1, q5_0, q5_1, iq4_nl, q4_k, q5_k, q6_k) or in llama.cpp's Q4_K_M / Q5_K_M mix; norms and
+// other 1-D tensors stay F32. A matrix whose row length is not a whole number of the type's blocks
+// falls back as llama.cpp's quantizer does: Q4_K to Q5_0, Q5_K to Q5_1, Q6_K to Q8_0, and to F16
+// when rows are not a multiple of 32 either. A model with Hugging Face (rotate-half) RoPE has its q
+// and k rows permuted into GGUF's interleaved layout. docs/GGUF.md.
 import { basename, extname } from 'node:path';
 import { headSize } from '../../src/model/config.ts';
 import { UsageError } from '../../src/util/errors.ts';
@@ -15,15 +15,18 @@ import { configMetadata, ggufTensorName, permuteHalfToInterleaved, tokenizerMeta
 import { FILE_TYPE, GGML_TYPES, GT } from './spec.ts';
 import { type KvValue, type TensorPlan, writeGguf } from './write.ts';
 
-/** Weights per Q8_0 block: the fallback for K-quant matrices whose rows are not whole super-blocks. */
-const QK_Q8_0 = GGML_TYPES[GT.Q8_0].blockSize;
+/**
+ * llama.cpp's fallback (llama_tensor_get_type) for a K-quant matrix whose rows are not whole
+ * 256-weight super-blocks: a 32-weight type with at least as many bits.
+ */
+const K_FALLBACK: Record<number, number> = { [GT.Q4_K]: GT.Q5_0, [GT.Q5_K]: GT.Q5_1, [GT.Q6_K]: GT.Q8_0 };
 
-export const GGUF_EXPORT_TYPES = ['f32', 'f16', 'q8_0', 'q4_0', 'iq4_nl', 'q4_k', 'q5_k', 'q6_k', 'q4_k_m', 'q5_k_m'] as const;
+export const GGUF_EXPORT_TYPES = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q4_k', 'q5_k', 'q6_k', 'q4_k_m', 'q5_k_m'] as const;
 export type GgufExportType = (typeof GGUF_EXPORT_TYPES)[number];
 
 /** The ggml type of most matrices (for the mixes, the type of those that get no more bits). */
 const TYPE_IDS: Record<GgufExportType, number> = {
-  f32: GT.F32, f16: GT.F16, q8_0: GT.Q8_0, q4_0: GT.Q4_0, iq4_nl: GT.IQ4_NL,
+  f32: GT.F32, f16: GT.F16, q8_0: GT.Q8_0, q4_0: GT.Q4_0, q4_1: GT.Q4_1, q5_0: GT.Q5_0, q5_1: GT.Q5_1, iq4_nl: GT.IQ4_NL,
   q4_k: GT.Q4_K, q5_k: GT.Q5_K, q6_k: GT.Q6_K, q4_k_m: GT.Q4_K, q5_k_m: GT.Q5_K,
 };
 
@@ -83,29 +86,35 @@ export async function exportGguf(source: string, out: string, opts: GgufExportOp
 
 /**
  * The tensor plan: GGUF name, ggml dims and type of each canonical tensor, with notes on fallbacks.
- * A matrix whose rows do not fill whole blocks of its type is stored as Q8_0 (32-weight blocks) when
- * that type was a K-quant, else as F16 (llama.cpp falls back the same way, to Q5_0/Q5_1/Q8_0, which
- * we do not write; Q8_0 has at least their bits).
+ * A matrix whose rows do not fill whole blocks of its type gets K_FALLBACK's type when that was a
+ * K-quant, else (or when rows do not fill that type's blocks either) F16, as llama.cpp does.
  */
 export function planTensors(ckpt: Checkpoint, type: GgufExportType): { plans: Array<TensorPlan & { canonical: string }>; notes: string[] } {
   const base = TYPE_IDS[type];
   const mix = type === 'q4_k_m' || type === 'q5_k_m';
   const { nLayers, tiedEmbeddings } = ckpt.config;
-  const fallbacks = new Map<number, string[]>();
+  // "planned>stored" -> the matrices that fell back that way
+  const fallbacks = new Map<string, string[]>();
   const plans = ckpt.names().map((canonical) => {
     const shape = ckpt.shape(canonical);
     const cols = shape[shape.length - 1];
-    let t = shape.length < 2 ? GT.F32 : mix ? mixType(canonical, base, nLayers, tiedEmbeddings) : base;
+    const planned = shape.length < 2 ? GT.F32 : mix ? mixType(canonical, base, nLayers, tiedEmbeddings) : base;
+    let t = planned;
     if (cols % GGML_TYPES[t].blockSize) {
-      t = GGML_TYPES[t].blockSize > QK_Q8_0 && cols % QK_Q8_0 === 0 ? GT.Q8_0 : GT.F16;
-      fallbacks.set(t, [...(fallbacks.get(t) ?? []), `${ggufTensorName(canonical)} (${cols} columns)`]);
+      const next = K_FALLBACK[t];
+      t = next !== undefined && cols % GGML_TYPES[next].blockSize === 0 ? next : GT.F16;
+      const key = `${planned}>${t}`;
+      fallbacks.set(key, [...(fallbacks.get(key) ?? []), `${ggufTensorName(canonical)} (${cols} columns)`]);
     }
     return { canonical, name: ggufTensorName(canonical), ne: shape.slice().reverse(), type: t };
   });
-  const block = GGML_TYPES[base].blockSize;
-  const notes = [...fallbacks].map(([t, list]) => {
-    const q8 = t === GT.F16 && block > QK_Q8_0 ? ` and q8_0 of ${QK_Q8_0}` : '';
-    return `${type} needs rows that are a multiple of ${block} weights${q8}; stored as ${GGML_TYPES[t].name.toLowerCase()} instead: ${list.join(', ')}`;
+  const lower = (t: number) => GGML_TYPES[t].name.toLowerCase();
+  const notes = [...fallbacks].map(([key, list]) => {
+    const [planned, t] = key.split('>').map(Number);
+    const next = K_FALLBACK[planned];
+    const also = t === GT.F16 && next !== undefined ? ` and ${lower(next)} of ${GGML_TYPES[next].blockSize}` : '';
+    const why = t === next ? " (llama.cpp's fallback)" : '';
+    return `${lower(planned)} needs rows that are a multiple of ${GGML_TYPES[planned].blockSize} weights${also}; stored as ${lower(t)} instead${why}: ${list.join(', ')}`;
   });
   return { plans, notes };
 }

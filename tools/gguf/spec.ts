@@ -42,7 +42,7 @@ export interface GgmlTypeInfo {
   typeSize: number;
 }
 
-export const GT = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, IQ4_NL: 20, BF16: 30 } as const;
+export const GT = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, IQ4_NL: 20, BF16: 30 } as const;
 
 /** Weights per K-quant super-block (ggml's QK_K). */
 export const QK_K = 256;
@@ -52,6 +52,9 @@ export const GGML_TYPES: Record<number, GgmlTypeInfo> = {
   0: { id: 0, name: 'F32', blockSize: 1, typeSize: 4 },
   1: { id: 1, name: 'F16', blockSize: 1, typeSize: 2 },
   2: { id: 2, name: 'Q4_0', blockSize: 32, typeSize: 18 },
+  3: { id: 3, name: 'Q4_1', blockSize: 32, typeSize: 20 },
+  6: { id: 6, name: 'Q5_0', blockSize: 32, typeSize: 22 },
+  7: { id: 7, name: 'Q5_1', blockSize: 32, typeSize: 24 },
   8: { id: 8, name: 'Q8_0', blockSize: 32, typeSize: 34 },
   12: { id: 12, name: 'Q4_K', blockSize: 256, typeSize: 144 },
   13: { id: 13, name: 'Q5_K', blockSize: 256, typeSize: 176 },
@@ -80,7 +83,7 @@ export function ggmlBytes(t: GgmlTypeInfo, n: number): number {
  * general.file_type (llama_ftype) for an export type, as llama.cpp's tools write it. llama.cpp has no
  * "all Q4_K" file type: its `--pure` Q4_K_S (14) and Q5_K_S (16) files are that, so q4_k and q5_k say so.
  */
-export const FILE_TYPE: Record<string, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7, q4_k: 14, q4_k_m: 15, q5_k: 16, q5_k_m: 17, q6_k: 18, iq4_nl: 25 };
+export const FILE_TYPE: Record<string, number> = { f32: 0, f16: 1, q4_0: 2, q4_1: 3, q8_0: 7, q5_0: 8, q5_1: 9, q4_k: 14, q4_k_m: 15, q5_k: 16, q5_k_m: 17, q6_k: 18, iq4_nl: 25 };
 
 /** llama.cpp token types (tokenizer.ggml.token_type). */
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
