@@ -1,13 +1,13 @@
 // Entry of the kernel module: every export the host calls. See docs/KERNELS.md.
 // Pointers are byte addresses in the host-managed shared memory; the kernels allocate nothing.
 export { matvecF32, matmulF32, matmulScratchBytes } from './dense';
-export { f16ToF32 } from './f16';
-export { matvecLut4, matvecLut3, matmulLut4, matmulLut3 } from './lut';
+export { f16ToF32, matvecF16, matmulF16 } from './f16';
+export { matvecLut4, matvecLut3, matmulLut4, matmulLut3, dequantLut4, dequantLut3 } from './lut';
 // the opt-in int8 fast path of the LUT matvecs (docs/KERNELS.md)
 export { activationBytes, quantizeActivations, matvecLut4Int8, matvecLut3Int8 } from './lut';
 export { spmvCsrAdd, spmmCsrAdd } from './sparse';
 // uniform (RTN / GPTQ / AWQ) values with a scale and zero per group (docs/BASELINES.md)
-export { matvecUniform, matmulUniform } from './uniform';
+export { matvecUniform, matmulUniform, dequantUniform } from './uniform';
 export { rmsnorm, ropeInterleaved, ropeHalf, softmax, swiglu, add, attention } from './ops';
 // toolchain: exact weighted 1-D k-means (docs/KMEANS.md)
 export { kmeansExactPartition, kmeansExactRow, kmeansRowScratchBytes } from './kmeans';

@@ -170,6 +170,17 @@ export function matmulLut3(out: usize, planes: usize, idx: usize, x: usize, rows
   lutMatmul(3, out, planes, idx, x, rows, cols, n, r0, r1, scratch);
 }
 
+// Rows r0 <= r < r1 of the matrix as f32 into dst (cols floats per row, row r at dst + (r - r0) *
+// cols * 4), each weight exactly its table value: the embedding lookup of a LUT matrix.
+export function dequantLut4(dst: usize, planes: usize, idx: usize, cols: i32, r0: i32, r1: i32): void {
+  decodeRows(4, dst, planes, idx, cols, r0, r1);
+}
+
+// The same with 3-bit packed indices.
+export function dequantLut3(dst: usize, planes: usize, idx: usize, cols: i32, r0: i32, r1: i32): void {
+  decodeRows(3, dst, planes, idx, cols, r0, r1);
+}
+
 // --- The int8 fast path (opt-in, not exact; docs/KERNELS.md has its error and speed).
 //
 // Each row's table is quantized once at load to int8 with one f32 scale (16 bytes per row, lanes

@@ -189,15 +189,23 @@ export function matvecUniform(out: usize, scales: usize, zeros: usize, values: u
 export function matmulUniform(out: usize, scales: usize, zeros: usize, values: usize, x: usize, rows: i32, cols: i32, n: i32, groupSize: i32, bits: i32, r0: i32, r1: i32, scratch: usize): void {
   if (cols <= 0 || groupSize <= 0 || r1 <= r0) return;
   if (bits != 3 && bits != 4 && bits != 8) return;
-  const gs = groupWidth(groupSize, cols);
-  const nG = (cols + gs - 1) / gs;
-  const cpg = chunksPerGroup(gs, cols);
   const tile = tileRows(cols);
   for (let t0 = r0; t0 < r1; t0 += tile) {
     const t1 = min(r1, t0 + tile);
-    if (bits == 4) dequantRows(4, scratch, scales, zeros, values, cols, gs, nG, cpg, t0, t1);
-    else if (bits == 8) dequantRows(8, scratch, scales, zeros, values, cols, gs, nG, cpg, t0, t1);
-    else dequantRows(3, scratch, scales, zeros, values, cols, gs, nG, cpg, t0, t1);
+    dequantUniform(scratch, scales, zeros, values, cols, groupSize, bits, t0, t1);
     matmulTile(out + (<usize>t0 << 2), <usize>rows << 2, scratch, t1 - t0, x, cols, n);
   }
+}
+
+// Rows r0 <= r < r1 dequantized to f32, (q - zero) * scale, into dst (cols floats per row, row r at
+// dst + (r - r0) * cols * 4): a tile for matmulUniform, or the embedding lookup of a uniform matrix.
+// Bits other than 3, 4 and 8 write nothing.
+export function dequantUniform(dst: usize, scales: usize, zeros: usize, values: usize, cols: i32, groupSize: i32, bits: i32, r0: i32, r1: i32): void {
+  if (cols <= 0 || groupSize <= 0 || r1 <= r0) return;
+  const gs = groupWidth(groupSize, cols);
+  const nG = (cols + gs - 1) / gs;
+  const cpg = chunksPerGroup(gs, cols);
+  if (bits == 4) dequantRows(4, dst, scales, zeros, values, cols, gs, nG, cpg, r0, r1);
+  else if (bits == 8) dequantRows(8, dst, scales, zeros, values, cols, gs, nG, cpg, r0, r1);
+  else if (bits == 3) dequantRows(3, dst, scales, zeros, values, cols, gs, nG, cpg, r0, r1);
 }

@@ -11,9 +11,12 @@
 // before it) and against the f32 matmul at n = 1, 4, 16, 64 for 2048x2048 and 4096x4096; the
 // uniform 4-bit g128 matvec and matmul likewise.
 //
+// f16 weights, one thread: matvecF16 and matmulF16 (n = 16) against the f32 kernels on the same
+// values, stories15M shapes (the 32000x288 head included) and 2048x2048.
+//
 // End to end, a stories15M-shaped synthetic model (dim 288, hidden 768, 6 layers, vocab 32000, f32
 // embedding and head) in f32, nuq (3-bit attention, 4-bit MLP, 0.45% sparse), nuq on the int8 fast
-// path and uniform (RTN 4-bit g128) on 1 and 2 threads: a 64-token prompt, one token at position 64, and a 128-token
+// path, uniform (RTN 4-bit g128) and f16 (every matrix, as `sqz convert --dtype f16`) on 1 and 2 threads: a 64-token prompt, one token at position 64, and a 128-token
 // perplexity window (logits at every position). Writes a markdown table to bench/results/kernels.md
 // (or --out) and prints it.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -24,10 +27,11 @@ import { parseArgs } from 'node:util';
 import { WasmBackend } from '../src/backend/wasm/index.ts';
 import { createKernelInstance } from '../src/backend/wasm/instance.ts';
 import { lutInt8Table, lutPlanes } from '../src/backend/wasm/layout.ts';
-import type { TensorRecord } from '../src/format/kinds.ts';
+import { dequantize, type F16Record, type TensorRecord } from '../src/format/kinds.ts';
 import { Model } from '../src/model/model.ts';
 import { Rng } from '../src/util/random.ts';
 import { rtnQuantize } from '../tools/baselines/rtn.ts';
+import { denseRecord } from '../tools/convert.ts';
 import { syntheticModel } from '../tools/synthetic.ts';
 import { nuqModelRecords, randomNuq, uniformModelRecords } from '../test/backend/_nuq.ts';
 import { fmtMs, interleavedRounds, parallelCapacity } from './_timing.ts';
@@ -82,6 +86,39 @@ const capacityBefore = await parallelCapacity();
     `### Single-token LUT matvecs, one thread\n\nexact: matvecLut4 / matvecLut3; int8: quantizeActivations + matvecLut4Int8 / matvecLut3Int8 (the fast path, not exact); ` +
       `f32: matvecF32 on a dense matrix of the same shape. In brackets: ns per weight. Ratios above 1 mean the second named is slower.\n\n` +
       `| matvec | exact | int8 | f32 | int8 vs exact | exact vs f32 | int8 vs f32 |\n| --- | --- | --- | --- | --- | --- | --- |\n${lines.join('\n')}\n`,
+  );
+}
+
+// --- f16 against f32, one thread
+{
+  const { exports: k, heap } = await createKernelInstance();
+  const rng = new Rng(43);
+  const lines: string[] = [];
+  for (const [R, C] of [[288, 288], [768, 288], [288, 768], [32000, 288], [2048, 2048]]) {
+    for (const n of [1, 16]) {
+      const what = `f16 ${R}x${C}, n=${n}`;
+      if (!wanted(what)) continue;
+      const mark = heap.mark();
+      const rec = denseRecord('w', [R, C], rng.normals(R * C, 0.02), 'f16') as F16Record;
+      const f16 = heap.place(rec.data), f32 = heap.place(dequantize(rec));
+      const x = heap.place(rng.normals(n * C));
+      const out = heap.alloc(n * R * 4);
+      const scratch = heap.alloc(k.matmulScratchBytes(C));
+      const best = bestOf(
+        n === 1
+          ? [() => k.matvecF16(out, f16, x, C, 0, R), () => k.matvecF32(out, f32, x, C, 0, R)]
+          : [() => k.matmulF16(out, f16, x, R, C, n, 0, R, scratch), () => k.matmulF32(out, f32, x, R, C, n)],
+      );
+      const perWeight = (ms: number) => `${((ms * 1e6) / (R * C * n)).toFixed(3)}`;
+      lines.push(`| ${what} | ${fmtMs(best[0])} (${perWeight(best[0])}) | ${fmtMs(best[1])} (${perWeight(best[1])}) | ×${(best[1] / best[0]).toFixed(2)} |`);
+      console.error(lines[lines.length - 1]);
+      heap.release(mark);
+    }
+  }
+  sections.push(
+    `### f16 weights against f32, one thread\n\nf16: matvecF16 (n = 1) or matmulF16 (n = 16) on binary16 weights; f32: matvecF32 or matmulF32 on the same values widened. ` +
+      `In brackets: ns per multiply-add. "f16 vs f32" above 1 means f16 is faster.\n\n` +
+      `| product | f16 | f32 | f16 vs f32 |\n| --- | --- | --- | --- |\n${lines.join('\n')}\n`,
   );
 }
 
@@ -151,6 +188,7 @@ interface Product {
     ['nuq', nuq, false],
     ['nuq fast', nuq, true],
     ['uniform', uniformModelRecords(m.records, { bits: 4, groupSize: 128 }), false],
+    ['f16', m.records.map((r) => (r.kind === 'f32' ? denseRecord(r.name, r.shape, r.data, 'f16') : r)), false],
   ];
   const K = kinds.length;
   const ids = (n: number) => Array.from({ length: n }, (_, i) => (i * 31 + 3) % shape.vocabSize);
@@ -190,7 +228,7 @@ interface Product {
   }
   for (const b of backends) await b.close();
   sections.push(
-    `### End to end, stories15M-shaped synthetic model\n\nnuq: 3-bit attention, 4-bit MLP, 0.45% sparse; nuq fast: the same on the int8 fast path; uniform: RTN 4-bit, groups of 128; f32 embedding and head (32000x288) in all three. Batch 64.\n\n` +
+    `### End to end, stories15M-shaped synthetic model\n\nnuq: 3-bit attention, 4-bit MLP, 0.45% sparse; nuq fast: the same on the int8 fast path; uniform: RTN 4-bit, groups of 128; f32 embedding and head (32000x288) in these; f16: every matrix f16, the head too. Batch 64.\n\n` +
       `| | ${columns.join(' | ')} |\n| --- | ${columns.map(() => '---').join(' | ')} |\n${lines.join('\n')}\n`,
   );
 }

@@ -41,6 +41,20 @@ export function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
+/** out[r] = sum_c f16(w[r, c]) * x[c] for rows r0 <= r < r1 (default all), w binary16 bits [rows, cols]. */
+export function matvecF16(out: Float32Array, w: Uint16Array, x: Float32Array, rows: number, cols: number, r0 = 0, r1 = rows): void {
+  for (let r = r0; r < r1; r++) {
+    let s = 0;
+    for (let c = 0; c < cols; c++) s += halfToFloat(w[r * cols + c]) * x[c];
+    out[r] = s;
+  }
+}
+
+/** matvecF16 for n vectors: x [n, cols], out [n, rows], rows r0 <= r < r1 of each. */
+export function matmulF16(out: Float32Array, w: Uint16Array, x: Float32Array, rows: number, cols: number, n: number, r0 = 0, r1 = rows): void {
+  eachVector(out, x, rows, cols, n, (o, xi) => matvecF16(o, w, xi, rows, cols, r0, r1));
+}
+
 /** f32 to binary16 bits, round to nearest even (overflow gives infinity). */
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);

@@ -14,6 +14,7 @@ import { dequantize, type TensorRecord } from '../../src/format/kinds.ts';
 import { Model } from '../../src/model/model.ts';
 import { Rng } from '../../src/util/random.ts';
 import { rtnQuantize } from '../../tools/baselines/rtn.ts';
+import { denseRecord } from '../../tools/convert.ts';
 import { syntheticModel, type SyntheticOptions } from '../../tools/synthetic.ts';
 import { maxRelErr, repoRoot } from '../helpers.ts';
 import { assertCloseDot, dotScale } from '../kernels/_util.ts';
@@ -82,7 +83,7 @@ test('uniform model (RTN 3/4/8-bit; groups of 32, one per row, and 20 on the sca
   }
 });
 
-test('batched nuq and uniform products: the same bits on 1, 2 and 3 threads, and the reference backend within 1e-5', async () => {
+test('batched nuq, uniform and f16 products: the same bits on 1, 2 and 3 threads, and the reference backend within 1e-5', async () => {
   const rng = new Rng(17);
   const ns = [1, 2, 3, 4, 5, 8, 9];
   const [rows, cols] = [83, 100];
@@ -92,6 +93,7 @@ test('batched nuq and uniform products: the same bits on 1, 2 and 3 threads, and
     randomNuq(rng, 'w', rows, cols, { bits: 4, sparse: 0.05, splitParts: 3 }),
     // uniform: 4-bit groups of 32, 3-bit one group per row, 8-bit groups of 64, 4-bit groups of 20 (the scalar path)
     ...([[4, 32], [3, 1 << 20], [8, 64], [4, 20]] as const).map(([bits, groupSize]) => rtnQuantize('w', rng.normals(rows * cols), rows, cols, { bits, groupSize })),
+    denseRecord('w', [rows, cols], rng.normals(rows * cols), 'f16'),
   ];
   const x = rng.normals(9 * cols);
   const backends = [await WasmBackend.create(), await WasmBackend.create({ threads: 2, minSplitWork: 0 }), await WasmBackend.create({ threads: 3, minSplitWork: 0 })];

@@ -64,6 +64,31 @@ export function assertCloseDot(a: ArrayLike<number>, b: ArrayLike<number>, scale
   if (!(e <= tol)) throw new Error(`${what}: relative error ${e} > ${tol}`);
 }
 
+/**
+ * Runs a matvec kernel over the row ranges of its rows and compares the rows in range with the
+ * reference (assertCloseDot against the dense weights' typical dot size, 1e-5); the other rows must
+ * keep their sentinels.
+ */
+export function checkMatvec(
+  heap: WasmHeap,
+  c: { rows: number; cols: number; dense: Float32Array; x: Float32Array; run(out: number, r0: number, r1: number): void; reference(out: Float32Array, r0: number, r1: number): void },
+  what: string,
+): void {
+  const { rows, cols } = c;
+  for (const [r0, r1] of rowRanges(rows)) {
+    const mark = heap.mark();
+    const po = placeSentinel(heap, rows);
+    c.run(po, r0, r1);
+    const got = heap.f32(po, rows).slice();
+    heap.release(mark);
+    const want = new Float32Array(rows);
+    c.reference(want, r0, r1);
+    const where = `${what} ${rows}x${cols} [${r0},${r1})`;
+    assertCloseDot(got.subarray(r0, r1), want.subarray(r0, r1), dotScale(c.dense, c.x, rows, cols, r0, r1), 1e-5, where);
+    assertUntouched(got, r0, r1, where);
+  }
+}
+
 /** n in 1..9 for the size pair (rows, cols), so every n meets many shapes across the SIZES grid. */
 export function batchOf(rows: number, cols: number): number {
   return 1 + ((rows * 7 + cols) % 9);
@@ -121,5 +146,24 @@ export function checkBatched(heap: WasmHeap, c: BatchedCase, what: string): void
       const inRange = j < n * rows && j % rows >= r0 && j % rows < r1;
       if (!inRange && got[j] !== init[j]) assert.unreachable(`${where}: out[${j}] = ${got[j]} outside the range was written`);
     }
+  }
+}
+
+/**
+ * Runs a row-dequantizing kernel (rows r0 <= r < r1 of a [rows, cols] matrix as f32 into dst) over
+ * the row ranges and compares with the dense reference (norm-wise, 1e-5); 4 sentinels past the
+ * written rows must stay.
+ */
+export function checkDequant(heap: WasmHeap, rows: number, cols: number, dense: Float32Array, run: (dst: number, r0: number, r1: number) => void, what: string): void {
+  for (const [r0, r1] of rowRanges(rows)) {
+    const mark = heap.mark();
+    const n = (r1 - r0) * cols;
+    const po = placeSentinel(heap, n + 4);
+    run(po, r0, r1);
+    const got = heap.f32(po, n + 4).slice();
+    heap.release(mark);
+    const where = `${what} ${rows}x${cols} [${r0},${r1})`;
+    assertCloseDot(got.subarray(0, n), dense.subarray(r0 * cols, r1 * cols), 0, 1e-5, where);
+    assertUntouched(got, 0, n, where);
   }
 }

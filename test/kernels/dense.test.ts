@@ -4,7 +4,7 @@ import { createKernelInstance } from '../../src/backend/wasm/instance.ts';
 import * as ref from '../../src/kernels/reference.ts';
 import { Rng } from '../../src/util/random.ts';
 import { assertClose } from '../helpers.ts';
-import { SIZES, assertCloseDot, assertUntouched, dotScale, placeSentinel, rowRanges } from './_util.ts';
+import { SIZES, assertCloseDot, assertUntouched, checkMatvec, dotScale, placeSentinel } from './_util.ts';
 
 test('matvecF32 matches the reference on ragged shapes and row ranges', async () => {
   const { exports: k, heap } = await createKernelInstance();
@@ -33,15 +33,11 @@ test('matvecF32 over every size pair, rows outside the range untouched', async (
       const x = rng.normals(cols);
       const mark = heap.mark();
       const pw = heap.place(w), px = heap.place(x);
-      for (const [r0, r1] of rowRanges(rows)) {
-        const po = placeSentinel(heap, rows);
-        k.matvecF32(po, pw, px, cols, r0, r1);
-        const want = new Float32Array(rows);
-        ref.matvecF32(want, w, x, rows, cols, r0, r1);
-        const got = heap.f32(po, rows);
-        assertCloseDot(got.subarray(r0, r1), want.subarray(r0, r1), dotScale(w, x, rows, cols, r0, r1), 1e-5, `matvecF32 ${rows}x${cols} [${r0},${r1})`);
-        assertUntouched(got, r0, r1, `matvecF32 ${rows}x${cols}`);
-      }
+      checkMatvec(heap, {
+        rows, cols, dense: w, x,
+        run: (po, r0, r1) => k.matvecF32(po, pw, px, cols, r0, r1),
+        reference: (out, r0, r1) => ref.matvecF32(out, w, x, rows, cols, r0, r1),
+      }, 'matvecF32');
       heap.release(mark);
     }
   }

@@ -1,8 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createKernelInstance } from '../../src/backend/wasm/instance.ts';
+import { createKernelInstance, type KernelInstance } from '../../src/backend/wasm/instance.ts';
 import * as ref from '../../src/kernels/reference.ts';
-import { assertUntouched, placeSentinel } from './_util.ts';
+import { Rng } from '../../src/util/random.ts';
+import { SIZES, assertUntouched, batchOf, checkBatched, checkMatvec, placeSentinel } from './_util.ts';
 
 /** Checks got against halfToFloat of every source half: NaN where it is NaN (payload kept), bits equal elsewhere. */
 function checkAll(src: Uint16Array, got: Float32Array, what: string): void {
@@ -52,6 +53,94 @@ test('f16ToF32 on ragged lengths and unaligned starts writes exactly n floats', 
       heap.release(mark);
     }
   }
+});
+
+/** Random weights as halves: normals, with zeros and subnormals (|w| < 2^-14) mixed in. */
+function randomHalves(rng: Rng, n: number): { h: Uint16Array; dense: Float32Array } {
+  const h = new Uint16Array(n);
+  const v = rng.normals(n);
+  for (let i = 0; i < n; i++) {
+    const u = rng.next();
+    h[i] = ref.floatToHalf(u < 0.05 ? 0 : u < 0.15 ? v[i] * 2 ** -16 : v[i]);
+  }
+  const dense = new Float32Array(n);
+  ref.f16ToF32(dense, h);
+  return { h, dense };
+}
+
+function checkMatvecF16(inst: KernelInstance, rng: Rng, rows: number, cols: number): void {
+  const { exports: k, heap } = inst;
+  const { h, dense } = randomHalves(rng, rows * cols);
+  const x = rng.normals(cols);
+  const mark = heap.mark();
+  const pw = heap.place(h), px = heap.place(x);
+  checkMatvec(heap, {
+    rows, cols, dense, x,
+    run: (po, r0, r1) => k.matvecF16(po, pw, px, cols, r0, r1),
+    reference: (out, r0, r1) => ref.matvecF16(out, h, x, rows, cols, r0, r1),
+  }, 'matvecF16');
+  heap.release(mark);
+}
+
+test('matvecF16 matches the reference over every size pair and row ranges (zeros and subnormals included)', async () => {
+  const inst = await createKernelInstance();
+  const rng = new Rng(900);
+  for (const rows of SIZES) for (const cols of SIZES) checkMatvecF16(inst, rng, rows, cols);
+  checkMatvecF16(inst, rng, 9, 4096 + 17);
+});
+
+test('matvecF16: a row holding an infinity or NaN gives the reference infinity or NaN, the other rows stay exact', async () => {
+  const { exports: k, heap } = await createKernelInstance();
+  const rng = new Rng(901);
+  const [rows, cols] = [8, 100];
+  const { h } = randomHalves(rng, rows * cols);
+  const x = rng.normals(cols);
+  // +inf in the SIMD part, -inf in the scalar tail, both infinities (NaN), NaN with a payload, a one-hot x on +inf
+  h[1 * cols + 5] = 0x7c00;
+  h[2 * cols + 99] = 0xfc00;
+  h[3 * cols + 7] = 0x7c00;
+  h[3 * cols + 40] = 0xfc00;
+  h[4 * cols + 63] = 0x7e01;
+  h[5 * cols + 31] = 0xfd55;
+  const pw = heap.place(h), px = heap.place(x), po = placeSentinel(heap, rows);
+  k.matvecF16(po, pw, px, cols, 0, rows);
+  const want = new Float32Array(rows);
+  ref.matvecF16(want, h, x, rows, cols);
+  const got = heap.f32(po, rows);
+  for (let r = 0; r < rows; r++) {
+    if (Number.isFinite(want[r])) assert.ok(Math.abs(got[r] - want[r]) <= 1e-5 * Math.max(1, Math.abs(want[r])), `row ${r}: ${got[r]} vs ${want[r]}`);
+    else assert.ok(Object.is(got[r], want[r]), `row ${r}: ${got[r]}, want ${want[r]}`);
+  }
+});
+
+/** Runs matmulF16 on one random matrix and n random vectors over its row ranges, against ref.matmulF16. */
+function checkMatmulF16(inst: KernelInstance, rng: Rng, rows: number, cols: number, n: number): void {
+  const { exports: k, heap } = inst;
+  const { h, dense } = randomHalves(rng, rows * cols);
+  const x = rng.normals(n * cols);
+  const mark = heap.mark();
+  const pw = heap.place(h), px = heap.place(x);
+  checkBatched(heap, {
+    rows, cols, n, x, dense,
+    scratchBytes: k.matmulScratchBytes(cols),
+    run: (po, r0, r1, scratch) => k.matmulF16(po, pw, px, rows, cols, n, r0, r1, scratch),
+    reference: (out, r0, r1) => ref.matmulF16(out, h, x, rows, cols, n, r0, r1),
+  }, 'matmulF16');
+  heap.release(mark);
+}
+
+test('matmulF16 matches the reference over every size pair, n = 1..9 vectors, row ranges', async () => {
+  const inst = await createKernelInstance();
+  const rng = new Rng(902);
+  for (const rows of SIZES) for (const cols of SIZES) checkMatmulF16(inst, rng, rows, cols, batchOf(rows, cols));
+});
+
+test('matmulF16: every n from 1 to 9 on ragged shapes, and several row tiles', async () => {
+  const inst = await createKernelInstance();
+  const rng = new Rng(903);
+  for (let n = 1; n <= 9; n++) for (const [rows, cols] of [[33, 65], [17, 257], [5, 31]]) checkMatmulF16(inst, rng, rows, cols, n);
+  // 7 rows per tile at 4113 columns: the ranges start and end inside tiles
+  checkMatmulF16(inst, rng, 70, 4096 + 17, 6);
 });
 
 test.run();

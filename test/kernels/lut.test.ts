@@ -5,7 +5,7 @@ import { lutPlanes } from '../../src/backend/wasm/layout.ts';
 import { packIndices, rowBytes } from '../../src/format/packing.ts';
 import * as ref from '../../src/kernels/reference.ts';
 import { Rng } from '../../src/util/random.ts';
-import { SIZES, assertCloseDot, assertUntouched, batchOf, checkBatched, dotScale, placeSentinel, rowRanges } from './_util.ts';
+import { SIZES, assertCloseDot, assertUntouched, batchOf, checkBatched, checkDequant, dotScale, placeSentinel, rowRanges } from './_util.ts';
 
 function randomIndices(rng: Rng, n: number, bits: number): Uint8Array {
   const a = new Uint8Array(n);
@@ -114,6 +114,29 @@ for (const bits of [4, 3] as const) {
     for (let n = 1; n <= 9; n++) for (const [rows, cols] of [[33, 65], [17, 257], [5, 31]]) checkLutBatched(inst, rng, rows, cols, n, bits);
     // 7 rows per tile of decoded rows at 4113 columns: the ranges start and end inside tiles
     checkLutBatched(inst, rng, 70, 4096 + 17, 6, bits);
+  });
+}
+
+for (const bits of [4, 3] as const) {
+  test(`dequantLut${bits} gives exactly the table values over every size pair and row ranges`, async () => {
+    const { exports: k, heap } = await createKernelInstance();
+    const rng = new Rng(800 + bits);
+    const kernel = bits === 4 ? k.dequantLut4 : k.dequantLut3;
+    for (const rows of SIZES) {
+      for (const cols of SIZES) {
+        const packed = packIndices(randomIndices(rng, rows * cols, bits), rows, cols, bits);
+        const lut = rng.normals(rows << bits);
+        const mark = heap.mark();
+        const pl = heap.place(lutPlanes(lut, bits)), pi = heap.place(packed);
+        const dense = ref.dequantLut(lut, packed, rows, cols, bits);
+        checkDequant(heap, rows, cols, dense, (dst, r0, r1) => kernel(dst, pl, pi, cols, r0, r1), `dequantLut${bits}`);
+        // exact: the same bits as the table entries
+        const po = heap.alloc(cols * 4);
+        kernel(po, pl, pi, cols, rows - 1, rows);
+        assert.equal(Array.from(heap.f32(po, cols)), Array.from(dense.subarray((rows - 1) * cols)));
+        heap.release(mark);
+      }
+    }
   });
 }
 

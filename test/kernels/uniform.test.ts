@@ -12,7 +12,7 @@ import { dequantize, type TensorRecord, type UniformRecord } from '../../src/for
 import { packIndices, type PackedBits, rowBytes } from '../../src/format/packing.ts';
 import * as ref from '../../src/kernels/reference.ts';
 import { Rng } from '../../src/util/random.ts';
-import { SIZES, assertCloseDot, assertUntouched, batchOf, checkBatched, dotScale, placeSentinel, rowRanges } from './_util.ts';
+import { SIZES, assertCloseDot, assertUntouched, batchOf, checkBatched, checkDequant, dotScale, placeSentinel, rowRanges } from './_util.ts';
 
 const BITS: PackedBits[] = [4, 3, 8];
 
@@ -119,6 +119,26 @@ for (const bits of BITS) {
     // every n on a few shapes, and several row tiles (7 decoded rows per tile at 4113 columns)
     for (let n = 1; n <= 9; n++) for (const [rows, cols, gs] of [[33, 65, 32], [17, 257, 128], [6, 100, 7]] as const) checkUniformBatched(inst, rng, randomUniform(rng, rows, cols, bits, gs), n);
     checkUniformBatched(inst, rng, randomUniform(rng, 70, 4096 + 17, bits, 128), 6);
+  });
+}
+
+for (const bits of BITS) {
+  test(`dequantUniform ${bits}-bit matches the reference rows over every size pair, group sizes 32/128/row/48, row ranges`, async () => {
+    const { exports: k, heap } = await createKernelInstance();
+    const rng = new Rng(850 + bits);
+    for (const rows of SIZES) {
+      for (const cols of SIZES) {
+        for (const gs of [32, 128, 1 << 20, 48]) {
+          const rec = randomUniform(rng, rows, cols, bits, gs, (rows + cols) % 2 === 1);
+          const dense = new Float32Array(rows * cols);
+          for (let r = 0; r < rows; r++) ref.dequantUniformRow(dense.subarray(r * cols), rec.scales, rec.zeros, rec.values, r, cols, gs, bits);
+          const mark = heap.mark();
+          const ps = heap.place(rec.scales), pz = heap.place(rec.zeros), pv = heap.place(rec.values);
+          checkDequant(heap, rows, cols, dense, (dst, r0, r1) => k.dequantUniform(dst, ps, pz, pv, cols, gs, bits, r0, r1), `dequantUniform ${bits}-bit g${gs}`);
+          heap.release(mark);
+        }
+      }
+    }
   });
 }
 

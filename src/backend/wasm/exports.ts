@@ -10,6 +10,10 @@ export interface KernelExports extends Record<string, unknown> {
   matmulF32(out: number, w: number, x: number, rows: number, cols: number, n: number): void;
   /** out[i] = binary16 bits src[i] (u16) as f32, exact, 0 <= i < n. */
   f16ToF32(out: number, src: number, n: number): void;
+  /** out[r] = sum_c f16(w[r, c]) * x[c], r0 <= r < r1; w binary16 [rows, cols] (row stride 2 * cols bytes), widened as it is read. */
+  matvecF16(out: number, w: number, x: number, cols: number, r0: number, r1: number): void;
+  /** matvecF16 for n vectors: x [n, cols], out [n, rows], rows r0 <= r < r1; scratch as for matmulLut4 (a tile widened to f32). */
+  matmulF16(out: number, w: number, x: number, rows: number, cols: number, n: number, r0: number, r1: number, scratch: number): void;
   /**
    * out[r] = sum_c lut[r, idx(r, c)] * x[c], 4-bit packed indices (row stride ceil(cols/32)*16 bytes); the [rows, 16] table
    * as byte planes, 64 bytes per row (layout.ts lutPlanes).
@@ -24,6 +28,10 @@ export interface KernelExports extends Record<string, unknown> {
   matmulLut4(out: number, planes: number, idx: number, x: number, rows: number, cols: number, n: number, r0: number, r1: number, scratch: number): void;
   /** matvecLut3 for n vectors, as matmulLut4. */
   matmulLut3(out: number, planes: number, idx: number, x: number, rows: number, cols: number, n: number, r0: number, r1: number, scratch: number): void;
+  /** Rows r0 <= r < r1 of a 4-bit LUT matrix as f32 into dst (row r at dst + (r - r0) * cols * 4): the embedding lookup. */
+  dequantLut4(dst: number, planes: number, idx: number, cols: number, r0: number, r1: number): void;
+  /** The same with 3-bit packed indices. */
+  dequantLut3(dst: number, planes: number, idx: number, cols: number, r0: number, r1: number): void;
   /** Bytes quantizeActivations writes for `cols` columns. */
   activationBytes(cols: number): number;
   /** The int8 fast path's activations (ref.quantizeActivations): int16 for whole groups of 32 (0 past cols), then an f32 scale per 256 columns. */
@@ -44,6 +52,8 @@ export interface KernelExports extends Record<string, unknown> {
   matvecUniform(out: number, scales: number, zeros: number, values: number, x: number, cols: number, groupSize: number, bits: number, r0: number, r1: number): void;
   /** matvecUniform for n vectors: x [n, cols], out [n, rows], rows r0 <= r < r1; scratch as for matmulLut4. */
   matmulUniform(out: number, scales: number, zeros: number, values: number, x: number, rows: number, cols: number, n: number, groupSize: number, bits: number, r0: number, r1: number, scratch: number): void;
+  /** Rows r0 <= r < r1 of a uniform matrix dequantized to f32 into dst (row r at dst + (r - r0) * cols * 4). */
+  dequantUniform(dst: number, scales: number, zeros: number, values: number, cols: number, groupSize: number, bits: number, r0: number, r1: number): void;
   /** out[r] += sum_{k in rowPtr[r]..rowPtr[r+1]} values[k] * x[colIdx[k]]; rowPtr, colIdx i32. */
   spmvCsrAdd(out: number, rowPtr: number, colIdx: number, values: number, x: number, r0: number, r1: number): void;
   /** spmvCsrAdd for n vectors: out[i * rows + r] += sum_k values[k] * x[i * cols + colIdx[k]], rows r0 <= r < r1. */

@@ -3,21 +3,22 @@
 // run state; nothing is allocated per token. With `threads` > 1, the big matrix products are split
 // by rows between the main thread and worker threads over the same memory (pool.ts,
 // docs/THREADS.md); everything else stays on the main thread.
-import { dequantize, nuqRowInto, type TensorRecord } from '../../format/kinds.ts';
-import { dequantUniformRow, type RopeStyle } from '../../kernels/reference.ts';
+import { dequantize, type TensorRecord } from '../../format/kinds.ts';
+import type { RopeStyle } from '../../kernels/reference.ts';
 import { UsageError } from '../../util/errors.ts';
 import type { Backend, Vec, Weight } from '../types.ts';
 import { createKernelInstance, kernelModule, type KernelInstance } from './instance.ts';
 import type { KernelPool, PoolOptions } from './pool.ts';
 import { lutInt8Table, lutPlanes } from './layout.ts';
-import { OP_LUT, OP_LUT_INT8, OP_MATMUL_ROWS, OP_MATMUL_VECS, OP_MATVEC_F32, OP_UNIFORM, quantizedJob } from './protocol.ts';
+import { OP_F16, OP_LUT, OP_LUT_INT8, OP_MATMUL_ROWS, OP_MATMUL_VECS, OP_MATVEC_F32, OP_UNIFORM, quantizedJob } from './protocol.ts';
 
-type NuqRecord = Extract<TensorRecord, { kind: 'nuq' }>;
-type UniformRecord = Extract<TensorRecord, { kind: 'uniform' }>;
-
+// A weight holds addresses in WASM memory and a few numbers, never the record it came from: the
+// record's arrays are dropped after upload, and embedding rows are read from WASM memory too.
 interface WasmWeight extends Weight {
-  /** Address of the dense f32 values (f32 and f16 are expanded to f32 at load). */
+  /** Address of the dense f32 values (f32 matrices, and every vector). */
   readonly f32?: number;
+  /** Address of an f16 matrix's binary16 values, kept as they are (matvecF16 / matmulF16 widen them as they read). */
+  readonly f16?: number;
   readonly lut?: {
     bits: 3 | 4;
     /** The table as byte planes (layout.ts lutPlanes), for the exact kernels. */
@@ -26,10 +27,11 @@ interface WasmWeight extends Weight {
     sparse?: { rowPtr: number; colIdx: number; values: number };
     /** With `fast`: the int8 table and row scales (layout.ts lutInt8Table), used for every product. */
     int8?: { table: number; scales: number };
-    rec: NuqRecord;
+    /** The record's row split for threads, if it has one. */
+    rowSplit?: Int32Array;
   };
   /** A uniform (RTN/GPTQ/AWQ) matrix: its scales, zeros and packed values, run by matmulUniform. */
-  readonly uni?: { scales: number; zeros: number; values: number; rec: UniformRecord };
+  readonly uni?: { scales: number; zeros: number; values: number; groupSize: number; bits: number };
 }
 
 export interface WasmBackendOptions extends PoolOptions {
@@ -120,14 +122,11 @@ export class WasmBackend implements Backend {
     switch (rec.kind) {
       case 'f32':
         return { ...base, f32: this.heap.place(rec.data) } as WasmWeight;
-      case 'f16': {
-        const n = rec.data.length;
-        const src = this.heap.scratch('f16-upload', n * 2);
-        this.heap.write(src, rec.data);
-        const dst = this.heap.alloc(n * 4);
-        this.k.f16ToF32(dst, src, n);
-        return { ...base, f32: dst } as WasmWeight;
-      }
+      case 'f16':
+        // Matrices stay f16 (half the memory of f32); a vector (a norm weight) is widened, as the
+        // kernels that take vectors read f32.
+        if (rec.shape.length === 2) return { ...base, f16: this.heap.place(rec.data) } as WasmWeight;
+        return { ...base, f32: this.heap.place(dequantize(rec)) } as WasmWeight;
       case 'nuq': {
         const sparse = rec.sparse && {
           rowPtr: this.heap.place(rec.sparse.rowPtr),
@@ -136,11 +135,11 @@ export class WasmBackend implements Backend {
         };
         const q = this.fast ? lutInt8Table(rec.lut, rec.bits) : undefined;
         const int8 = q && { table: this.heap.place(q.table), scales: this.heap.place(q.scales) };
-        const lut = { bits: rec.bits, planes: this.heap.place(lutPlanes(rec.lut, rec.bits)), indices: this.heap.place(rec.indices), sparse, int8, rec };
+        const lut = { bits: rec.bits, planes: this.heap.place(lutPlanes(rec.lut, rec.bits)), indices: this.heap.place(rec.indices), sparse, int8, rowSplit: rec.rowSplit };
         return { ...base, lut } as WasmWeight;
       }
       case 'uniform': {
-        const uni = { scales: this.heap.place(rec.scales), zeros: this.heap.place(rec.zeros), values: this.heap.place(rec.values), rec };
+        const uni = { scales: this.heap.place(rec.scales), zeros: this.heap.place(rec.zeros), values: this.heap.place(rec.values), groupSize: rec.groupSize, bits: rec.bits };
         return { ...base, uni } as WasmWeight;
       }
       default:
@@ -148,16 +147,25 @@ export class WasmBackend implements Backend {
     }
   }
 
+  /** One row of the matrix as f32 into out, decoded by the kernels from the weight's own memory. */
   embed(out: Vec, w: Weight, row: number): void {
     const ww = w as WasmWeight;
     const cols = w.shape[1];
-    const o = this.heap.f32(out.off << 2, cols);
-    if (ww.f32 !== undefined) return o.set(this.heap.f32(ww.f32 + row * cols * 4, cols));
-    // A uniform row is dequantized on the host, like a LUT row.
-    const u = ww.uni?.rec;
-    if (u) return dequantUniformRow(o, u.scales, u.zeros, u.values, row, cols, u.groupSize, u.bits);
-    // A LUT row is looked up on the host: one row per token is cheap.
-    nuqRowInto(ww.lut!.rec, row, o);
+    const dst = out.off << 2;
+    if (ww.f32 !== undefined) return this.heap.f32(dst, cols).set(this.heap.f32(ww.f32 + row * cols * 4, cols));
+    if (ww.f16 !== undefined) return this.k.f16ToF32(dst, ww.f16 + row * cols * 2, cols);
+    const u = ww.uni;
+    if (u) return this.k.dequantUniform(dst, u.scales, u.zeros, u.values, cols, u.groupSize, u.bits, row, row + 1);
+    const q = ww.lut!;
+    (q.bits === 4 ? this.k.dequantLut4 : this.k.dequantLut3)(dst, q.planes, q.indices, cols, row, row + 1);
+    // the row's sparse entries (a handful) added on the host
+    const s = q.sparse;
+    if (!s) return;
+    const [k0, k1] = this.heap.i32(s.rowPtr + row * 4, 2);
+    const at = this.heap.i32(s.colIdx + k0 * 4, k1 - k0);
+    const values = this.heap.f32(s.values + k0 * 4, k1 - k0);
+    const o = this.heap.f32(dst, cols);
+    for (let k = 0; k < at.length; k++) o[at[k]] += values[k];
   }
 
   matvec(out: Vec, w: Weight, x: Vec): void {
@@ -179,8 +187,8 @@ export class WasmBackend implements Backend {
   }
 
   /**
-   * A LUT or uniform product: one job (protocol.ts's quantizedJob) over all rows, or split by rows
-   * between the pool's threads (a nuq record's rowSplit when it has one part per thread). On the
+   * An f16, LUT or uniform product: one job (protocol.ts's quantizedJob) over all rows, or split by
+   * rows between the pool's threads (a nuq record's rowSplit when it has one part per thread). On the
    * int8 fast path the vectors are quantized here once, before the job, for all threads.
    */
   private quantized(out: number, w: WasmWeight, x: number, n: number, split: boolean): void {
@@ -190,14 +198,16 @@ export class WasmBackend implements Backend {
     const q = w.lut;
     const { base, per } = n === 1 || q?.int8 ? { base: 0, per: 0 } : this.decodeScratch(cols, parts);
     const sparse = [q?.sparse?.rowPtr ?? 0, q?.sparse?.colIdx ?? 0, q?.sparse?.values ?? 0];
-    const [op, args] = u
-      ? [OP_UNIFORM, [out, u.scales, u.zeros, u.values, x, cols, rows, n, u.rec.groupSize, u.rec.bits, base, per]]
-      : q!.int8
-        ? [OP_LUT_INT8, [out, q!.int8.table, q!.int8.scales, q!.indices, ...this.quantizeActivations(x, cols, n), cols, q!.bits, ...sparse, x, rows, n]]
-        : [OP_LUT, [out, q!.planes, q!.indices, x, cols, rows, n, q!.bits, ...sparse, base, per]];
+    const [op, args] = w.f16 !== undefined
+      ? [OP_F16, [out, w.f16, x, cols, rows, n, base, per]]
+      : u
+        ? [OP_UNIFORM, [out, u.scales, u.zeros, u.values, x, cols, rows, n, u.groupSize, u.bits, base, per]]
+        : q!.int8
+          ? [OP_LUT_INT8, [out, q!.int8.table, q!.int8.scales, q!.indices, ...this.quantizeActivations(x, cols, n), cols, q!.bits, ...sparse, x, rows, n]]
+          : [OP_LUT, [out, q!.planes, q!.indices, x, cols, rows, n, q!.bits, ...sparse, base, per]];
     if (!split) return quantizedJob(this.k, op, (i) => args[i], 0, 0, rows);
     const pool = this.pool!;
-    const s = q?.rec.rowSplit;
+    const s = q?.rowSplit;
     pool.run(op, args, s && s.length === pool.threads + 1 && isRowSplit(s, rows) ? s : pool.evenRanges(rows));
   }
 

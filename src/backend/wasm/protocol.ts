@@ -55,6 +55,9 @@ export const OP_UNIFORM = 5;
  *  part's rows (quantizedJob): out, table, scales, indices, xq (the n vectors quantized by the main thread), xqStride
  *  (bytes between them), cols, bits, rowPtr (0 = none), colIdx, values, x, rows, n. */
 export const OP_LUT_INT8 = 6;
+/** f16 product over the part's rows, for all n vectors (quantizedJob): out, w (binary16 [rows, cols]), x, cols, rows, n,
+ *  scratch, scratchPer. */
+export const OP_F16 = 7;
 /** Workers leave their loop and exit. */
 export const OP_EXIT = 255;
 
@@ -102,6 +105,7 @@ export function runPart(k: KernelExports, u32: Uint32Array, part: number, mem: F
     case OP_LUT:
     case OP_UNIFORM:
     case OP_LUT_INT8:
+    case OP_F16:
       return quantizedJob(k, op, a, part, r0, r1);
     case OP_MATMUL_ROWS: {
       const out = a(0), w = a(1), x = a(2), rows = a(3), cols = a(4), n = a(5), scratch = a(6);
@@ -125,12 +129,17 @@ export function runPart(k: KernelExports, u32: Uint32Array, part: number, mem: F
 }
 
 /**
- * Part `part` (rows r0 <= r < r1) of a quantized product, OP_LUT, OP_UNIFORM or OP_LUT_INT8 with
- * arguments a(i): one vector takes the matvec kernels, more take the matmul kernels, which decode
- * into the part's own scratch (scratch + part * scratchPer). The single-thread backend runs the same
- * function over all rows, so a row's result never depends on the thread count.
+ * Part `part` (rows r0 <= r < r1) of a quantized (or f16) product, OP_LUT, OP_UNIFORM, OP_LUT_INT8 or
+ * OP_F16 with arguments a(i): one vector takes the matvec kernels, more take the matmul kernels, which
+ * decode into the part's own scratch (scratch + part * scratchPer). The single-thread backend runs the
+ * same function over all rows, so a row's result never depends on the thread count.
  */
 export function quantizedJob(k: KernelExports, op: number, a: (i: number) => number, part: number, r0: number, r1: number): void {
+  if (op === OP_F16) {
+    const out = a(0), w = a(1), x = a(2), cols = a(3), rows = a(4), n = a(5);
+    if (n === 1) return k.matvecF16(out, w, x, cols, r0, r1);
+    return k.matmulF16(out, w, x, rows, cols, n, r0, r1, a(6) + part * a(7));
+  }
   if (op === OP_LUT_INT8) {
     const out = a(0), table = a(1), scales = a(2), idx = a(3), xq = a(4), xqStride = a(5), cols = a(6), bits = a(7);
     const rowPtr = a(8), x = a(11), rows = a(12), n = a(13);

@@ -42,17 +42,22 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
   const pxs = heap.place(xs);
   const scratch = heap.alloc(k.matmulScratchBytes(cols));
 
-  {
+  // dense weights, f32 and f16 (one vector: the matvec, n: the matmul)
+  const h = Uint16Array.from(w, (v) => ref.floatToHalf(v));
+  const ph = heap.place(h);
+  const dense: [string, (want: Float32Array) => void, () => void, (want: Float32Array) => void, () => void][] = [
+    ['F32', (o) => ref.matvecF32(o, w, x, rows, cols), () => k.matvecF32(po, pw, px, cols, 0, rows), (o) => ref.matmulF32(o, w, xs, rows, cols, n), () => k.matmulF32(po, pw, pxs, rows, cols, n)],
+    ['F16', (o) => ref.matvecF16(o, h, x, rows, cols), () => k.matvecF16(po, ph, px, cols, 0, rows), (o) => ref.matmulF16(o, h, xs, rows, cols, n), () => k.matmulF16(po, ph, pxs, rows, cols, n, 0, rows, scratch)],
+  ];
+  for (const [kind, refMatvec, matvec, refMatmul, matmul] of dense) {
     const want = new Float32Array(rows);
-    ref.matvecF32(want, w, x, rows, cols);
-    k.matvecF32(po, pw, px, cols, 0, rows);
-    check('matvecF32', f32(po, rows), want);
-  }
-  {
-    const want = new Float32Array(n * rows);
-    ref.matmulF32(want, w, xs, rows, cols, n);
-    k.matmulF32(po, pw, pxs, rows, cols, n);
-    check('matmulF32', f32(po, n * rows), want);
+    refMatvec(want);
+    matvec();
+    check(`matvec${kind}`, f32(po, rows), want);
+    const wantN = new Float32Array(n * rows);
+    refMatmul(wantN);
+    matmul();
+    check(`matmul${kind}`, f32(po, n * rows), wantN);
   }
   {
     const n = 45;
@@ -91,6 +96,9 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
     ref.matmulLut(wantN, lut, packed, xs, rows, cols, n, bits);
     (bits === 4 ? k.matmulLut4 : k.matmulLut3)(po, pl, pp, pxs, rows, cols, n, 0, rows, scratch);
     check(`matmulLut${bits}`, f32(po, n * rows), wantN);
+    const pr = heap.alloc(3 * cols * 4);
+    (bits === 4 ? k.dequantLut4 : k.dequantLut3)(pr, pl, pp, cols, 2, 5);
+    check(`dequantLut${bits}`, f32(pr, 3 * cols), ref.dequantLut(lut, packed, rows, cols, bits).subarray(2 * cols, 5 * cols));
   }
   for (const bits of [4, 3, 8] as const) {
     const groupSize = 32;
@@ -109,6 +117,11 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
     ref.matmulUniform(wantN, scales, zeros, packed, xs, rows, cols, n, groupSize, bits);
     k.matmulUniform(po, ps, pz, pp, pxs, rows, cols, n, groupSize, bits, 0, rows, scratch);
     check(`matmulUniform${bits}`, f32(po, n * rows), wantN);
+    const row = new Float32Array(cols);
+    ref.dequantUniformRow(row, scales, zeros, packed, 3, cols, groupSize, bits);
+    const pr = heap.alloc(cols * 4);
+    k.dequantUniform(pr, ps, pz, pp, cols, groupSize, bits, 3, 4);
+    check(`dequantUniform${bits}`, f32(pr, cols), row);
   }
   {
     const rowPtr = new Int32Array(rows + 1);
