@@ -20,7 +20,7 @@
 // The decode (swizzles and shuffles) costs more than the multiply-adds, so the matmuls decode a
 // tile of rows once into the caller's scratch and run the dense register-blocked matmul on it
 // (docs/KERNELS.md has the measurements against decoding into registers per four vectors).
-import { matmulTile, tileRows } from './dense';
+import { matmulScratchBytes, matmulTile, tileRows } from './dense';
 import { dot16, groupBytes, hsum, indicesFirst, indicesSecond, packedAt } from './simd';
 
 // Bytes of one row's byte planes (3-bit tables use lanes 0..7 of each plane).
@@ -228,10 +228,19 @@ export function quantizeActivations(xq: usize, x: usize, cols: i32): void {
 }
 
 // Sum over 16 weights of table[k[j]] * xq[j] as i32x4: one swizzle, widened to i16 against xq at xp.
+// Lane l sums the weights at positions 2l and 2l + 1 of each 8; the batched kernel keeps this lane
+// assignment, so its i32 lane sums (exact integers) are the same numbers.
 // @ts-ignore: decorator
 @inline function dotInt8(t: v128, k: v128, xp: usize): v128 {
   const w = i8x16.swizzle(t, k);
   return i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w), v128.load(xp)), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w), v128.load(xp, 16)));
+}
+
+// One block's i32 lane sums scaled into a row's f32 accumulator: acc + f32(sum) * xscale. Shared by
+// the matvec and the batched kernel, so both round the same numbers in the same order.
+// @ts-ignore: decorator
+@inline function addBlock(acc: v128, sum: v128, xs: usize, block: i32): v128 {
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(sum), f32x4.splat(load<f32>(xs + (<usize>block << 2)))));
 }
 
 // out[r] = scales[r] * sum_b xscale[b] * sum_{c in block b} table[r, idx(r, c)] * xq[c] for r0 <= r < r1.
@@ -256,7 +265,7 @@ export function quantizeActivations(xq: usize, x: usize, cols: i32): void {
         const xp = xq + (<usize>g << 6);
         sum = i32x4.add(sum, i32x4.add(dotInt8(t, indicesFirst(bits, v), xp), dotInt8(t, indicesSecond(bits, v, gp), xp + 32)));
       }
-      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(sum), f32x4.splat(load<f32>(xs + (<usize>(g0 / blockGroups) << 2)))));
+      acc = addBlock(acc, sum, xs, g0 / blockGroups);
     }
     store<f32>(out + (<usize>r << 2), hsum(acc) * load<f32>(scales + (<usize>r << 2)));
   }
@@ -271,4 +280,114 @@ export function matvecLut4Int8(out: usize, table: usize, scales: usize, idx: usi
 // The same with 3-bit packed indices (table lanes 8..15 unused).
 export function matvecLut3Int8(out: usize, table: usize, scales: usize, idx: usize, xq: usize, cols: i32, r0: i32, r1: i32): void {
   lutRowsInt8(3, out, table, scales, idx, xq, cols, r0, r1);
+}
+
+// --- The batched int8 product: exactly n int8 matvecs, with each decoded weight reused across vectors.
+//
+// A tile of rows is decoded once into the caller's scratch as int16 table values (one swizzle per 16
+// weights, widened; whole groups, so the padding of a partial last group is decoded too and meets
+// xq's zeros). Then each block of four vectors meets every row of the tile: every 8 decoded weights
+// are loaded once and dotted (i32x4.dot_i16x8_s) with the four vectors' int16 values. The i32 lane
+// sums are the matvec's (same lanes, exact integers), and each block's sum, each row's sum and the
+// row scale are rounded in the matvec's order, so every output has the matvec's bits.
+
+// Rows t0 <= r < t1 decoded as int16 table values into dst (groups * 32 per row).
+// @ts-ignore: decorator
+@inline function decodeRowsInt8(bits: i32, dst: usize, table: usize, idx: usize, cols: i32, t0: i32, t1: i32): void {
+  const groups = (cols + 31) >> 5;
+  const gb = groupBytes(bits);
+  const stride = rowStride(bits, cols);
+  for (let r = t0; r < t1; r++) {
+    const t = v128.load(table + (<usize>r << 4));
+    const row = idx + <usize>r * stride;
+    const d = dst + <usize>(r - t0) * (<usize>groups << 6);
+    for (let g = 0; g < groups; g++) {
+      const gp = row + <usize>g * gb;
+      const v = v128.load(gp);
+      const dp = d + (<usize>g << 6);
+      const w0 = i8x16.swizzle(t, indicesFirst(bits, v));
+      const w1 = i8x16.swizzle(t, indicesSecond(bits, v, gp));
+      v128.store(dp, i16x8.extend_low_i8x16_s(w0));
+      v128.store(dp, i16x8.extend_high_i8x16_s(w0), 16);
+      v128.store(dp, i16x8.extend_low_i8x16_s(w1), 32);
+      v128.store(dp, i16x8.extend_high_i8x16_s(w1), 48);
+    }
+  }
+}
+
+// For the m decoded rows at w (groups * 32 int16 per row, row scales at `scales`) and four vectors,
+// the int16 values of vector j at x_j and its outputs at o_j + r * 4. Each 8-weight chunk is loaded
+// once for the four vectors.
+// @ts-ignore: decorator
+@inline function rowsInt8x4(w: usize, m: i32, scales: usize, groups: i32, x0: usize, x1: usize, x2: usize, x3: usize, o0: usize, o1: usize, o2: usize, o3: usize): void {
+  const xs = <usize>groups << 6;
+  const blockGroups = XQ_BLOCK >> 5;
+  for (let r = 0; r < m; r++) {
+    const row = w + <usize>r * xs;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    for (let g0 = 0; g0 < groups; g0 += blockGroups) {
+      const end = <usize>min(groups, g0 + blockGroups) << 6;
+      let s0 = i32x4.splat(0);
+      let s1 = i32x4.splat(0);
+      let s2 = i32x4.splat(0);
+      let s3 = i32x4.splat(0);
+      for (let off = <usize>g0 << 6; off < end; off += 16) {
+        const wv = v128.load(row + off);
+        s0 = i32x4.add(s0, i32x4.dot_i16x8_s(wv, v128.load(x0 + off)));
+        s1 = i32x4.add(s1, i32x4.dot_i16x8_s(wv, v128.load(x1 + off)));
+        s2 = i32x4.add(s2, i32x4.dot_i16x8_s(wv, v128.load(x2 + off)));
+        s3 = i32x4.add(s3, i32x4.dot_i16x8_s(wv, v128.load(x3 + off)));
+      }
+      const b = g0 / blockGroups;
+      a0 = addBlock(a0, s0, x0 + xs, b);
+      a1 = addBlock(a1, s1, x1 + xs, b);
+      a2 = addBlock(a2, s2, x2 + xs, b);
+      a3 = addBlock(a3, s3, x3 + xs, b);
+    }
+    const sc = load<f32>(scales + (<usize>r << 2));
+    const ro = <usize>r << 2;
+    store<f32>(o0 + ro, hsum(a0) * sc);
+    store<f32>(o1 + ro, hsum(a1) * sc);
+    store<f32>(o2 + ro, hsum(a2) * sc);
+    store<f32>(o3 + ro, hsum(a3) * sc);
+  }
+}
+
+// The int8 matvec on n vectors (xq [n] at xqStride bytes apart, out [n, rows]) for rows r0 <= r < r1,
+// four vectors at a time. In the last block of four, the places past n take vector n - 1 again (the
+// same bits stored twice): one code path for every n.
+// @ts-ignore: decorator
+@inline function lutMatmulInt8(bits: i32, out: usize, table: usize, scales: usize, idx: usize, xq: usize, xqStride: usize, rows: i32, cols: i32, n: i32, r0: i32, r1: i32, scratch: usize): void {
+  const groups = (cols + 31) >> 5;
+  const tile = <i32>(matmulScratchBytes(cols) / (<usize>groups << 6));
+  const oStride = <usize>rows << 2;
+  for (let t0 = r0; t0 < r1; t0 += tile) {
+    const t1 = min(r1, t0 + tile);
+    decodeRowsInt8(bits, scratch, table, idx, cols, t0, t1);
+    const o = out + (<usize>t0 << 2);
+    const sp = scales + (<usize>t0 << 2);
+    for (let i = 0; i < n; i += 4) {
+      const j1 = <usize>min(i + 1, n - 1);
+      const j2 = <usize>min(i + 2, n - 1);
+      const j3 = <usize>min(i + 3, n - 1);
+      rowsInt8x4(scratch, t1 - t0, sp, groups,
+        xq + <usize>i * xqStride, xq + j1 * xqStride, xq + j2 * xqStride, xq + j3 * xqStride,
+        o + <usize>i * oStride, o + j1 * oStride, o + j2 * oStride, o + j3 * oStride);
+    }
+  }
+}
+
+// matvecLut4Int8 on n vectors, bit for bit: xq holds n quantizeActivations outputs xqStride bytes apart,
+// out [n, rows], rows r0 <= r < r1 of every vector; scratch: matmulScratchBytes(cols) bytes of this
+// thread's own.
+export function matmulLut4Int8(out: usize, table: usize, scales: usize, idx: usize, xq: usize, xqStride: usize, rows: i32, cols: i32, n: i32, r0: i32, r1: i32, scratch: usize): void {
+  lutMatmulInt8(4, out, table, scales, idx, xq, xqStride, rows, cols, n, r0, r1, scratch);
+}
+
+// The same with 3-bit packed indices.
+export function matmulLut3Int8(out: usize, table: usize, scales: usize, idx: usize, xq: usize, xqStride: usize, rows: i32, cols: i32, n: i32, r0: i32, r1: i32, scratch: usize): void {
+  lutMatmulInt8(3, out, table, scales, idx, xq, xqStride, rows, cols, n, r0, r1, scratch);
 }

@@ -105,34 +105,62 @@
   return lo | (hi << 2);
 }
 
-// 4 bits: `v` is the group's 16 bytes.
+// The decoders' lane constants, loaded from static data at each use. V8 (Turbofan, Node 20) builds a
+// v128.const again at every use inside a loop (3-4 instructions each) unless registers are free;
+// a load is one instruction (docs/KERNELS.md, "The 3-bit decode").
+const DECODE = memory.data<u8>([
+  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, // LOW4: a 4-bit index
+  3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, //                  LOW2: the low two bits of a 3-bit index
+  1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, //       BIT: bit (lane mod 8)
+  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, //                  HIGH: the high bit of a 3-bit index
+], 16);
+const LOW4: usize = 0;
+const LOW2: usize = 16;
+const BIT: usize = 32;
+const HIGH: usize = 48;
+
+// 4 bits: `v` is the group's 16 bytes. The shift is 16-bit (one psrlw; an i8x16 shift is emulated
+// with a shift and a mask): the bits a byte takes from its neighbour are above bit 3 and the AND drops them.
 // @ts-ignore: decorator
 @inline function unpack4first(v: v128): v128 {
-  return v128.and(v, i8x16.splat(0x0f));
+  return v128.and(v, v128.load(DECODE + LOW4));
 }
 // @ts-ignore: decorator
 @inline function unpack4second(v: v128): v128 {
-  return i8x16.shr_u(v, 4);
+  return v128.and(i16x8.shr_u(v, 4), v128.load(DECODE + LOW4));
 }
 
-// 3 bits: `v` holds the group's 12 bytes in lanes 0..11. The low two bits come from bytes 0..7
-// (shifts 0 and 2 side by side for weights 0..15, 4 and 6 for 16..31); the high bit of weight
-// 8i + b is bit b of byte 8 + i, spread over lanes by one shuffle and a per-lane bit mask.
+// 3 bits: `v` holds the group's 12 bytes in lanes 0..11.
+// Low two bits: bytes 0..7 beside the same bytes shifted right by 2 (one punpcklqdq) hold those of
+// weights 0..15 at bits 0..1 of each lane, and that vector shifted right by 4 those of 16..31. The
+// shifts are 16-bit, as for 4 bits: what a byte takes from its neighbour lands above bit 1.
+// High bit: the one of weight 8i + b is bit b of byte 8 + i. Unpacks (shuffles V8 lowers to
+// punpck*, with no constant) copy byte 8 + i over lanes 8i..8i+7, and the per-lane bit is tested.
+// @ts-ignore: decorator
+@inline function low3(v: v128): v128 {
+  return i8x16.shuffle(v, i16x8.shr_u(v, 2), 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+}
+// Bytes 8..11 of v, each over four lanes (punpckhbw, punpcklwd).
+// @ts-ignore: decorator
+@inline function high3(v: v128): v128 {
+  const w = i8x16.shuffle(v, v, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  return i8x16.shuffle(w, w, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+}
 // @ts-ignore: decorator
 @inline function unpack3first(v: v128): v128 {
-  const lo = v128.and(i8x16.shuffle(v, i8x16.shr_u(v, 2), 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), i8x16.splat(3));
-  const hb = i8x16.shuffle(v, v, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9);
-  return v128.or(lo, highBit3(hb));
+  const h = high3(v);
+  const lo = v128.and(low3(v), v128.load(DECODE + LOW2));
+  return v128.or(lo, highBit3(i8x16.shuffle(h, h, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23)));
 }
 // @ts-ignore: decorator
 @inline function unpack3second(v: v128): v128 {
-  const lo = v128.and(i8x16.shuffle(i8x16.shr_u(v, 4), i8x16.shr_u(v, 6), 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), i8x16.splat(3));
-  const hb = i8x16.shuffle(v, v, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11);
-  return v128.or(lo, highBit3(hb));
+  const h = high3(v);
+  const lo = v128.and(i16x8.shr_u(low3(v), 4), v128.load(DECODE + LOW2));
+  return v128.or(lo, highBit3(i8x16.shuffle(h, h, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31)));
 }
 // 4 in each lane whose bit (lane mod 8) of `hb` is set.
 // @ts-ignore: decorator
 @inline function highBit3(hb: v128): v128 {
-  const mask = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
-  return v128.and(i8x16.eq(v128.and(hb, mask), mask), i8x16.splat(4));
+  const bit = v128.load(DECODE + BIT);
+  return v128.and(i8x16.eq(v128.and(hb, bit), bit), v128.load(DECODE + HIGH));
 }

@@ -11,6 +11,9 @@
 // before it) and against the f32 matmul at n = 1, 4, 16, 64 for 2048x2048 and 4096x4096; the
 // uniform 4-bit g128 matvec and matmul likewise.
 //
+// Batched int8 fast path, one thread: matmulLut4Int8/3Int8 against n int8 matvecs, the exact batched
+// matmulLut4/3 and matmulF32, stories15M shapes and 2048x2048 at n = 4, 16, 64.
+//
 // f16 weights, one thread: matvecF16 and matmulF16 (n = 16) against the f32 kernels on the same
 // values, stories15M shapes (the 32000x288 head included) and 2048x2048.
 //
@@ -24,9 +27,11 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { WasmHeap } from '../src/backend/wasm/heap.ts';
 import { WasmBackend } from '../src/backend/wasm/index.ts';
 import { createKernelInstance } from '../src/backend/wasm/instance.ts';
 import { lutInt8Table, lutPlanes } from '../src/backend/wasm/layout.ts';
+import { activationStride } from '../src/backend/wasm/protocol.ts';
 import { dequantize, type F16Record, type TensorRecord } from '../src/format/kinds.ts';
 import { Model } from '../src/model/model.ts';
 import { Rng } from '../src/util/random.ts';
@@ -46,6 +51,13 @@ function bestOf(fns: (() => void)[]): number[] {
   return interleavedRounds(fns, budgetMs).map((s) => Math.min(...s));
 }
 
+/** A random R x C nuq matrix placed for both LUT paths: its byte planes, packed indices, int8 table and row scales. */
+function placeNuq(heap: WasmHeap, rng: Rng, R: number, C: number, bits: 3 | 4) {
+  const rec = randomNuq(rng, 'w', R, C, { bits });
+  const t8 = lutInt8Table(rec.lut, bits);
+  return { planes: heap.place(lutPlanes(rec.lut, bits)), idx: heap.place(rec.indices), table: heap.place(t8.table), scales: heap.place(t8.scales) };
+}
+
 const sections: string[] = [];
 const capacityBefore = await parallelCapacity();
 
@@ -59,10 +71,7 @@ const capacityBefore = await parallelCapacity();
       const what = `LUT ${bits}-bit ${R}x${C}`;
       if (!wanted(what)) continue;
       const mark = heap.mark();
-      const rec = randomNuq(rng, 'w', R, C, { bits });
-      const t8 = lutInt8Table(rec.lut, bits);
-      const planes = heap.place(lutPlanes(rec.lut, bits)), idx = heap.place(rec.indices);
-      const table = heap.place(t8.table), scales = heap.place(t8.scales);
+      const { planes, idx, table, scales } = placeNuq(heap, rng, R, C, bits);
       const f32 = heap.place(rng.normals(R * C, 0.02));
       const x = heap.place(rng.normals(C));
       const xq = heap.alloc(k.activationBytes(C));
@@ -86,6 +95,56 @@ const capacityBefore = await parallelCapacity();
     `### Single-token LUT matvecs, one thread\n\nexact: matvecLut4 / matvecLut3; int8: quantizeActivations + matvecLut4Int8 / matvecLut3Int8 (the fast path, not exact); ` +
       `f32: matvecF32 on a dense matrix of the same shape. In brackets: ns per weight. Ratios above 1 mean the second named is slower.\n\n` +
       `| matvec | exact | int8 | f32 | int8 vs exact | exact vs f32 | int8 vs f32 |\n| --- | --- | --- | --- | --- | --- | --- |\n${lines.join('\n')}\n`,
+  );
+}
+
+// --- the batched int8 fast path, one thread
+{
+  const { exports: k, heap } = await createKernelInstance();
+  const rng = new Rng(44);
+  const lines: string[] = [];
+  for (const [R, C, ns] of [[288, 288, [4, 64]], [768, 288, [64]], [288, 768, [64]], [2048, 2048, [4, 16, 64]]] as [number, number, number[]][]) {
+    for (const bits of [4, 3] as const) {
+      for (const n of ns) {
+        const what = `int8 ${bits}-bit ${R}x${C}, n=${n}`;
+        if (!wanted(what)) continue;
+        const mark = heap.mark();
+        const { planes, idx, table, scales } = placeNuq(heap, rng, R, C, bits);
+        const f32 = heap.place(rng.normals(R * C, 0.02));
+        const x = heap.place(rng.normals(n * C));
+        const stride = activationStride(k, C);
+        const xq = heap.alloc(n * stride);
+        const out = heap.alloc(n * R * 4);
+        const scratch = heap.alloc(k.matmulScratchBytes(C));
+        const [matvec, matmul, exact] = bits === 4 ? [k.matvecLut4Int8, k.matmulLut4Int8, k.matmulLut4] : [k.matvecLut3Int8, k.matmulLut3Int8, k.matmulLut3];
+        // as the backend runs it: the n vectors quantized once, then the product
+        const quantize = () => {
+          for (let i = 0; i < n; i++) k.quantizeActivations(xq + i * stride, x + i * C * 4, C);
+        };
+        const best = bestOf([
+          () => {
+            quantize();
+            for (let i = 0; i < n; i++) matvec(out + i * R * 4, table, scales, idx, xq + i * stride, C, 0, R);
+          },
+          () => {
+            quantize();
+            matmul(out, table, scales, idx, xq, stride, R, C, n, 0, R, scratch);
+          },
+          () => exact(out, planes, idx, x, R, C, n, 0, R, scratch),
+          () => k.matmulF32(out, f32, x, R, C, n),
+        ]);
+        const perMac = (ms: number) => `${((ms * 1e6) / (R * C * n)).toFixed(3)}`;
+        lines.push(`| ${what} | ${best.map((t) => `${fmtMs(t)} (${perMac(t)})`).join(' | ')} | ×${(best[0] / best[1]).toFixed(2)} | ×${(best[2] / best[1]).toFixed(2)} | ×${(best[3] / best[1]).toFixed(2)} |`);
+        console.error(lines[lines.length - 1]);
+        heap.release(mark);
+      }
+    }
+  }
+  sections.push(
+    `### Batched int8 fast path, one thread\n\nint8 looped: n calls of matvecLut4Int8 / matvecLut3Int8 (the fast path's batches before matmulLut4Int8 / 3Int8); int8 batched: matmulLut4Int8 / matmulLut3Int8 ` +
+      `(the same bits); both after quantizing the n vectors. exact batched: matmulLut4 / matmulLut3; f32: matmulF32 on a dense matrix of the same shape. In brackets: ns per multiply-add. ` +
+      `Ratios above 1 mean int8 batched is faster.\n\n` +
+      `| product | int8 looped | int8 batched | exact batched | f32 | vs int8 looped | vs exact batched | vs f32 |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n${lines.join('\n')}\n`,
   );
 }
 

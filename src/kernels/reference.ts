@@ -182,6 +182,17 @@ export function matvecLutInt8(
   }
 }
 
+/**
+ * matvecLutInt8 for n vectors (matmulLut4Int8 / matmulLut3Int8): out [n, rows], xq[i] is vector i's
+ * quantizeActivations output, rows r0 <= r < r1 of each. The kernels must match it bit for bit.
+ */
+export function matmulLutInt8(
+  out: Float32Array, table: Int8Array, scales: Float32Array, packed: Uint8Array, xq: { q: Int16Array; scales: Float32Array }[],
+  rows: number, cols: number, bits: 3 | 4, r0 = 0, r1 = rows,
+): void {
+  xq.forEach((v, i) => matvecLutInt8(out.subarray(i * rows, (i + 1) * rows), table, scales, packed, v.q, v.scales, rows, cols, bits, r0, r1));
+}
+
 /** Row-wise dequantization of a packed LUT matrix to dense f32 (for tests and export). */
 export function dequantLut(lut: Float32Array, packed: Uint8Array, rows: number, cols: number, bits: PackedBits): Float32Array {
   const stride = rowBytes(bits, cols);

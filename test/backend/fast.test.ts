@@ -1,6 +1,7 @@
 // The wasm backend's opt-in int8 fast path (`fast: true`, docs/KERNELS.md): every LUT product takes
-// the int8 matvec (per vector in a batch), the sparse part stays exact, uniform and f32 weights are
-// untouched; the results do not depend on the thread count, and stay near the exact path.
+// the int8 kernels (a batch gives each vector the bits of its own int8 matvec), the sparse part stays
+// exact, uniform and f32 weights are untouched; the results do not depend on the thread count, and
+// stay near the exact path.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { JsBackend } from '../../src/backend/js/index.ts';
@@ -18,7 +19,7 @@ import { nuqModelRecords, products, randomNuq } from './_nuq.ts';
 /** test/kernels/lutint8.test.ts's tolerance of the int8 matvec against the exact reference. */
 const INT8_TOLERANCE = 1.5e-2;
 
-test('fast nuq products: the same bits on 1, 2 and 3 threads, near the reference backend, for n = 1..9 with and without sparse', async () => {
+test('fast nuq products: each vector of a batch as one token, the same bits on 1, 2 and 3 threads, near the reference backend, for n = 1..9 with and without sparse', async () => {
   const rng = new Rng(31);
   const ns = [1, 2, 5, 9];
   const [rows, cols] = [83, 300];
@@ -37,11 +38,13 @@ test('fast nuq products: the same bits on 1, 2 and 3 threads, near the reference
       const one = products(backends[0], rec, x, ns);
       const same = products(exact, rec, x, ns);
       const dense = dequantize(rec);
+      const single = Array.from({ length: 9 }, (_, i) => products(backends[0], rec, x.subarray(i * cols), [1])[0]);
       ns.forEach((n, j) => {
         assert.not.equal(Array.from(one[j]), Array.from(same[j]), `${what} n=${n}: fast gives the exact path's bits`);
         for (let i = 0; i < n; i++) {
           const v = (a: Float32Array) => a.subarray(i * rows, (i + 1) * rows);
           assertCloseDot(v(one[j]), v(want[j]), dotScale(dense, x.subarray(i * cols, (i + 1) * cols), rows, cols), INT8_TOLERANCE, `${what} n=${n} vector ${i}`);
+          assert.equal(Array.from(v(one[j])), Array.from(single[i]), `${what} n=${n} vector ${i}: the bits of one token`);
         }
       });
       for (const b of backends.slice(1)) {

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createKernelInstance, type KernelInstance } from '../../src/backend/wasm/instance.ts';
 import { lutInt8Table, lutPlanes } from '../../src/backend/wasm/layout.ts';
+import { activationStride } from '../../src/backend/wasm/protocol.ts';
 import { packIndices } from '../../src/format/packing.ts';
 import * as ref from '../../src/kernels/reference.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -139,6 +140,70 @@ for (const bits of [4, 3] as const) {
         const want = Math.fround(Math.fround(q8.table[(r << bits) + idx[r * cols + c]] * 32767 * Math.fround(1 / 32767)) * q8.scales[r]);
         if (Math.abs(got[r] - want) > 1e-6 * Math.abs(want)) assert.unreachable(`row ${r} column ${c}: ${got[r]} vs ${want}`);
       }
+    }
+  });
+}
+
+/**
+ * matmulLut{bits}Int8 on n vectors against n calls of matvecLut{bits}Int8 on the same quantized
+ * vectors: the same bits in every output of the row range (the batched product must score what
+ * generation computes), nothing outside it written; and against the twin ref.matmulLutInt8 at 1e-5.
+ */
+function checkBatchedInt8(inst: KernelInstance, rows: number, cols: number, n: number, bits: 3 | 4, lut: Float32Array, x: Float32Array, idx: Uint8Array): void {
+  const { exports: k, heap } = inst;
+  const packed = packIndices(idx, rows, cols, bits);
+  const t8 = lutInt8Table(lut, bits);
+  const q8 = ref.lutToInt8(lut, bits);
+  const dense = ref.dequantLut(lut, packed, rows, cols, bits);
+  const mark = heap.mark();
+  const pt = heap.place(t8.table), ps = heap.place(t8.scales), pi = heap.place(packed), px = heap.place(x);
+  const stride = activationStride(k, cols);
+  const pxq = heap.alloc(n * stride);
+  for (let i = 0; i < n; i++) k.quantizeActivations(pxq + i * stride, px + i * cols * 4, cols);
+  const scratch = heap.alloc(k.matmulScratchBytes(cols));
+  const xq = Array.from({ length: n }, (_, i) => ref.quantizeActivations(x.subarray(i * cols, (i + 1) * cols), cols));
+  for (const [r0, r1] of rowRanges(rows)) {
+    const what = `matmulLut${bits}Int8 ${rows}x${cols} n=${n} [${r0},${r1})`;
+    const pm = placeSentinel(heap, n * rows);
+    const pv = placeSentinel(heap, n * rows);
+    (bits === 4 ? k.matmulLut4Int8 : k.matmulLut3Int8)(pm, pt, ps, pi, pxq, stride, rows, cols, n, r0, r1, scratch);
+    for (let i = 0; i < n; i++) (bits === 4 ? k.matvecLut4Int8 : k.matvecLut3Int8)(pv + i * rows * 4, pt, ps, pi, pxq + i * stride, cols, r0, r1);
+    const got = heap.f32(pm, n * rows).slice();
+    const want = heap.f32(pv, n * rows).slice();
+    const twin = new Float32Array(n * rows);
+    ref.matmulLutInt8(twin, q8.table, q8.scales, packed, xq, rows, cols, bits, r0, r1);
+    for (let i = 0; i < n; i++) {
+      const v = (a: Float32Array) => a.subarray(i * rows, (i + 1) * rows);
+      assertUntouched(v(got), r0, r1, `${what} vector ${i}`);
+      assert.equal(Array.from(v(got)), Array.from(v(want)), `${what} vector ${i}: the matvec's bits`);
+      const scale = dotScale(dense, x.subarray(i * cols, (i + 1) * cols), rows, cols, r0, r1);
+      assertCloseDot(v(got).subarray(r0, r1), v(twin).subarray(r0, r1), scale, 1e-5, `${what} vector ${i} against its twin`);
+    }
+  }
+  heap.release(mark);
+}
+
+for (const bits of [4, 3] as const) {
+  test(`matmulLut${bits}Int8 gives matvecLut${bits}Int8's bits for every vector: n = 1..9, every size pair, row ranges`, async () => {
+    const inst = await createKernelInstance();
+    const rng = new Rng(1200 + bits);
+    for (const rows of SIZES) {
+      for (const cols of SIZES) {
+        const n = 1 + rng.int(9);
+        checkBatchedInt8(inst, rows, cols, n, bits, rng.normals(rows << bits, 0.05), rng.normals(n * cols), randomIndices(rng, rows * cols, bits));
+      }
+    }
+    for (const n of [1, 2, 3, 4, 5, 8, 9]) checkBatchedInt8(inst, 33, 65, n, bits, rng.normals(33 << bits, 0.05), rng.normals(n * 65), randomIndices(rng, 33 * 65, bits));
+  });
+
+  test(`matmulLut${bits}Int8 on model-like data: several activation blocks, several tiles of rows`, async () => {
+    const inst = await createKernelInstance();
+    const rng = new Rng(1300 + bits);
+    // 2048 + 17 columns: 9 activation blocks, the last partial; 40 rows of 11008 columns: 5 tiles of 8 rows
+    for (const [rows, cols, n] of [[64, 288, 7], [24, 2048 + 17, 6], [40, 11008, 5]]) {
+      const x = new Float32Array(n * cols);
+      for (let i = 0; i < n; i++) x.set(modelLikeX(rng, cols), i * cols);
+      checkBatchedInt8(inst, rows, cols, n, bits, modelLikeLut(rng, rows, bits), x, randomIndices(rng, rows * cols, bits));
     }
   });
 }

@@ -75,16 +75,20 @@ test('spmmCsrAdd adds the sparse product of n = 1..9 vectors into out over every
   for (let n = 1; n <= 9; n++) check(33, 65, n, 0.1);
 });
 
-test('spmmCsrAdd with one vector is spmvCsrAdd, bit for bit', async () => {
+test('spmmCsrAdd gives each vector spmvCsrAdd\'s bits, n = 1..9 (a batch on the int8 fast path must give what one token gives)', async () => {
   const { exports: k, heap } = await createKernelInstance();
   const rng = new Rng(29);
-  const m = randomCsr(rng, 40, 100, 0.3);
-  const prp = heap.place(m.rowPtr), pci = heap.place(m.colIdx), pv = heap.place(m.values), px = heap.place(rng.normals(100));
-  const base = rng.normals(40);
-  const pa = heap.place(base), pb = heap.place(base);
-  k.spmvCsrAdd(pa, prp, pci, pv, px, 0, 40);
-  k.spmmCsrAdd(pb, prp, pci, pv, px, 40, 100, 1, 0, 40);
-  assert.equal(Array.from(heap.f32(pb, 40)), Array.from(heap.f32(pa, 40)));
+  const [rows, cols] = [40, 100];
+  const m = randomCsr(rng, rows, cols, 0.3);
+  const prp = heap.place(m.rowPtr), pci = heap.place(m.colIdx), pv = heap.place(m.values);
+  for (let n = 1; n <= 9; n++) {
+    const px = heap.place(rng.normals(n * cols));
+    const base = rng.normals(n * rows);
+    const pa = heap.place(base), pb = heap.place(base);
+    for (let i = 0; i < n; i++) k.spmvCsrAdd(pa + i * rows * 4, prp, pci, pv, px + i * cols * 4, 0, rows);
+    k.spmmCsrAdd(pb, prp, pci, pv, px, rows, cols, n, 0, rows);
+    assert.equal(Array.from(heap.f32(pb, n * rows)), Array.from(heap.f32(pa, n * rows)), `n = ${n}`);
+  }
 });
 
 test('spmvCsrAdd with a fully empty matrix leaves out as it was', async () => {

@@ -43,7 +43,14 @@ export interface KernelExports extends Record<string, unknown> {
   matvecLut4Int8(out: number, table: number, scales: number, idx: number, xq: number, cols: number, r0: number, r1: number): void;
   /** The same with 3-bit packed indices. */
   matvecLut3Int8(out: number, table: number, scales: number, idx: number, xq: number, cols: number, r0: number, r1: number): void;
-  /** Bytes of scratch matmulLut4/3 and matmulUniform need for `cols` columns (one tile of f32 rows). */
+  /**
+   * matvecLut4Int8 on n vectors, bit for bit: xq holds n quantizeActivations outputs xqStride bytes apart, out [n, rows], rows
+   * r0 <= r < r1; a tile of rows is decoded once into `scratch` (matmulScratchBytes(cols) bytes, the calling thread's own).
+   */
+  matmulLut4Int8(out: number, table: number, scales: number, idx: number, xq: number, xqStride: number, rows: number, cols: number, n: number, r0: number, r1: number, scratch: number): void;
+  /** The same with 3-bit packed indices. */
+  matmulLut3Int8(out: number, table: number, scales: number, idx: number, xq: number, xqStride: number, rows: number, cols: number, n: number, r0: number, r1: number, scratch: number): void;
+  /** Bytes of scratch matmulLut4/3, matmulLut4/3Int8, matmulF16 and matmulUniform need for `cols` columns (one tile of f32 rows). */
   matmulScratchBytes(cols: number): number;
   /**
    * Uniform (RTN/GPTQ/AWQ): out[r] = sum_c scales[r, g] * (q(r, c) - zeros[r, g]) * x[c], g = floor(c / min(groupSize, cols)),

@@ -10,7 +10,7 @@ import type { Backend, Vec, Weight } from '../types.ts';
 import { createKernelInstance, kernelModule, type KernelInstance } from './instance.ts';
 import type { KernelPool, PoolOptions } from './pool.ts';
 import { lutInt8Table, lutPlanes } from './layout.ts';
-import { OP_F16, OP_LUT, OP_LUT_INT8, OP_MATMUL_ROWS, OP_MATMUL_VECS, OP_MATVEC_F32, OP_UNIFORM, quantizedJob } from './protocol.ts';
+import { OP_F16, OP_LUT, OP_LUT_INT8, OP_MATMUL_ROWS, OP_MATMUL_VECS, OP_MATVEC_F32, OP_UNIFORM, activationStride, quantizedJob } from './protocol.ts';
 
 // A weight holds addresses in WASM memory and a few numbers, never the record it came from: the
 // record's arrays are dropped after upload, and embedding rows are read from WASM memory too.
@@ -46,8 +46,9 @@ export interface WasmBackendOptions extends PoolOptions {
   matmulSplit?: 'rows' | 'vectors';
   /**
    * Runs LUT (nuq) products on the int8 fast path: int8 tables, int16 activations, not exact
-   * (docs/KERNELS.md has its error). Made for one token at a time; a batch runs the int8 matvec per
-   * vector, so a perplexity run sees the same arithmetic as generation. Default false.
+   * (docs/KERNELS.md has its error). A batch runs the batched int8 kernel, which gives the int8
+   * matvec's bits for every vector, so a perplexity run sees the same arithmetic as generation.
+   * Default false.
    */
   fast?: boolean;
 }
@@ -62,7 +63,7 @@ export class WasmBackend implements Backend {
   readonly name = 'wasm';
   private readonly minSplitWork: number;
   private readonly matmulSplit: 'rows' | 'vectors';
-  /** Whether single-vector LUT products take the int8 fast path. */
+  /** Whether LUT products take the int8 fast path. */
   readonly fast: boolean;
 
   private constructor(
@@ -196,14 +197,14 @@ export class WasmBackend implements Backend {
     const parts = split ? this.pool!.threads : 1;
     const u = w.uni;
     const q = w.lut;
-    const { base, per } = n === 1 || q?.int8 ? { base: 0, per: 0 } : this.decodeScratch(cols, parts);
+    const { base, per } = n === 1 ? { base: 0, per: 0 } : this.decodeScratch(cols, parts);
     const sparse = [q?.sparse?.rowPtr ?? 0, q?.sparse?.colIdx ?? 0, q?.sparse?.values ?? 0];
     const [op, args] = w.f16 !== undefined
       ? [OP_F16, [out, w.f16, x, cols, rows, n, base, per]]
       : u
         ? [OP_UNIFORM, [out, u.scales, u.zeros, u.values, x, cols, rows, n, u.groupSize, u.bits, base, per]]
         : q!.int8
-          ? [OP_LUT_INT8, [out, q!.int8.table, q!.int8.scales, q!.indices, ...this.quantizeActivations(x, cols, n), cols, q!.bits, ...sparse, x, rows, n]]
+          ? [OP_LUT_INT8, [out, q!.int8.table, q!.int8.scales, q!.indices, this.quantizeActivations(x, cols, n), cols, q!.bits, ...sparse, x, rows, n, base, per]]
           : [OP_LUT, [out, q!.planes, q!.indices, x, cols, rows, n, q!.bits, ...sparse, base, per]];
     if (!split) return quantizedJob(this.k, op, (i) => args[i], 0, 0, rows);
     const pool = this.pool!;
@@ -211,16 +212,13 @@ export class WasmBackend implements Backend {
     pool.run(op, args, s && s.length === pool.threads + 1 && isRowSplit(s, rows) ? s : pool.evenRanges(rows));
   }
 
-  /**
-   * The n vectors x [n, cols] quantized for the int8 fast path into a scratch, once for all threads;
-   * returns its address and the bytes between vectors.
-   */
-  private quantizeActivations(x: number, cols: number, n: number): [number, number] {
-    const stride = Math.ceil(this.k.activationBytes(cols) / 16) * 16;
+  /** The n vectors x [n, cols] quantized for the int8 fast path into a scratch (activationStride bytes apart), once for all threads; returns its address. */
+  private quantizeActivations(x: number, cols: number, n: number): number {
+    const stride = activationStride(this.k, cols);
     // Sized in powers of two, so the blocks left behind as it grows add up to less than the last.
     const xq = this.heap.scratch('activations-int16', 2 ** Math.ceil(Math.log2(Math.max(stride * n, 64))));
     for (let i = 0; i < n; i++) this.k.quantizeActivations(xq + i * stride, x + i * cols * 4, cols);
-    return [xq, stride];
+    return xq;
   }
 
   /** Scratch for the quantized matmuls: one region of `per` bytes (whole cache lines) per thread, part p's at base + p * per. */

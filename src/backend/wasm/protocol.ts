@@ -51,9 +51,9 @@ export const OP_MATMUL_VECS = 4;
 /** Uniform product (RTN/GPTQ/AWQ, 3/4/8-bit) over the part's rows, for all n vectors (quantizedJob):
  *  out, scales, zeros, values, x, cols, rows, n, groupSize, bits, scratch, scratchPer. */
 export const OP_UNIFORM = 5;
-/** The int8 fast path of a LUT product (the int8 matvec on each of n vectors) plus the exact CSR sparse add, over the
- *  part's rows (quantizedJob): out, table, scales, indices, xq (the n vectors quantized by the main thread), xqStride
- *  (bytes between them), cols, bits, rowPtr (0 = none), colIdx, values, x, rows, n. */
+/** The int8 fast path of a LUT product (the int8 matvec for one vector, matmulLut4/3Int8 with the same bits for more) plus the
+ *  exact CSR sparse add, over the part's rows (quantizedJob): out, table, scales, indices, xq (the n vectors quantized by the
+ *  main thread, activationStride bytes apart), cols, bits, rowPtr (0 = none), colIdx, values, x, rows, n, scratch, scratchPer. */
 export const OP_LUT_INT8 = 6;
 /** f16 product over the part's rows, for all n vectors (quantizedJob): out, w (binary16 [rows, cols]), x, cols, rows, n,
  *  scratch, scratchPer. */
@@ -141,11 +141,12 @@ export function quantizedJob(k: KernelExports, op: number, a: (i: number) => num
     return k.matmulF16(out, w, x, rows, cols, n, r0, r1, a(6) + part * a(7));
   }
   if (op === OP_LUT_INT8) {
-    const out = a(0), table = a(1), scales = a(2), idx = a(3), xq = a(4), xqStride = a(5), cols = a(6), bits = a(7);
-    const rowPtr = a(8), x = a(11), rows = a(12), n = a(13);
-    const kernel = lutBits(bits) === 4 ? k.matvecLut4Int8 : k.matvecLut3Int8;
-    for (let i = 0; i < n; i++) kernel(out + i * rows * 4, table, scales, idx, xq + i * xqStride, cols, r0, r1);
-    if (rowPtr !== 0) k.spmmCsrAdd(out, rowPtr, a(9), a(10), x, rows, cols, n, r0, r1);
+    const out = a(0), table = a(1), scales = a(2), idx = a(3), xq = a(4), cols = a(5), bits = a(6);
+    const rowPtr = a(7), x = a(10), rows = a(11), n = a(12);
+    const four = lutBits(bits) === 4;
+    if (n === 1) (four ? k.matvecLut4Int8 : k.matvecLut3Int8)(out, table, scales, idx, xq, cols, r0, r1);
+    else (four ? k.matmulLut4Int8 : k.matmulLut3Int8)(out, table, scales, idx, xq, activationStride(k, cols), rows, cols, n, r0, r1, a(13) + part * a(14));
+    if (rowPtr !== 0) k.spmmCsrAdd(out, rowPtr, a(8), a(9), x, rows, cols, n, r0, r1);
     return;
   }
   if (op === OP_UNIFORM) {
@@ -162,6 +163,11 @@ export function quantizedJob(k: KernelExports, op: number, a: (i: number) => num
   }
   (bits === 4 ? k.matmulLut4 : k.matmulLut3)(out, lut, idx, x, rows, cols, n, r0, r1, a(11) + part * a(12));
   if (rowPtr !== 0) k.spmmCsrAdd(out, rowPtr, colIdx, values, x, rows, cols, n, r0, r1);
+}
+
+/** Bytes between the quantized vectors of an OP_LUT_INT8 job (quantizeActivations' output, in whole 16-byte lines). */
+export function activationStride(k: KernelExports, cols: number): number {
+  return Math.ceil(k.activationBytes(cols) / 16) * 16;
 }
 
 /** The bits of a LUT job, checked: a worker must not run a kernel on a layout it was not given. */

@@ -16,7 +16,7 @@ export const ppl: Command = {
       --tokenizer FILE   tokenizer for a llama2.c checkpoint
       --backend NAME     wasm (default) or js
       --threads N        threads for the wasm backend's matrix products (default 1)
-      --fast             int8 fast path for single-token products (wasm; not exact: docs/KERNELS.md)`,
+      --fast             int8 fast path for the lookup-table products (wasm; faster, not exact: docs/KERNELS.md)`,
   options: {
     text: { type: 'string' },
     stride: { type: 'string' },

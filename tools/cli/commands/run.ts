@@ -16,7 +16,7 @@ export const run: Command = {
       --tokenizer FILE  tokenizer for a llama2.c checkpoint (tokenizer.bin)
       --backend NAME    wasm (default) or js (the TypeScript reference)
       --threads N       threads for the wasm backend's matrix products (default 1)
-      --fast            int8 fast path for one token at a time (wasm; faster, not exact: docs/KERNELS.md)
+      --fast            int8 fast path for the lookup-table products (wasm; faster, not exact: docs/KERNELS.md)
 Prints tokens per second (prompt and generation separately) to stderr.`,
   options: {
     prompt: { type: 'string', short: 'p' },

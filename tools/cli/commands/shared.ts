@@ -25,7 +25,7 @@ export function threadsOption(p: Parsed): number {
   return num(p, 'threads', { int: true, min: 1, max: 64 }) ?? 1;
 }
 
-/** --fast (run, ppl): the wasm backend's int8 fast path for one token at a time (not exact; docs/KERNELS.md). */
+/** --fast (run, ppl): the wasm backend's int8 fast path for every LUT product, batches included (not exact; docs/KERNELS.md). */
 export const fastOptions: Options = { fast: { type: 'boolean' } };
 
 export function fastOption(p: Parsed): boolean {
