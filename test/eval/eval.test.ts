@@ -155,6 +155,9 @@ test('niceTicks and an svg of one point', () => {
   ]);
   assert.not.match(svg, /NaN|Infinity/);
   assert.is((svg.match(/<g class="series"/g) ?? []).length, 1);
+  // a subtitle says which model and settings, escaped
+  const titled = resultsSvg([{ method: 'f32', bits: 32, group: null, avgBits: 32, file: 'x', bytes: 1, perplexity: 10, tokens: 5, seconds: 0 }], 'm.bin, --layer-bits a<b');
+  assert.match(titled, />m\.bin, --layer-bits a&lt;b<\/text>/);
 });
 
 function sqz(...args: string[]) {

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqzReader } from '../../src/format/reader.ts';
 import { loadModel } from '../../src/index.ts';
@@ -294,7 +294,8 @@ export async function runEval(checkpoint: string, opts: EvalOptions, onProgress?
   const result: EvalResult = { rows, notes, ctx, stride, layerBits: opts.layerBits ?? null };
   if (opts.report !== false) {
     await writeFileAtomic(join(opts.outDir, 'results.md'), resultsMarkdown(result, checkpoint));
-    await writeFileAtomic(join(opts.outDir, 'results.svg'), resultsSvg(result.rows));
+    const subtitle = `${basename(checkpoint)}${result.layerBits === null ? '' : `, --layer-bits ${result.layerBits}`}${opts.sym ? ', symmetric baselines' : ''}`;
+    await writeFileAtomic(join(opts.outDir, 'results.svg'), resultsSvg(result.rows, subtitle));
   }
   return result;
 }

@@ -73,10 +73,10 @@ const label = (v: number) => Number(v.toPrecision(6)).toString();
  * axis. One `<g class="series">` per method (a circle per row, a polyline per group size joining
  * its bit widths), f32 as a dashed horizontal `<line class="f32">`, a legend on the right.
  */
-export function resultsSvg(rows: EvalRow[]): string {
+export function resultsSvg(rows: EvalRow[], subtitle?: string): string {
   const W = 720;
   const H = 440;
-  const m = { left: 70, right: 170, top: 40, bottom: 60 };
+  const m = { left: 70, right: 170, top: subtitle ? 52 : 40, bottom: 60 };
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
   const f32 = rows.find((r) => r.method === 'f32');
@@ -94,6 +94,7 @@ export function resultsSvg(rows: EvalRow[]): string {
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   out.push(`<text x="${m.left + pw / 2}" y="22" text-anchor="middle" font-size="14">Perplexity against bits per weight</text>`);
+  if (subtitle) out.push(`<text x="${m.left + pw / 2}" y="39" text-anchor="middle" font-size="11" fill="#444">${esc(subtitle)}</text>`);
   // grid and ticks
   out.push('<g class="axes" stroke="#000" fill="none">');
   out.push(`<line x1="${m.left}" y1="${m.top + ph}" x2="${m.left + pw}" y2="${m.top + ph}"/>`);
