@@ -49,7 +49,7 @@ const opts = (outDir: string): EvalOptions => ({
 
 let first: EvalResult;
 
-test('eval rtn and squeezellm at 4 bits: rows, results.md, results.svg', async () => {
+test('eval rtn and squeezellm at 4 bits: rows, results.md, results.svg, results.json', async () => {
   const out = join(tmp, 'a');
   const seen = new Set<string>();
   first = await runEval(model, opts(out), (e) => seen.add(`${e.row}/${e.stage}`));
@@ -73,10 +73,13 @@ test('eval rtn and squeezellm at 4 bits: rows, results.md, results.svg', async (
   // 4-bit values plus f32 scale and zero per 16 columns: 4 + 64/16 bits, and a little packing
   assert.ok(first.rows[2].avgBits >= 8 && first.rows[2].avgBits < 8.5, `rtn g16 ${first.rows[2].avgBits}`);
   assert.ok(first.rows[1].avgBits > 4 && first.rows[1].avgBits < first.rows[2].avgBits);
-  // a 16-entry f32 table per row is large next to 32- and 80-column rows
+  // a 16-entry f16 table per row is large next to 32- and 80-column rows
   assert.ok(first.rows[3].avgBits > 4 && first.rows[3].avgBits < 32, `squeezellm ${first.rows[3].avgBits}`);
   assert.ok(first.rows[2].bytes < first.rows[0].bytes);
 
+  const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.equal(json.rows.map((r: { perplexity: number }) => r.perplexity), first.rows.map((r) => r.perplexity));
+  assert.is(json.checkpoint, model);
   const md = readFileSync(join(out, 'results.md'), 'utf8');
   assert.match(md, '| method | bits | group | bits/weight | file KiB | perplexity | vs f32 |');
   const lines = md.split('\n').filter((l) => /^\| (f32|rtn|squeezellm) /.test(l));

@@ -249,7 +249,7 @@ async function quantizeInChildren(source: string, jobs: Job[], opts: EvalOptions
   return out;
 }
 
-/** Runs the whole evaluation; writes OUTDIR/*.sqz and (unless report: false) results.md and results.svg. */
+/** Runs the whole evaluation; writes OUTDIR/*.sqz and (unless report: false) results.md, results.svg and results.json. */
 export async function runEval(checkpoint: string, opts: EvalOptions, onProgress?: OnEvalProgress): Promise<EvalResult> {
   const { jobs, notes } = plan(opts);
   const text = await readTextFile(opts.text);
@@ -296,6 +296,8 @@ export async function runEval(checkpoint: string, opts: EvalOptions, onProgress?
     await writeFileAtomic(join(opts.outDir, 'results.md'), resultsMarkdown(result, checkpoint));
     const subtitle = `${basename(checkpoint)}${result.layerBits === null ? '' : `, --layer-bits ${result.layerBits}`}${opts.sym ? ', symmetric baselines' : ''}`;
     await writeFileAtomic(join(opts.outDir, 'results.svg'), resultsSvg(result.rows, subtitle));
+    // the same rows for programs (and for redrawing the plot), perplexities as numbers
+    await writeFileAtomic(join(opts.outDir, 'results.json'), JSON.stringify({ checkpoint, ...result }, null, 1) + '\n');
   }
   return result;
 }
