@@ -45,7 +45,7 @@ export const evalCmd: Command = {
       --threads N          worker threads (default 1)
       --seed S             seed for SqueezeLLM's clustering (default 0)
       --jobs N             quantizations at once, each in a child process (default 1)
-  -o, --output DIR         folder for the .sqz files, results.md and results.svg`,
+  -o, --output DIR         folder for the .sqz files, results.md, results.svg and results.json`,
   options: {
     calib: { type: 'string' },
     text: { type: 'string' },
@@ -118,6 +118,6 @@ export const evalCmd: Command = {
       const what = row.method === 'f32' ? 'f32' : `${row.method} b${row.bits}${g}`;
       console.log(`${what.padEnd(28)} ${row.avgBits.toFixed(3).padStart(7)} bits/weight  ${(row.bytes / 1024).toFixed(1).padStart(9)} KiB  ppl ${pplText(row.perplexity)}${row === f32 ? '' : ` (${((100 * (row.perplexity - f32.perplexity)) / f32.perplexity).toFixed(1)}% vs f32)`}`);
     }
-    console.log(`wrote ${outDir}/results.md and ${outDir}/results.svg`);
+    console.log(`wrote ${outDir}/results.md, results.svg and results.json`);
   },
 };
