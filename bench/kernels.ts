@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util';
 import type { WasmHeap } from '../src/backend/wasm/heap.ts';
 import { WasmBackend } from '../src/backend/wasm/index.ts';
 import { createKernelInstance } from '../src/backend/wasm/instance.ts';
-import { lutInt8Table, lutPlanes } from '../src/backend/wasm/layout.ts';
+import { liftHalves, lutInt8Table, lutPlanes } from '../src/backend/wasm/layout.ts';
 import { activationStride } from '../src/backend/wasm/protocol.ts';
 import { dequantize, type F16Record, type TensorRecord } from '../src/format/kinds.ts';
 import { Model } from '../src/model/model.ts';
@@ -160,13 +160,14 @@ const capacityBefore = await parallelCapacity();
       const mark = heap.mark();
       const rec = denseRecord('w', [R, C], rng.normals(R * C, 0.02), 'f16') as F16Record;
       const f16 = heap.place(rec.data), f32 = heap.place(dequantize(rec));
+      const shift = liftHalves(heap.u16(f16, R * C)); // as the backend places them
       const x = heap.place(rng.normals(n * C));
       const out = heap.alloc(n * R * 4);
       const scratch = heap.alloc(k.matmulScratchBytes(C));
       const best = bestOf(
         n === 1
-          ? [() => k.matvecF16(out, f16, x, C, 0, R), () => k.matvecF32(out, f32, x, C, 0, R)]
-          : [() => k.matmulF16(out, f16, x, R, C, n, 0, R, scratch), () => k.matmulF32(out, f32, x, R, C, n)],
+          ? [() => k.matvecF16(out, f16, x, C, 0, R, shift), () => k.matvecF32(out, f32, x, C, 0, R)]
+          : [() => k.matmulF16(out, f16, x, R, C, n, 0, R, scratch, shift), () => k.matmulF32(out, f32, x, R, C, n)],
       );
       const perWeight = (ms: number) => `${((ms * 1e6) / (R * C * n)).toFixed(3)}`;
       lines.push(`| ${what} | ${fmtMs(best[0])} (${perWeight(best[0])}) | ${fmtMs(best[1])} (${perWeight(best[1])}) | ×${(best[1] / best[0]).toFixed(2)} |`);

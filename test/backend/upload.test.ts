@@ -22,6 +22,8 @@ function records(rng: Rng): [string, TensorRecord][] {
   return [
     ['f32', denseRecord('w', [rows, cols], w, 'f32')],
     ['f16', denseRecord('w', [rows, cols], w, 'f16')],
+    // about half of the halves subnormal: placed lifted by 2^shift (layout.ts liftHalves), read back exactly
+    ['f16, subnormals', denseRecord('w', [rows, cols], w.map((v) => v * 2 ** -10), 'f16')],
     ['nuq 4-bit + sparse, row split', randomNuq(rng, 'w', rows, cols, { bits: 4, sparse: 0.05, splitParts: 2 })],
     ['nuq 3-bit', randomNuq(rng, 'w', rows, cols, { bits: 3 })],
     ['uniform 4-bit g32', rtnQuantize('w', w, rows, cols, { bits: 4, groupSize: 32 })],

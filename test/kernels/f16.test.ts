@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createKernelInstance, type KernelInstance } from '../../src/backend/wasm/instance.ts';
+import { liftHalves } from '../../src/backend/wasm/layout.ts';
 import * as ref from '../../src/kernels/reference.ts';
 import { Rng } from '../../src/util/random.ts';
 import { SIZES, assertUntouched, batchOf, checkBatched, checkMatvec, placeSentinel } from './_util.ts';
@@ -29,7 +30,7 @@ test('f16ToF32 is exact on all 65536 half bit patterns', async () => {
   for (let i = 0; i < src.length; i++) src[i] = i;
   const ps = heap.place(src);
   const po = heap.alloc(65536 * 4);
-  k.f16ToF32(po, ps, 65536);
+  k.f16ToF32(po, ps, 65536, 0);
   checkAll(src, heap.f32(po, 65536), 'sweep');
 });
 
@@ -46,7 +47,7 @@ test('f16ToF32 on ragged lengths and unaligned starts writes exactly n floats', 
       const ps = heap.alloc(part.byteLength + 2) + 2; // deliberately not 4- or 16-byte aligned
       heap.write(ps, part);
       const po = placeSentinel(heap, n + 3);
-      k.f16ToF32(po, ps, n);
+      k.f16ToF32(po, ps, n, 0);
       const got = heap.f32(po, n + 3);
       checkAll(part, got.subarray(0, n), `n=${n} start=${start}`);
       assertUntouched(got, 0, n, `n=${n}`);
@@ -68,15 +69,61 @@ function randomHalves(rng: Rng, n: number): { h: Uint16Array; dense: Float32Arra
   return { h, dense };
 }
 
+/** h's halves lifted by liftHalves, widened by f16ToF32 with their shift: bit-exactly the values of h. Returns the shift. */
+function widenLaid(inst: KernelInstance, h: Uint16Array): number {
+  const { exports: k, heap } = inst;
+  const halves = h.slice();
+  const shift = liftHalves(halves);
+  const mark = heap.mark();
+  const po = heap.alloc(h.length * 4);
+  k.f16ToF32(po, heap.place(halves), h.length, shift);
+  checkAll(h, heap.f32(po, h.length), `shift ${shift}`);
+  heap.release(mark);
+  if (shift === 0) assert.equal(halves, h);
+  for (const v of halves) assert.ok((v & 0x7fff) === 0 || (v & 0x7c00) !== 0 || shift === 0, `half 0x${v.toString(16)} left subnormal at shift ${shift}`);
+  return shift;
+}
+
+test('liftHalves lifts every subnormal half into the normal range by the smallest power of two, exactly', async () => {
+  const inst = await createKernelInstance();
+  const rng = new Rng(904);
+  // random weights with zeros and subnormals, signed zeros and the smallest subnormals added: the full lift of 2^10
+  const { h } = randomHalves(rng, 1000);
+  h.set([0x8000, 0x0000, 0x0001, 0x8001, 0x03ff, 0x83ff], 100);
+  assert.is(widenLaid(inst, h), 10);
+  // the smallest subnormal 0x0100 (2^-16) needs 2^2; the largest finite half then may have exponent 28, not 29
+  const fits = Uint16Array.from([0x0100, 0x8200, 0x3c00, 0x7000 | 0x3ff, 0xf000, 0x8000]);
+  assert.is(widenLaid(inst, fits), 2);
+  fits[3] = 0x7400;
+  assert.is(widenLaid(inst, fits), 0);
+});
+
+test('liftHalves keeps the halves as they are: none subnormal, all zero, the largest near 65504, an infinity or NaN', async () => {
+  const inst = await createKernelInstance();
+  const cases: number[][] = [
+    [0x3c00, 0xbc00, 0x0400, 0x8400, 0x0000, 0x8000],
+    [0x0000, 0x8000, 0x0000],
+    [],
+    [0x0001, 0x7bff, 0x3c00],
+    [0x0200, 0xfbff],
+    [0x0001, 0x7c00, 0x3c00],
+    [0x8001, 0xfc00],
+    [0x0001, 0x7e01, 0x3555],
+  ];
+  for (const c of cases) assert.is(widenLaid(inst, Uint16Array.from(c)), 0, `0x${c.map((v) => v.toString(16)).join(', 0x')}`);
+});
+
 function checkMatvecF16(inst: KernelInstance, rng: Rng, rows: number, cols: number): void {
   const { exports: k, heap } = inst;
   const { h, dense } = randomHalves(rng, rows * cols);
   const x = rng.normals(cols);
   const mark = heap.mark();
-  const pw = heap.place(h), px = heap.place(x);
+  const halves = h.slice();
+  const shift = liftHalves(halves);
+  const pw = heap.place(halves), px = heap.place(x);
   checkMatvec(heap, {
     rows, cols, dense, x,
-    run: (po, r0, r1) => k.matvecF16(po, pw, px, cols, r0, r1),
+    run: (po, r0, r1) => k.matvecF16(po, pw, px, cols, r0, r1, shift),
     reference: (out, r0, r1) => ref.matvecF16(out, h, x, rows, cols, r0, r1),
   }, 'matvecF16');
   heap.release(mark);
@@ -102,8 +149,9 @@ test('matvecF16: a row holding an infinity or NaN gives the reference infinity o
   h[3 * cols + 40] = 0xfc00;
   h[4 * cols + 63] = 0x7e01;
   h[5 * cols + 31] = 0xfd55;
+  assert.is(liftHalves(h.slice()), 0); // no shift with an infinity or NaN: the halves as they are
   const pw = heap.place(h), px = heap.place(x), po = placeSentinel(heap, rows);
-  k.matvecF16(po, pw, px, cols, 0, rows);
+  k.matvecF16(po, pw, px, cols, 0, rows, 0);
   const want = new Float32Array(rows);
   ref.matvecF16(want, h, x, rows, cols);
   const got = heap.f32(po, rows);
@@ -119,11 +167,13 @@ function checkMatmulF16(inst: KernelInstance, rng: Rng, rows: number, cols: numb
   const { h, dense } = randomHalves(rng, rows * cols);
   const x = rng.normals(n * cols);
   const mark = heap.mark();
-  const pw = heap.place(h), px = heap.place(x);
+  const halves = h.slice();
+  const shift = liftHalves(halves);
+  const pw = heap.place(halves), px = heap.place(x);
   checkBatched(heap, {
     rows, cols, n, x, dense,
     scratchBytes: k.matmulScratchBytes(cols),
-    run: (po, r0, r1, scratch) => k.matmulF16(po, pw, px, rows, cols, n, r0, r1, scratch),
+    run: (po, r0, r1, scratch) => k.matmulF16(po, pw, px, rows, cols, n, r0, r1, scratch, shift),
     reference: (out, r0, r1) => ref.matmulF16(out, h, x, rows, cols, n, r0, r1),
   }, 'matmulF16');
   heap.release(mark);

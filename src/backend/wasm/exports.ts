@@ -8,12 +8,12 @@ export interface KernelExports extends Record<string, unknown> {
   matvecF32(out: number, w: number, x: number, cols: number, r0: number, r1: number): void;
   /** out[i * rows + r] = sum_c w[r, c] * x[i * cols + c] for n activation vectors (x [n, cols], out [n, rows]). */
   matmulF32(out: number, w: number, x: number, rows: number, cols: number, n: number): void;
-  /** out[i] = binary16 bits src[i] (u16) as f32, exact, 0 <= i < n. */
-  f16ToF32(out: number, src: number, n: number): void;
-  /** out[r] = sum_c f16(w[r, c]) * x[c], r0 <= r < r1; w binary16 [rows, cols] (row stride 2 * cols bytes), widened as it is read. */
-  matvecF16(out: number, w: number, x: number, cols: number, r0: number, r1: number): void;
+  /** out[i] = binary16 bits src[i] (u16) as f32 times 2^-shift, exact, 0 <= i < n (shift: layout.ts liftHalves's, 0 for the halves as they are). */
+  f16ToF32(out: number, src: number, n: number, shift: number): void;
+  /** out[r] = sum_c f16(w[r, c]) * 2^-shift * x[c], r0 <= r < r1; w binary16 [rows, cols] (row stride 2 * cols bytes), widened as it is read. */
+  matvecF16(out: number, w: number, x: number, cols: number, r0: number, r1: number, shift: number): void;
   /** matvecF16 for n vectors: x [n, cols], out [n, rows], rows r0 <= r < r1; scratch as for matmulLut4 (a tile widened to f32). */
-  matmulF16(out: number, w: number, x: number, rows: number, cols: number, n: number, r0: number, r1: number, scratch: number): void;
+  matmulF16(out: number, w: number, x: number, rows: number, cols: number, n: number, r0: number, r1: number, scratch: number, shift: number): void;
   /**
    * out[r] = sum_c lut[r, idx(r, c)] * x[c], 4-bit packed indices (row stride ceil(cols/32)*16 bytes); the [rows, 16] table
    * as byte planes, 64 bytes per row (layout.ts lutPlanes).

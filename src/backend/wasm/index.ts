@@ -9,7 +9,7 @@ import { UsageError } from '../../util/errors.ts';
 import type { Backend, Vec, Weight } from '../types.ts';
 import { createKernelInstance, kernelModule, type KernelInstance } from './instance.ts';
 import type { KernelPool, PoolOptions } from './pool.ts';
-import { lutInt8Table, lutPlanes } from './layout.ts';
+import { liftHalves, lutInt8Table, lutPlanes } from './layout.ts';
 import { OP_F16, OP_LUT, OP_LUT_INT8, OP_MATMUL_ROWS, OP_MATMUL_VECS, OP_MATVEC_F32, OP_UNIFORM, activationStride, quantizedJob } from './protocol.ts';
 
 // A weight holds addresses in WASM memory and a few numbers, never the record it came from: the
@@ -17,8 +17,8 @@ import { OP_F16, OP_LUT, OP_LUT_INT8, OP_MATMUL_ROWS, OP_MATMUL_VECS, OP_MATVEC_
 interface WasmWeight extends Weight {
   /** Address of the dense f32 values (f32 matrices, and every vector). */
   readonly f32?: number;
-  /** Address of an f16 matrix's binary16 values, kept as they are (matvecF16 / matmulF16 widen them as they read). */
-  readonly f16?: number;
+  /** An f16 matrix's binary16 values, times 2^shift (layout.ts liftHalves; matvecF16 / matmulF16 widen them as they read). */
+  readonly f16?: { halves: number; shift: number };
   readonly lut?: {
     bits: 3 | 4;
     /** The table as byte planes (layout.ts lutPlanes), for the exact kernels. */
@@ -126,7 +126,10 @@ export class WasmBackend implements Backend {
       case 'f16':
         // Matrices stay f16 (half the memory of f32); a vector (a norm weight) is widened, as the
         // kernels that take vectors read f32.
-        if (rec.shape.length === 2) return { ...base, f16: this.heap.place(rec.data) } as WasmWeight;
+        if (rec.shape.length === 2) {
+          const halves = this.heap.place(rec.data);
+          return { ...base, f16: { halves, shift: liftHalves(this.heap.u16(halves, rec.data.length)) } } as WasmWeight;
+        }
         return { ...base, f32: this.heap.place(dequantize(rec)) } as WasmWeight;
       case 'nuq': {
         const sparse = rec.sparse && {
@@ -154,7 +157,8 @@ export class WasmBackend implements Backend {
     const cols = w.shape[1];
     const dst = out.off << 2;
     if (ww.f32 !== undefined) return this.heap.f32(dst, cols).set(this.heap.f32(ww.f32 + row * cols * 4, cols));
-    if (ww.f16 !== undefined) return this.k.f16ToF32(dst, ww.f16 + row * cols * 2, cols);
+    const h = ww.f16;
+    if (h) return this.k.f16ToF32(dst, h.halves + row * cols * 2, cols, h.shift);
     const u = ww.uni;
     if (u) return this.k.dequantUniform(dst, u.scales, u.zeros, u.values, cols, u.groupSize, u.bits, row, row + 1);
     const q = ww.lut!;
@@ -199,8 +203,8 @@ export class WasmBackend implements Backend {
     const q = w.lut;
     const { base, per } = n === 1 ? { base: 0, per: 0 } : this.decodeScratch(cols, parts);
     const sparse = [q?.sparse?.rowPtr ?? 0, q?.sparse?.colIdx ?? 0, q?.sparse?.values ?? 0];
-    const [op, args] = w.f16 !== undefined
-      ? [OP_F16, [out, w.f16, x, cols, rows, n, base, per]]
+    const [op, args] = w.f16
+      ? [OP_F16, [out, w.f16.halves, x, cols, rows, n, base, per, w.f16.shift]]
       : u
         ? [OP_UNIFORM, [out, u.scales, u.zeros, u.values, x, cols, rows, n, u.groupSize, u.bits, base, per]]
         : q!.int8

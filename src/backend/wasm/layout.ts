@@ -1,5 +1,6 @@
-// Table layouts the LUT kernels read (assembly/lut.ts), built once when a weight is placed.
-import { lutToInt8 } from '../../kernels/reference.ts';
+// Table layouts the LUT kernels read (assembly/lut.ts), and the f16 kernels' halves
+// (assembly/f16.ts), built once when a weight is placed.
+import { floatToHalf, halfToFloat, lutToInt8 } from '../../kernels/reference.ts';
 
 /** Bytes of one row's byte planes (3- and 4-bit tables alike). */
 export const PLANE_BYTES = 64;
@@ -30,4 +31,34 @@ export function lutInt8Table(lut: Float32Array, bits: 3 | 4): { table: Uint8Arra
   const out = new Uint8Array(scales.length * 16);
   for (let r = 0; r < scales.length; r++) for (let k = 0; k < levels; k++) out[r * 16 + k] = table[r * levels + k] & 0xff;
   return { table: out, scales };
+}
+
+/**
+ * An f16 matrix as the f16 kernels read it, in place (the backend lifts the copy it placed in WASM
+ * memory): the halves times 2^shift, with the smallest shift that makes every nonzero half normal
+ * (the kernels widen half * 2^-shift, so the products are unchanged: power-of-two scaling is exact
+ * while nothing overflows). An x86 multiply with a subnormal operand
+ * takes a slow microcode assist, and trained weights hold a few tenths of a percent of subnormal
+ * halves. Shift 0 (the halves as they are) when none is subnormal, when the largest would overflow,
+ * and when any is an infinity or NaN. Returns the shift.
+ */
+export function liftHalves(h: Uint16Array): number {
+  let top = 0; // largest magnitude bits
+  let low = 0x400; // smallest nonzero magnitude bits, if subnormal
+  for (let i = 0; i < h.length; i++) {
+    const m = h[i] & 0x7fff;
+    if (m > top) top = m;
+    if (m !== 0 && m < low) low = m;
+  }
+  // low * 2^shift >= 0x400 (the smallest normal), (top >> 10) + shift <= 30 (the largest finite exponent)
+  const shift = low < 0x400 ? Math.clz32(low) - 21 : 0;
+  if (shift === 0 || (top >> 10) + shift > 30) return 0;
+  // the lifted magnitude of each subnormal (and zero) half
+  const lifted = Uint16Array.from({ length: 0x400 }, (_, m) => floatToHalf(halfToFloat(m) * 2 ** shift));
+  const add = shift << 10;
+  for (let i = 0; i < h.length; i++) {
+    const v = h[i];
+    h[i] = (v & 0x7c00) !== 0 ? v + add : (v & 0x8000) | lifted[v & 0x3ff];
+  }
+  return shift;
 }

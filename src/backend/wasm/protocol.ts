@@ -56,7 +56,7 @@ export const OP_UNIFORM = 5;
  *  main thread, activationStride bytes apart), cols, bits, rowPtr (0 = none), colIdx, values, x, rows, n, scratch, scratchPer. */
 export const OP_LUT_INT8 = 6;
 /** f16 product over the part's rows, for all n vectors (quantizedJob): out, w (binary16 [rows, cols]), x, cols, rows, n,
- *  scratch, scratchPer. */
+ *  scratch, scratchPer, shift (layout.ts liftHalves). */
 export const OP_F16 = 7;
 /** Workers leave their loop and exit. */
 export const OP_EXIT = 255;
@@ -137,8 +137,8 @@ export function runPart(k: KernelExports, u32: Uint32Array, part: number, mem: F
 export function quantizedJob(k: KernelExports, op: number, a: (i: number) => number, part: number, r0: number, r1: number): void {
   if (op === OP_F16) {
     const out = a(0), w = a(1), x = a(2), cols = a(3), rows = a(4), n = a(5);
-    if (n === 1) return k.matvecF16(out, w, x, cols, r0, r1);
-    return k.matmulF16(out, w, x, rows, cols, n, r0, r1, a(6) + part * a(7));
+    if (n === 1) return k.matvecF16(out, w, x, cols, r0, r1, a(8));
+    return k.matmulF16(out, w, x, rows, cols, n, r0, r1, a(6) + part * a(7), a(8));
   }
   if (op === OP_LUT_INT8) {
     const out = a(0), table = a(1), scales = a(2), idx = a(3), xq = a(4), cols = a(5), bits = a(6);

@@ -6,7 +6,7 @@ import * as ref from '../../kernels/reference.ts';
 import { maxRelErr } from '../../util/compare.ts';
 import { Rng } from '../../util/random.ts';
 import { createKernelInstance } from './instance.ts';
-import { lutInt8Table, lutPlanes } from './layout.ts';
+import { liftHalves, lutInt8Table, lutPlanes } from './layout.ts';
 import { activationStride } from './protocol.ts';
 
 export interface SelfCheckResult {
@@ -45,10 +45,12 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
 
   // dense weights, f32 and f16 (one vector: the matvec, n: the matmul)
   const h = Uint16Array.from(w, (v) => ref.floatToHalf(v));
-  const ph = heap.place(h);
+  const halves = h.slice();
+  const shift = liftHalves(halves); // as the backend places them
+  const ph = heap.place(halves);
   const dense: [string, (want: Float32Array) => void, () => void, (want: Float32Array) => void, () => void][] = [
     ['F32', (o) => ref.matvecF32(o, w, x, rows, cols), () => k.matvecF32(po, pw, px, cols, 0, rows), (o) => ref.matmulF32(o, w, xs, rows, cols, n), () => k.matmulF32(po, pw, pxs, rows, cols, n)],
-    ['F16', (o) => ref.matvecF16(o, h, x, rows, cols), () => k.matvecF16(po, ph, px, cols, 0, rows), (o) => ref.matmulF16(o, h, xs, rows, cols, n), () => k.matmulF16(po, ph, pxs, rows, cols, n, 0, rows, scratch)],
+    ['F16', (o) => ref.matvecF16(o, h, x, rows, cols), () => k.matvecF16(po, ph, px, cols, 0, rows, shift), (o) => ref.matmulF16(o, h, xs, rows, cols, n), () => k.matmulF16(po, ph, pxs, rows, cols, n, 0, rows, scratch, shift)],
   ];
   for (const [kind, refMatvec, matvec, refMatmul, matmul] of dense) {
     const want = new Float32Array(rows);
@@ -71,7 +73,7 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
     const want = new Float32Array(n);
     ref.f16ToF32(want, src);
     const pd = heap.alloc(n * 4);
-    k.f16ToF32(pd, heap.place(src), n);
+    k.f16ToF32(pd, heap.place(src), n, 0);
     check('f16ToF32', f32(pd, n), want);
   }
   for (const bits of [4, 3] as const) {
