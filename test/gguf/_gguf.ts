@@ -254,6 +254,114 @@ export function q6kTensor(blocks: KBlock6[]): Built {
   return { bytes: b, values };
 }
 
+/** One Q2_K super-block: f16 bits of d and dmin, 16 four-bit scales and mins, 256 quants 0..3. */
+export interface KBlock2 {
+  dBits: number;
+  dminBits: number;
+  sc: number[];
+  m: number[];
+  q: number[];
+}
+
+/**
+ * The 2-bit quants of Q2_K and Q3_K, as ggml's dequantize_row_q2_K walks them: for each 128-weight
+ * half h, qs bytes 32h..32h+31 hold four 32-weight runs r = 0..3, run r in bits 2r, 2r+1.
+ */
+function pack2Bit(b: Buffer, qs: number, q: number[]): void {
+  for (let h = 0; h < 2; h++) {
+    for (let r = 0; r < 4; r++) {
+      for (let l = 0; l < 32; l++) b[qs + 32 * h + l] |= (q[128 * h + 32 * r + l] & 3) << (2 * r);
+    }
+  }
+}
+
+/**
+ * Q2_K blocks (84 bytes): 16 bytes scales (sub-block j of 16 weights: scale in the low nibble of
+ * byte j, min in its high nibble), 64 bytes qs (pack2Bit), f16 d, f16 dmin.
+ * w = (d*scale) * q - dmin*min.
+ */
+export function q2kTensor(blocks: KBlock2[]): Built {
+  const b = Buffer.alloc(blocks.length * 84);
+  const values = new Float32Array(blocks.length * 256);
+  blocks.forEach((blk, k) => {
+    const o = k * 84;
+    for (let j = 0; j < 16; j++) b[o + j] = blk.sc[j] | (blk.m[j] << 4);
+    pack2Bit(b, o + 16, blk.q);
+    b.writeUInt16LE(blk.dBits, o + 80);
+    b.writeUInt16LE(blk.dminBits, o + 82);
+    const d = halfToFloat(blk.dBits);
+    const dmin = halfToFloat(blk.dminBits);
+    for (let i = 0; i < 256; i++) {
+      const j = Math.floor(i / 16);
+      values[k * 256 + i] = f(f(f(d * blk.sc[j]) * blk.q[i]) - f(dmin * blk.m[j]));
+    }
+  });
+  return { bytes: b, values };
+}
+
+/** One Q3_K super-block: f16 bits of d, 16 six-bit scales (stored values 0..63), 256 quants 0..7. */
+export interface KBlock3 {
+  dBits: number;
+  sc: number[];
+  q: number[];
+}
+
+/**
+ * Q3_K blocks (110 bytes): 32 bytes hmask, 64 bytes qs, 12 bytes scales, f16 d. Quant q's low 2 bits
+ * go to qs (pack2Bit) and its bit 2 to bit i / 32 of hmask[i % 32]. Scale j (0..15): low 4 bits in
+ * the low nibble of scales[j] (j < 8) or the high nibble of scales[j - 8], top 2 bits in bits
+ * 2*floor(j / 4), +1 of scales[8 + j % 4]. w = (d*(scale - 32)) * (q - 4).
+ */
+export function q3kTensor(blocks: KBlock3[]): Built {
+  const b = Buffer.alloc(blocks.length * 110);
+  const values = new Float32Array(blocks.length * 256);
+  blocks.forEach((blk, k) => {
+    const o = k * 110;
+    for (let i = 0; i < 256; i++) if (blk.q[i] & 4) b[o + (i % 32)] |= 1 << Math.floor(i / 32);
+    pack2Bit(b, o + 32, blk.q);
+    for (let j = 0; j < 16; j++) {
+      b[o + 96 + (j % 8)] |= (blk.sc[j] & 15) << (j < 8 ? 0 : 4);
+      b[o + 96 + 8 + (j % 4)] |= (blk.sc[j] >> 4) << (2 * Math.floor(j / 4));
+    }
+    b.writeUInt16LE(blk.dBits, o + 108);
+    const d = halfToFloat(blk.dBits);
+    for (let i = 0; i < 256; i++) values[k * 256 + i] = f(f(d * (blk.sc[Math.floor(i / 16)] - 32)) * (blk.q[i] - 4));
+  });
+  return { bytes: b, values };
+}
+
+/** One IQ4_XS super-block: f16 bits of d, 8 six-bit scales (stored values 0..63), 256 table indices. */
+export interface KBlockIq4Xs {
+  dBits: number;
+  sc: number[];
+  q: number[];
+}
+
+/**
+ * IQ4_XS blocks (136 bytes): f16 d, u16 scales_h (bits 2j, 2j+1: the top 2 bits of scale j), 4 bytes
+ * scales_l (scale j's low 4 bits in the low nibble of byte j/2 for even j, the high nibble for odd
+ * j), 128 bytes qs: sub-block j of 32 weights in qs[16j..16j+15], weight l in the low nibble of byte
+ * l and weight l + 16 in the high one. w = (d*(scale - 32)) * IQ4_NL[q].
+ */
+export function iq4XsTensor(blocks: KBlockIq4Xs[]): Built {
+  const b = Buffer.alloc(blocks.length * 136);
+  const values = new Float32Array(blocks.length * 256);
+  blocks.forEach((blk, k) => {
+    const o = k * 136;
+    b.writeUInt16LE(blk.dBits, o);
+    let scalesH = 0;
+    for (let j = 0; j < 8; j++) {
+      scalesH |= (blk.sc[j] >> 4) << (2 * j);
+      b[o + 4 + Math.floor(j / 2)] |= (blk.sc[j] & 15) << (j % 2 ? 4 : 0);
+      for (let l = 0; l < 16; l++) b[o + 8 + 16 * j + l] = blk.q[32 * j + l] | (blk.q[32 * j + 16 + l] << 4);
+    }
+    b.writeUInt16LE(scalesH, o + 2);
+    const d = halfToFloat(blk.dBits);
+    for (let i = 0; i < 256; i++) values[k * 256 + i] = f(f(d * (blk.sc[Math.floor(i / 32)] - 32)) * IQ4[blk.q[i]]);
+  });
+  return { bytes: b, values };
+}
+
 /** Deterministic small pseudo-random numbers (LCG) for test data. */
 export function lcg(seed: number): () => number {
   let s = seed >>> 0;

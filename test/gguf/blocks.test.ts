@@ -2,17 +2,19 @@
 // written out here, the fifth bit of each of the 32 positions on its own), and the quantizers'
 // defining steps (ggml's reference quantize_row_q8_0/q4_0/q4_1/q5_0/q5_1 and quantize_iq4_nl) on
 // blocks worked out by hand, with their round-trip error bounds; the
-// K-quants (Q4_K, Q5_K, Q6_K) decoded from bytes written here by hand and packed field by field in
-// _gguf.ts, and our K-quant encoders' error bounds.
+// K-quants (Q4_K, Q5_K, Q6_K, and the read-only Q2_K, Q3_K and IQ4_XS) decoded from bytes written
+// here by hand and packed field by field in _gguf.ts, and our K-quant encoders' error bounds.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { floatToHalf, halfToFloat } from '../../src/kernels/reference.ts';
 import { UnsupportedError } from '../../src/util/errors.ts';
 import {
-  decodeGgml, dequantizeIq4Nl, dequantizeQ4_0, dequantizeQ4K, dequantizeQ5K, dequantizeQ6K, dequantizeQ8_0, encodeGgml, quantizeIq4Nl, quantizeQ4_0, quantizeQ8_0,
+  decodeGgml, dequantizeIq4Nl, dequantizeIq4Xs, dequantizeQ2K, dequantizeQ3K, dequantizeQ4_0, dequantizeQ4K, dequantizeQ5K, dequantizeQ6K, dequantizeQ8_0, encodeGgml, quantizeIq4Nl, quantizeQ4_0, quantizeQ8_0,
 } from '../../tools/gguf/blocks.ts';
 import { GT, IQ4_NL_VALUES } from '../../tools/gguf/spec.ts';
-import { type KBlock45, type KBlock6, k45Tensor, lcg, minLevel, nibbleTensor, q5Level, q6kTensor } from './_gguf.ts';
+import {
+  type KBlock2, type KBlock3, type KBlock45, type KBlock6, type KBlockIq4Xs, iq4XsTensor, k45Tensor, lcg, minLevel, nibbleTensor, q2kTensor, q3kTensor, q5Level, q6kTensor,
+} from './_gguf.ts';
 
 const H_HALF = 0x3800; // 0.5 in f16
 const H_QUARTER = 0x3400; // 0.25
@@ -311,7 +313,7 @@ test('encodeGgml/decodeGgml: F32 exact, F16 = floatToHalf, refused types named',
   bf[3] = 0xc0;
   bf[2] = 0x40; // 0xc040 -> -3.0
   assert.equal(Array.from(decodeGgml(30, bf, 2)), [1, -3]);
-  assert.throws(() => decodeGgml(11, new Uint8Array(110), 256), (e: Error) => e instanceof UnsupportedError && /Q3_K/.test(e.message));
+  assert.throws(() => decodeGgml(16, new Uint8Array(66), 256), (e: Error) => e instanceof UnsupportedError && /IQ2_XXS/.test(e.message));
   assert.throws(() => encodeGgml(10, x), (e: Error) => e instanceof UnsupportedError && /Q2_K/.test(e.message));
 });
 
@@ -421,6 +423,133 @@ test('K-quant decoders = blocks packed field by field from the ggml layout (rand
   for (let i = 0; i < got6.length; i++) if (!Object.is(got6[i], t6.values[i])) assert.unreachable(`Q6_K weight ${i}: ${got6[i]}, expected ${t6.values[i]}`);
 });
 
+// Q2_K, Q3_K and IQ4_XS (read only)
+
+test('Q2_K: a hand-made block: 4-bit scale (low nibble) and min (high nibble) per 16 weights, 2-bit quants, w = d*sc*q - dmin*m', () => {
+  // scale j = j, min j = 15 - j: every nibble value in both places
+  const sc = Array.from({ length: 16 }, (_, j) => j);
+  const mn = sc.map((j) => 15 - j);
+  const b = new Uint8Array(84);
+  b.set([0xf0, 0xe1, 0xd2, 0xc3, 0xb4, 0xa5, 0x96, 0x87, 0x78, 0x69, 0x5a, 0x4b, 0x3c, 0x2d, 0x1e, 0x0f]);
+  for (let t = 0; t < 64; t++) b[16 + t] = (37 * t + 11) & 0xff; // qs
+  b.set([H_ONE & 0xff, H_ONE >> 8, H_HALF & 0xff, H_HALF >> 8], 80); // d = 1, dmin = 0.5
+  const got = dequantizeQ2K(b, 256);
+  // weight 0: qs[0] = 11 = 0b00001011, bits 0-1 = 3; sub-block 0 (scale 0, min 15): 0*3 - 0.5*15
+  assert.is(got[0], -7.5);
+  // weight 101 = 32*3 + 5 (half 0, bits 6-7 of qs[5] = 196 = 0b11000100): q = 3; sub-block 6 (6, 9)
+  assert.is(got[101], 6 * 3 - 0.5 * 9);
+  // weight 200 = 128 + 32*2 + 8 (half 1, bits 4-5 of qs[32 + 8] = 1491 & 255 = 0b11010011): q = 1; sub-block 12 (12, 3)
+  assert.is(got[200], 12 - 0.5 * 3);
+  for (let i = 0; i < 256; i++) {
+    const byte = (37 * (32 * (i >> 7) + (i & 31)) + 11) & 0xff;
+    const q = (byte >> (2 * ((i >> 5) & 3))) & 3;
+    assert.is(got[i], sc[i >> 4] * q - 0.5 * mn[i >> 4], `weight ${i}`);
+  }
+});
+
+// Q3_K's 16 six-bit scales (stored with +32) and their 12 bytes worked out by hand:
+//   bytes 0..7  = (sc[j] & 15) | (sc[j+8] & 15) << 4
+//   bytes 8..11 = sc[m] >> 4 | (sc[m+4] >> 4) << 2 | (sc[m+8] >> 4) << 4 | (sc[m+12] >> 4) << 6   (m = 0..3)
+//   e.g. byte 9 = 3 | 1 << 2 | 3 << 4 | 3 << 6 = 0xf7
+const Q3_SC = [0, 63, 1, 62, 32, 31, 16, 47, 5, 58, 21, 42, 10, 53, 33, 30];
+const Q3_SCALE_BYTES = [0x50, 0xaf, 0x51, 0xae, 0xa0, 0x5f, 0x10, 0xef, 0x08, 0xf7, 0x94, 0x6b];
+
+test('Q3_K: a hand-made block: hmask high bits, 2-bit quants, packed 6-bit scales, w = d*(sc - 32)*q', () => {
+  const b = new Uint8Array(110);
+  for (let t = 0; t < 32; t++) b[t] = (29 * t + 3) & 0xff; // hmask
+  for (let t = 0; t < 64; t++) b[32 + t] = (11 * t + 5) & 0xff; // qs
+  b.set(Q3_SCALE_BYTES, 96);
+  b.set([H_HALF & 0xff, H_HALF >> 8], 108); // d = 0.5
+  const got = dequantizeQ3K(b, 256);
+  // weight 0: qs[0] = 5, bits 0-1 = 1; hmask[0] = 3, bit 0 set: q = 1; scale 0 - 32: 0.5*-32*1
+  assert.is(got[0], -16);
+  // weight 17 (sub-block 1): qs[17] = 192 = 0b11000000, bits 0-1 = 0; hmask[17] = 496 & 255 = 0xf0, bit 0 clear: q = -4; scale 63 - 32
+  assert.is(got[17], 0.5 * 31 * -4);
+  // weight 255 = 128 + 96 + 31 (sub-block 15): qs[63] = 698 & 255 = 0xba, bits 6-7 = 2; hmask[31] = 902 & 255 = 0x86, bit 7 set: q = 2; scale 30 - 32
+  assert.is(got[255], 0.5 * -2 * 2);
+  // weight 72 = 64 + 8 (sub-block 4, whose scale is exactly 32): 0 whatever q is
+  assert.is(got[72], 0);
+  for (let i = 0; i < 256; i++) {
+    const lo = (((11 * (32 * (i >> 7) + (i & 31)) + 5) & 0xff) >> (2 * ((i >> 5) & 3))) & 3;
+    const high = ((((29 * (i & 31) + 3) & 0xff) >> (i >> 5)) & 1) === 1;
+    const q = lo - (high ? 0 : 4);
+    assert.is(got[i], 0.5 * (Q3_SC[i >> 4] - 32) * q, `weight ${i}`);
+  }
+  // each scale's top bits on their own: only bit 2k of byte 8 + m set gives sub-block m + 4k scale 16 (- 32)
+  for (let m = 0; m < 4; m++) {
+    for (let k = 0; k < 4; k++) {
+      const one = new Uint8Array(110);
+      one.fill(0xff, 0, 32); // every high bit set and every bit pair 1: q = 1
+      one.fill(0x55, 32, 96);
+      one[96 + 8 + m] = 1 << (2 * k);
+      one.set([H_ONE & 0xff, H_ONE >> 8], 108);
+      const w = dequantizeQ3K(one, 256);
+      for (let j = 0; j < 16; j++) assert.is(w[16 * j], j === m + 4 * k ? (16 - 32) * 1 : -32, `top bits m ${m} k ${k}, sub-block ${j}`);
+    }
+  }
+});
+
+// IQ4_XS's 8 six-bit scales (stored with +32): scales_l = (sc[2p] & 15) | (sc[2p+1] & 15) << 4 and
+// scales_h = sum of (sc[j] >> 4) << 2j, worked out by hand: 0b11_00_10_01_01_10_11_00 = 0xc96c
+const XS_SC = [0, 63, 33, 30, 17, 46, 8, 55];
+
+test('IQ4_XS: a hand-made block: scales_h/scales_l split, IQ4_NL nibbles per 32 weights, w = d*(ls - 32)*T[q]', () => {
+  const b = new Uint8Array(136);
+  b.set([H_HALF & 0xff, H_HALF >> 8, 0x6c, 0xc9, 0xf0, 0xe1, 0xe1, 0x78]); // d = 0.5, scales_h, scales_l
+  for (let t = 0; t < 128; t++) b[8 + t] = (7 * t + 3) & 0xff; // qs
+  const got = dequantizeIq4Xs(b, 256);
+  // weight 0: qs[0] = 3, low nibble 3: T[3] = -65; scale 0 - 32
+  assert.is(got[0], 0.5 * -32 * -65);
+  // weight 32 + 16 + 2 (sub-block 1, high nibble of its byte 2 = qs[18] = 129 = 0x81): T[8] = 1; scale 63 - 32
+  assert.is(got[50], 0.5 * 31 * 1);
+  // weight 255 (sub-block 7, high nibble of qs[127] = 892 & 255 = 0x7c): T[7] = -10; scale 55 - 32
+  assert.is(got[255], 0.5 * 23 * -10);
+  for (let j = 0; j < 8; j++) {
+    for (let l = 0; l < 32; l++) {
+      const byte = (7 * (16 * j + (l & 15)) + 3) & 0xff;
+      const q = l < 16 ? byte & 15 : byte >> 4;
+      assert.is(got[32 * j + l], 0.5 * (XS_SC[j] - 32) * IQ4_NL_VALUES[q], `sub-block ${j} weight ${l}`);
+    }
+  }
+  // each scale bit on its own (stored scales 0 otherwise, d = 1, every q = 8 so T[q] = 1: w = ls - 32):
+  // bit 2j or 2j+1 of scales_h is 16 or 32 of sub-block j, bit k of its scales_l nibble 2^k
+  const scalesWith = (where: number, value: number) => {
+    const one = new Uint8Array(136);
+    one.set([H_ONE & 0xff, H_ONE >> 8]);
+    one[where] = value;
+    one.fill(0x88, 8);
+    const w = dequantizeIq4Xs(one, 256);
+    return Array.from({ length: 8 }, (_, s) => w[32 * s + 31]);
+  };
+  for (let j = 0; j < 8; j++) {
+    for (let k = 0; k < 2; k++) {
+      const v = 1 << (2 * j + k);
+      assert.equal(scalesWith(2 + (j >> 2), v >> (8 * (j >> 2))), XS_SC.map((_, s) => (s === j ? 16 * (k + 1) : 0) - 32), `scales_h bit ${2 * j + k}`);
+    }
+    for (let k = 0; k < 4; k++) {
+      assert.equal(scalesWith(4 + (j >> 1), 1 << (4 * (j & 1) + k)), XS_SC.map((_, s) => (s === j ? 1 << k : 0) - 32), `scales_l sub-block ${j} bit ${k}`);
+    }
+  }
+});
+
+test('Q2_K/Q3_K/IQ4_XS decoders = blocks packed field by field from the ggml layout (random scales, quants, several blocks)', () => {
+  const r = lcg(33);
+  const int = (n: number) => Math.floor(r() * n);
+  const halfBits = () => (r() < 0.2 ? 0x8000 : 0) | ((6 + int(8)) << 10) | int(1024);
+  const same = (type: number, t: { bytes: Uint8Array; values: Float32Array }, name: string) => {
+    const got = decodeGgml(type, t.bytes, t.values.length);
+    for (let i = 0; i < got.length; i++) if (!Object.is(got[i], t.values[i])) assert.unreachable(`${name} weight ${i}: ${got[i]}, expected ${t.values[i]}`);
+  };
+  const q2: KBlock2[] = Array.from({ length: 5 }, () => ({
+    dBits: halfBits(), dminBits: halfBits(), sc: Array.from({ length: 16 }, () => int(16)), m: Array.from({ length: 16 }, () => int(16)), q: Array.from({ length: 256 }, () => int(4)),
+  }));
+  same(GT.Q2_K, q2kTensor(q2), 'Q2_K');
+  const q3: KBlock3[] = Array.from({ length: 5 }, () => ({ dBits: halfBits(), sc: Array.from({ length: 16 }, () => int(64)), q: Array.from({ length: 256 }, () => int(8)) }));
+  same(GT.Q3_K, q3kTensor(q3), 'Q3_K');
+  const xs: KBlockIq4Xs[] = Array.from({ length: 5 }, () => ({ dBits: halfBits(), sc: Array.from({ length: 8 }, () => int(64)), q: Array.from({ length: 256 }, () => int(16)) }));
+  same(GT.IQ4_XS, iq4XsTensor(xs), 'IQ4_XS');
+});
+
 /** Gaussian-ish weights with a few large ones, plus super-blocks that are zero, all positive, all negative, or one loud sub-block. */
 function kTestData(seed: number): Float32Array {
   const r = lcg(seed);
@@ -490,6 +619,9 @@ test('K-quant encoders: more bits, less error (Q6_K < Q5_K < Q4_K), Q4_K no wors
 test('K-quants need whole 256-weight super-blocks', () => {
   assert.throws(() => encodeGgml(GT.Q4_K, new Float32Array(128)), /Q4_K: 128 weights is not a whole number of 256-weight blocks/);
   assert.throws(() => decodeGgml(GT.Q6_K, new Uint8Array(210), 320), /Q6_K: 320 weights is not a whole number of 256-weight blocks/);
+  for (const [type, name] of [[GT.Q2_K, 'Q2_K'], [GT.Q3_K, 'Q3_K'], [GT.IQ4_XS, 'IQ4_XS']] as const) {
+    assert.throws(() => decodeGgml(type, new Uint8Array(136), 288), new RegExp(`${name}: 288 weights is not a whole number of 256-weight blocks`));
+  }
 });
 
 test.run();

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { openCheckpoint } from '../../tools/checkpoint/index.ts';
 import { createTokenizer } from '../../src/tokenizer/index.ts';
 import { FormatError, SqzError, UnsupportedError } from '../../src/util/errors.ts';
-import { type Built, type TestTensor, type TestValue, buildGguf, f16Tensor, f32Tensor, iq4Level, k45Tensor, lcg, minLevel, nibbleTensor, q4Level, q5Level, q6kTensor, q8Tensor } from './_gguf.ts';
+import {
+  type Built, type TestTensor, type TestValue, buildGguf, f16Tensor, f32Tensor, iq4Level, iq4XsTensor, k45Tensor, lcg, minLevel, nibbleTensor, q2kTensor, q3kTensor, q4Level, q5Level, q6kTensor, q8Tensor,
+} from './_gguf.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sqz-gguf-import-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -222,6 +224,73 @@ test('K-quant refusals: rows that are not whole super-blocks, data cut short; on
   await oneLine(cut.subarray(0, cut.length - 176 * 10), /truncated: tensor blk\.0\.attn_q\.weight \(Q5_K\) needs bytes \d+\.\.\d+, the file has \d+/);
 });
 
+/** Q2_K (10), Q3_K (11) or IQ4_XS (23) blocks with random fields, for a rows x cols matrix. */
+function lowBitTensor(rows: number, cols: number, type: 10 | 11 | 23, seed: number): Built {
+  const r = lcg(seed);
+  const int = (n: number) => Math.floor(r() * n);
+  const halfBits = () => ((4 + int(6)) << 10) | int(1024);
+  const nb = (rows * cols) / 256;
+  const ints = (count: number, n: number) => Array.from({ length: count }, () => int(n));
+  if (type === 10) return q2kTensor(Array.from({ length: nb }, () => ({ dBits: halfBits(), dminBits: halfBits(), sc: ints(16, 16), m: ints(16, 16), q: ints(256, 4) })));
+  if (type === 11) return q3kTensor(Array.from({ length: nb }, () => ({ dBits: halfBits(), sc: ints(16, 64), q: ints(256, 8) })));
+  return iq4XsTensor(Array.from({ length: nb }, () => ({ dBits: halfBits(), sc: ints(8, 64), q: ints(256, 16) })));
+}
+
+/** kModel with its matrices in Q2_K, Q3_K and IQ4_XS (as llama.cpp's Q2_K, Q3_K_* and IQ4_XS mixes store them). */
+function lowBitModel(): Model {
+  const m = kModel();
+  const types: Record<string, 10 | 11 | 23> = {
+    'token_embd.weight': 10, 'blk.0.attn_q.weight': 11, 'blk.0.attn_k.weight': 23, 'blk.0.attn_v.weight': 10,
+    'blk.0.attn_output.weight': 11, 'blk.0.ffn_gate.weight': 23, 'blk.0.ffn_up.weight': 10, 'blk.0.ffn_down.weight': 11,
+  };
+  const canonical: Record<string, string> = {
+    'token_embd.weight': 'embed', 'blk.0.attn_q.weight': 'layers.0.attn.q', 'blk.0.attn_k.weight': 'layers.0.attn.k', 'blk.0.attn_v.weight': 'layers.0.attn.v',
+    'blk.0.attn_output.weight': 'layers.0.attn.o', 'blk.0.ffn_gate.weight': 'layers.0.mlp.gate', 'blk.0.ffn_up.weight': 'layers.0.mlp.up', 'blk.0.ffn_down.weight': 'layers.0.mlp.down',
+  };
+  const tensors = m.tensors.map((t, k) => {
+    const type = types[t.name];
+    if (type === undefined) return t;
+    const b = lowBitTensor(t.ne[1], t.ne[0], type, 40 + k);
+    m.expected.set(canonical[t.name], b.values);
+    return { ...t, type, data: b.bytes };
+  });
+  return { tensors, expected: m.expected };
+}
+
+test('hand-built GGUF with Q2_K, Q3_K and IQ4_XS matrices (dim 256): every tensor reads back exactly', async () => {
+  const m = lowBitModel();
+  const ck = await openCheckpoint(file(buildGguf(kKv, m.tensors)));
+  try {
+    await readsBackExactly(ck, m.expected);
+  } finally {
+    await ck.close();
+  }
+});
+
+test('Q2_K/Q3_K/IQ4_XS refusals: rows that are not whole super-blocks, data cut short; one line naming the tensor', async () => {
+  const m = lowBitModel();
+  for (const [name, type, size] of [['blk.0.ffn_up.weight', 'Q2_K', 84], ['blk.0.attn_output.weight', 'Q3_K', 110], ['blk.0.attn_k.weight', 'IQ4_XS', 136]] as const) {
+    // the tensor placed last, its data cut one block (and then one byte) short
+    const last = [...m.tensors.filter((t) => t.name !== name), m.tensors.find((t) => t.name === name)!];
+    const whole = buildGguf(kKv, last);
+    const pad = (32 - (last[last.length - 1].data.length % 32)) % 32;
+    for (const cut of [pad + size, pad + 1]) {
+      await oneLine(whole.subarray(0, whole.length - cut), new RegExp(`truncated: tensor ${name.replace(/\./g, '\\.')} \\(${type}\\) needs bytes \\d+\\.\\.\\d+, the file has \\d+`));
+    }
+  }
+  // hidden 128: ffn_down (Q3_K) rows are 128 weights, half a super-block; ffn_gate (IQ4_XS) and ffn_up (Q2_K) are [128, 256]
+  const half = m.tensors.map((t) =>
+    t.name === 'blk.0.ffn_down.weight' ? { ...t, ne: [128, KDIM], data: t.data.subarray(0, 128 * 110) }
+    : t.name === 'blk.0.ffn_gate.weight' || t.name === 'blk.0.ffn_up.weight' ? { ...t, ne: [KDIM, 128], data: t.data.subarray(0, t.data.length / 2) }
+    : t);
+  await oneLine(buildGguf(baseKv({ ...Object.fromEntries(kKv), 'llama.feed_forward_length': ['u32', 128] }), half), /tensor blk\.0\.ffn_down\.weight has 128 columns, not a multiple of Q3_K's block of 256/);
+  // the same for Q2_K and IQ4_XS rows: ffn_down in each type
+  for (const [type, name] of [[10, 'Q2_K'], [23, 'IQ4_XS']] as const) {
+    const down = half.map((t) => (t.name === 'blk.0.ffn_down.weight' ? { ...t, type } : t));
+    await oneLine(buildGguf(baseKv({ ...Object.fromEntries(kKv), 'llama.feed_forward_length': ['u32', 128] }), down), new RegExp(`tensor blk\\.0\\.ffn_down\\.weight has 128 columns, not a multiple of ${name}'s block of 256`));
+  }
+});
+
 test('Q4_1/Q5_0/Q5_1 refusals: rows that are not whole 32-weight blocks, block data cut short; one line naming the tensor', async () => {
   const m = tinyModel(false);
   for (const [name, type, size] of [['blk.0.ffn_gate.weight', 'Q4_1', 20], ['blk.0.ffn_up.weight', 'Q5_0', 22], ['blk.0.attn_k.weight', 'Q5_1', 24]] as const) {
@@ -261,8 +330,8 @@ test('refused: another architecture, an unknown or unsupported tensor type, a fo
   await rejects(openCheckpoint(file(buildGguf(baseKv({ 'general.architecture': ['string', 'gpt2'] }), m.tensors))), UnsupportedError, /architecture 'gpt2' is not supported/);
   await rejects(openCheckpoint(file(buildGguf(baseKv({ 'general.architecture': null }), m.tensors))), FormatError, /general\.architecture is missing/);
 
-  const q3k = m.tensors.map((t) => (t.name === 'blk.0.ffn_up.weight' ? { ...t, type: 11 } : t));
-  await rejects(openCheckpoint(file(buildGguf(baseKv(), q3k))), UnsupportedError, /blk\.0\.ffn_up\.weight \(layers\.0\.mlp\.up\) has type Q3_K, which is not supported \(supported: F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, BF16\)/);
+  const iq2 = m.tensors.map((t) => (t.name === 'blk.0.ffn_up.weight' ? { ...t, type: 16 } : t));
+  await rejects(openCheckpoint(file(buildGguf(baseKv(), iq2))), UnsupportedError, /blk\.0\.ffn_up\.weight \(layers\.0\.mlp\.up\) has type IQ2_XXS, which is not supported \(supported: F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, BF16\)/);
   const t99 = m.tensors.map((t) => (t.name === 'blk.0.attn_k.weight' ? { ...t, type: 99 } : t));
   await rejects(openCheckpoint(file(buildGguf(baseKv(), t99))), UnsupportedError, /blk\.0\.attn_k\.weight .*unknown type 99/);
 

@@ -1,6 +1,7 @@
 // GGUF import (llama.cpp's model file, v2/v3, architecture `llama`): config from the llama.* keys,
 // the SentencePiece tokenizer from tokenizer.ggml.* (as a llama2c-kind spec), tensors in F32, F16,
-// BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q4_K, Q5_K or Q6_K dequantized to f32 one at a time.
+// BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS, Q2_K, Q3_K, Q4_K, Q5_K or Q6_K dequantized to
+// f32 one at a time.
 // Q and K stay as stored: GGUF keeps them in the interleaved RoPE layout, so the config says rope
 // 'interleaved'. docs/GGUF.md.
 import { open } from 'node:fs/promises';

@@ -1,8 +1,9 @@
 // ggml's tensor storage types, to and from f32: F32, F16, BF16, the 32-weight block formats
 // Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and IQ4_NL, and the 256-weight K-quant super-blocks Q4_K, Q5_K and
-// Q6_K (docs/GGUF.md). The 32-weight quantizers follow ggml's reference ones (quantize_row_*_ref,
-// quantize_iq4_nl) step by step, in f32 where ggml computes in f32; the K-quant encoders are our
-// own simpler fit (see quantizeK45 and quantizeQ6K).
+// Q6_K (docs/GGUF.md); Q2_K, Q3_K and IQ4_XS (256 weights too) are read only. The 32-weight
+// quantizers follow ggml's reference ones (quantize_row_*_ref, quantize_iq4_nl) step by step, in f32
+// where ggml computes in f32; the K-quant encoders are our own simpler fit (see quantizeK45 and
+// quantizeQ6K).
 //
 //   Q8_0   34 bytes: f16 d, 32 x int8 q;                      w = d * q
 //   Q4_0   18 bytes: f16 d, 16 bytes of nibbles;              w = d * (q - 8)
@@ -15,6 +16,12 @@
 //   Q5_K  176 bytes: as Q4_K with 32 bytes qh (the 5th bit) between the scales and the nibbles
 //   Q6_K  210 bytes: 128 bytes ql (low 4 bits), 64 bytes qh (high 2 bits), 16 x int8 scales
 //                    (sub-blocks of 16), f16 d;              w = d*sc * (q - 32)
+//   Q2_K   84 bytes: 16 bytes of 4-bit scales sc and mins m (sub-blocks of 16), 64 bytes of 2-bit
+//                    quants, f16 d, f16 dmin;               w = d*sc * q - dmin*m
+//   Q3_K  110 bytes: 32 bytes hmask (the 3rd bit), 64 bytes of 2-bit quants, 12 bytes of 6-bit
+//                    scales (sub-blocks of 16), f16 d;       w = d*(sc - 32) * q, q = -4..3
+//   IQ4_XS 136 bytes: f16 d, u16 scales_h, 4 bytes scales_l (6-bit scales ls of 8 sub-blocks of
+//                    32), 128 bytes of nibbles;              w = d*(ls - 32) * IQ4_NL_VALUES[q]
 // In the 32-weight nibble formats, byte j of the nibbles holds weight j in its low nibble and
 // weight j + 16 in its high nibble; bit i of qh (a little-endian u32) is the fifth bit of weight i.
 // The K-quant bit layouts are described where they are decoded.
@@ -147,17 +154,26 @@ function dequantizeNibbles(src: Uint8Array, n: number, t: Nibbles): Float32Array
     // -0 for the types without a min: adding it changes nothing, not even a -0 product
     const m = t.m >= 0 ? h[u16(src, o + t.m)] : -0;
     const qh = t.qh >= 0 ? u16(src, o + t.qh) | (u16(src, o + t.qh + 2) << 16) : 0;
-    for (let j = 0; j < 16; j++) {
-      const byte = src[o + t.qs + j];
-      const lo = (byte & 15) | (((qh >>> j) & 1) << 4);
-      const hi = (byte >> 4) | (((qh >>> (j + 16)) & 1) << 4);
-      // d * level is exact (an f16 times a small integer), and so is the sum in f64 (both are
-      // multiples of 2^-24 below 2^22): one rounding to f32, as ggml's f32 `x * d + m` has
-      out[b * QK + j] = d * t.level(lo) + m;
-      out[b * QK + 16 + j] = d * t.level(hi) + m;
-    }
+    nibbleBlock(src, o + t.qs, qh, d, m, t.level, out, b * QK);
   }
   return out;
+}
+
+/**
+ * One 32-weight block of nibbles (16 bytes at `qs`, the fifth bits in `qh`) to out[ob..ob+31]:
+ * w = d * level(q) + m. Also the sub-blocks of IQ4_XS, with d its sub-block scale and m = -0.
+ */
+function nibbleBlock(src: Uint8Array, qs: number, qh: number, d: number, m: number, level: (q: number) => number, out: Float32Array, ob: number): void {
+  for (let j = 0; j < 16; j++) {
+    const byte = src[qs + j];
+    const lo = (byte & 15) | (((qh >>> j) & 1) << 4);
+    const hi = (byte >> 4) | (((qh >>> (j + 16)) & 1) << 4);
+    // d * level is exact (an f16 times a small integer, or IQ4_XS's d*(ls - 32), 17 bits, times a
+    // table value of 7 bits), and so is the sum in f64 (both are multiples of 2^-24 below 2^22):
+    // one rounding to f32, as ggml's f32 `x * d + m` has
+    out[ob + j] = d * level(lo) + m;
+    out[ob + 16 + j] = d * level(hi) + m;
+  }
 }
 
 /**
@@ -476,9 +492,108 @@ export function dequantizeQ6K(src: Uint8Array, n: number): Float32Array {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Q2_K and Q3_K (read only): 2-bit quants (plus Q3_K's third bit) in 16 sub-blocks of 16 weights.
+
+/**
+ * Where weight i (0..255) of a Q2_K or Q3_K block keeps its low 2 bits (ggml block_q2_K,
+ * block_q3_K): with i = 128h + 32k + l (h = 0, 1; k = 0..3; l < 32), bits 2k..2k+1 of qs byte
+ * 32h + l. So the 32 bytes of each half hold four 32-weight runs, one per bit pair.
+ */
+const q2Byte = (i: number): number => 32 * (i >> 7) + (i & 31);
+const q2Shift = (i: number): number => 2 * ((i >> 5) & 3);
+
+const Q2K_SIZE = 84;
+
+/**
+ * Q2_K to f32 (ggml dequantize_row_q2_K): 16 bytes scales, 64 bytes qs, f16 d, f16 dmin. Scale byte
+ * j holds sub-block j's 4-bit scale (low nibble) and 4-bit min (high nibble): w = d*sc * q - dmin*m.
+ */
+export function dequantizeQ2K(src: Uint8Array, n: number): Float32Array {
+  checkBlocks(n, 'Q2_K', QK_K);
+  const h = halfTable();
+  const out = new Float32Array(n);
+  for (let b = 0; b < n / QK_K; b++) {
+    const o = b * Q2K_SIZE;
+    const d = h[u16(src, o + 80)];
+    const dmin = h[u16(src, o + 82)];
+    for (let j = 0; j < 16; j++) {
+      const d1 = f(d * (src[o + j] & 15));
+      const m1 = f(dmin * (src[o + j] >> 4));
+      for (let i = 16 * j; i < 16 * j + 16; i++) {
+        const q = (src[o + 16 + q2Byte(i)] >> q2Shift(i)) & 3;
+        out[b * QK_K + i] = f(f(d1 * q) - m1);
+      }
+    }
+  }
+  return out;
+}
+
+const Q3K_SIZE = 110;
+
+/**
+ * Sub-block k's (0..15) scale from Q3_K's 12 scale bytes at `o`, 6 bits stored with an offset of
+ * 32: the low 4 bits are the low nibble of byte k (k < 8) or the high nibble of byte k - 8, the top
+ * 2 bits are bits 2(k / 4)..2(k / 4)+1 of byte 8 + k % 4.
+ */
+function q3kScale(b: Uint8Array, o: number, k: number): number {
+  const low = k < 8 ? b[o + k] & 15 : b[o + k - 8] >> 4;
+  return (low | (((b[o + 8 + (k & 3)] >> (2 * (k >> 2))) & 3) << 4)) - 32;
+}
+
+/**
+ * Q3_K to f32 (ggml dequantize_row_q3_K): 32 bytes hmask, 64 bytes qs, 12 bytes scales, f16 d. Bit
+ * i / 32 of hmask byte i % 32 is weight i's high bit; a clear bit subtracts 4, so q runs -4..3 and
+ * w = (d*sc) * q.
+ */
+export function dequantizeQ3K(src: Uint8Array, n: number): Float32Array {
+  checkBlocks(n, 'Q3_K', QK_K);
+  const h = halfTable();
+  const out = new Float32Array(n);
+  for (let b = 0; b < n / QK_K; b++) {
+    const o = b * Q3K_SIZE;
+    const d = h[u16(src, o + 108)];
+    for (let j = 0; j < 16; j++) {
+      const d1 = f(d * q3kScale(src, o + 96, j));
+      for (let i = 16 * j; i < 16 * j + 16; i++) {
+        const q = ((src[o + 32 + q2Byte(i)] >> q2Shift(i)) & 3) - ((src[o + (i & 31)] >> (i >> 5)) & 1 ? 0 : 4);
+        out[b * QK_K + i] = f(d1 * q);
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// IQ4_XS (read only)
+
+const IQ4XS_SIZE = 136;
+
+/**
+ * IQ4_XS to f32 (ggml dequantize_row_iq4_xs): f16 d, u16 scales_h, 4 bytes scales_l, 128 bytes qs.
+ * Each 32-weight sub-block j is an IQ4_NL block (16 bytes of qs at 8 + 16j) with the scale
+ * d * (ls - 32), where the 6-bit ls has its low 4 bits in nibble j % 2 of scales_l[j / 2] and its
+ * top 2 bits in bits 2j..2j+1 of scales_h.
+ */
+export function dequantizeIq4Xs(src: Uint8Array, n: number): Float32Array {
+  checkBlocks(n, 'IQ4_XS', QK_K);
+  const h = halfTable();
+  const out = new Float32Array(n);
+  for (let b = 0; b < n / QK_K; b++) {
+    const o = b * IQ4XS_SIZE;
+    const d = h[u16(src, o)];
+    const scalesH = u16(src, o + 2);
+    for (let j = 0; j < 8; j++) {
+      const ls = ((src[o + 4 + (j >> 1)] >> (4 * (j & 1))) & 15) | (((scalesH >> (2 * j)) & 3) << 4);
+      nibbleBlock(src, o + 8 + 16 * j, 0, f(d * (ls - 32)), -0, IQ4_NL.level, out, b * QK_K + 32 * j);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Whole tensors
 
-/** A tensor's f32 values stored as ggml type `type` (any that GGML_TYPES lists but BF16), little-endian bytes. */
+/** A tensor's f32 values stored as ggml type `type` (any that GGML_TYPES lists but the read-only BF16, Q2_K, Q3_K and IQ4_XS), little-endian bytes. */
 export function encodeGgml(type: number, x: Float32Array): Uint8Array {
   if (NIBBLES[type]) return quantizeNibbles(x, NIBBLES[type], NIBBLE_FITS[type]);
   switch (type) {
@@ -532,6 +647,12 @@ export function decodeGgml(type: number, bytes: Uint8Array, n: number): Float32A
       return dequantizeQ5K(bytes, n);
     case GT.Q6_K:
       return dequantizeQ6K(bytes, n);
+    case GT.Q2_K:
+      return dequantizeQ2K(bytes, n);
+    case GT.Q3_K:
+      return dequantizeQ3K(bytes, n);
+    case GT.IQ4_XS:
+      return dequantizeIq4Xs(bytes, n);
     default:
       throw new UnsupportedError(`GGUF tensor type ${ggmlTypeName(type)} is not supported`);
   }

@@ -42,12 +42,12 @@ export interface GgmlTypeInfo {
   typeSize: number;
 }
 
-export const GT = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, IQ4_NL: 20, BF16: 30 } as const;
+export const GT = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q2_K: 10, Q3_K: 11, Q4_K: 12, Q5_K: 13, Q6_K: 14, IQ4_NL: 20, IQ4_XS: 23, BF16: 30 } as const;
 
 /** Weights per K-quant super-block (ggml's QK_K). */
 export const QK_K = 256;
 
-/** Types squeeze-edge reads (and, except BF16, writes). */
+/** Types squeeze-edge reads (and, except BF16, Q2_K, Q3_K and IQ4_XS, writes). */
 export const GGML_TYPES: Record<number, GgmlTypeInfo> = {
   0: { id: 0, name: 'F32', blockSize: 1, typeSize: 4 },
   1: { id: 1, name: 'F16', blockSize: 1, typeSize: 2 },
@@ -56,10 +56,13 @@ export const GGML_TYPES: Record<number, GgmlTypeInfo> = {
   6: { id: 6, name: 'Q5_0', blockSize: 32, typeSize: 22 },
   7: { id: 7, name: 'Q5_1', blockSize: 32, typeSize: 24 },
   8: { id: 8, name: 'Q8_0', blockSize: 32, typeSize: 34 },
+  10: { id: 10, name: 'Q2_K', blockSize: 256, typeSize: 84 },
+  11: { id: 11, name: 'Q3_K', blockSize: 256, typeSize: 110 },
   12: { id: 12, name: 'Q4_K', blockSize: 256, typeSize: 144 },
   13: { id: 13, name: 'Q5_K', blockSize: 256, typeSize: 176 },
   14: { id: 14, name: 'Q6_K', blockSize: 256, typeSize: 210 },
   20: { id: 20, name: 'IQ4_NL', blockSize: 32, typeSize: 18 },
+  23: { id: 23, name: 'IQ4_XS', blockSize: 256, typeSize: 136 },
   30: { id: 30, name: 'BF16', blockSize: 1, typeSize: 2 },
 };
 
