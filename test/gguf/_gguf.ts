@@ -1,8 +1,12 @@
 // A small GGUF writer for tests, written from the GGUF v3 spec on its own (it shares no code with
 // tools/gguf/), plus hand-built tensor blocks whose f32 values are computed here from the block
-// definitions (not by tools/gguf/blocks.ts).
+// definitions (not by tools/gguf/blocks.ts); and tokenizer.json fixtures for the tokenizer export.
 import { writeFileSync } from 'node:fs';
+import type { TensorRecord } from '../../src/format/kinds.ts';
 import { floatToHalf, halfToFloat } from '../../src/kernels/reference.ts';
+import type { ModelConfig } from '../../src/model/config.ts';
+import type { TokenizerSpec } from '../../src/tokenizer/spec.ts';
+import type { Checkpoint } from '../../tools/checkpoint/types.ts';
 
 export type TestValue =
   | ['u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'u64' | 'i64' | 'f64', number]
@@ -369,4 +373,63 @@ export function lcg(seed: number): () => number {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return s / 2 ** 32;
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hugging Face tokenizer.json files for the tokenizer export tests
+
+/**
+ * A SentencePiece-style tokenizer.json (as Llama 2's: Prepend/Replace normalizer, byte fallback with
+ * all 256 <0xNN> pieces) of 270 tokens. Merge ranks: "▁ a" 0, "a b" 1, "▁a b" 2, "b c" 3, "▁ c" 4.
+ */
+export function spTokenizerJson(): string {
+  const pieces = ['<unk>', '<s>', '</s>', ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`),
+    '\u2581', 'a', 'b', '\n', '\u2581a', 'ab', '\u2581ab', 'c', 'bc', '\u2581c', 'x'];
+  return JSON.stringify({
+    version: '1.0',
+    added_tokens: pieces.slice(0, 3).map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '\u2581' }, { type: 'Replace', pattern: { String: ' ' }, content: '\u2581' }] },
+    pre_tokenizer: null,
+    post_processor: { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }], pair: [], special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } } },
+    decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '\u2581' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+    model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false,
+      vocab: Object.fromEntries(pieces.map((p, i) => [p, i])), merges: ['\u2581 a', 'a b', '\u2581a b', 'b c', '\u2581 c'] },
+  });
+}
+
+/**
+ * A GPT-2-style byte-level tokenizer.json (ByteLevel pre-tokenizer with its regex, ByteLevel decoder)
+ * of 270 tokens: byte b has id b (its GPT-2 character), merges 0..12 give ids 256..268, then
+ * <|endoftext|> 269, a special added token.
+ */
+export function byteLevelTokenizerJson(): string {
+  // GPT-2's bytes_to_unicode: printable bytes stand for themselves, the rest get code points from 256 on
+  const chars: string[] = [];
+  let next = 256;
+  for (let b = 0; b < 256; b++) {
+    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
+    chars[b] = String.fromCodePoint(printable ? b : next++);
+  }
+  const vocab: Record<string, number> = Object.fromEntries(chars.map((c, b) => [c, b]));
+  const merges = [['\u0120', 't'], ['h', 'e'], ['\u0120t', 'he'], ['\u0120', 'c'], ['a', 't'], ['\u0120c', 'at'], ["'", 's'], ['1', '2'], ['12', '3'], ['\u0120', '\u0120'], ['\u010a', '\u010a'], ['\u0120', 'a'], ['o', 'n']];
+  merges.forEach(([a, b], i) => (vocab[a + b] = 256 + i));
+  const bl = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+  return JSON.stringify({
+    version: '1.0',
+    added_tokens: [{ id: 269, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+    normalizer: null,
+    pre_tokenizer: bl,
+    post_processor: { ...bl, trim_offsets: false },
+    decoder: bl,
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges: merges.map((m) => m.join(' ')) },
+  });
+}
+
+/** Texts for the tokenizer export tests: ASCII, runs of spaces, newlines, non-ASCII. */
+export const TOKENIZER_SAMPLES = ['ab abc', ' a\nb  c\n\n', 'xa b', 'a \u00e9 b', 'Once upon a time, the cat\'s "Hi!" 123'];
+
+/** A synthetic model (f32 records) as a Checkpoint with the given tokenizer. */
+export function checkpointOf(m: { config: ModelConfig; records: TensorRecord[] }, tokenizer: TokenizerSpec | undefined, source = 'fake'): Checkpoint {
+  const rec = (n: string) => m.records.find((r) => r.name === n) as Extract<TensorRecord, { kind: 'f32' }>;
+  return { source, config: m.config, tokenizer, names: () => m.records.map((r) => r.name), shape: (n) => rec(n).shape, read: async (n) => rec(n).data, close: async () => {} };
 }

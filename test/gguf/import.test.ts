@@ -335,7 +335,8 @@ test('refused: another architecture, an unknown or unsupported tensor type, a fo
   const t99 = m.tensors.map((t) => (t.name === 'blk.0.attn_k.weight' ? { ...t, type: 99 } : t));
   await rejects(openCheckpoint(file(buildGguf(baseKv(), t99))), UnsupportedError, /blk\.0\.attn_k\.weight .*unknown type 99/);
 
-  await rejects(openCheckpoint(file(buildGguf(baseKv({ 'tokenizer.ggml.model': ['string', 'gpt2'] }), m.tensors))), UnsupportedError, /tokenizer\.ggml\.model 'gpt2' is not supported/);
+  await rejects(openCheckpoint(file(buildGguf(baseKv({ 'tokenizer.ggml.model': ['string', 'bert'] }), m.tensors))), UnsupportedError, /tokenizer\.ggml\.model 'bert' is not supported/);
+  await rejects(openCheckpoint(file(buildGguf(baseKv({ 'tokenizer.ggml.model': ['string', 'gpt2'] }), m.tensors))), FormatError, /tokenizer\.ggml\.merges \(an array of strings\) is missing/);
   const bias = [...m.tensors, { name: 'blk.0.attn_q.bias', ne: [DIM], type: 0, data: new Uint8Array(DIM * 4) }];
   await rejects(openCheckpoint(file(buildGguf(baseKv(), bias))), UnsupportedError, /blk\.0\.attn_q\.bias is not supported/);
   await rejects(openCheckpoint(file(buildGguf(baseKv({ 'llama.rope.scaling.type': ['string', 'yarn'] }), m.tensors))), UnsupportedError, /RoPE scaling 'yarn'/);

@@ -1,13 +1,16 @@
 // Our GGUF export checked against llama.cpp itself, through node-llama-cpp installed as a peer in
 // bench/peers/ (`npm run peers:install`; never a dependency). Skipped, saying why, when the peer or
 // ../shared/models/stories260K.bin (tinystories-656k for its own test) is absent.
+//   - tinystories-656k exported with its own Hugging Face tokenizer: llama.cpp tokenizes sample texts
+//     (the prompt included) to our ids; so it does for synthetic SentencePiece-style (all 256 byte
+//     pieces) and GPT-2 byte-level tokenizer.json exports, non-ASCII text included;
 //   - llama.cpp's own GGUF parser reads our f32 export: version, architecture, every tensor's type and dims;
 //   - llama.cpp's tokenizer gives our ids for the same texts (the SentencePiece metadata is right);
 //   - llama.cpp's greedy continuation of "Once upon a time" (prompt = our ids, BOS first) equals our
 //     runtime's, token for token, over 60 tokens;
 //   - the agreement check (agreement()) on stories260K exported as f16, q8_0, q4_0, q4_1, q5_0, q5_1,
 //     iq4_nl, and q4_k_m / q5_k_m (dim 64: every K-quant falls back, to Q5_0 / Q5_1 / Q8_0 / F16, as
-//     llama.cpp's own quantizer does), and on tinystories-656k as q4_k_m / q5_k_m (dim 128, same
+//     llama.cpp's own quantizer does), and on tinystories-656k as f32, q4_k_m / q5_k_m (dim 128, same
 //     fallbacks): the ggml types llama.cpp reads are the planned ones; fed the same tokens, llama.cpp's
 //     top token equals ours on our import of the same file wherever our top two logits are not a
 //     near-tie, its logits are within 1 of ours, and its greedy tokens part from ours, if at all,
@@ -19,7 +22,7 @@
 //     same tokens, are far closer to our import of that file than to the unquantized model.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -28,10 +31,11 @@ import { openCheckpoint } from '../../tools/checkpoint/index.ts';
 import type { Checkpoint } from '../../tools/checkpoint/types.ts';
 import { openModel } from '../../tools/convert.ts';
 import { exportCheckpointGguf, exportGguf, type GgufExportType } from '../../tools/gguf/export.ts';
-import { writeSyntheticModel } from '../../tools/synthetic.ts';
+import { syntheticModel, writeSyntheticModel } from '../../tools/synthetic.ts';
 import { argmax } from '../../src/generate/sampler.ts';
 import { GT } from '../../tools/gguf/spec.ts';
-import { createTokenizer } from '../../src/tokenizer/index.ts';
+import { createTokenizer, hfTokenizerSpec } from '../../src/tokenizer/index.ts';
+import { byteLevelTokenizerJson, checkpointOf, spTokenizerJson, TOKENIZER_SAMPLES } from './_gguf.ts';
 import { maxRelErr, repoRoot, sharedFile } from '../helpers.ts';
 
 const PEER = join(repoRoot, 'bench', 'peers', 'node_modules', 'node-llama-cpp', 'dist', 'index.js');
@@ -397,37 +401,49 @@ for (const [type, types] of Object.entries(STORIES_TYPES) as Array<[GgufExportTy
   });
 }
 
-/**
- * tinystories-656k with its Hugging Face tokenizer (which export refuses) replaced by a llama2c-kind
- * spec of the same pieces: the test feeds token ids, so only the weights matter to it, and llama.cpp
- * needs a tokenizer it can load.
- */
-async function tinystoriesForExport(folder: string): Promise<Checkpoint> {
-  const ck = await openCheckpoint(folder);
-  const vocab = (JSON.parse(readFileSync(join(folder, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
-  const pieces = new Array<string>(ck.config.vocabSize);
-  for (const [piece, id] of Object.entries(vocab)) pieces[id] = piece.replace(/\u2581/g, ' ');
-  return { ...ck, tokenizer: { kind: 'llama2c', pieces, scores: pieces.map((_, i) => -i), bos: 1, eos: 2 }, close: () => ck.close() };
-}
+// ASCII text with spaces and newlines: tinystories-656k has no <0xNN> pieces, so llama.cpp's byte
+// fallback aborts the process on a character outside its vocabulary (docs/GGUF.md)
+const TINY_TEXTS = [PROMPT, '  two  spaces ', 'line one\nline two\n\n', 'Tom said, "Hi!" 123'];
 
-test('tinystories-656k as q4_k_m and q5_k_m (all falling back, to Q5_0 / Q5_1 and Q8_0): llama.cpp agrees with our runtime on the same file', async () => {
+test('tinystories-656k with its own tokenizer as f32, q4_k_m and q5_k_m (all falling back, to Q5_0 / Q5_1 and Q8_0): llama.cpp tokenizes as we do and agrees with our runtime on the same file', async () => {
   const p = await loadPeer();
   if (!p) return skip(skipReason);
   const folder = sharedFile('models/tinystories-656k');
   if (!folder) return;
   const base = await openModel(folder, {});
   const prompt = base.tokenizer.encode(PROMPT);
+  const expected = TINY_TEXTS.map((t) => base.tokenizer.encode(t));
   await base.close();
-  const ck = await tinystoriesForExport(folder);
-  try {
-    for (const [type, types] of [['q4_k_m', [GT.Q5_0, GT.Q8_0]], ['q5_k_m', [GT.Q5_1, GT.Q8_0]]] satisfies Array<[GgufExportType, number[]]>) {
-      const path = join(dir, `tinystories-656k-${type}.gguf`);
-      const res = await exportCheckpointGguf(ck, path, { type, name: 'tinystories-656k' });
-      assert.ok(res.notes.some((n) => /llama\.cpp's fallback/.test(n)), `${type}: notes ${JSON.stringify(res.notes)}`);
-      await agreement(p, `tinystories-656k ${type}`, path, prompt, { source: folder, opts: {} }, types);
+  for (const [type, types] of [['f32', []], ['q4_k_m', [GT.Q5_0, GT.Q8_0]], ['q5_k_m', [GT.Q5_1, GT.Q8_0]]] satisfies Array<[GgufExportType, number[]]>) {
+    const path = join(dir, `tinystories-656k-${type}.gguf`);
+    const res = await exportGguf(folder, path, { type, name: 'tinystories-656k' });
+    if (type !== 'f32') assert.ok(res.notes.some((n) => /llama\.cpp's fallback/.test(n)), `${type}: notes ${JSON.stringify(res.notes)}`);
+    const model = await p.llama.loadModel({ modelPath: path, gpuLayers: 0 });
+    try {
+      // llama.cpp's tokenize adds no BOS; our encode puts it first
+      TINY_TEXTS.forEach((t, i) => assert.equal([1, ...model.tokenize(t).map(Number)], expected[i], `${type}: llama.cpp's tokens for ${JSON.stringify(t)}`));
+    } finally {
+      await model.dispose();
     }
-  } finally {
-    await ck.close();
+    await agreement(p, `tinystories-656k ${type}`, path, prompt, { source: folder, opts: {} }, types);
+  }
+});
+
+test('synthetic SentencePiece-style (all byte pieces) and GPT-2 byte-level tokenizer.json exports: llama.cpp tokenizes sample texts, non-ASCII included, as we do', async () => {
+  const p = await loadPeer();
+  if (!p) return skip(skipReason);
+  const m = syntheticModel({ dim: 32, hiddenDim: 64, nLayers: 1, nHeads: 4, nKvHeads: 4, vocabSize: 270, seed: 13 });
+  for (const [name, json, extra] of [['sp', spTokenizerJson(), []], ['gpt2', byteLevelTokenizerJson(), ['\u{1F600} \u4e2d\u6587']]] as const) {
+    const spec = hfTokenizerSpec(json, `${name}.json`);
+    const ours = createTokenizer(spec);
+    const path = join(dir, `tok-${name}.gguf`);
+    await exportCheckpointGguf(checkpointOf(m, spec), path, { type: 'f32' });
+    const model = await p.llama.loadModel({ modelPath: path, gpuLayers: 0 });
+    try {
+      for (const t of [...TOKENIZER_SAMPLES, ...extra]) assert.equal(model.tokenize(t).map(Number), ours.encode(t, { bos: false }), `${name}: llama.cpp's tokens for ${JSON.stringify(t)}`);
+    } finally {
+      await model.dispose();
+    }
   }
 });
 

@@ -126,7 +126,7 @@ export async function exportCheckpointGguf(ckpt: Checkpoint, out: string, opts: 
   const quantized = type !== 'f32' && type !== 'f16';
   const metadata: Array<[string, KvValue]> = [
     ...configMetadata(c, opts.name ?? ckpt.source, FILE_TYPE[type], quantized),
-    ...tokenizerMetadata(ckpt.tokenizer, ckpt.source),
+    ...tokenizerMetadata(ckpt.tokenizer, c.vocabSize, ckpt.source),
   ];
   const half = c.rope === 'half';
   if (half) notes.push('q and k rows permuted from rotate-half (Hugging Face) RoPE to the interleaved layout GGUF uses');

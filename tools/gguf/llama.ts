@@ -4,11 +4,11 @@
 import { type ModelConfig, headSize } from '../../src/model/config.ts';
 import type { TokenizerSpec } from '../../src/tokenizer/spec.ts';
 import { FormatError, UnsupportedError } from '../../src/util/errors.ts';
+import { gpt2TokenizerSpec, hfTokenizerMetadata } from './hf-tokenizer.ts';
 import type { GgufArray, GgufValue } from './spec.ts';
-import { TOKEN_TYPE, VT } from './spec.ts';
+import { BYTE_PIECE, TOKEN_TYPE, VT } from './spec.ts';
 import { type KvValue, kv } from './write.ts';
 
-type Llama2cSpec = Extract<TokenizerSpec, { kind: 'llama2c' }>;
 export type Metadata = Map<string, GgufValue>;
 
 // ---------------------------------------------------------------------------------------------
@@ -229,7 +229,6 @@ export function configMetadata(c: ModelConfig, name: string, fileType: number, q
 // Tokenizer
 
 const SPACE = '\u2581'; // ▁, SentencePiece's space
-const BYTE_PIECE = /^<0x[0-9A-Fa-f]{2}>$/;
 
 /** The tokens array of the file (its length is the vocabulary size), or undefined when there is none. */
 export function ggufTokens(md: Metadata, source: string): string[] | undefined {
@@ -248,21 +247,31 @@ function numbers(md: Metadata, key: string, source: string, n: number): number[]
 }
 
 /**
- * A SentencePiece ("llama") GGUF tokenizer as our llama2c-kind spec: the same score-driven BPE with
- * <0xNN> byte fallback. Pieces get ' ' for '▁' (llama2.c's spelling); scores and ids are kept.
+ * The GGUF tokenizer as a spec. A SentencePiece ("llama") one becomes our llama2c-kind spec: the same
+ * score-driven BPE with <0xNN> byte fallback. Pieces get ' ' for '▁' (llama2.c's spelling); scores
+ * and ids are kept. A byte-level "gpt2" one becomes the tokenizer.json it stands for (hf-tokenizer.ts).
  */
-export function tokenizerFromMetadata(md: Metadata, source: string): { spec: Llama2cSpec; notes: string[] } {
+export function tokenizerFromMetadata(md: Metadata, source: string): { spec: TokenizerSpec; notes: string[] } {
   const notes: string[] = [];
   const model = metaString(md, 'tokenizer.ggml.model', source);
   if (model === undefined) throw new FormatError(`${source}: metadata tokenizer.ggml.model is missing (give --tokenizer)`);
-  if (model !== 'llama') {
-    throw new UnsupportedError(`${source}: tokenizer.ggml.model '${model}' is not supported (only 'llama', SentencePiece BPE); give --tokenizer to use another tokenizer file`);
+  if (model !== 'llama' && model !== 'gpt2') {
+    throw new UnsupportedError(`${source}: tokenizer.ggml.model '${model}' is not supported (only 'llama', SentencePiece BPE, and 'gpt2', byte-level BPE); give --tokenizer to use another tokenizer file`);
   }
   const tokens = ggufTokens(md, source);
   if (!tokens) throw new FormatError(`${source}: metadata tokenizer.ggml.tokens is missing`);
   const n = tokens.length;
-  const scores = numbers(md, 'tokenizer.ggml.scores', source, n) ?? new Array<number>(n).fill(0);
   const types = numbers(md, 'tokenizer.ggml.token_type', source, n);
+  if (model === 'gpt2') {
+    const merges = metaArray(md, 'tokenizer.ggml.merges', source);
+    if (!merges || merges.type !== VT.STRING) throw new FormatError(`${source}: tokenizer.ggml.merges (an array of strings) is missing`);
+    // byte-level files have no BOS unless they say so (GPT-2 has none)
+    const bos = md.get('tokenizer.ggml.add_bos_token') === true ? metaNumber(md, 'tokenizer.ggml.bos_token_id', source, { int: true }) : undefined;
+    const eos = metaNumber(md, 'tokenizer.ggml.eos_token_id', source, { int: true });
+    const pre = metaString(md, 'tokenizer.ggml.pre', source);
+    return { spec: gpt2TokenizerSpec({ tokens, merges: merges.values as string[], types, pre, bos: bos ?? null, eos: eos ?? null }, source), notes };
+  }
+  const scores = numbers(md, 'tokenizer.ggml.scores', source, n) ?? new Array<number>(n).fill(0);
   const bos = metaNumber(md, 'tokenizer.ggml.bos_token_id', source, { int: true }) ?? 1;
   const eos = metaNumber(md, 'tokenizer.ggml.eos_token_id', source, { int: true }) ?? 2;
   for (const [what, id] of [['bos', bos], ['eos', eos]] as const) {
@@ -278,16 +287,12 @@ export function tokenizerFromMetadata(md: Metadata, source: string): { spec: Lla
 }
 
 /**
- * tokenizer.ggml.* for a tokenizer spec. Only llama2c-kind tokenizers (SentencePiece BPE with scores)
- * are written; a Hugging Face tokenizer.json is refused with an UnsupportedError.
+ * tokenizer.ggml.* for a tokenizer spec: a llama2c-kind one (SentencePiece BPE with scores) as
+ * 'llama', a Hugging Face tokenizer.json as hf-tokenizer.ts decides.
  */
-export function tokenizerMetadata(spec: TokenizerSpec | undefined, source: string): Array<[string, KvValue]> {
+export function tokenizerMetadata(spec: TokenizerSpec | undefined, vocabSize: number, source: string): Array<[string, KvValue]> {
   if (!spec) throw new UnsupportedError(`${source} has no tokenizer (a llama2.c checkpoint needs --tokenizer tokenizer.bin)`);
-  if (spec.kind !== 'llama2c') {
-    throw new UnsupportedError(
-      `${source}: GGUF export of a Hugging Face tokenizer.json is not supported yet; only llama2.c-style tokenizers (pieces + scores, written as tokenizer.ggml.model 'llama') are`,
-    );
-  }
+  if (spec.kind === 'hf') return hfTokenizerMetadata(spec, vocabSize, source);
   const { pieces, scores, bos, eos } = spec;
   const seen = new Map<string, number>();
   let unk = -1;

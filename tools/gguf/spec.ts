@@ -89,6 +89,9 @@ export function ggmlBytes(t: GgmlTypeInfo, n: number): number {
 export const FILE_TYPE: Record<string, number> = { f32: 0, f16: 1, q4_0: 2, q4_1: 3, q8_0: 7, q5_0: 8, q5_1: 9, q4_k: 14, q4_k_m: 15, q5_k: 16, q5_k_m: 17, q6_k: 18, iq4_nl: 25 };
 
 /** llama.cpp token types (tokenizer.ggml.token_type). */
+/** A SentencePiece byte-fallback piece, `<0xNN>` (token type BYTE). */
+export const BYTE_PIECE = /^<0x[0-9A-Fa-f]{2}>$/;
+
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
 
 /** The fixed non-uniform table of IQ4_NL (ggml's kvalues_iq4nl). */

@@ -15,8 +15,8 @@ export const exportCmd: Command = {
                          and to f16 when rows are not a multiple of 32 either (the command says which)
       --name NAME        general.name (default: the source file name)
       --tokenizer FILE   tokenizer.bin for a llama2.c checkpoint
-A SqueezeLLM .sqz is dequantized, then stored as --type. Only llama2.c-style tokenizers (SentencePiece
-pieces + scores) can be written; a Hugging Face tokenizer.json is refused. docs/GGUF.md.`,
+A SqueezeLLM .sqz is dequantized, then stored as --type. A Hugging Face tokenizer.json is written as
+llama.cpp's 'llama' (SentencePiece BPE with byte fallback) or 'gpt2' (byte-level BPE). docs/GGUF.md.`,
   options: {
     gguf: { type: 'string' },
     type: { type: 'string' },
