@@ -2,7 +2,7 @@
 // written out here, the fifth bit of each of the 32 positions on its own), and the quantizers'
 // defining steps (ggml's reference quantize_row_q8_0/q4_0/q4_1/q5_0/q5_1 and quantize_iq4_nl) on
 // blocks worked out by hand, with their round-trip error bounds; the
-// K-quants (Q4_K, Q5_K, Q6_K, and the read-only Q2_K, Q3_K and IQ4_XS) decoded from bytes written
+// K-quants (Q2_K ... Q6_K, and the read-only IQ4_XS) decoded from bytes written
 // here by hand and packed field by field in _gguf.ts, and our K-quant encoders' error bounds.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -11,7 +11,7 @@ import { UnsupportedError } from '../../src/util/errors.ts';
 import {
   decodeGgml, dequantizeIq4Nl, dequantizeIq4Xs, dequantizeQ2K, dequantizeQ3K, dequantizeQ4_0, dequantizeQ4K, dequantizeQ5K, dequantizeQ6K, dequantizeQ8_0, encodeGgml, quantizeIq4Nl, quantizeQ4_0, quantizeQ8_0,
 } from '../../tools/gguf/blocks.ts';
-import { GT, IQ4_NL_VALUES } from '../../tools/gguf/spec.ts';
+import { GGML_TYPES, GT, IQ4_NL_VALUES } from '../../tools/gguf/spec.ts';
 import {
   type KBlock2, type KBlock3, type KBlock45, type KBlock6, type KBlockIq4Xs, iq4XsTensor, k45Tensor, lcg, minLevel, nibbleTensor, q2kTensor, q3kTensor, q5Level, q6kTensor,
 } from './_gguf.ts';
@@ -314,7 +314,7 @@ test('encodeGgml/decodeGgml: F32 exact, F16 = floatToHalf, refused types named',
   bf[2] = 0x40; // 0xc040 -> -3.0
   assert.equal(Array.from(decodeGgml(30, bf, 2)), [1, -3]);
   assert.throws(() => decodeGgml(16, new Uint8Array(66), 256), (e: Error) => e instanceof UnsupportedError && /IQ2_XXS/.test(e.message));
-  assert.throws(() => encodeGgml(10, x), (e: Error) => e instanceof UnsupportedError && /Q2_K/.test(e.message));
+  assert.throws(() => encodeGgml(GT.IQ4_XS, x), (e: Error) => e instanceof UnsupportedError && /IQ4_XS/.test(e.message));
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -570,48 +570,56 @@ const F16_UP = 1 + 2 ** -10;
 test('K-quant encoders: every weight within half its sub-block step, the step bounded by the sub-block range', () => {
   const x = kTestData(5);
   const nb = x.length / 256;
-  for (const [type, bits] of [[GT.Q4_K, 4], [GT.Q5_K, 5]] as const) {
-    const nmax = (1 << bits) - 1;
+  // [type, sub-block length, levels 0..nmax, largest scale and min]
+  for (const [type, len, nmax, scMax] of [[GT.Q2_K, 16, 3, 15], [GT.Q4_K, 32, 15, 63], [GT.Q5_K, 32, 31, 63]] as const) {
+    const name = GGML_TYPES[type].name;
+    const n = 256 / len;
     const y = decodeGgml(type, encodeGgml(type, x), x.length);
     for (let b = 0; b < nb; b++) {
       // step of sub-block j <= (its range from min(0, lowest) to highest + dmin) / nmax + d, where
-      // dmin <= (largest -min(0, lowest)) / 63 and d <= (largest such range) / (63 nmax), both f16 rounded up
-      const lo = Array.from({ length: 8 }, (_, j) => Math.min(0, ...x.subarray(b * 256 + 32 * j, b * 256 + 32 * j + 32)));
-      const hi = Array.from({ length: 8 }, (_, j) => Math.max(...x.subarray(b * 256 + 32 * j, b * 256 + 32 * j + 32)));
-      const dmin = (Math.max(...lo.map((v) => -v)) / 63) * F16_UP + 2 ** -24;
+      // dmin <= (largest -min(0, lowest)) / scMax and d <= (largest such range) / (scMax nmax), both f16 rounded up
+      const lo = Array.from({ length: n }, (_, j) => Math.min(0, ...x.subarray(b * 256 + len * j, b * 256 + len * j + len)));
+      const hi = Array.from({ length: n }, (_, j) => Math.max(...x.subarray(b * 256 + len * j, b * 256 + len * j + len)));
+      const dmin = (Math.max(...lo.map((v) => -v)) / scMax) * F16_UP + 2 ** -24;
       const top = hi.map((h, j) => h - lo[j] + dmin);
-      const d = (Math.max(...top) / (63 * nmax)) * F16_UP + 2 ** -24;
-      for (let j = 0; j < 8; j++) {
+      const d = (Math.max(...top) / (scMax * nmax)) * F16_UP + 2 ** -24;
+      for (let j = 0; j < n; j++) {
         const step = top[j] / nmax + d;
-        for (let l = 0; l < 32; l++) {
-          const i = b * 256 + 32 * j + l;
+        for (let l = 0; l < len; l++) {
+          const i = b * 256 + len * j + l;
           const err = Math.abs(y[i] - x[i]);
-          if (err > step / 2 + 1e-6 * (Math.abs(x[i]) + step)) assert.unreachable(`Q${bits}_K weight ${i}: |${y[i]} - ${x[i]}| > half the step ${step}`);
+          if (err > step / 2 + 1e-6 * (Math.abs(x[i]) + step)) assert.unreachable(`${name} weight ${i}: |${y[i]} - ${x[i]}| > half the step ${step}`);
         }
       }
     }
-    for (let i = 0; i < 256; i++) assert.is(y[i], 0, `Q${bits}_K: a zero super-block stays zero`);
+    for (let i = 0; i < 256; i++) assert.is(y[i], 0, `${name}: a zero super-block stays zero`);
   }
-  const y = decodeGgml(GT.Q6_K, encodeGgml(GT.Q6_K, x), x.length);
-  for (let b = 0; b < nb; b++) {
-    // step of sub-block j <= max|w| / 31.5 + d, d <= largest such / 127, f16 rounded up
-    const amax = Array.from({ length: 16 }, (_, j) => Math.max(...Array.from(x.subarray(b * 256 + 16 * j, b * 256 + 16 * j + 16), Math.abs)));
-    const d = (Math.max(...amax) / 31.5 / 127) * F16_UP + 2 ** -24;
-    for (let i = b * 256; i < b * 256 + 256; i++) {
-      const step = amax[(i - b * 256) >> 4] / 31.5 + d;
-      if (Math.abs(y[i] - x[i]) > step / 2 + 1e-6 * (Math.abs(x[i]) + step)) assert.unreachable(`Q6_K weight ${i}: |${y[i]} - ${x[i]}| > half the step ${step}`);
+  // [type, levels -half..half-1, largest scale]
+  for (const [type, half, scMax] of [[GT.Q3_K, 4, 31], [GT.Q6_K, 32, 127]] as const) {
+    const name = GGML_TYPES[type].name;
+    const y = decodeGgml(type, encodeGgml(type, x), x.length);
+    for (let b = 0; b < nb; b++) {
+      // step of sub-block j <= max|w| / (half - 0.5) + d, d <= largest such / scMax, f16 rounded up
+      const amax = Array.from({ length: 16 }, (_, j) => Math.max(...Array.from(x.subarray(b * 256 + 16 * j, b * 256 + 16 * j + 16), Math.abs)));
+      const d = (Math.max(...amax) / (half - 0.5) / scMax) * F16_UP + 2 ** -24;
+      for (let i = b * 256; i < b * 256 + 256; i++) {
+        const step = amax[(i - b * 256) >> 4] / (half - 0.5) + d;
+        if (Math.abs(y[i] - x[i]) > step / 2 + 1e-6 * (Math.abs(x[i]) + step)) assert.unreachable(`${name} weight ${i}: |${y[i]} - ${x[i]}| > half the step ${step}`);
+      }
     }
+    for (let i = 0; i < 256; i++) assert.is(y[i], 0, `${name}: a zero super-block stays zero`);
   }
 });
 
-test('K-quant encoders: more bits, less error (Q6_K < Q5_K < Q4_K), Q4_K no worse than Q4_0 at the same 4.5 bits', () => {
+test('K-quant encoders: more bits, less error (Q6_K < Q5_K < Q4_K < Q3_K < Q2_K), Q4_K no worse than Q4_0 at the same 4.5 bits', () => {
   const x = kTestData(9).subarray(1024);
   const err = (t: number) => {
     const y = decodeGgml(t, encodeGgml(t, x), x.length);
     return Math.sqrt(y.reduce((a, v, i) => a + (v - x[i]) ** 2, 0) / x.reduce((a, v) => a + v * v, 0));
   };
-  const [q4k, q5k, q6k, q40] = [GT.Q4_K, GT.Q5_K, GT.Q6_K, GT.Q4_0].map(err);
-  assert.ok(q6k < q5k && q5k < q4k, `relative errors Q6_K ${q6k}, Q5_K ${q5k}, Q4_K ${q4k}`);
+  const [q2k, q3k, q4k, q5k, q6k, q40] = [GT.Q2_K, GT.Q3_K, GT.Q4_K, GT.Q5_K, GT.Q6_K, GT.Q4_0].map(err);
+  assert.ok(q6k < q5k && q5k < q4k && q4k < q3k && q3k < q2k, `relative errors Q6_K ${q6k}, Q5_K ${q5k}, Q4_K ${q4k}, Q3_K ${q3k}, Q2_K ${q2k}`);
+  assert.ok(q3k < 0.3 && q2k < 0.5, `relative errors Q3_K ${q3k}, Q2_K ${q2k}`);
   assert.ok(q4k <= q40, `Q4_K ${q4k} vs Q4_0 ${q40}`);
   assert.ok(q6k < 0.05 && q5k < 0.08 && q4k < 0.15, `relative errors Q6_K ${q6k}, Q5_K ${q5k}, Q4_K ${q4k}`);
 });

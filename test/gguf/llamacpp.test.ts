@@ -15,9 +15,10 @@
 //     top token equals ours on our import of the same file wherever our top two logits are not a
 //     near-tie, its logits are within 1 of ours, and its greedy tokens part from ours, if at all,
 //     only at a near-tie;
-//   - K-quants (q4_k, q5_k, q6_k, q4_k_m, q5_k_m) need rows of 256 weights, which stories260K (dim 64)
+//   - K-quants (q2_k, q3_k, q4_k, q5_k, q6_k, q4_k_m, q5_k_m) need rows of 256 weights, which stories260K (dim 64)
 //     lacks, so it is zero-padded to dim 256 / hidden 512 without changing what it computes; each
-//     K-quant export of it passes the agreement check with every matrix K-quantized;
+//     K-quant export of it passes the agreement check with every matrix K-quantized (for Q2_K and
+//     Q3_K, which llama.cpp's tests here cannot write, this is what checks our decoders against its);
 //   - on a dense random synthetic model (dim 256), llama.cpp's logits on each K-quant file, fed the
 //     same tokens, are far closer to our import of that file than to the unquantized model.
 import { test } from 'uvu';
@@ -210,7 +211,7 @@ test(`llama.cpp's greedy continuation of our f32 export equals our runtime's, to
 // ---------------------------------------------------------------------------------------------
 // K-quants
 
-const K_TYPES = ['q4_k', 'q5_k', 'q6_k', 'q4_k_m', 'q5_k_m'] as const;
+const K_TYPES = ['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'q4_k_m', 'q5_k_m'] as const;
 
 /**
  * stories260K zero-padded to dim 256 and hidden 512, computing what the original does: residual
@@ -329,6 +330,13 @@ const worstRelErr = (a: Float32Array[], b: Float32Array[]): number => Math.max(.
  */
 const NEAR_TIE = 1;
 
+/**
+ * Q2_K's near-tie: at 2 bits llama.cpp's 8-bit activations moved the padded stories260K's logits
+ * by up to 0.93 (measured), too close to NEAR_TIE to rely on across CPUs (its kernels differ by
+ * instruction set), so Q2_K files are held to twice the margin.
+ */
+const nearTieOf = (type: string): number => (type === 'q2_k' ? 2 * NEAR_TIE : NEAR_TIE);
+
 /** The unquantized model an export came from: its logits are printed for scale. */
 interface Original {
   source: string;
@@ -342,7 +350,7 @@ interface Original {
  * greedy run parts from ours, if at all, only at a near-tie. A misread block (scale, min, nibble or
  * bit order) would break these within a few tokens.
  */
-async function agreement(p: { nlc: NodeLlamaCpp; llama: Llama }, label: string, path: string, prompt: number[], original: Original, types: number[]): Promise<void> {
+async function agreement(p: { nlc: NodeLlamaCpp; llama: Llama }, label: string, path: string, prompt: number[], original: Original, types: number[], nearTie = NEAR_TIE): Promise<void> {
   const info = await p.nlc.readGgufFileInfo(path, { logWarnings: false });
   const stored = [...new Set((info.tensorInfo ?? []).map((t) => t.ggmlType).filter((t) => t !== GT.F32))].sort((a, b) => a - b);
   assert.equal(stored, types, `${label}: ggml types of the matrices as llama.cpp reads them`);
@@ -365,7 +373,7 @@ async function agreement(p: { nlc: NodeLlamaCpp; llama: Llama }, label: string, 
   let decided = 0;
   for (let i = 0; i < ours.length; i++) {
     for (let v = 0; v < vocab; v++) maxDiff = Math.max(maxDiff, Math.abs(theirs[i][v] - mine[i][v]));
-    if (margin(mine[i]) < NEAR_TIE) continue;
+    if (margin(mine[i]) < nearTie) continue;
     decided++;
     assert.is(argmax(theirs[i]), ours[i], `${label}, position ${i}: our top logit leads by ${margin(mine[i]).toFixed(3)}, llama.cpp picks another token`);
   }
@@ -381,8 +389,8 @@ async function agreement(p: { nlc: NodeLlamaCpp; llama: Llama }, label: string, 
       `fed our tokens, its top token = ours at all ${decided} positions without a near-tie, logits within ${maxDiff.toFixed(3)} ` +
       `(relative ${worstRelErr(theirs, mine).toFixed(4)}; ${worstRelErr(theirs, exact).toFixed(4)} from the unquantized model): ${JSON.stringify(got.text)}`,
   );
-  if (same < MIN_MATCH) assert.ok(margin(mine[same]) < NEAR_TIE, `${label}: llama.cpp and squeeze-edge part at token ${same}, where our top logit leads by ${margin(mine[same])}`);
-  assert.ok(maxDiff < NEAR_TIE, `${label}: llama.cpp's logits differ from ours by up to ${maxDiff}`);
+  if (same < MIN_MATCH) assert.ok(margin(mine[same]) < nearTie, `${label}: llama.cpp and squeeze-edge part at token ${same}, where our top logit leads by ${margin(mine[same])}`);
+  assert.ok(maxDiff < nearTie, `${label}: llama.cpp's logits differ from ours by up to ${maxDiff}`);
 }
 
 // stories260K (dim 64, hidden 172): the five ffn_down (172 columns) are F16 in every block type
@@ -453,8 +461,8 @@ for (const type of K_TYPES) {
     if (!p) return skip(skipReason);
     const files = await paddedExports();
     if (!files) return;
-    const types = { q4_k: [GT.Q4_K], q5_k: [GT.Q5_K], q6_k: [GT.Q6_K], q4_k_m: [GT.Q4_K, GT.Q6_K], q5_k_m: [GT.Q5_K, GT.Q6_K] }[type];
-    await agreement(p, `padded ${type}`, files.get(type)!, STORIES_PROMPT, { source: sharedFile('models/stories260K.bin')!, opts: { tokenizer: sharedFile('models/tok512.bin')! } }, types);
+    const types = { q2_k: [GT.Q2_K], q3_k: [GT.Q3_K], q4_k: [GT.Q4_K], q5_k: [GT.Q5_K], q6_k: [GT.Q6_K], q4_k_m: [GT.Q4_K, GT.Q6_K], q5_k_m: [GT.Q5_K, GT.Q6_K] }[type];
+    await agreement(p, `padded ${type}`, files.get(type)!, STORIES_PROMPT, { source: sharedFile('models/stories260K.bin')!, opts: { tokenizer: sharedFile('models/tok512.bin')! } }, types, nearTieOf(type));
   });
 }
 

@@ -1,6 +1,6 @@
 // Export -> import round trips: f32 exact, f16 exactly f16-rounded, q8_0/q4_0/q4_1/q5_0/q5_1/iq4_nl
 // and the K-quants equal to our quantizers' output (and within the formats' error), llama.cpp's
-// Q4_K_M / Q5_K_M type choice, llama.cpp's fallbacks (q5_0, q5_1, q8_0, f16) for rows that are not
+// Q4_K_M / Q5_K_M type choice, llama.cpp's fallbacks (iq4_nl, q5_0, q5_1, q8_0, f16) for rows that are not
 // whole blocks, Hugging Face RoPE permuted so the imported model computes the same logits, SqueezeLLM
 // .sqz exported dequantized, refusals leaving no file behind, the CLI, and stories260K.
 import { test } from 'uvu';
@@ -97,10 +97,10 @@ test('rows that are not whole 32-weight blocks fall back to f16, and the export 
   await ck.close();
 });
 
-test('K-quants on a model with 256-weight rows: q4_k, q5_k, q6_k and the mixes round-trip as our encoders wrote them', async () => {
+test('K-quants on a model with 256-weight rows: q2_k, q3_k, q4_k, q5_k, q6_k and the mixes round-trip as our encoders wrote them', async () => {
   const m = await synthetic('syn256', { dim: 256, hiddenDim: 512, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 300, seed: 12, tiedEmbeddings: false });
-  const plain = { q4_k: 'Q4_K', q5_k: 'Q5_K', q6_k: 'Q6_K' } as const;
-  for (const type of ['q4_k', 'q5_k', 'q6_k', 'q4_k_m', 'q5_k_m'] as const) {
+  const plain = { q2_k: 'Q2_K', q3_k: 'Q3_K', q4_k: 'Q4_K', q5_k: 'Q5_K', q6_k: 'Q6_K' } as const;
+  for (const type of ['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'q4_k_m', 'q5_k_m'] as const) {
     const out = join(dir, `syn256-${type}.gguf`);
     const res = await exportGguf(m.path, out, { type });
     assert.equal(res.notes, [], `${type}: notes`);
@@ -118,7 +118,7 @@ test('K-quants on a model with 256-weight rows: q4_k, q5_k, q6_k and the mixes r
         const x = (m.byName.get(t.canonical) as Extract<TensorRecord, { kind: 'f32' }>).data;
         const id = TYPE_BY_NAME.get(t.type)!;
         sameBits(await ck.read(t.canonical), id === GT.F32 ? x : decodeGgml(id, encodeGgml(id, x), x.length), `${type} ${t.name}`);
-        if (id !== GT.F32) assertClose(await ck.read(t.canonical), x, { Q4_K: 0.15, Q5_K: 0.08, Q6_K: 0.04 }[t.type]!, `${type} ${t.name}`);
+        if (id !== GT.F32) assertClose(await ck.read(t.canonical), x, { Q2_K: 0.5, Q3_K: 0.3, Q4_K: 0.15, Q5_K: 0.08, Q6_K: 0.04 }[t.type]!, `${type} ${t.name}`);
       }
     } finally {
       await ck.close();
@@ -145,7 +145,7 @@ test("q4_k_m / q5_k_m follow llama.cpp's choice: Q6_K for the head (the embeddin
   assert.is(tied.plans.find((p) => p.name === 'blk.1.ffn_up.weight')!.type, GT.Q5_K);
 });
 
-test("K-quant rows that are not whole 256-weight super-blocks fall back as llama.cpp's do (q4_k to q5_0, q5_k to q5_1, q6_k to q8_0; f16 when not a multiple of 32), and the export says which", async () => {
+test("K-quant rows that are not whole 256-weight super-blocks fall back as llama.cpp's do (q2_k and q3_k to iq4_nl, q4_k to q5_0, q5_k to q5_1, q6_k to q8_0; f16 when not a multiple of 32), and the export says which", async () => {
   // stories260K's shape: dim 64, hidden 172; tied, so token_embd is the head (Q6_K in the mix)
   const m = await synthetic('synk172', { dim: 64, hiddenDim: 172, nLayers: 1, nHeads: 8, nKvHeads: 4, vocabSize: 300, seed: 13 });
   const out = join(dir, 'synk172.gguf');
@@ -164,9 +164,13 @@ test("K-quant rows that are not whole 256-weight super-blocks fall back as llama
   const types = (plan: ReturnType<typeof planTensors>) => Object.fromEntries(plan.plans.map((p) => [p.name, GGML_TYPES[p.type].name]));
   // tinystories-656k's shape: dim 128, hidden 384 -- every row is a multiple of 32 but not of 256
   const t656 = shapesOnly({ dim: 128, hiddenDim: 384, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 2048 });
-  for (const [type, want] of [['q4_k', 'Q5_0'], ['q5_k', 'Q5_1'], ['q6_k', 'Q8_0']] as const) {
+  for (const [type, want] of [['q2_k', 'IQ4_NL'], ['q3_k', 'IQ4_NL'], ['q4_k', 'Q5_0'], ['q5_k', 'Q5_1'], ['q6_k', 'Q8_0']] as const) {
     assert.equal([...new Set(planTensors(t656, type).plans.map((p) => GGML_TYPES[p.type].name))].sort(), ['F32', want], type);
   }
+  assert.equal(planTensors(shapesOnly({ dim: 64, hiddenDim: 172, nLayers: 1, nHeads: 8, nKvHeads: 4 }), 'q3_k').notes, [
+    "q3_k needs rows that are a multiple of 256 weights; stored as iq4_nl instead (llama.cpp's fallback): token_embd.weight (64 columns), blk.0.attn_q.weight (64 columns), blk.0.attn_k.weight (64 columns), blk.0.attn_v.weight (64 columns), blk.0.attn_output.weight (64 columns), blk.0.ffn_gate.weight (64 columns), blk.0.ffn_up.weight (64 columns)",
+    'q3_k needs rows that are a multiple of 256 weights and iq4_nl of 32; stored as f16 instead: blk.0.ffn_down.weight (172 columns)',
+  ]);
   // q5_k_m with 2 layers: Q6_K (-> Q8_0) for the tied head and layer 1's attn_v and ffn_down, Q5_K (-> Q5_1) for the rest
   const mix = types(planTensors(t656, 'q5_k_m'));
   assert.equal([mix['token_embd.weight'], mix['blk.1.attn_v.weight'], mix['blk.1.ffn_down.weight'], mix['blk.0.ffn_down.weight'], mix['blk.1.attn_q.weight']], ['Q8_0', 'Q8_0', 'Q8_0', 'Q5_1', 'Q5_1']);
@@ -320,9 +324,9 @@ test('sqz export / sqz convert from the command line', async () => {
   const back = join(dir, 'cli-back.sqz');
   const c = sqz('convert', out, '-o', back);
   assert.is(c.status, 0, c.stderr);
-  const bad = sqz('export', m.path, '--gguf', out, '--type', 'q3_k');
+  const bad = sqz('export', m.path, '--gguf', out, '--type', 'q3_k_m');
   assert.is(bad.status, 1);
-  assert.match(bad.stderr.trim(), /^sqz: --type must be one of f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q4_k, q5_k, q6_k, q4_k_m, q5_k_m, got 'q3_k'$/);
+  assert.match(bad.stderr.trim(), /^sqz: --type must be one of f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, q4_k_m, q5_k_m, got 'q3_k_m'$/);
   const k = sqz('export', m.path, '--gguf', join(dir, 'cli-k.gguf'), '--type', 'q4_k');
   assert.is(k.status, 0, k.stderr);
   assert.match(k.stdout, /note: q4_k needs rows that are a multiple of 256 weights; stored as q5_0 instead \(llama\.cpp's fallback\): token_embd\.weight \(64 columns\)/);

@@ -1,9 +1,8 @@
 // ggml's tensor storage types, to and from f32: F32, F16, BF16, the 32-weight block formats
-// Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and IQ4_NL, and the 256-weight K-quant super-blocks Q4_K, Q5_K and
-// Q6_K (docs/GGUF.md); Q2_K, Q3_K and IQ4_XS (256 weights too) are read only. The 32-weight
-// quantizers follow ggml's reference ones (quantize_row_*_ref, quantize_iq4_nl) step by step, in f32
-// where ggml computes in f32; the K-quant encoders are our own simpler fit (see quantizeK45 and
-// quantizeQ6K).
+// Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and IQ4_NL, and the 256-weight K-quant super-blocks Q2_K, Q3_K, Q4_K,
+// Q5_K and Q6_K (docs/GGUF.md); IQ4_XS (256 weights too) is read only. The 32-weight quantizers
+// follow ggml's reference ones (quantize_row_*_ref, quantize_iq4_nl) step by step, in f32 where ggml
+// computes in f32; the K-quant encoders are our own simpler fit (see fitScaleMin and fitSymmetricK).
 //
 //   Q8_0   34 bytes: f16 d, 32 x int8 q;                      w = d * q
 //   Q4_0   18 bytes: f16 d, 16 bytes of nibbles;              w = d * (q - 8)
@@ -291,7 +290,8 @@ export const dequantizeIq4Nl = (src: Uint8Array, n: number): Float32Array => deq
 //
 // Our encoders do not reproduce llama.cpp's iterative scale search (make_qkx2_quants,
 // make_qx_quants). They fit each sub-block's range, then quantize the sub-block scales (and mins)
-// to 6 bits (Q4_K, Q5_K) or int8 (Q6_K) relative to the super-block's f16 scale, always rounding
+// to 4 bits (Q2_K), 6 bits (Q3_K, Q4_K, Q5_K) or int8 (Q6_K) relative to the super-block's f16
+// scale (Q3_K and Q6_K use only non-negative scales), always rounding
 // scales up: every sub-block's range stays inside its levels, so no weight is clipped and each one
 // is within half its sub-block's step of its value.
 
@@ -324,63 +324,108 @@ function packScaleMinK4(out: Uint8Array, o: number, sc: Uint8Array, mn: Uint8Arr
 const K45 = { 4: { size: 144, nmax: 15, qs: 16 }, 5: { size: 176, nmax: 31, qs: 48 } } as const;
 
 /**
- * Q4_K / Q5_K: per 32-weight sub-block j, the levels 0..nmax map to w = d1*q - m1 with
- * d1 = d*sc[j], m1 = dmin*m[j]. The min is -min(0, lowest weight), so m1 reaches down to the lowest
- * weight: m[j] = ceil(min_j / dmin) with dmin = max min / 63 (f16, rounded up). The scale then has to
+ * The scale/min fit of the asymmetric K-quants (Q2_K, Q4_K, Q5_K) for one super-block at xb, in
+ * `sc.length` sub-blocks of `len` weights: sub-block j's levels 0..nmax map to w = d1*q - m1 with
+ * d1 = d*sc[j], m1 = dmin*mn[j], and sc, mn are `scMax`-bounded integers (63 for 6 bits, 15 for 4).
+ * The min is -min(0, lowest weight), so m1 reaches down to the lowest weight:
+ * mn[j] = ceil(min_j / dmin) with dmin = max min / scMax (f16, rounded up). The scale then has to
  * reach from -m1 up to the highest weight: sc[j] = ceil((max_j + m1) / (nmax * d)) with
- * d = max (max_j + m1) / (63 * nmax) (f16, rounded up). Each weight takes the nearest level.
+ * d = max (max_j + m1) / (scMax * nmax) (f16, rounded up). Returns the f16 bits of d and dmin.
+ */
+function fitScaleMin(x: Float32Array, xb: number, len: number, nmax: number, scMax: number, sc: Uint8Array, mn: Uint8Array): [number, number] {
+  const h = halfTable();
+  const n = sc.length;
+  const mins = new Float64Array(n);
+  const tops = new Float64Array(n);
+  let maxMin = 0;
+  for (let j = 0; j < n; j++) {
+    let lo = 0;
+    let hi = -Infinity;
+    for (let l = 0; l < len; l++) {
+      const v = x[xb + len * j + l];
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    mins[j] = -lo;
+    tops[j] = hi;
+    maxMin = Math.max(maxMin, -lo);
+  }
+  const dminBits = halfAtLeast(maxMin / scMax);
+  const dmin = h[dminBits];
+  let maxTop = 0;
+  for (let j = 0; j < n; j++) {
+    mn[j] = dmin ? Math.min(scMax, Math.ceil(mins[j] / dmin)) : 0;
+    tops[j] += f(dmin * mn[j]);
+    maxTop = Math.max(maxTop, tops[j]);
+  }
+  const dBits = halfAtLeast(maxTop / (scMax * nmax));
+  const d = h[dBits];
+  for (let j = 0; j < n; j++) sc[j] = d ? Math.min(scMax, Math.ceil(tops[j] / (nmax * d))) : 0;
+  return [dBits, dminBits];
+}
+
+/** The nearest level 0..nmax of x for w = d1*q - m1 (0 when the sub-block's step is 0). */
+const levelMin = (x: number, d1: number, m1: number, nmax: number): number => (d1 ? Math.max(0, Math.min(nmax, roundf((x + m1) / d1))) : 0);
+
+/**
+ * A K-quant encoder: block bytes, sub-block length, the fit of one super-block (writes its scales
+ * into the block at o and returns the nearest level of weight v in sub-block j) and where a weight's
+ * level goes.
+ */
+interface KEncoder {
+  name: string;
+  size: number;
+  len: number;
+  fit: (x: Float32Array, xb: number, out: Uint8Array, o: number) => (j: number, v: number) => number;
+  putLevel: (out: Uint8Array, o: number, i: number, q: number) => void;
+}
+
+/** Every K-quant encoder: per super-block, the fit, then each weight's level put in place. */
+function quantizeK(x: Float32Array, t: KEncoder): Uint8Array {
+  checkBlocks(x.length, t.name, QK_K);
+  const nb = x.length / QK_K;
+  const out = new Uint8Array(nb * t.size);
+  for (let b = 0; b < nb; b++) {
+    const level = t.fit(x, b * QK_K, out, b * t.size);
+    for (let i = 0; i < QK_K; i++) t.putLevel(out, b * t.size, i, level(Math.trunc(i / t.len), x[b * QK_K + i]));
+  }
+  return out;
+}
+
+/**
+ * The asymmetric K-quants' fit (fitScaleMin) with the f16 d at byte `d` of the block and dmin after
+ * it; putScales stores the scales and mins.
+ */
+function minFit(len: number, nmax: number, scMax: number, d: number, putScales: (out: Uint8Array, o: number, sc: Uint8Array, mn: Uint8Array) => void): KEncoder['fit'] {
+  return (x, xb, out, o) => {
+    const h = halfTable();
+    const sc = new Uint8Array(QK_K / len);
+    const mn = new Uint8Array(QK_K / len);
+    const [dBits, dminBits] = fitScaleMin(x, xb, len, nmax, scMax, sc, mn);
+    setU16(out, o + d, dBits);
+    setU16(out, o + d + 2, dminBits);
+    putScales(out, o, sc, mn);
+    const d1 = Array.from(sc, (s) => f(h[dBits] * s));
+    const m1 = Array.from(mn, (m) => f(h[dminBits] * m));
+    return (j, v) => levelMin(v, d1[j], m1[j], nmax);
+  };
+}
+
+/**
+ * Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins (packScaleMinK4); weight l of
+ * sub-block j is a nibble of byte 32(j / 2) + l, and in Q5_K its fifth bit is bit j of qh[l].
  */
 function quantizeK45(x: Float32Array, bits: 4 | 5): Uint8Array {
   const { size, nmax, qs } = K45[bits];
-  checkBlocks(x.length, `Q${bits}_K`, QK_K);
-  const h = halfTable();
-  const nb = x.length / QK_K;
-  const out = new Uint8Array(nb * size);
-  const mins = new Float64Array(8);
-  const tops = new Float64Array(8);
-  const sc = new Uint8Array(8);
-  const mn = new Uint8Array(8);
-  for (let b = 0; b < nb; b++) {
-    const xb = b * QK_K;
-    const o = b * size;
-    let maxMin = 0;
-    for (let j = 0; j < 8; j++) {
-      let lo = 0;
-      let hi = -Infinity;
-      for (let l = 0; l < 32; l++) {
-        const v = x[xb + 32 * j + l];
-        lo = Math.min(lo, v);
-        hi = Math.max(hi, v);
-      }
-      mins[j] = -lo;
-      tops[j] = hi;
-      maxMin = Math.max(maxMin, -lo);
-    }
-    const dminBits = halfAtLeast(maxMin / 63);
-    const dmin = h[dminBits];
-    let maxTop = 0;
-    for (let j = 0; j < 8; j++) {
-      mn[j] = dmin ? Math.min(63, Math.ceil(mins[j] / dmin)) : 0;
-      tops[j] += f(dmin * mn[j]);
-      maxTop = Math.max(maxTop, tops[j]);
-    }
-    const dBits = halfAtLeast(maxTop / (63 * nmax));
-    const d = h[dBits];
-    for (let j = 0; j < 8; j++) sc[j] = d ? Math.min(63, Math.ceil(tops[j] / (nmax * d))) : 0;
-    setU16(out, o, dBits);
-    setU16(out, o + 2, dminBits);
-    packScaleMinK4(out, o + 4, sc, mn);
-    for (let j = 0; j < 8; j++) {
-      const d1 = f(d * sc[j]);
-      const m1 = f(dmin * mn[j]);
-      for (let l = 0; l < 32; l++) {
-        const q = d1 ? Math.max(0, Math.min(nmax, roundf((x[xb + 32 * j + l] + m1) / d1))) : 0;
-        out[o + qs + 32 * (j >> 1) + l] |= (q & 15) << (4 * (j & 1));
-        if (bits === 5) out[o + 16 + l] |= (q >> 4) << j;
-      }
-    }
-  }
-  return out;
+  return quantizeK(x, {
+    name: `Q${bits}_K`, size, len: 32,
+    fit: minFit(32, nmax, 63, 0, (out, o, sc, mn) => packScaleMinK4(out, o + 4, sc, mn)),
+    putLevel: (out, o, i, q) => {
+      const j = i >> 5;
+      out[o + qs + 32 * (j >> 1) + (i & 31)] |= (q & 15) << (4 * (j & 1));
+      if (bits === 5) out[o + 16 + (i & 31)] |= (q >> 4) << j;
+    },
+  });
 }
 
 /**
@@ -434,44 +479,57 @@ function q6kPlace(i: number): { ql: number; nib: number; qh: number; shift: numb
 }
 
 /**
- * Q6_K: per 16-weight sub-block j, w = d1 * (q - 32) with d1 = d*sc[j] and q - 32 in -32..31. The
- * sub-block step is max|w| / 31.5 (so the nearest level never clips), sc[j] = ceil(step / d) with
- * d = max step / 127 (f16, rounded up); scales are non-negative.
+ * The scale fit of the symmetric K-quants (Q3_K, Q6_K) for one super-block at xb, in 16 sub-blocks
+ * of 16 weights: sub-block j's levels -half..half-1 map to w = d1*q with d1 = d*sc[j]. The step is
+ * max|w| / (half - 0.5), so the nearest level never clips; sc[j] = ceil(step / d) with
+ * d = max step / scMax (f16, rounded up), so scales are 0..scMax. Returns the f16 bits of d.
  */
-export function quantizeQ6K(x: Float32Array): Uint8Array {
-  checkBlocks(x.length, 'Q6_K', QK_K);
-  const h = halfTable();
-  const nb = x.length / QK_K;
-  const out = new Uint8Array(nb * Q6K_SIZE);
+function fitSymmetricK(x: Float32Array, xb: number, half: number, scMax: number, sc: Uint8Array): number {
   const steps = new Float64Array(16);
-  for (let b = 0; b < nb; b++) {
-    const xb = b * QK_K;
-    const o = b * Q6K_SIZE;
-    let maxStep = 0;
-    for (let j = 0; j < 16; j++) {
-      let amax = 0;
-      for (let l = 0; l < 16; l++) amax = Math.max(amax, Math.abs(x[xb + 16 * j + l]));
-      steps[j] = amax / 31.5;
-      maxStep = Math.max(maxStep, steps[j]);
-    }
-    const dBits = halfAtLeast(maxStep / 127);
-    const d = h[dBits];
-    setU16(out, o + 208, dBits);
-    for (let j = 0; j < 16; j++) {
-      const sc = d ? Math.min(127, Math.ceil(steps[j] / d)) : 0;
-      out[o + 192 + j] = sc;
-      const d1 = f(d * sc);
-      for (let l = 0; l < 16; l++) {
-        const i = 16 * j + l;
-        const q = 32 + (d1 ? Math.max(-32, Math.min(31, roundf(x[xb + i] / d1))) : 0);
-        const p = q6kPlace(i);
-        out[o + p.ql] |= (q & 15) << p.nib;
-        out[o + p.qh] |= (q >> 4) << p.shift;
-      }
-    }
+  let maxStep = 0;
+  for (let j = 0; j < 16; j++) {
+    let amax = 0;
+    for (let l = 0; l < 16; l++) amax = Math.max(amax, Math.abs(x[xb + 16 * j + l]));
+    steps[j] = amax / (half - 0.5);
+    maxStep = Math.max(maxStep, steps[j]);
   }
-  return out;
+  const dBits = halfAtLeast(maxStep / scMax);
+  const d = halfTable()[dBits];
+  for (let j = 0; j < 16; j++) sc[j] = d ? Math.min(scMax, Math.ceil(steps[j] / d)) : 0;
+  return dBits;
 }
+
+/** The nearest level -half..half-1 of x for w = d1*q (0 when the sub-block's step is 0). */
+const levelSym = (x: number, d1: number, half: number): number => (d1 ? Math.max(-half, Math.min(half - 1, roundf(x / d1))) : 0);
+
+/**
+ * The symmetric K-quants' fit (fitSymmetricK) with the f16 d at byte `d` of the block; putScale
+ * stores sub-block j's scale. Levels -half..half-1 are given as level + half.
+ */
+function symFit(half: number, scMax: number, d: number, putScale: (out: Uint8Array, o: number, j: number, sc: number) => void): KEncoder['fit'] {
+  return (x, xb, out, o) => {
+    const sc = new Uint8Array(16);
+    const dBits = fitSymmetricK(x, xb, half, scMax, sc);
+    setU16(out, o + d, dBits);
+    sc.forEach((s, j) => putScale(out, o, j, s));
+    const d1 = Array.from(sc, (s) => f(halfTable()[dBits] * s));
+    return (j, v) => half + levelSym(v, d1[j], half);
+  };
+}
+
+/** Q6_K: levels -32..31 stored as q + 32 (q6kPlace), int8 scales 0..127. */
+export const quantizeQ6K = (x: Float32Array): Uint8Array =>
+  quantizeK(x, {
+    name: 'Q6_K', size: Q6K_SIZE, len: 16,
+    fit: symFit(32, 127, 208, (out, o, j, sc) => {
+      out[o + 192 + j] = sc;
+    }),
+    putLevel: (out, o, i, u) => {
+      const p = q6kPlace(i);
+      out[o + p.ql] |= (u & 15) << p.nib;
+      out[o + p.qh] |= (u >> 4) << p.shift;
+    },
+  });
 
 /** Q6_K to f32 (ggml dequantize_row_q6_K): w = (d * sc) * (q - 32), scales int8. */
 export function dequantizeQ6K(src: Uint8Array, n: number): Float32Array {
@@ -492,7 +550,7 @@ export function dequantizeQ6K(src: Uint8Array, n: number): Float32Array {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Q2_K and Q3_K (read only): 2-bit quants (plus Q3_K's third bit) in 16 sub-blocks of 16 weights.
+// Q2_K and Q3_K: 2-bit quants (plus Q3_K's third bit) in 16 sub-blocks of 16 weights.
 
 /**
  * Where weight i (0..255) of a Q2_K or Q3_K block keeps its low 2 bits (ggml block_q2_K,
@@ -503,6 +561,18 @@ const q2Byte = (i: number): number => 32 * (i >> 7) + (i & 31);
 const q2Shift = (i: number): number => 2 * ((i >> 5) & 3);
 
 const Q2K_SIZE = 84;
+
+/** Q2_K: 16 sub-blocks of 16, levels 0..3; scale byte j holds sub-block j's 4-bit scale (low nibble) and min (high nibble). */
+export const quantizeQ2K = (x: Float32Array): Uint8Array =>
+  quantizeK(x, {
+    name: 'Q2_K', size: Q2K_SIZE, len: 16,
+    fit: minFit(16, 3, 15, 80, (out, o, sc, mn) => {
+      for (let j = 0; j < 16; j++) out[o + j] = sc[j] | (mn[j] << 4);
+    }),
+    putLevel: (out, o, i, q) => {
+      out[o + 16 + q2Byte(i)] |= q << q2Shift(i);
+    },
+  });
 
 /**
  * Q2_K to f32 (ggml dequantize_row_q2_K): 16 bytes scales, 64 bytes qs, f16 d, f16 dmin. Scale byte
@@ -529,6 +599,23 @@ export function dequantizeQ2K(src: Uint8Array, n: number): Float32Array {
 }
 
 const Q3K_SIZE = 110;
+
+/**
+ * Q3_K: levels -4..3 stored as q + 4 (low 2 bits in qs, the third bit in hmask), scales 0..31
+ * stored as sc + 32 in 6 bits, as q3kScale reads them.
+ */
+export const quantizeQ3K = (x: Float32Array): Uint8Array =>
+  quantizeK(x, {
+    name: 'Q3_K', size: Q3K_SIZE, len: 16,
+    fit: symFit(4, 31, 108, (out, o, j, sc) => {
+      out[o + 96 + (j & 7)] |= ((sc + 32) & 15) << (4 * (j >> 3));
+      out[o + 104 + (j & 3)] |= ((sc + 32) >> 4) << (2 * (j >> 2));
+    }),
+    putLevel: (out, o, i, u) => {
+      out[o + 32 + q2Byte(i)] |= (u & 3) << q2Shift(i);
+      out[o + (i & 31)] |= (u >> 2) << (i >> 5);
+    },
+  });
 
 /**
  * Sub-block k's (0..15) scale from Q3_K's 12 scale bytes at `o`, 6 bits stored with an offset of
@@ -593,7 +680,7 @@ export function dequantizeIq4Xs(src: Uint8Array, n: number): Float32Array {
 // ---------------------------------------------------------------------------------------------
 // Whole tensors
 
-/** A tensor's f32 values stored as ggml type `type` (any that GGML_TYPES lists but the read-only BF16, Q2_K, Q3_K and IQ4_XS), little-endian bytes. */
+/** A tensor's f32 values stored as ggml type `type` (any that GGML_TYPES lists but the read-only BF16 and IQ4_XS), little-endian bytes. */
 export function encodeGgml(type: number, x: Float32Array): Uint8Array {
   if (NIBBLES[type]) return quantizeNibbles(x, NIBBLES[type], NIBBLE_FITS[type]);
   switch (type) {
@@ -612,6 +699,10 @@ export function encodeGgml(type: number, x: Float32Array): Uint8Array {
       return quantizeQ5K(x);
     case GT.Q6_K:
       return quantizeQ6K(x);
+    case GT.Q2_K:
+      return quantizeQ2K(x);
+    case GT.Q3_K:
+      return quantizeQ3K(x);
     default:
       throw new UnsupportedError(`writing GGUF tensors of type ${ggmlTypeName(type)} is not supported`);
   }

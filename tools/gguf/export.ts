@@ -1,9 +1,9 @@
 // GGUF export: any model the toolchain opens (a .sqz, dense or SqueezeLLM, or a checkpoint) as a
 // GGUF v3 `llama` file that llama.cpp loads. Matrices are stored in the chosen type (f32, f16, q8_0,
-// q4_0, q4_1, q5_0, q5_1, iq4_nl, q4_k, q5_k, q6_k) or in llama.cpp's Q4_K_M / Q5_K_M mix; norms and
-// other 1-D tensors stay F32. A matrix whose row length is not a whole number of the type's blocks
-// falls back as llama.cpp's quantizer does: Q4_K to Q5_0, Q5_K to Q5_1, Q6_K to Q8_0, and to F16
-// when rows are not a multiple of 32 either. A model with Hugging Face (rotate-half) RoPE has its q
+// q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k) or in llama.cpp's Q4_K_M / Q5_K_M mix;
+// norms and other 1-D tensors stay F32. A matrix whose row length is not a whole number of the type's
+// blocks falls back as llama.cpp's quantizer does: Q2_K and Q3_K to IQ4_NL, Q4_K to Q5_0, Q5_K to
+// Q5_1, Q6_K to Q8_0, and to F16 when rows are not a multiple of 32 either. A model with Hugging Face (rotate-half) RoPE has its q
 // and k rows permuted into GGUF's interleaved layout. docs/GGUF.md.
 import { basename, extname } from 'node:path';
 import { headSize } from '../../src/model/config.ts';
@@ -16,18 +16,19 @@ import { FILE_TYPE, GGML_TYPES, GT } from './spec.ts';
 import { type KvValue, type TensorPlan, writeGguf } from './write.ts';
 
 /**
- * llama.cpp's fallback (llama_tensor_get_type) for a K-quant matrix whose rows are not whole
- * 256-weight super-blocks: a 32-weight type with at least as many bits.
+ * llama.cpp's fallback (llama_tensor_get_type, convert_incompatible_tensor) for a K-quant matrix
+ * whose rows are not whole 256-weight super-blocks: a 32-weight type with at least as many bits
+ * (IQ4_NL for the 2- and 3-bit types, as for llama.cpp's IQ types).
  */
-const K_FALLBACK: Record<number, number> = { [GT.Q4_K]: GT.Q5_0, [GT.Q5_K]: GT.Q5_1, [GT.Q6_K]: GT.Q8_0 };
+const K_FALLBACK: Record<number, number> = { [GT.Q2_K]: GT.IQ4_NL, [GT.Q3_K]: GT.IQ4_NL, [GT.Q4_K]: GT.Q5_0, [GT.Q5_K]: GT.Q5_1, [GT.Q6_K]: GT.Q8_0 };
 
-export const GGUF_EXPORT_TYPES = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q4_k', 'q5_k', 'q6_k', 'q4_k_m', 'q5_k_m'] as const;
+export const GGUF_EXPORT_TYPES = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'q4_k_m', 'q5_k_m'] as const;
 export type GgufExportType = (typeof GGUF_EXPORT_TYPES)[number];
 
 /** The ggml type of most matrices (for the mixes, the type of those that get no more bits). */
 const TYPE_IDS: Record<GgufExportType, number> = {
   f32: GT.F32, f16: GT.F16, q8_0: GT.Q8_0, q4_0: GT.Q4_0, q4_1: GT.Q4_1, q5_0: GT.Q5_0, q5_1: GT.Q5_1, iq4_nl: GT.IQ4_NL,
-  q4_k: GT.Q4_K, q5_k: GT.Q5_K, q6_k: GT.Q6_K, q4_k_m: GT.Q4_K, q5_k_m: GT.Q5_K,
+  q2_k: GT.Q2_K, q3_k: GT.Q3_K, q4_k: GT.Q4_K, q5_k: GT.Q5_K, q6_k: GT.Q6_K, q4_k_m: GT.Q4_K, q5_k_m: GT.Q5_K,
 };
 
 /**

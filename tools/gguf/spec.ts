@@ -47,7 +47,7 @@ export const GT = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8,
 /** Weights per K-quant super-block (ggml's QK_K). */
 export const QK_K = 256;
 
-/** Types squeeze-edge reads (and, except BF16, Q2_K, Q3_K and IQ4_XS, writes). */
+/** Types squeeze-edge reads (and, except BF16 and IQ4_XS, writes). */
 export const GGML_TYPES: Record<number, GgmlTypeInfo> = {
   0: { id: 0, name: 'F32', blockSize: 1, typeSize: 4 },
   1: { id: 1, name: 'F16', blockSize: 1, typeSize: 2 },
@@ -84,9 +84,10 @@ export function ggmlBytes(t: GgmlTypeInfo, n: number): number {
 
 /**
  * general.file_type (llama_ftype) for an export type, as llama.cpp's tools write it. llama.cpp has no
- * "all Q4_K" file type: its `--pure` Q4_K_S (14) and Q5_K_S (16) files are that, so q4_k and q5_k say so.
+ * "all Q3_K" or "all Q4_K" file type: its `--pure` Q3_K_S (11), Q4_K_S (14) and Q5_K_S (16) files are
+ * that, so q3_k, q4_k and q5_k say so; q2_k is MOSTLY_Q2_K (10).
  */
-export const FILE_TYPE: Record<string, number> = { f32: 0, f16: 1, q4_0: 2, q4_1: 3, q8_0: 7, q5_0: 8, q5_1: 9, q4_k: 14, q4_k_m: 15, q5_k: 16, q5_k_m: 17, q6_k: 18, iq4_nl: 25 };
+export const FILE_TYPE: Record<string, number> = { f32: 0, f16: 1, q4_0: 2, q4_1: 3, q8_0: 7, q5_0: 8, q5_1: 9, q2_k: 10, q3_k: 11, q4_k: 14, q4_k_m: 15, q5_k: 16, q5_k_m: 17, q6_k: 18, iq4_nl: 25 };
 
 /** llama.cpp token types (tokenizer.ggml.token_type). */
 /** A SentencePiece byte-fallback piece, `<0xNN>` (token type BYTE). */

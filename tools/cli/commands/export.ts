@@ -11,8 +11,9 @@ export const exportCmd: Command = {
       --type T           matrix storage: ${GGUF_EXPORT_TYPES.join(', ')} (default f16);
                          q4_k_m/q5_k_m are llama.cpp's mixes (Q6_K for the head, and attn_v and ffn_down
                          of some layers). Norms stay f32. A matrix whose rows are not whole blocks falls
-                         back as llama.cpp's quantizer does: q4_k to q5_0, q5_k to q5_1, q6_k to q8_0,
-                         and to f16 when rows are not a multiple of 32 either (the command says which)
+                         back as llama.cpp's quantizer does: q2_k and q3_k to iq4_nl, q4_k to q5_0,
+                         q5_k to q5_1, q6_k to q8_0, and to f16 when rows are not a multiple of 32
+                         either (the command says which)
       --name NAME        general.name (default: the source file name)
       --tokenizer FILE   tokenizer.bin for a llama2.c checkpoint
 A SqueezeLLM .sqz is dequantized, then stored as --type. A Hugging Face tokenizer.json is written as
