@@ -4,10 +4,10 @@
 // an existing row never changes meaning (old files must keep reading the same).
 //
 // Every multi-byte number in a payload is little-endian. docs/FORMAT.md describes each field.
-import { floatToHalf } from '../kernels/reference.ts';
+import { dequantUniformRow, floatToHalf, uniformGroupCount } from '../kernels/reference.ts';
 import { halfTable, halvesToFloats } from './half.ts';
 import { FormatError } from '../util/errors.ts';
-import { type PackedBits, packedIndexAt, rowBytes, unpackIndices } from './packing.ts';
+import { type PackedBits, packedIndexAt, rowBytes } from './packing.ts';
 import { fromLeBytes, leBytes, type WireValue } from './wire.ts';
 
 interface RecordBase {
@@ -303,11 +303,6 @@ export function nuqRowInto(r: NuqRecord, row: number, out: Float32Array): void {
   if (s) for (let k = s.rowPtr[row]; k < s.rowPtr[row + 1]; k++) out[s.colIdx[k]] += s.values[k];
 }
 
-/** Groups per row of a uniform tensor. */
-export function uniformGroups(cols: number, groupSize: number): number {
-  return Math.ceil(cols / Math.min(groupSize, cols));
-}
-
 const uniform: KindTraits<UniformRecord> = {
   kind: 'uniform',
   description: 'uniform (RTN/GPTQ/AWQ): packed 3/4/8-bit values, f32 scale and zero per group along a row',
@@ -316,7 +311,7 @@ const uniform: KindTraits<UniformRecord> = {
     const [rows, cols] = matrix(r);
     checkBits(r, r.bits, [3, 4, 8]);
     if (typeof r.groupSize !== 'number' || !Number.isSafeInteger(r.groupSize) || r.groupSize < 1) fail(r, `groupSize ${fmt(r.groupSize)} is not a positive integer`);
-    const groups = uniformGroups(cols, r.groupSize);
+    const groups = uniformGroupCount(cols, r.groupSize);
     const why = `${rows} rows x ${groups} groups (${cols} columns, group size ${r.groupSize})`;
     checkArray(r, 'scales', r.scales, Float32Array, rows * groups, why);
     checkArray(r, 'zeros', r.zeros, Float32Array, rows * groups, why);
@@ -336,17 +331,8 @@ const uniform: KindTraits<UniformRecord> = {
   },
   dequantize(r) {
     const [rows, cols] = r.shape;
-    const stride = rowBytes(r.bits, cols);
-    const groups = uniformGroups(cols, r.groupSize);
-    const gs = Math.min(r.groupSize, cols);
     const out = new Float32Array(rows * cols);
-    for (let i = 0; i < rows; i++) {
-      const q = unpackIndices(r.values.subarray(i * stride, (i + 1) * stride), 1, cols, r.bits);
-      for (let c = 0; c < cols; c++) {
-        const g = i * groups + Math.floor(c / gs);
-        out[i * cols + c] = r.scales[g] * (q[c] - r.zeros[g]);
-      }
-    }
+    for (let i = 0; i < rows; i++) dequantUniformRow(out.subarray(i * cols, (i + 1) * cols), r.scales, r.zeros, r.values, i, cols, r.groupSize, r.bits);
     return out;
   },
   payloadBytes: (r) => r.scales.byteLength + r.zeros.byteLength + r.values.byteLength,

@@ -21,8 +21,7 @@ import type { TensorRecord } from '../../src/format/kinds.ts';
 import { kvDim, type ModelConfig } from '../../src/model/config.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { InputStats } from './gptq.ts';
-import { checkUniformOptions, rtnMatrix, type UniformBits, type UniformOptions } from './rtn.ts';
-import { denseRecord } from '../convert.ts';
+import { checkUniformOptions, rtnAtPrecision, rtnMatrix, type UniformBits, type UniformOptions } from './rtn.ts';
 import type { Precision } from '../precision.ts';
 import type { LayerParams } from '../fisher/backward.ts';
 
@@ -227,10 +226,6 @@ export function awqBlock(c: ModelConfig, layer: number, W: BlockWeights, X: Bloc
     ['mlp.up', folded.up, H, D],
     ['mlp.down', folded.down, D, H],
   ];
-  const records = mats.map(([n, w, rows, cols]): TensorRecord => {
-    const bits = of(n);
-    if (typeof bits !== 'number') return denseRecord(p + n, [rows, cols], w, bits);
-    return rtnMatrix(w, rows, cols, { ...opts, bits: bits as UniformBits }).toRecord(p + n);
-  });
+  const records = mats.map(([n, w, rows, cols]) => rtnAtPrecision(p + n, w, rows, cols, of(n), opts));
   return { folded, records, scales };
 }

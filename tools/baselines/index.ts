@@ -20,11 +20,11 @@ import type { Checkpoint } from '../checkpoint/types.ts';
 import { LlamaGrad, type WeightMap } from '../fisher/backward.ts';
 import { calibrationSequences } from '../fisher/fisher.ts';
 import { denseRecord } from '../convert.ts';
-import { type Precision, type PrecisionPlan, planPrecision } from '../precision.ts';
+import { type PrecisionPlan, planPrecision } from '../precision.ts';
 import { calibrationTokens, type OnProgress } from '../squeezellm/steps.ts';
 import { awqBlock, type BlockInputStats, type BlockWeights } from './awq.ts';
 import { gptqQuantize, InputStats } from './gptq.ts';
-import { checkUniformOptions, rtnQuantize, type UniformBits, type UniformOptions } from './rtn.ts';
+import { checkUniformOptions, rtnAtPrecision, type UniformBits, type UniformOptions } from './rtn.ts';
 
 export type BaselineMethod = 'rtn' | 'gptq' | 'awq';
 export const BASELINE_METHODS: readonly BaselineMethod[] = ['rtn', 'gptq', 'awq'];
@@ -135,15 +135,6 @@ function summary(opts: BaselineOptions, plan: PrecisionPlan, source: string, seq
   return q;
 }
 
-/**
- * One matrix at its precision without calibration: float precisions as dense records, bit widths
- * by RTN (what gptq and awq use for embed and head, whose inputs they do not model).
- */
-function storeMatrix(name: string, w: Float32Array, shape: number[], p: Precision, opts: BaselineOptions): TensorRecord {
-  if (typeof p !== 'number') return denseRecord(name, shape, w, p);
-  return rtnQuantize(name, w, shape[0], shape[1], { ...opts, bits: p as UniformBits });
-}
-
 /** Quantizes a checkpoint (any format openCheckpoint reads) with a baseline method and writes `out`. */
 export async function quantizeBaseline(checkpoint: string, out: string, opts: BaselineOptions): Promise<BaselineResult> {
   checkOptions(opts);
@@ -171,10 +162,12 @@ export async function quantizeBaseline(checkpoint: string, out: string, opts: Ba
       if (opts.method === 'gptq') result.gptqLoss = await runGptq(c, lg, weights, sequences, opts, plan, quantized, progress);
       else result.awqAlphas = await runAwq(c, lg, weights, sequences, opts, plan, quantized, replaced, notes, progress);
     }
-    // rtn's matrices, and embed and head when the spec names them
+    // rtn's matrices, and embed and head when the spec names them (gptq and awq model the inputs
+    // of the linear layers only, so they leave these to RTN too)
     for (const [name, p] of plan.of) {
       if (quantized.has(name)) continue;
-      quantized.set(name, storeMatrix(name, await ckpt.read(name), ckpt.shape(name), p, opts));
+      const [rows, cols] = ckpt.shape(name);
+      quantized.set(name, rtnAtPrecision(name, await ckpt.read(name), rows, cols, p, opts));
       progress(name);
     }
 

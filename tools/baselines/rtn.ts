@@ -16,9 +16,11 @@
 // |v - v_hat| <= scale / 2 (the clamp only ever moves a value by at most half a step).
 // One deliberate difference from GPTQ's code: with `sym` it leaves lo = 0 for a group without
 // negative values, which clips that group's upper half; here the range is always mirrored.
-import type { UniformRecord } from '../../src/format/kinds.ts';
+import type { TensorRecord, UniformRecord } from '../../src/format/kinds.ts';
 import { packIndices } from '../../src/format/packing.ts';
 import { UsageError } from '../../src/util/errors.ts';
+import { denseRecord } from '../convert.ts';
+import type { Precision } from '../precision.ts';
 
 export type UniformBits = 3 | 4 | 8;
 
@@ -177,4 +179,13 @@ export function rtnMatrix(w: Float32Array, rows: number, cols: number, opts: Uni
 /** RTN of one [rows, cols] matrix as a `uniform` record. */
 export function rtnQuantize(name: string, w: Float32Array, rows: number, cols: number, opts: UniformOptions): UniformRecord {
   return rtnMatrix(w, rows, cols, opts).toRecord(name);
+}
+
+/**
+ * One matrix at a mixed-precision plan's precision (tools/precision.ts): float kinds as dense
+ * records, bit widths by RTN with the other options as given.
+ */
+export function rtnAtPrecision(name: string, w: Float32Array, rows: number, cols: number, p: Precision, opts: UniformOptions): TensorRecord {
+  if (typeof p !== 'number') return denseRecord(name, [rows, cols], w, p);
+  return rtnQuantize(name, w, rows, cols, { ...opts, bits: p as UniformBits });
 }

@@ -59,8 +59,7 @@ export async function openGguf(path: string, opts: { tokenizer?: string } = {}):
       tokenizer = t.spec;
       notes.push(...t.notes);
     }
-    const { config, notes: cfgNotes } = configFromMetadata(md, source, vocabSize, !stored.has('head'));
-    notes.push(...cfgNotes);
+    const config = configFromMetadata(md, source, vocabSize, !stored.has('head'));
     validateConfig(config, source);
     if (ignored.length) notes.push(`ignored tensors: ${ignored.join(', ')}`);
 

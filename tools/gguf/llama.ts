@@ -150,8 +150,7 @@ export function checkArchitecture(md: Metadata, source: string): void {
 }
 
 /** llama.* keys to a ModelConfig (vocabulary size and tied head come from the tokenizer and tensors). */
-export function configFromMetadata(md: Metadata, source: string, vocabSize: number, tied: boolean): { config: ModelConfig; notes: string[] } {
-  const notes: string[] = [];
+export function configFromMetadata(md: Metadata, source: string, vocabSize: number, tied: boolean): ModelConfig {
   const need = (key: string): number => {
     const v = metaNumber(md, key, source, { int: true });
     if (v === undefined) throw new FormatError(`${source}: metadata ${key} is missing`);
@@ -199,7 +198,7 @@ export function configFromMetadata(md: Metadata, source: string, vocabSize: numb
   if (factor !== undefined && factor !== 1) refuse(`llama.rope.scale_linear ${factor}`);
   const experts = metaNumber(md, 'llama.expert_count', source, { int: true });
   if (experts !== undefined && experts > 0) refuse(`a mixture of experts (llama.expert_count ${experts})`);
-  return { config, notes };
+  return config;
 }
 
 /** The llama.* and general.* keys for a config. */

@@ -143,25 +143,23 @@ export function tensorBytes(t: TensorPlan): number {
   return ggmlBytes(info, n);
 }
 
-/** The header (magic .. padding before the data section) and each tensor's offset in the data section. */
-export function ggufHeader(metadata: ReadonlyArray<readonly [string, KvValue]>, tensors: readonly TensorPlan[], alignment = GGUF_DEFAULT_ALIGNMENT): { header: Uint8Array; offsets: number[] } {
+/** The header: magic .. the padding before the data section, each tensor's offset in it included. */
+export function ggufHeader(metadata: ReadonlyArray<readonly [string, KvValue]>, tensors: readonly TensorPlan[], alignment = GGUF_DEFAULT_ALIGNMENT): Uint8Array {
   const w = new ByteWriter();
   w.u32(GGUF_MAGIC).u32(GGUF_VERSION).u64(tensors.length).u64(metadata.length);
   for (const [key, value] of metadata) {
     w.str(key);
     writeValue(w, value);
   }
-  const offsets: number[] = [];
   let off = 0;
   for (const t of tensors) {
     w.str(t.name).u32(t.ne.length);
     for (const d of t.ne) w.u64(d);
     w.u32(t.type).u64(off);
-    offsets.push(off);
     off += Math.ceil(tensorBytes(t) / alignment) * alignment;
   }
   w.pad(alignment);
-  return { header: w.result(), offsets };
+  return w.result();
 }
 
 /**
@@ -175,7 +173,7 @@ export async function writeGguf(
   data: (i: number) => Promise<Uint8Array>,
   alignment = GGUF_DEFAULT_ALIGNMENT,
 ): Promise<number> {
-  const { header } = ggufHeader(metadata, tensors, alignment);
+  const header = ggufHeader(metadata, tensors, alignment);
   const tmp = `${out}.${process.pid}.tmp`;
   let fh: FileHandle | undefined = await open(tmp, 'w');
   try {

@@ -3,7 +3,7 @@
 import { floatToHalf, halfToFloat, lutToInt8 } from '../../kernels/reference.ts';
 
 /** Bytes of one row's byte planes (3- and 4-bit tables alike). */
-export const PLANE_BYTES = 64;
+const PLANE_BYTES = 64;
 
 /**
  * The exact LUT kernels' table: per row four 16-byte planes, plane b at 16 * b with lane k = byte b
