@@ -1,5 +1,14 @@
 // A loaded model: config, tokenizer, weights on a backend, a run state — and the three things
 // people do with it: forward, generate, perplexity.
+//
+// Concurrency: the model has one run state (activations and KV cache in backend memory), so
+// generate() and perplexity() take turns through a first-come, first-served queue: overlapping
+// calls each get the answer they would get alone, one after another. A generation holds its turn
+// from its first next() until it ends, is returned (for-await's break, return(), a throw in the
+// loop body) or its AbortSignal fires. An iterator left unread without return() keeps its turn
+// and every later call waits: break out of loops, or pass a signal. forward() and
+// perplexityOfIds() are the synchronous layer under the queue: they throw while a queued call
+// holds the model rather than corrupt it.
 import type { Backend, Weight } from '../backend/types.ts';
 import type { TensorRecord } from '../format/kinds.ts';
 import { Sampler, type SamplerOptions } from '../generate/sampler.ts';
@@ -7,6 +16,8 @@ import { nllOf, windows, type PerplexityOptions, type PerplexityResult } from '.
 import { createTokenizer, type Tokenizer } from '../tokenizer/index.ts';
 import type { TokenizerSpec } from '../tokenizer/spec.ts';
 import { FormatError, UsageError } from '../util/errors.ts';
+import { TurnQueue } from '../util/queue.ts';
+import { StopMatcher } from '../generate/stop.ts';
 import { type ModelConfig, tensorShapes, validateConfig } from './config.ts';
 import { assembleWeights, forward, RunState, type ModelWeights } from './forward.ts';
 
@@ -18,8 +29,20 @@ export interface ModelOptions {
 }
 
 export interface GenerateOptions extends SamplerOptions {
-  /** Tokens to generate (default 256); generation also stops at EOS or the context limit. */
+  /** Tokens to generate, an integer >= 0 (default 256); generation also ends at a control token, a stop sequence or the context end. */
   maxTokens?: number;
+  /**
+   * Stop sequences: generation ends where the text would first contain one, and the text stops
+   * just before it (a sequence split across tokens is caught too). The text of the tokenizer's
+   * control tokens (EOS and the like) is always a stop as well.
+   */
+  stop?: string[];
+  /**
+   * Cancels the generation: iteration then throws the signal's reason (an `AbortError` unless you
+   * gave one), and the model is free for the next call at once, even while this iterator sits
+   * unread between two pieces.
+   */
+  signal?: AbortSignal;
   /** Called with each generated token id (before its text is yielded). */
   onToken?: (id: number) => void;
 }
@@ -31,10 +54,38 @@ export interface GenerateStats {
   generateMs: number;
 }
 
+/** What a finished generation returns (the async iterator's return value; complete()'s result). */
+export interface GenerateResult extends GenerateStats {
+  /** The whole generated text (the pieces yielded, joined). */
+  text: string;
+  /** 'stop': a control token or a stop sequence ended it; 'length': maxTokens or the context end. */
+  finishReason: 'stop' | 'length';
+  /** The stop sequence (or control token text) that ended it, when one did. */
+  stoppedAt?: string;
+}
+
+export interface QueuedPerplexityOptions extends PerplexityOptions {
+  /** Cancels the call while it waits for its turn (a running perplexity finishes). */
+  signal?: AbortSignal;
+}
+
+/** A prompt and options checked and tokenized, ready to run. */
+interface GenerateJob {
+  tokens: number[];
+  sampler: Sampler;
+  maxTokens: number;
+  stops: string[];
+  controlIds: Set<number>;
+  opts: GenerateOptions;
+}
+
 export class Model {
   readonly state: RunState;
   readonly tokenizer: Tokenizer;
+  /** The stats of the latest generation to finish. */
   lastStats: GenerateStats | undefined;
+  /** The turns of generate() and perplexity() on the one run state. */
+  readonly queue = new TurnQueue();
 
   private constructor(
     readonly config: ModelConfig,
@@ -89,9 +140,129 @@ export class Model {
 
   /**
    * Runs tokens at positions pos.. (any count, in batches) and returns the logits of the
-   * positions from `logitsFrom` on, as [tokens.length - logitsFrom, vocab].
+   * positions from `logitsFrom` on, as [tokens.length - logitsFrom, vocab]. Synchronous and not
+   * queued: it throws UsageError while a generate() or perplexity() call holds the model.
    */
   forward(tokens: number[], pos: number, logitsFrom = tokens.length - 1): Float32Array {
+    this.checkIdle();
+    return this.run(tokens, pos, logitsFrom);
+  }
+
+  /**
+   * Generates text after `prompt`, yielding it piece by piece as tokens are produced; the
+   * iterator's return value is the GenerateResult. Options are checked here, before anything runs
+   * (UsageError); the generation waits for its turn at the first next() (see the top of this file).
+   */
+  generate(prompt: string, opts: GenerateOptions = {}): AsyncGenerator<string, GenerateResult, undefined> {
+    return this.generation(this.prepare(prompt, opts));
+  }
+
+  /** The whole generation at once (no streaming): generate() run to its end. */
+  async complete(prompt: string, opts: GenerateOptions = {}): Promise<GenerateResult> {
+    const it = this.generate(prompt, opts);
+    for (;;) {
+      const step = await it.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /** Sliding-window perplexity of a text (see src/generate/perplexity.ts), in its turn on the queue. */
+  async perplexity(text: string, opts: QueuedPerplexityOptions = {}): Promise<PerplexityResult> {
+    if (typeof text !== 'string') throw new UsageError(`the text to score must be a string, got ${typeof text}`);
+    return this.queue.run(() => {
+      let ids = this.tokenizer.encode(text);
+      if (opts.maxTokens !== undefined) ids = ids.slice(0, opts.maxTokens + 1);
+      return this.score(ids, opts);
+    }, opts.signal);
+  }
+
+  /** The same over token ids, now (not queued; throws while a queued call holds the model): ids[0] (normally BOS) is context only, every later id is scored once. */
+  perplexityOfIds(ids: number[], opts: PerplexityOptions = {}): PerplexityResult {
+    this.checkIdle();
+    return this.score(ids, opts);
+  }
+
+  private checkIdle(): void {
+    if (this.queue.busy) throw new UsageError('the model is busy with a generate() or perplexity() call; await it (or break out of its loop) first');
+  }
+
+  private prepare(prompt: string, opts: GenerateOptions): GenerateJob {
+    if (typeof prompt !== 'string') throw new UsageError(`the prompt must be a string, got ${typeof prompt}`);
+    const sampler = new Sampler(opts);
+    const maxTokens = opts.maxTokens ?? 256;
+    if (!(Number.isInteger(maxTokens) && maxTokens >= 0)) throw new UsageError(`maxTokens must be an integer >= 0, got ${maxTokens}`);
+    const stop = opts.stop ?? [];
+    if (!Array.isArray(stop) || stop.some((s) => typeof s !== 'string' || s === '')) throw new UsageError('stop must be a list of non-empty strings');
+    const controls = this.tokenizer.controls;
+    const stops = [...stop, ...controls.map((c) => c.text).filter((t) => t !== '')];
+    const tokens = this.tokenizer.encode(prompt);
+    if (tokens.length === 0) throw new UsageError('the prompt is empty and the tokenizer has no BOS token');
+    if (tokens.length >= this.ctx) throw new UsageError(`the prompt is ${tokens.length} tokens; the context holds ${this.ctx}`);
+    return { tokens, sampler, maxTokens, stops, controlIds: new Set(controls.map((c) => c.id)), opts };
+  }
+
+  private async *generation(job: GenerateJob): AsyncGenerator<string, GenerateResult, undefined> {
+    const { signal, onToken } = job.opts;
+    const release = await this.queue.acquire(signal);
+    // An abort frees the model at once, even while the consumer sits between two pieces; the
+    // checks after each yield keep this generation from touching the state again.
+    signal?.addEventListener('abort', release, { once: true });
+    try {
+      const { tokens, sampler, maxTokens } = job;
+      const history = tokens.slice();
+      const decoder = this.tokenizer.streamDecoder();
+      for (const t of tokens) decoder.push(t); // the prompt's own text is not echoed
+      const stop = new StopMatcher(job.stops);
+      let text = '';
+      let finishReason: GenerateResult['finishReason'] = 'length';
+      const t0 = performance.now();
+      let logits = this.run(tokens, 0);
+      const t1 = performance.now();
+      let pos = tokens.length;
+      let generated = 0;
+      while (generated < maxTokens && pos < this.ctx) {
+        const next = sampler.sample(logits, history);
+        if (job.controlIds.has(next)) {
+          finishReason = 'stop';
+          break;
+        }
+        generated++;
+        history.push(next);
+        onToken?.(next);
+        const piece = stop.push(decoder.push(next));
+        if (piece) {
+          text += piece;
+          yield piece;
+          signal?.throwIfAborted();
+        }
+        if (stop.matched !== undefined) {
+          finishReason = 'stop';
+          break;
+        }
+        if (pos + 1 >= this.ctx || generated >= maxTokens) break;
+        logits = this.run([next], pos);
+        pos++;
+      }
+      if (stop.matched === undefined) {
+        const tail = stop.push(decoder.flush()) + stop.flush();
+        if (stop.matched !== undefined) finishReason = 'stop';
+        if (tail) {
+          text += tail;
+          yield tail;
+          signal?.throwIfAborted();
+        }
+      }
+      const stats = { promptTokens: tokens.length, promptMs: t1 - t0, generatedTokens: generated, generateMs: performance.now() - t1 };
+      this.lastStats = stats;
+      return { ...stats, text, finishReason, ...(stop.matched !== undefined && { stoppedAt: stop.matched }) };
+    } finally {
+      signal?.removeEventListener('abort', release);
+      release();
+    }
+  }
+
+  /** forward() without the idle check, for the queued calls that hold the model. */
+  private run(tokens: number[], pos: number, logitsFrom = tokens.length - 1): Float32Array {
     if (pos + tokens.length > this.ctx) throw new UsageError(`${pos + tokens.length} tokens do not fit the context of ${this.ctx}`);
     const V = this.config.vocabSize;
     const out = new Float32Array((tokens.length - logitsFrom) * V);
@@ -108,45 +279,7 @@ export class Model {
     return out;
   }
 
-  /** Generates text after `prompt`, yielding it piece by piece as tokens are produced. */
-  async *generate(prompt: string, opts: GenerateOptions = {}): AsyncGenerator<string> {
-    const sampler = new Sampler(opts);
-    const tokens = this.tokenizer.encode(prompt);
-    if (tokens.length === 0) throw new UsageError('the prompt is empty and the tokenizer has no BOS token');
-    if (tokens.length >= this.ctx) throw new UsageError(`the prompt is ${tokens.length} tokens; the context holds ${this.ctx}`);
-    const maxTokens = opts.maxTokens ?? 256;
-    const decoder = this.tokenizer.streamDecoder();
-    for (const t of tokens) decoder.push(t); // the prompt's own text is not echoed
-    const t0 = performance.now();
-    let logits = this.forward(tokens, 0);
-    const t1 = performance.now();
-    let pos = tokens.length;
-    let generated = 0;
-    while (generated < maxTokens && pos < this.ctx) {
-      const next = sampler.sample(logits);
-      if (next === this.tokenizer.eos) break;
-      generated++;
-      opts.onToken?.(next);
-      const piece = decoder.push(next);
-      if (piece) yield piece;
-      if (pos + 1 >= this.ctx || generated >= maxTokens) break;
-      logits = this.forward([next], pos);
-      pos++;
-    }
-    const tail = decoder.flush();
-    if (tail) yield tail;
-    this.lastStats = { promptTokens: tokens.length, promptMs: t1 - t0, generatedTokens: generated, generateMs: performance.now() - t1 };
-  }
-
-  /** Sliding-window perplexity of a text (see src/generate/perplexity.ts). */
-  perplexity(text: string, opts: PerplexityOptions = {}): PerplexityResult {
-    let ids = this.tokenizer.encode(text);
-    if (opts.maxTokens !== undefined) ids = ids.slice(0, opts.maxTokens + 1);
-    return this.perplexityOfIds(ids, opts);
-  }
-
-  /** The same over token ids: ids[0] (normally BOS) is context only, every later id is scored once. */
-  perplexityOfIds(ids: number[], opts: PerplexityOptions = {}): PerplexityResult {
+  private score(ids: number[], opts: PerplexityOptions): PerplexityResult {
     const ctx = opts.ctx ?? Math.min(256, this.ctx);
     const stride = opts.stride ?? Math.max(1, ctx >> 1);
     if (ctx > this.ctx) throw new UsageError(`--ctx ${ctx} is larger than the model's context ${this.ctx}`);
@@ -157,7 +290,7 @@ export class Model {
     const wins = windows(ids.length, ctx, stride);
     wins.forEach((w, k) => {
       // logits at window position j predict token start + j + 1
-      const logits = this.forward(ids.slice(w.start, w.end), 0, w.from - 1 - w.start);
+      const logits = this.run(ids.slice(w.start, w.end), 0, w.from - 1 - w.start);
       for (let t = w.from; t < w.end; t++) {
         nll += nllOf(logits.subarray((t - w.from) * V, (t - w.from + 1) * V), ids[t]);
         count++;

@@ -6,7 +6,7 @@ import { Tokenizer as HfLibTokenizer } from '@huggingface/tokenizers';
 import { FormatError, UnsupportedError } from '../util/errors.ts';
 import { mergePairs } from './merge.ts';
 import type { TokenizerSpec } from './spec.ts';
-import type { EncodeOptions, StreamDecoder, Tokenizer } from './types.ts';
+import { type ControlToken, controlTokens, type EncodeOptions, type StreamDecoder, type Tokenizer } from './types.ts';
 
 export type HfSpec = Extract<TokenizerSpec, { kind: 'hf' }>;
 
@@ -228,6 +228,7 @@ export class HfTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly bos: number | null;
   readonly eos: number | null;
+  readonly controls: readonly ControlToken[];
   private readonly lib: HfLibTokenizer;
 
   constructor(spec: HfSpec, source = 'tokenizer.json in the model header', opts: HfTokenizerOptions = {}) {
@@ -248,6 +249,9 @@ export class HfTokenizer implements Tokenizer {
     }
     this.bos = spec.bos;
     this.eos = spec.eos;
+    const special = tok.added_tokens!.filter((a) => a.special && a.content !== tok.model.unk_token);
+    const pieceOf = (id: number | null) => (id === null ? undefined : this.lib.id_to_token(id));
+    this.controls = controlTokens([[this.eos, pieceOf(this.eos)], [this.bos, pieceOf(this.bos)], ...special.map((a) => [a.id, a.content] as [number, string])]);
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {

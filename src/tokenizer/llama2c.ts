@@ -4,7 +4,7 @@
 import { FormatError } from '../util/errors.ts';
 import { mergePairs, type MergeRules } from './merge.ts';
 import type { TokenizerSpec } from './spec.ts';
-import type { EncodeOptions, StreamDecoder, Tokenizer } from './types.ts';
+import { type ControlToken, controlTokens, type EncodeOptions, type StreamDecoder, type Tokenizer } from './types.ts';
 
 export type Llama2cSpec = Extract<TokenizerSpec, { kind: 'llama2c' }>;
 
@@ -75,6 +75,7 @@ export class Llama2cTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly bos: number;
   readonly eos: number;
+  readonly controls: readonly ControlToken[];
   private readonly pieces: string[];
   private readonly scores: Float64Array;
   /** Piece text → id (the first id when a piece repeats). */
@@ -94,6 +95,7 @@ export class Llama2cTokenizer implements Tokenizer {
     this.vocabSize = spec.pieces.length;
     this.bos = spec.bos;
     this.eos = spec.eos;
+    this.controls = controlTokens([[this.eos, spec.pieces[this.eos]], [this.bos, spec.pieces[this.bos]]]);
     const enc = new TextEncoder();
     this.pieceBytes = spec.pieces.map((p) => {
       const m = BYTE_PIECE.exec(p);

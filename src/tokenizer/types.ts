@@ -13,10 +13,29 @@ export interface StreamDecoder {
   flush(): string;
 }
 
+export interface ControlToken {
+  id: number;
+  /** The token's text, trimmed (llama2.c's `\n</s>\n` is `</s>`). */
+  text: string;
+}
+
+/** The control tokens among ids (each once), with their trimmed text; texts that trim to nothing are left out. */
+export function controlTokens(entries: Iterable<[number | null, string | undefined]>): ControlToken[] {
+  const out = new Map<number, ControlToken>();
+  for (const [id, text] of entries) if (id !== null && !out.has(id)) out.set(id, { id, text: (text ?? '').trim() });
+  return [...out.values()];
+}
+
 export interface Tokenizer {
   readonly vocabSize: number;
   readonly bos: number | null;
   readonly eos: number | null;
+  /**
+   * Control tokens: BOS, EOS and (tokenizer.json) every added special token but <unk>, with their
+   * text. Generation ends at any of them, and at their text spelled out by ordinary pieces (a model
+   * trained on text holding `<|end_story|>` writes it that way), so none reaches the answer.
+   */
+  readonly controls: readonly ControlToken[];
   /** Token ids of `text`, with BOS first unless `opts.bos` is false (or there is no BOS). */
   encode(text: string, opts?: EncodeOptions): number[];
   /**

@@ -88,7 +88,7 @@ test('each method writes a runnable .sqz: uniform linear layers, f32 elsewhere, 
     const js = await loadModel(out, { backend: 'js' });
     const toks = [1, 40, 50, 60, 70, 80, 90];
     assertClose(wasm.forward(toks, 0, 0), js.forward(toks, 0, 0), 1e-4, `${label}: wasm vs js logits`);
-    const ppl = wasm.perplexity(text(), { ctx: 48, stride: 24 }).perplexity;
+    const ppl = (await wasm.perplexity(text(), { ctx: 48, stride: 24 })).perplexity;
     assert.ok(Number.isFinite(ppl) && ppl > 1, `${label}: perplexity ${ppl}`);
   }
 });

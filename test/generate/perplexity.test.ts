@@ -29,7 +29,7 @@ test('perplexity equals a brute-force count: each target scored alone with its w
   const model = await Model.fromRecords(m.config, m.tokenizer, m.records, new JsBackend(), { batch: 8 });
   const text = 'the cat sat on the mat, and the dog ate the hat. tea at three.';
   const ctx = 12, stride = 5;
-  const r = model.perplexity(text, { ctx, stride });
+  const r = await model.perplexity(text, { ctx, stride });
   const ids = model.tokenizer.encode(text);
   // brute force: token t (t >= 1) is predicted from the window that scores it, one token at a time
   let nll = 0, count = 0;

@@ -61,7 +61,7 @@ test('the steps one by one give the same tensors as quantize(); the file runs; b
   assert.is(b.filter((r) => r.kind === 'nuq').length, 7 * opts.nLayers);
 
   const m = await loadModel(oneGo);
-  const ppl = m.perplexity(readFileSync(calib, 'utf8').slice(0, 400), { ctx: 32, stride: 16 });
+  const ppl = await m.perplexity(readFileSync(calib, 'utf8').slice(0, 400), { ctx: 32, stride: 16 });
   assert.ok(Number.isFinite(ppl.perplexity) && ppl.perplexity > 1);
 });
 

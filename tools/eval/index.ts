@@ -284,7 +284,7 @@ export async function runEval(checkpoint: string, opts: EvalOptions, onProgress?
         if (stride < 1 || stride >= ctx) throw new UsageError(`stride must be in 1..ctx-1 (ctx ${ctx}), got ${stride}`);
         if (opts.ctx !== undefined && opts.ctx > ctx) notes.push(`ctx ${opts.ctx} cut to the model's context, ${ctx}`);
       }
-      const r = model.perplexity(text, { ctx, stride, maxTokens: opts.maxTokens, onProgress: report('ppl') });
+      const r = await model.perplexity(text, { ctx, stride, maxTokens: opts.maxTokens, onProgress: report('ppl') });
       rows.push({ method: job.method, bits: job.bits, group: job.group, avgBits: q.avgBits, file: job.file, bytes: (await stat(job.file)).size, perplexity: r.perplexity, tokens: r.tokens, seconds });
     } finally {
       await model.close();

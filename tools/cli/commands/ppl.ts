@@ -33,7 +33,7 @@ export const ppl: Command = {
     const model = await openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), threads: threadsOption(p), fast: fastOption(p), ctx });
     const bar = progressBar('ppl');
     const t0 = performance.now();
-    const r = model.perplexity(text, {
+    const r = await model.perplexity(text, {
       ctx,
       stride: num(p, 'stride', { int: true, min: 1 }) ?? ctx >> 1,
       maxTokens: num(p, 'max-tokens', { int: true, min: 1 }),
