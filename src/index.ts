@@ -12,7 +12,9 @@ import { Model, type ModelOptions } from './model/model.ts';
 import { UsageError } from './util/errors.ts';
 
 export { Model } from './model/model.ts';
-export type { GenerateOptions, GenerateStats, ModelOptions } from './model/model.ts';
+export type { GenerateOptions, GenerateResult, GenerateStats, ModelOptions, QueuedPerplexityOptions } from './model/model.ts';
+export type { SamplerOptions } from './generate/sampler.ts';
+export type { PerplexityOptions, PerplexityResult } from './generate/perplexity.ts';
 export { SqzError, FormatError, UnsupportedError, UsageError } from './util/errors.ts';
 
 export type BackendName = 'wasm' | 'js';

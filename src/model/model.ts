@@ -17,6 +17,7 @@ import { createTokenizer, type Tokenizer } from '../tokenizer/index.ts';
 import type { TokenizerSpec } from '../tokenizer/spec.ts';
 import { FormatError, UsageError } from '../util/errors.ts';
 import { TurnQueue } from '../util/queue.ts';
+import { nextTick } from '../util/tick.ts';
 import { StopMatcher } from '../generate/stop.ts';
 import { type ModelConfig, tensorShapes, validateConfig } from './config.ts';
 import { assembleWeights, forward, RunState, type ModelWeights } from './forward.ts';
@@ -82,7 +83,7 @@ interface GenerateJob {
 export class Model {
   readonly state: RunState;
   readonly tokenizer: Tokenizer;
-  /** The stats of the latest generation to finish. */
+  /** The figures of the latest generation to end (finished, returned early or aborted). */
   lastStats: GenerateStats | undefined;
   /** The turns of generate() and perplexity() on the one run state. */
   readonly queue = new TurnQueue();
@@ -207,19 +208,21 @@ export class Model {
     // An abort frees the model at once, even while the consumer sits between two pieces; the
     // checks after each yield keep this generation from touching the state again.
     signal?.addEventListener('abort', release, { once: true });
+    const { tokens, sampler, maxTokens } = job;
+    const t0 = performance.now();
+    let t1 = t0;
+    let generated = 0;
+    const stats = (): GenerateStats => ({ promptTokens: tokens.length, promptMs: t1 - t0, generatedTokens: generated, generateMs: performance.now() - t1 });
     try {
-      const { tokens, sampler, maxTokens } = job;
       const history = tokens.slice();
       const decoder = this.tokenizer.streamDecoder();
       for (const t of tokens) decoder.push(t); // the prompt's own text is not echoed
       const stop = new StopMatcher(job.stops);
       let text = '';
       let finishReason: GenerateResult['finishReason'] = 'length';
-      const t0 = performance.now();
       let logits = this.run(tokens, 0);
-      const t1 = performance.now();
+      t1 = performance.now();
       let pos = tokens.length;
-      let generated = 0;
       while (generated < maxTokens && pos < this.ctx) {
         const next = sampler.sample(logits, history);
         if (job.controlIds.has(next)) {
@@ -240,6 +243,8 @@ export class Model {
           break;
         }
         if (pos + 1 >= this.ctx || generated >= maxTokens) break;
+        await nextTick(); // let signals, sockets and other requests in between two tokens
+        signal?.throwIfAborted();
         logits = this.run([next], pos);
         pos++;
       }
@@ -252,10 +257,10 @@ export class Model {
           signal?.throwIfAborted();
         }
       }
-      const stats = { promptTokens: tokens.length, promptMs: t1 - t0, generatedTokens: generated, generateMs: performance.now() - t1 };
-      this.lastStats = stats;
-      return { ...stats, text, finishReason, ...(stop.matched !== undefined && { stoppedAt: stop.matched }) };
+      return { ...stats(), text, finishReason, ...(stop.matched !== undefined && { stoppedAt: stop.matched }) };
     } finally {
+      // also when aborted or returned early: the figures of what did run
+      this.lastStats = stats();
       signal?.removeEventListener('abort', release);
       release();
     }

@@ -17,8 +17,27 @@ export interface Command {
 }
 
 export interface Parsed {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
+}
+
+/**
+ * parseArgs reads `-n -5` as an option missing its value ("argument is ambiguous"); a value that
+ * reads as a negative number is plainly a value, so it is joined to its option (`--steps=-5`) and
+ * the range check names the problem.
+ */
+function joinNegativeValues(argv: string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = argv[i + 1];
+    const name = a.startsWith('--') ? a.slice(2) : /^-[^-]$/.test(a) ? Object.keys(options).find((k) => options[k].short === a[1]) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d|Infinity)/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 export function parse(cmd: Command, argv: string[]): Parsed | 'help' {
@@ -27,7 +46,7 @@ export function parse(cmd: Command, argv: string[]): Parsed | 'help' {
   for (const [alias, name] of Object.entries(aliases)) options[alias] = { type: cmd.options[name].type };
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError(`${(e as Error).message.replace(/\. To specify a positional.*$/, '')} (see sqz ${cmd.name} --help)`);
   }
@@ -62,6 +81,12 @@ export function num(p: Parsed, name: string, opts: { int?: boolean; min?: number
 export function str(p: Parsed, name: string): string | undefined {
   const v = p.values[name];
   return typeof v === 'string' ? v : undefined;
+}
+
+/** An option given any number of times (`multiple: true`): its values in order, [] when absent. */
+export function list(p: Parsed, name: string): string[] {
+  const v = p.values[name];
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
 }
 
 /** A required string option, or a usage error naming it. */

@@ -16,11 +16,13 @@ export const ppl: Command = {
       --tokenizer FILE   tokenizer for a llama2.c checkpoint
       --backend NAME     wasm (default) or js
       --threads N        threads for the wasm backend's matrix products (default 1)
-      --fast             int8 fast path for the lookup-table products (wasm; faster, not exact: docs/KERNELS.md)`,
+      --fast             int8 fast path for the lookup-table products (wasm; faster, not exact: docs/KERNELS.md)
+      --json             print one JSON object (perplexity, nll, tokens, seconds, tokens/s) instead of the line`,
   options: {
     text: { type: 'string' },
     stride: { type: 'string' },
     'max-tokens': { type: 'string' },
+    json: { type: 'boolean' },
     ...modelOptions,
     ...fastOptions,
   },
@@ -28,20 +30,28 @@ export const ppl: Command = {
     const source = onePositional(p, this, 'model');
     const textFile = str(p, 'text');
     if (!textFile) throw new UsageError('sqz ppl needs --text FILE');
-    const text = await readTextFile(textFile);
     const ctx = num(p, 'ctx', { int: true, min: 2 }) ?? 256;
+    const stride = num(p, 'stride', { int: true, min: 1 }) ?? ctx >> 1;
+    const maxTokens = num(p, 'max-tokens', { int: true, min: 1 });
+    const text = await readTextFile(textFile);
     const model = await openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), threads: threadsOption(p), fast: fastOption(p), ctx });
+    const json = p.values.json === true;
     const bar = progressBar('ppl');
     const t0 = performance.now();
     const r = await model.perplexity(text, {
       ctx,
-      stride: num(p, 'stride', { int: true, min: 1 }) ?? ctx >> 1,
-      maxTokens: num(p, 'max-tokens', { int: true, min: 1 }),
+      stride,
+      maxTokens,
       onProgress: (d, t) => bar.update(d, t),
     });
     bar.stop();
     await model.close();
     const secs = (performance.now() - t0) / 1000;
+    if (json) {
+      const out = { perplexity: r.perplexity, nll: r.nll, tokens: r.tokens, ctx, stride, seconds: secs, tokensPerSecond: r.tokens / secs, backend: model.backend.name };
+      console.log(JSON.stringify(out));
+      return;
+    }
     console.log(`perplexity ${r.perplexity.toFixed(4)} over ${r.tokens} tokens (nll ${r.nll.toFixed(4)} nats/token, ${secs.toFixed(1)} s, ${model.backend.name})`);
   },
 };
