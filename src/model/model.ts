@@ -83,6 +83,8 @@ interface GenerateJob {
 export class Model {
   readonly state: RunState;
   readonly tokenizer: Tokenizer;
+  /** The Jinja chat template the tokenizer came with (tokenizer_config.json's chat_template), if any. */
+  readonly chatTemplate: string | undefined;
   /** The figures of the latest generation to end (finished, returned early or aborted). */
   lastStats: GenerateStats | undefined;
   /** The turns of generate() and perplexity() on the one run state. */
@@ -99,6 +101,8 @@ export class Model {
     if (!(ctx >= 2 && ctx <= config.maxSeqLen)) throw new UsageError(`context ${ctx} must be between 2 and the model's ${config.maxSeqLen}`);
     this.state = new RunState(backend, config, ctx, Math.min(opts.batch ?? 64, ctx));
     this.tokenizer = createTokenizer(tokenizerSpec);
+    const template = tokenizerSpec.kind === 'hf' ? tokenizerSpec.chatTemplate : undefined;
+    this.chatTemplate = typeof template === 'string' ? template : undefined;
   }
 
   /** Builds a model from a config, tokenizer and tensor records (streamed: each is uploaded, then dropped). */

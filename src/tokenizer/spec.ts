@@ -12,5 +12,7 @@ export type TokenizerSpec =
   /**
    * A Hugging Face tokenizer.json, kept verbatim (BPE only: SentencePiece style or byte-level).
    * `bos` is the id encode() prepends by default (null: none); `eos` the id that ends generation.
+   * `chatTemplate` (optional; files before it lack it) is tokenizer_config.json's Jinja
+   * `chat_template`, for `sqz serve`'s chat endpoint.
    */
-  | { kind: 'hf'; json: string; bos: number | null; eos: number | null };
+  | { kind: 'hf'; json: string; bos: number | null; eos: number | null; chatTemplate?: string };

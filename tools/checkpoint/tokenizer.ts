@@ -62,10 +62,26 @@ function specialTokens(h: SpecialTokenHints): HfSpecialTokens {
   return out;
 }
 
-/** A Hugging Face tokenizer.json, kept verbatim, with BOS/EOS from the hints. */
+/**
+ * tokenizer_config.json's chat_template: a string, or (newer files) a list of {name, template}
+ * where the one named "default" is the chat template; undefined when absent.
+ */
+export function chatTemplateOf(tokenizerConfig: Record<string, unknown> | undefined): string | undefined {
+  const t = tokenizerConfig?.chat_template;
+  if (typeof t === 'string') return t;
+  if (Array.isArray(t)) {
+    const named = t.find((e) => e && typeof e === 'object' && (e as { name?: unknown }).name === 'default') as { template?: unknown } | undefined;
+    if (typeof named?.template === 'string') return named.template;
+  }
+  return undefined;
+}
+
+/** A Hugging Face tokenizer.json, kept verbatim, with BOS/EOS from the hints and the chat template of tokenizer_config.json. */
 export async function readHfTokenizer(path: string, hints: SpecialTokenHints): Promise<TokenizerSpec> {
   const json = (await readOrThrow(path)).toString('utf8');
-  return hfTokenizerSpec(json, basename(path), specialTokens(hints));
+  const spec = hfTokenizerSpec(json, basename(path), specialTokens(hints));
+  const chatTemplate = chatTemplateOf(hints.tokenizerConfig);
+  return chatTemplate === undefined ? spec : { ...spec, chatTemplate };
 }
 
 /** A tokenizer given explicitly (--tokenizer): a .json is a Hugging Face tokenizer.json, anything else a llama2.c tokenizer.bin. */

@@ -18,14 +18,16 @@ import { quantize } from './commands/quantize.ts';
 import { ppl } from './commands/ppl.ts';
 import { run } from './commands/run.ts';
 import { selfcheck } from './commands/selfcheck.ts';
+import { serve } from './commands/serve.ts';
+import { packageVersion } from './version.ts';
 
-const commands: Command[] = [demo, run, ppl, info, convert, exportCmd, quantize, baseline, evalCmd, gradients, chunk, outliers, nuq, pack, selfcheck];
+const commands: Command[] = [demo, run, serve, ppl, info, convert, exportCmd, quantize, baseline, evalCmd, gradients, chunk, outliers, nuq, pack, selfcheck];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return (
     'sqz — SqueezeLLM quantization and a WASM runtime for LLaMA-family models\n\n' +
-    'usage: sqz <command> [options]   (sqz <command> --help for its options)\n\n' +
+    'usage: sqz <command> [options]   (sqz <command> --help for its options; sqz --version)\n\n' +
     commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n') +
     '\n'
   );
@@ -36,6 +38,10 @@ async function main(argv: string[]): Promise<number> {
   if (name === undefined) {
     process.stdout.write(usage() + '\n');
     return selfcheck.run({ values: {}, positionals: [] }).then(() => 0);
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
   }
   if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());

@@ -1,9 +1,8 @@
 import { UsageError } from '../../../src/util/errors.ts';
-import { openModel } from '../../convert.ts';
 import { readTextFile } from '../../text.ts';
 import { type Command, num, onePositional, str } from '../command.ts';
 import { progressBar } from '../progress.ts';
-import { backendOption, fastOption, fastOptions, modelOptions, threadsOption } from './shared.ts';
+import { fastOptions, modelOptions, openModelOption } from './shared.ts';
 
 export const ppl: Command = {
   name: 'ppl',
@@ -34,7 +33,7 @@ export const ppl: Command = {
     const stride = num(p, 'stride', { int: true, min: 1 }) ?? ctx >> 1;
     const maxTokens = num(p, 'max-tokens', { int: true, min: 1 });
     const text = await readTextFile(textFile);
-    const model = await openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), threads: threadsOption(p), fast: fastOption(p), ctx });
+    const model = await openModelOption(p, source, ctx);
     const json = p.values.json === true;
     const bar = progressBar('ppl');
     const t0 = performance.now();

@@ -1,10 +1,9 @@
 import { text as readAll } from 'node:stream/consumers';
 import type { GenerateOptions, GenerateResult, Model } from '../../../src/index.ts';
 import { UsageError } from '../../../src/util/errors.ts';
-import { openModel } from '../../convert.ts';
 import { readTextFile } from '../../text.ts';
 import { type Command, list, num, onePositional, type Parsed, str } from '../command.ts';
-import { backendOption, fastOption, fastOptions, modelOptions, threadsOption } from './shared.ts';
+import { fastOptions, modelOptions, openModelOption } from './shared.ts';
 
 export const run: Command = {
   name: 'run',
@@ -50,13 +49,7 @@ generation and still prints the figures.`,
     const source = onePositional(p, this, 'model');
     const opts = generateOptions(p);
     const prompt = await promptOf(p);
-    const model = await openModel(source, {
-      tokenizer: str(p, 'tokenizer'),
-      backend: backendOption(p),
-      threads: threadsOption(p),
-      fast: fastOption(p),
-      ctx: num(p, 'ctx', { int: true, min: 2 }),
-    });
+    const model = await openModelOption(p, source);
     try {
       const ac = new AbortController();
       const stop = () => ac.abort();

@@ -1,5 +1,6 @@
 // Options several commands share, parsed one way.
-import type { BackendName } from '../../../src/index.ts';
+import type { BackendName, Model } from '../../../src/index.ts';
+import { openModel } from '../../convert.ts';
 import { UsageError } from '../../../src/util/errors.ts';
 import type { LutType } from '../../squeezellm/nuq.ts';
 import type { OnProgress } from '../../squeezellm/steps.ts';
@@ -30,6 +31,11 @@ export const fastOptions: Options = { fast: { type: 'boolean' } };
 
 export function fastOption(p: Parsed): boolean {
   return p.values.fast === true;
+}
+
+/** The model a run-time command names, opened with its --tokenizer/--backend/--threads/--fast and the context (default --ctx). */
+export function openModelOption(p: Parsed, source: string, ctx = num(p, 'ctx', { int: true, min: 2 })): Promise<Model> {
+  return openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), threads: threadsOption(p), fast: fastOption(p), ctx });
 }
 
 /** Options every toolchain step takes. */
