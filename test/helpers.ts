@@ -1,5 +1,6 @@
 // Shared test helpers: closeness checks and access to ../shared (tests that need it skip, saying why).
 import { existsSync, writeFileSync } from 'node:fs';
+import * as assert from 'uvu/assert';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { maxRelErr } from '../src/util/compare.ts';
@@ -17,6 +18,23 @@ export function sharedFile(rel: string): string | null {
 }
 
 export { maxRelErr };
+
+/**
+ * Awaits `p`, which must reject with an instance of `cls` whose message matches `re`; returns the
+ * message. Should it resolve instead, to something closable (a checkpoint, a model), that is closed.
+ */
+export async function rejects(p: Promise<unknown>, cls: new (...a: never[]) => Error, re: RegExp): Promise<string> {
+  try {
+    const opened = (await p) as { close?: () => Promise<void> } | undefined;
+    await opened?.close?.();
+  } catch (e) {
+    assert.instance(e, cls, `expected ${cls.name}, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
+    assert.match((e as Error).message, re);
+    return (e as Error).message;
+  }
+  assert.unreachable(`expected ${cls.name} matching ${re}`);
+  return '';
+}
 
 /** Throws a message with the error when a and b differ by more than tol (norm-wise relative). */
 export function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {

@@ -7,7 +7,7 @@ import { halfToFloat } from '../../src/kernels/reference.ts';
 import { FormatError, SqzError, UnsupportedError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/random.ts';
 import { openCheckpoint } from '../../tools/checkpoint/index.ts';
-import { sharedFile } from '../helpers.ts';
+import { rejects, sharedFile } from '../helpers.ts';
 import {
   HF_LAYER_NAMES, type StDtype, type StTensor, TINY_TOKENIZER_JSON, bf16ToF32Ref, f32Tensor, hfConfigJson, randomHalfBits,
   tempDir, tinyConfig, writeL2cTokenizer, writeSafetensors,
@@ -99,19 +99,6 @@ async function checkAll(dir: string, c: ModelConfig, want: Map<string, Float32Ar
     await ck.close();
   }
   return ck;
-}
-
-async function rejects(p: Promise<unknown>, cls: new (...a: never[]) => Error, re: RegExp): Promise<string> {
-  try {
-    const ck = (await p) as { close?: () => Promise<void> };
-    await ck?.close?.();
-  } catch (e) {
-    assert.instance(e, cls, `expected ${cls.name}, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
-    assert.match((e as Error).message, re);
-    return (e as Error).message;
-  }
-  assert.unreachable(`expected ${cls.name} matching ${re}`);
-  return '';
 }
 
 test('HF untied F32: every canonical tensor reads back exactly; unused tensors are ignored', async () => {

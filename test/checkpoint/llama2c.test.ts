@@ -5,22 +5,10 @@ import { join } from 'node:path';
 import { tensorShapes } from '../../src/model/config.ts';
 import { FormatError, SqzError, UnsupportedError } from '../../src/util/errors.ts';
 import { openCheckpoint } from '../../tools/checkpoint/index.ts';
-import { sharedFile } from '../helpers.ts';
+import { rejects, sharedFile } from '../helpers.ts';
 import { l2cExpected, randomL2c, tempDir, tinyConfig, writeL2cTokenizer, writeL2cV0, writeL2cV1 } from './writers.ts';
 
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-
-async function rejects(p: Promise<unknown>, cls: new (...a: never[]) => Error, re: RegExp): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, cls, `expected ${cls.name}, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
-    assert.match((e as Error).message, re);
-    return (e as Error).message;
-  }
-  assert.unreachable(`expected ${cls.name} matching ${re}`);
-  return '';
-}
 
 for (const version of [0, 1] as const) {
   for (const unshared of [false, true]) {
