@@ -7,7 +7,7 @@ import { halfToFloat } from '../../src/kernels/reference.ts';
 import { FormatError, SqzError, UnsupportedError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/random.ts';
 import { openCheckpoint } from '../../tools/checkpoint/index.ts';
-import { rejects, sharedFile } from '../helpers.ts';
+import { rejects, sharedFiles, skip } from '../helpers.ts';
 import {
   HF_LAYER_NAMES, type StDtype, type StTensor, TINY_TOKENIZER_JSON, bf16ToF32Ref, f32Tensor, hfConfigJson, randomHalfBits,
   tempDir, tinyConfig, writeL2cTokenizer, writeSafetensors,
@@ -342,7 +342,7 @@ test('openCheckpoint dispatch: missing path, folder without config.json, .gguf, 
 });
 
 test('no file handle is left open, after close() or after any refused open', async () => {
-  if (!existsSync('/proc/self/fd')) return console.log('  (skipped: no /proc/self/fd)');
+  if (!existsSync('/proc/self/fd')) return skip('no /proc/self/fd to count open files in');
   const t = tempDir('hffd');
   try {
     const c = hfc({ tiedEmbeddings: false });
@@ -367,7 +367,7 @@ test('no file handle is left open, after close() or after any refused open', asy
 });
 
 test('tinystories-656k: config per PROVENANCE.md, embed is the stored lm_head bytes', async () => {
-  const dir = sharedFile('models/tinystories-656k');
+  const dir = sharedFiles('models/tinystories-656k')?.[0];
   if (!dir) return;
   const ck = await openCheckpoint(dir);
   try {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { tensorShapes } from '../../src/model/config.ts';
 import { FormatError, SqzError, UnsupportedError } from '../../src/util/errors.ts';
 import { openCheckpoint } from '../../tools/checkpoint/index.ts';
-import { rejects, sharedFile } from '../helpers.ts';
+import { rejects, sharedFiles } from '../helpers.ts';
 import { l2cExpected, randomL2c, tempDir, tinyConfig, writeL2cTokenizer, writeL2cV0, writeL2cV1 } from './writers.ts';
 
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -119,9 +119,9 @@ test('llama2.c: read() after close() and unknown names are errors', async () => 
 });
 
 test('stories260K.bin: config, element count and tokenizer as PROVENANCE.md says', async () => {
-  const bin = sharedFile('models/stories260K.bin');
-  const tok = sharedFile('models/tok512.bin');
-  if (!bin || !tok) return;
+  const found = sharedFiles('models/stories260K.bin', 'models/tok512.bin');
+  if (!found) return;
+  const [bin, tok] = found;
   const ck = await openCheckpoint(bin, { tokenizer: tok });
   assert.equal(ck.config, {
     arch: 'llama', dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, maxSeqLen: 512,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { type DemoOptions, type DemoResult, runDemo } from '../../tools/demo.ts';
 import { cachePath } from '../../tools/download.ts';
 import { formatTable } from '../../tools/cli/commands/demo.ts';
-import { repoRoot, sharedFile } from '../helpers.ts';
+import { absent, repoRoot, sharedFile, skip } from '../helpers.ts';
 import { startServer, type TestServer } from './_server.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sqz-demo-test-'));
@@ -93,7 +93,7 @@ function sqz(args: string[]): Promise<{ code: number | null; stdout: string; std
 }
 
 test('sqz demo --model URL --tokenizer URL: downloads stories260K into the cache and prints the table', async () => {
-  if (!model || !tok) return;
+  if (!model || !tok) return skip(absent(model ? 'models/tok512.bin' : 'models/stories260K.bin'));
   const cache = join(tmp, 'c2');
   const m = `${server.url}/m/stories260K.bin`;
   const t = `${server.url}/m/tok512.bin`;
