@@ -1,6 +1,6 @@
 // squeeze-edge's runtime API: load a .sqz model and generate text or measure perplexity.
 //
-//   const model = await loadModel('model.sqz');
+//   const model = await loadModel('model.sqz');   // or a URL, bytes, a ReadableStream, a ByteSource
 //   for await (const piece of model.generate('Once upon a time', { temperature: 0 })) process.stdout.write(piece);
 //
 // The runtime never imports the build-time toolchain (tools/), so a bundle of this file stays small.
@@ -8,6 +8,7 @@ import type { Backend } from './backend/types.ts';
 import { JsBackend } from './backend/js/index.ts';
 import { WasmBackend } from './backend/wasm/index.ts';
 import { SqzReader } from './format/reader.ts';
+import { type ModelSource, openSource } from './format/source.ts';
 import { Model, type ModelOptions } from './model/model.ts';
 import { UsageError } from './util/errors.ts';
 
@@ -16,6 +17,8 @@ export type { GenerateOptions, GenerateResult, GenerateStats, ModelOptions, Queu
 export type { SamplerOptions } from './generate/sampler.ts';
 export type { PerplexityOptions, PerplexityResult } from './generate/perplexity.ts';
 export { SqzError, FormatError, UnsupportedError, UsageError } from './util/errors.ts';
+export { MAX_READ, bytesSource, fileSource, streamSource, urlSource } from './format/source.ts';
+export type { ByteSource, ModelSource } from './format/source.ts';
 
 export type BackendName = 'wasm' | 'js';
 
@@ -42,9 +45,14 @@ export async function createBackend(name: BackendName = 'wasm', opts: BackendOpt
   throw new UsageError(`unknown backend '${name}' (wasm or js)`);
 }
 
-/** Loads a .sqz model from a path or from the file's bytes, streaming its tensors into the backend. */
-export async function loadModel(source: string | Uint8Array, opts: LoadOptions = {}): Promise<Model> {
-  const reader = typeof source === 'string' ? await SqzReader.open(source) : SqzReader.fromBytes(source);
+/**
+ * Loads a .sqz model, streaming its tensors into the backend one at a time: from a path, a URL
+ * (file: read from disk; http(s): fetched, the body streamed, never held whole), the file's bytes
+ * (Uint8Array or ArrayBuffer, not copied), a ReadableStream of its bytes, or your own ByteSource.
+ * A string with a scheme (`https://…`) is a URL; any other string is a path.
+ */
+export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
+  const reader = await SqzReader.fromSource(await openSource(source));
   try {
     const backend = await createBackend(opts.backend, opts);
     try {

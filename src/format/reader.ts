@@ -3,19 +3,14 @@
 // (checksum, framing, name/kind/shape, payload sizes) before it is returned. Host memory holds one
 // tensor at a time. Every problem is a FormatError naming the file and, where there is one, the tensor.
 //
-// SqzReader.fromBytes works on a file already in memory and uses nothing from node:*, so this module
+// The bytes come from a ByteSource (source.ts: a file, memory, a URL, a stream), read in bounded
+// chunks and always forward while opening, so a source read once front to back (a stream) serves
+// the header and then records() in file order. This module uses nothing from node:* itself, so it
 // runs in browsers; SqzReader.open loads node:fs lazily.
 import { FormatError } from '../util/errors.ts';
 import type { TensorRecord } from './kinds.ts';
+import { type ByteSource, bytesSource, fileSource, readRange } from './source.ts';
 import { contextError, decodeRecord, type LocatedEntry, MAX_HEADER_BYTES, parseHeader, type SqzHeader } from './sqz.ts';
-
-/** Random-access bytes: a file or a buffer. */
-interface ByteSource {
-  readonly size: number;
-  /** Exactly `length` bytes at `offset` (fewer only if the source shrank). */
-  read(offset: number, length: number): Promise<Uint8Array>;
-  close(): Promise<void>;
-}
 
 const FIRST_READ = 64 * 1024;
 
@@ -26,7 +21,7 @@ export class SqzReader {
   readonly entries: readonly LocatedEntry[];
   /** Bytes of the header value (offset of the first tensor). */
   readonly headerBytes: number;
-  /** Total file size in bytes. */
+  /** Total file size in bytes (for a stream without a length: what the index says it is). */
   readonly fileBytes: number;
   /** The path (or '<bytes>') used in error messages. */
   readonly source: string;
@@ -39,15 +34,20 @@ export class SqzReader {
     this.header = parsed.header;
     this.headerBytes = parsed.headerBytes;
     this.entries = parsed.entries;
-    this.fileBytes = src.size;
+    const last = parsed.entries[parsed.entries.length - 1];
+    this.fileBytes = src.size ?? (last ? last.offset + last.bytes : parsed.headerBytes);
     this.byName = new Map(parsed.entries.map((e) => [e.name, e]));
   }
 
   /** Opens a .sqz file and checks its header, index and size. */
   static async open(path: string): Promise<SqzReader> {
-    const src = await fileSource(path);
+    return SqzReader.fromSource(await fileSource(path));
+  }
+
+  /** Opens a .sqz from any byte source (closed here if the header is bad; else by close()). */
+  static async fromSource(src: ByteSource): Promise<SqzReader> {
     try {
-      return await SqzReader.start(src, path);
+      return await SqzReader.start(src, src.name);
     } catch (e) {
       await src.close();
       throw e;
@@ -58,18 +58,29 @@ export class SqzReader {
   static fromBytes(bytes: Uint8Array, source = '<bytes>'): SqzReader {
     const parsed = parseHeader(bytes, bytes.length, source);
     if ('need' in parsed) throw new FormatError(`${source}: truncated inside the header`);
-    return new SqzReader(bytesSource(bytes), source, parsed);
+    return new SqzReader(bytesSource(bytes, source), source, parsed);
   }
 
   private static async start(src: ByteSource, source: string): Promise<SqzReader> {
-    let want = Math.min(src.size, FIRST_READ);
+    let head = await readRange(src, 0, Math.min(src.size ?? Infinity, FIRST_READ));
+    // a stream without a length has told its size once a read comes back short
+    let size = src.size ?? (head.length < FIRST_READ ? head.length : null);
     for (;;) {
-      const head = await src.read(0, want);
-      if (head.length < want) throw new FormatError(`${source}: the file shrank while its header was read`);
-      const parsed = parseHeader(head, src.size, source);
-      if (!('need' in parsed)) return new SqzReader(src, source, parsed);
-      // exact when the cut fell inside the meta bin (the usual case), else grow
-      want = parsed.need > head.length + 1 ? parsed.need : Math.min(src.size, MAX_HEADER_BYTES, want * 4);
+      const parsed = parseHeader(head, size, source);
+      // a forward-only source cannot give back what the header read took past the header's end
+      if (!('need' in parsed)) return new SqzReader(src.seekable ? src : replaying(head, src), source, parsed);
+      // exact when the cut fell inside the meta bin (the usual case), else grow; only the missing
+      // part is read, so the reads stay forward
+      const want = parsed.need > head.length + 1 ? parsed.need : Math.min(size ?? Infinity, MAX_HEADER_BYTES, head.length * 4);
+      const more = await readRange(src, head.length, want - head.length);
+      if (more.length < want - head.length) {
+        if (src.size !== undefined) throw new FormatError(`${source}: the file shrank while its header was read`);
+        size = head.length + more.length;
+      }
+      const grown = new Uint8Array(head.length + more.length);
+      grown.set(head);
+      grown.set(more, head.length);
+      head = grown;
     }
   }
 
@@ -106,6 +117,10 @@ export class SqzReader {
   /** Every tensor in file order, each read, checked and decoded as it is reached. */
   async *records(): AsyncGenerator<TensorRecord> {
     for (const e of this.entries) yield decodeRecord(await this.readBytes(e), e, this.source);
+    // a stream of unknown length was not size-checked at open: nothing may follow the last record
+    if (this.src && this.src.size === undefined && (await this.src.read(this.fileBytes, new Uint8Array(1))) > 0) {
+      throw new FormatError(`${this.source}: unexpected bytes after the last tensor (the index says the file is ${this.fileBytes} bytes)`);
+    }
   }
 
   async close(): Promise<void> {
@@ -118,7 +133,7 @@ export class SqzReader {
     if (!this.src) throw new Error(`${this.source}: the reader is closed`);
     let bytes: Uint8Array;
     try {
-      bytes = await this.src.read(e.offset, e.bytes);
+      bytes = await readRange(this.src, e.offset, e.bytes);
     } catch (err) {
       throw contextError(err, this.source, `tensor '${e.name}'`, 'reading');
     }
@@ -129,44 +144,20 @@ export class SqzReader {
   }
 }
 
-function bytesSource(bytes: Uint8Array): ByteSource {
+/** `src` (read forward once, up to `head.length` already) with `head` served again from memory until reads pass it. */
+function replaying(head: Uint8Array, src: ByteSource): ByteSource {
+  let kept: Uint8Array | null = head;
   return {
-    size: bytes.length,
-    read: async (offset, length) => bytes.subarray(offset, Math.min(bytes.length, offset + length)),
-    close: async () => {},
+    name: src.name,
+    size: src.size,
+    seekable: false,
+    async read(offset, into) {
+      if (kept && offset >= kept.length) kept = null;
+      if (!kept) return src.read(offset, into);
+      const part = kept.subarray(offset, offset + into.length);
+      into.set(part);
+      return part.length === into.length ? part.length : part.length + (await src.read(kept.length, into.subarray(part.length)));
+    },
+    close: () => src.close(),
   };
-}
-
-async function fileSource(path: string): Promise<ByteSource> {
-  const fs = await import('node:fs/promises');
-  let fh: Awaited<ReturnType<typeof fs.open>>;
-  try {
-    fh = await fs.open(path, 'r');
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    const err = new FormatError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot open (${(e as Error).message})`);
-    err.cause = e;
-    throw err;
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new FormatError(`${path}: not a regular file`);
-    return {
-      size: st.size,
-      async read(offset, length) {
-        const out = new Uint8Array(length);
-        let got = 0;
-        while (got < length) {
-          const { bytesRead } = await fh.read(out, got, length - got, offset + got);
-          if (bytesRead === 0) return out.subarray(0, got);
-          got += bytesRead;
-        }
-        return out;
-      },
-      close: () => fh.close(),
-    };
-  } catch (e) {
-    await fh.close();
-    throw e;
-  }
 }

@@ -154,14 +154,15 @@ const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object
  * Parses the header from the first bytes of a file of `fileSize` bytes. Returns `{ need }` when
  * `head` ends inside the header (read at least `need` bytes and call again). Checks format,
  * version, checksum, meta and index, and that the file is exactly header + the index's bytes.
+ * `fileSize` null: a stream whose length is not known yet (its reader checks where it ends).
  */
-export function parseHeader(head: Uint8Array, fileSize: number, source: string): ParsedHeader | { need: number } {
+export function parseHeader(head: Uint8Array, fileSize: number | null, source: string): ParsedHeader | { need: number } {
   if (fileSize === 0) throw new FormatError(`${source}: not a .sqz file (the file is empty)`);
   const b0 = head[0];
   if (!((b0 >= 0x80 && b0 <= 0x8f) || b0 === 0xde || b0 === 0xdf)) throw new FormatError(`${source}: not a .sqz file (it does not start with a msgpack map)`);
   const end = withContext(source, '', 'the header', () => msgpackValueEnd(head));
   if (end > head.length) {
-    if (end > fileSize || head.length >= fileSize) {
+    if (fileSize !== null && (end > fileSize || head.length >= fileSize)) {
       throw new FormatError(`${source}: truncated inside the header (the file is ${fileSize} bytes and ends before the header does), or the header's framing is corrupt`);
     }
     if (end > MAX_HEADER_BYTES || head.length >= MAX_HEADER_BYTES) throw new FormatError(`${source}: the header does not end within ${MAX_HEADER_BYTES} bytes: not a .sqz file, or a corrupt one`);
@@ -194,7 +195,7 @@ export function parseHeader(head: Uint8Array, fileSize: number, source: string):
   if (!Array.isArray(tensors)) throw new FormatError(`${source}: the header has no tensor index`);
   const entries = checkIndex(tensors, end, source);
   const header: SqzHeader = { config: meta.config, tokenizer: meta.tokenizer ?? null, quant: meta.quant, tensors: entries.map(({ index: _i, offset: _o, ...e }) => e) };
-  checkSize(entries, end, fileSize, source);
+  if (fileSize !== null) checkSize(entries, end, fileSize, source);
   return { header, headerBytes: end, entries };
 }
 

@@ -14,7 +14,7 @@ import { createTokenizer } from '../../src/tokenizer/index.ts';
 import { SqzReader } from '../../src/format/reader.ts';
 import { loadModel } from '../../src/index.ts';
 import { UsageError } from '../../src/util/errors.ts';
-import { assertClose, sharedFile, writeCalibrationText } from '../helpers.ts';
+import { assertClose, sharedFiles, writeCalibrationText } from '../helpers.ts';
 import { gptqQuantize, InputStats } from '../../tools/baselines/gptq.ts';
 import { type BaselineOptions, quantizeBaseline } from '../../tools/baselines/index.ts';
 import { LlamaGrad, weightsFromRecords } from '../../tools/fisher/backward.ts';
@@ -152,11 +152,9 @@ test('bad input: no calibration for gptq/awq, bad bits, too short a text', async
 });
 
 test('real model (stories260K): every method runs; perplexities printed for comparison', async () => {
-  const model = sharedFile('models/stories260K.bin');
-  const tok = sharedFile('models/tok512.bin');
-  const train = sharedFile('data/tinystories/tinystories_train_2MiB.txt');
-  const valid = sharedFile('data/tinystories/tinystories_valid_head.txt');
-  if (!model || !tok || !train || !valid) return;
+  const found = sharedFiles('models/stories260K.bin', 'models/tok512.bin', 'data/tinystories/tinystories_train_2MiB.txt', 'data/tinystories/tinystories_valid_head.txt');
+  if (!found) return;
+  const [model, tok, train, valid] = found;
   const evalText = readFileSync(valid, 'utf8').slice(0, 12000);
   const pplOf = async (path: string) => {
     const m = await loadModel(path);

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { quantizeBaseline } from '../../tools/baselines/index.ts';
 import { quantize } from '../../tools/squeezellm/steps.ts';
 import { writeSyntheticModel } from '../../tools/synthetic.ts';
-import { repoRoot } from '../helpers.ts';
+import { repoRoot, skip } from '../helpers.ts';
 import { greedyFromSources, MAX_TOKENS, PROMPT } from './_greedy.ts';
 
 const MODELS = ['f32.sqz', 'nuq.sqz', 'rtn.sqz'];
@@ -44,7 +44,6 @@ try {
 </script>`;
 
 const chromium = findChromium();
-if (!chromium) console.log('  (skipped: no Chromium found (chromium, chromium-browser, google-chrome or $SQZ_CHROMIUM); the browser bundle is not tested)');
 
 const tmp = mkdtempSync(join(tmpdir(), 'sqz-browser-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -93,25 +92,24 @@ function runPage(dir: string, browser: string): Promise<Record<string, unknown>>
   });
 }
 
-if (chromium) {
-  test('in headless Chromium, the browser bundle generates what the sources generate (f32, nuq, uniform), on one thread only', async () => {
-    const site = join(tmp, 'site');
-    mkdirSync(site);
-    copyFileSync(join(repoRoot, 'build', 'squeeze-edge.browser.mjs'), join(site, 'squeeze-edge.browser.mjs'));
-    writeFileSync(join(site, 'index.html'), PAGE);
-    await writeSyntheticModel(join(site, 'f32.sqz'), { dim: 64, hiddenDim: 160, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 300, maxSeqLen: 64, seed: 11 });
-    await quantize(join(site, 'f32.sqz'), join(site, 'nuq.sqz'), { bits: 3 });
-    await quantizeBaseline(join(site, 'f32.sqz'), join(site, 'rtn.sqz'), { method: 'rtn', bits: 4, groupSize: 32 });
-    const got = await runPage(site, chromium);
-    assert.is(got.error, undefined, String(got.error));
-    const texts = got.texts as Record<string, string>;
-    for (const name of MODELS) {
-      const want = await greedyFromSources(join(site, name));
-      assert.ok(want.length > 0, name);
-      assert.is(texts[name], want, name);
-    }
-    assert.match(String(got.threads), /in a browser the runtime runs on one thread/);
-  });
-}
+test('in headless Chromium, the browser bundle generates what the sources generate (f32, nuq, uniform), on one thread only', async () => {
+  if (!chromium) return skip('no Chromium found (chromium, chromium-browser, google-chrome or $SQZ_CHROMIUM); the browser bundle is not tested');
+  const site = join(tmp, 'site');
+  mkdirSync(site);
+  copyFileSync(join(repoRoot, 'build', 'squeeze-edge.browser.mjs'), join(site, 'squeeze-edge.browser.mjs'));
+  writeFileSync(join(site, 'index.html'), PAGE);
+  await writeSyntheticModel(join(site, 'f32.sqz'), { dim: 64, hiddenDim: 160, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 300, maxSeqLen: 64, seed: 11 });
+  await quantize(join(site, 'f32.sqz'), join(site, 'nuq.sqz'), { bits: 3 });
+  await quantizeBaseline(join(site, 'f32.sqz'), join(site, 'rtn.sqz'), { method: 'rtn', bits: 4, groupSize: 32 });
+  const got = await runPage(site, chromium);
+  assert.is(got.error, undefined, String(got.error));
+  const texts = got.texts as Record<string, string>;
+  for (const name of MODELS) {
+    const want = await greedyFromSources(join(site, name));
+    assert.ok(want.length > 0, name);
+    assert.is(texts[name], want, name);
+  }
+  assert.match(String(got.threads), /in a browser the runtime runs on one thread/);
+});
 
 test.run();

@@ -7,7 +7,7 @@ import { halfToFloat } from '../../src/kernels/reference.ts';
 import { FormatError, SqzError, UnsupportedError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/random.ts';
 import { openCheckpoint } from '../../tools/checkpoint/index.ts';
-import { sharedFile } from '../helpers.ts';
+import { rejects, sharedFiles, skip } from '../helpers.ts';
 import {
   HF_LAYER_NAMES, type StDtype, type StTensor, TINY_TOKENIZER_JSON, bf16ToF32Ref, f32Tensor, hfConfigJson, randomHalfBits,
   tempDir, tinyConfig, writeL2cTokenizer, writeSafetensors,
@@ -99,19 +99,6 @@ async function checkAll(dir: string, c: ModelConfig, want: Map<string, Float32Ar
     await ck.close();
   }
   return ck;
-}
-
-async function rejects(p: Promise<unknown>, cls: new (...a: never[]) => Error, re: RegExp): Promise<string> {
-  try {
-    const ck = (await p) as { close?: () => Promise<void> };
-    await ck?.close?.();
-  } catch (e) {
-    assert.instance(e, cls, `expected ${cls.name}, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
-    assert.match((e as Error).message, re);
-    return (e as Error).message;
-  }
-  assert.unreachable(`expected ${cls.name} matching ${re}`);
-  return '';
 }
 
 test('HF untied F32: every canonical tensor reads back exactly; unused tensors are ignored', async () => {
@@ -355,7 +342,7 @@ test('openCheckpoint dispatch: missing path, folder without config.json, .gguf, 
 });
 
 test('no file handle is left open, after close() or after any refused open', async () => {
-  if (!existsSync('/proc/self/fd')) return console.log('  (skipped: no /proc/self/fd)');
+  if (!existsSync('/proc/self/fd')) return skip('no /proc/self/fd to count open files in');
   const t = tempDir('hffd');
   try {
     const c = hfc({ tiedEmbeddings: false });
@@ -380,7 +367,7 @@ test('no file handle is left open, after close() or after any refused open', asy
 });
 
 test('tinystories-656k: config per PROVENANCE.md, embed is the stored lm_head bytes', async () => {
-  const dir = sharedFile('models/tinystories-656k');
+  const dir = sharedFiles('models/tinystories-656k')?.[0];
   if (!dir) return;
   const ck = await openCheckpoint(dir);
   try {

@@ -5,22 +5,10 @@ import { join } from 'node:path';
 import { tensorShapes } from '../../src/model/config.ts';
 import { FormatError, SqzError, UnsupportedError } from '../../src/util/errors.ts';
 import { openCheckpoint } from '../../tools/checkpoint/index.ts';
-import { sharedFile } from '../helpers.ts';
+import { rejects, sharedFiles } from '../helpers.ts';
 import { l2cExpected, randomL2c, tempDir, tinyConfig, writeL2cTokenizer, writeL2cV0, writeL2cV1, writeL2cV2 } from './writers.ts';
 
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-
-async function rejects(p: Promise<unknown>, cls: new (...a: never[]) => Error, re: RegExp): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, cls, `expected ${cls.name}, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
-    assert.match((e as Error).message, re);
-    return (e as Error).message;
-  }
-  assert.unreachable(`expected ${cls.name} matching ${re}`);
-  return '';
-}
 
 for (const version of [0, 1, 2] as const) {
   for (const unshared of [false, true]) {
@@ -143,9 +131,9 @@ test('llama2.c: read() after close() and unknown names are errors', async () => 
 });
 
 test('stories260K.bin: config, element count and tokenizer as PROVENANCE.md says', async () => {
-  const bin = sharedFile('models/stories260K.bin');
-  const tok = sharedFile('models/tok512.bin');
-  if (!bin || !tok) return;
+  const found = sharedFiles('models/stories260K.bin', 'models/tok512.bin');
+  if (!found) return;
+  const [bin, tok] = found;
   const ck = await openCheckpoint(bin, { tokenizer: tok });
   assert.equal(ck.config, {
     arch: 'llama', dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, maxSeqLen: 512,
@@ -183,9 +171,9 @@ test('stories260K.bin: config, element count and tokenizer as PROVENANCE.md says
 });
 
 test('stories3M-q80.bin (llama2.c version 2): config and size as PROVENANCE.md says, int8 x scale exactly', async () => {
-  const bin = sharedFile('models/stories3M/stories3M-q80.bin');
-  const tok = sharedFile('models/stories3M/tok4096.bin');
-  if (!bin || !tok) return;
+  const files = sharedFiles('models/stories3M/stories3M-q80.bin', 'models/stories3M/tok4096.bin');
+  if (!files) return;
+  const [bin, tok] = files;
   const ck = await openCheckpoint(bin, { tokenizer: tok });
   assert.equal(ck.config, {
     arch: 'llama', dim: 192, hiddenDim: 512, nLayers: 6, nHeads: 6, nKvHeads: 2, vocabSize: 4096, maxSeqLen: 512,

@@ -6,7 +6,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSyntheticModel } from '../../tools/synthetic.ts';
-import { repoRoot, sharedFile } from '../helpers.ts';
+import { repoRoot, sharedFiles } from '../helpers.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sqz-cli-'));
 
@@ -62,9 +62,9 @@ test('unknown options and commands', () => {
 });
 
 test('a prompt longer than the context, and a truncated .sqz', () => {
-  const model = sharedFile('models/stories260K.bin');
-  const tok = sharedFile('models/tok512.bin');
-  if (!model || !tok) return;
+  const found = sharedFiles('models/stories260K.bin', 'models/tok512.bin');
+  if (!found) return;
+  const [model, tok] = found;
   expectOneLineError(['run', model, '--tokenizer', tok, '--ctx', '8', '-p', 'Once upon a time there was a very long prompt'], /context/);
   const out = join(tmp, 'm.sqz');
   assert.is(sqz('convert', model, '--tokenizer', tok, '-o', out).code, 0);

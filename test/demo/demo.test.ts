@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { type DemoOptions, type DemoResult, runDemo } from '../../tools/demo.ts';
 import { cachePath } from '../../tools/download.ts';
 import { formatTable } from '../../tools/cli/commands/demo.ts';
-import { repoRoot, sharedFile } from '../helpers.ts';
+import { absent, repoRoot, sharedFile, skip } from '../helpers.ts';
 import { startServer, type TestServer } from './_server.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sqz-demo-test-'));
@@ -93,7 +93,7 @@ function sqz(args: string[]): Promise<{ code: number | null; stdout: string; std
 }
 
 test('sqz demo --model URL --tokenizer URL: downloads stories260K into the cache and prints the table', async () => {
-  if (!model || !tok) return;
+  if (!model || !tok) return skip(absent(model ? 'models/tok512.bin' : 'models/stories260K.bin'));
   const cache = join(tmp, 'c2');
   const m = `${server.url}/m/stories260K.bin`;
   const t = `${server.url}/m/tok512.bin`;
@@ -101,6 +101,7 @@ test('sqz demo --model URL --tokenizer URL: downloads stories260K into the cache
   const r = await sqz(['demo', '--model', m, '--tokenizer', t, '--cache', cache, ...small]);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /model: stories260K \(dim 64, 5 layers.*downloaded into/);
+  assert.not.match(r.stdout, /to run the demo on a real model/, 'the hint is for the synthetic fallback only');
   const rows = r.stdout.split('\n').filter((l) => /^\| (f32|SqueezeLLM [34]-bit) /.test(l));
   assert.is(rows.length, 3, r.stdout);
   for (const row of rows) assert.ok(Number.isFinite(Number(row.split('|')[4])), row);
@@ -112,6 +113,14 @@ test('sqz demo --model URL --tokenizer URL: downloads stories260K into the cache
   const bad = await sqz(['demo', '--model', `${server.url}/m/nope.bin`, '--cache', cache]);
   assert.is(bad.code, 1);
   assert.match(bad.stderr, /^sqz: download of http:\/\/127\.0\.0\.1:\d+\/m\/nope\.bin failed: HTTP 404/);
+});
+
+test('sqz demo --offline ends with one line saying how to run it on a local checkpoint', async () => {
+  const r = await sqz(['demo', '--offline', '--calib-sequences', '2', '--eval-sequences', '1', '--seq-len', '16', '--samples', '2', '-n', '4']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /model: synthetic/);
+  const last = r.stdout.trimEnd().split('\n').at(-1)!;
+  assert.match(last, /^to run the demo on a real model: sqz demo --model DIR_OR_FILE \(/);
 });
 
 test('sqz demo --help', async () => {

@@ -37,7 +37,7 @@ import { argmax } from '../../src/generate/sampler.ts';
 import { GT } from '../../tools/gguf/spec.ts';
 import { createTokenizer, hfTokenizerSpec } from '../../src/tokenizer/index.ts';
 import { byteLevelTokenizerJson, checkpointOf, spTokenizerJson, TOKENIZER_SAMPLES } from './_gguf.ts';
-import { maxRelErr, repoRoot, sharedFile } from '../helpers.ts';
+import { maxRelErr, repoRoot, sharedFile, sharedFiles, skip } from '../helpers.ts';
 
 const PEER = join(repoRoot, 'bench', 'peers', 'node_modules', 'node-llama-cpp', 'dist', 'index.js');
 const PROMPT = 'Once upon a time';
@@ -102,12 +102,6 @@ test.after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-let skipPrinted = false;
-function skip(why: string): void {
-  if (!skipPrinted) console.log(`  (skipped: ${why}; the llama.cpp comparison tests skip)`);
-  skipPrinted = true;
-}
-
 /** llama.cpp's greedy continuation of `prompt` ids (one thread, so it is quick and steady on 2 cores). */
 async function llamaGreedy(llama: Llama, path: string, prompt: number[], steps: number): Promise<{ ids: number[]; text: string }> {
   const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
@@ -145,9 +139,9 @@ const STORIES_PROMPT = [1, 403, 407, 261, 378];
 
 const exported = new Map<GgufExportType, string>();
 async function stories(type: GgufExportType): Promise<string | null> {
-  const model = sharedFile('models/stories260K.bin');
-  const tok = sharedFile('models/tok512.bin');
-  if (!model || !tok) return null;
+  const found = sharedFiles('models/stories260K.bin', 'models/tok512.bin');
+  if (!found) return null;
+  const [model, tok] = found;
   if (!exported.has(type)) {
     const out = join(dir, `stories260K-${type}.gguf`);
     await exportGguf(model, out, { type, tokenizer: tok });
@@ -265,9 +259,9 @@ async function paddedStories(bin: string, tok: string): Promise<Checkpoint> {
 let padded: Map<string, string> | undefined;
 /** The padded stories260K exported as f32 and as every K-quant type (once), or null without ../shared. */
 async function paddedExports(): Promise<Map<string, string> | null> {
-  const bin = sharedFile('models/stories260K.bin');
-  const tok = sharedFile('models/tok512.bin');
-  if (!bin || !tok) return null;
+  const found = sharedFiles('models/stories260K.bin', 'models/tok512.bin');
+  if (!found) return null;
+  const [bin, tok] = found;
   if (!padded) {
     padded = new Map();
     const ck = await paddedStories(bin, tok);
@@ -416,7 +410,7 @@ const TINY_TEXTS = [PROMPT, '  two  spaces ', 'line one\nline two\n\n', 'Tom sai
 test('tinystories-656k with its own tokenizer as f32, q4_k_m and q5_k_m (all falling back, to Q5_0 / Q5_1 and Q8_0): llama.cpp tokenizes as we do and agrees with our runtime on the same file', async () => {
   const p = await loadPeer();
   if (!p) return skip(skipReason);
-  const folder = sharedFile('models/tinystories-656k');
+  const folder = sharedFiles('models/tinystories-656k')?.[0];
   if (!folder) return;
   const base = await openModel(folder, {});
   const prompt = base.tokenizer.encode(PROMPT);

@@ -28,7 +28,7 @@ import { quantizeMatrix } from '../../tools/squeezellm/nuq.ts';
 import { type SyntheticOptions, syntheticModel } from '../../tools/synthetic.ts';
 import { createTokenizer, hfTokenizerSpec, type TokenizerSpec } from '../../src/tokenizer/index.ts';
 import { byteLevelTokenizerJson, checkpointOf, spTokenizerJson, TOKENIZER_SAMPLES } from './_gguf.ts';
-import { assertClose, maxRelErr, repoRoot, sharedFile } from '../helpers.ts';
+import { assertClose, maxRelErr, repoRoot, sharedFiles, skip } from '../helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sqz-gguf-rt-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -295,8 +295,8 @@ test('a GPT-2 byte-level tokenizer.json exports as tokenizer.ggml.model gpt2 (pr
 });
 
 test('tinystories-656k: its own tokenizer exported and imported encodes ASCII as the original; an unknown character differs', async () => {
-  const folder = sharedFile('models/tinystories-656k');
-  if (!folder) return console.log('  (skipped: ../shared/models/tinystories-656k is absent)');
+  const folder = sharedFiles('models/tinystories-656k')?.[0];
+  if (!folder) return;
   const out = join(dir, 'tiny.gguf');
   await exportGguf(folder, out, { type: 'f16' });
   const [a, b] = [await openCheckpoint(folder), await openCheckpoint(out)];
@@ -313,7 +313,7 @@ const sqzBin = join(repoRoot, 'bin', 'sqz.mjs');
 const bundle = join(repoRoot, 'build', 'sqz.mjs');
 
 test('sqz export / sqz convert from the command line', async () => {
-  if (!existsSync(bundle)) return console.log(`  (skipped: ${bundle} is absent; run npm run build)`);
+  if (!existsSync(bundle)) return skip(`${bundle} is absent; run npm run build`);
   const m = await synthetic('cli', { dim: 64, hiddenDim: 172, nLayers: 1, nHeads: 8, nKvHeads: 4, vocabSize: 280, seed: 10 });
   const sqz = (...args: string[]) => spawnSync(process.execPath, [sqzBin, ...args], { encoding: 'utf8' });
   const out = join(dir, 'cli.gguf');
@@ -337,9 +337,9 @@ test('sqz export / sqz convert from the command line', async () => {
 });
 
 test('stories260K: f32 GGUF import generates the same tokens; q4_0 import = our q4_0 quantizer', async () => {
-  const model = sharedFile('models/stories260K.bin');
-  const tok = sharedFile('models/tok512.bin');
-  if (!model || !tok) return;
+  const found = sharedFiles('models/stories260K.bin', 'models/tok512.bin');
+  if (!found) return;
+  const [model, tok] = found;
   const f32 = join(dir, 'stories-f32.gguf');
   await exportGguf(model, f32, { type: 'f32', tokenizer: tok });
   const greedy = async (src: string, opts: { tokenizer?: string }) => {

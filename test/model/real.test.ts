@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertCheckpoint, openModel, type OpenModelOptions } from '../../tools/convert.ts';
-import { assertClose, sharedFile } from '../helpers.ts';
+import { assertClose, sharedFiles } from '../helpers.ts';
 
 const PROMPT = 'Once upon a time';
 const cases = [
@@ -46,9 +46,9 @@ async function greedy(source: string, opts: OpenModelOptions, steps: number): Pr
 
 for (const c of cases) {
   test(`${c.name}: greedy text reproduces the reference, from the checkpoint and from f32/f16 .sqz`, async () => {
-    const model = sharedFile(c.model);
-    const tok = c.tokenizer ? sharedFile(c.tokenizer) : undefined;
-    if (!model || tok === null) return;
+    const found = sharedFiles(c.model, ...(c.tokenizer ? [c.tokenizer] : []));
+    if (!found) return;
+    const [model, tok] = found;
     const dir = mkdtempSync(join(tmpdir(), 'sqz-real-'));
     try {
       const direct = await greedy(model, { tokenizer: tok }, c.steps);

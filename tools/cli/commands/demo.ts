@@ -13,8 +13,9 @@ falls back to a seeded synthetic model when the download fails; samples calibrat
 evaluation text from the f32 model; quantizes with SqueezeLLM at 4 and 3 bits; prints one table
 (file size, bits per weight, perplexity on text sampled from the f32 model, tokens/s) and a
 greedy sample from each model. docs/DEMO.md says more.
-      --model PATH|URL      a checkpoint (llama2.c .bin, Hugging Face folder, .sqz) or its URL
-                            (downloaded into the cache) instead of stories15M
+      --model DIR_OR_FILE   a local checkpoint instead of stories15M: a Hugging Face folder, a GGUF,
+                            a .sqz, or a llama2.c .bin (with --tokenizer); or a URL of one file
+                            (downloaded into the cache)
       --tokenizer PATH|URL  tokenizer.bin for a llama2.c --model
       --offline             download nothing: the synthetic model (unless --model is a file)
       --cache DIR           download cache (default $SQZ_CACHE, else $XDG_CACHE_HOME/squeeze-edge,
@@ -94,11 +95,15 @@ greedy sample from each model. docs/DEMO.md says more.
       );
       endBar();
       process.stdout.write('\n' + formatTable(r) + '\n' + formatSamples(r));
+      if (r.model.source === 'synthetic') process.stdout.write(`\n${LOCAL_MODEL_HINT}\n`);
     } finally {
       endBar();
     }
   },
 };
+
+/** The one line a synthetic run ends with: how to get a table for a real model. */
+export const LOCAL_MODEL_HINT = 'to run the demo on a real model: sqz demo --model DIR_OR_FILE (a Hugging Face folder, a GGUF, a .sqz, or a llama2.c .bin with --tokenizer FILE)';
 
 function size(bytes: number): string {
   return bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
