@@ -1,5 +1,6 @@
 // Checkpoint -> dense .sqz (f32 or f16 matrices; norms always f32), and the one place that turns
 // "a model the user named" (a .sqz file or any checkpoint) into a runnable Model.
+import { checkOutputFile } from '../src/format/outpath.ts';
 import { SqzWriter } from '../src/format/writer.ts';
 import type { TensorRecord } from '../src/format/kinds.ts';
 import { floatToHalf } from '../src/kernels/reference.ts';
@@ -42,6 +43,7 @@ export interface ConvertOptions {
 
 /** Writes a checkpoint as a dense .sqz (temp file renamed into place). */
 export async function convertCheckpoint(source: string, out: string, opts: ConvertOptions = {}): Promise<void> {
+  checkOutputFile(out);
   const ckpt = await openCheckpoint(source, { tokenizer: opts.tokenizer });
   try {
     const dtype = opts.dtype ?? 'f32';

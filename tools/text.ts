@@ -1,5 +1,7 @@
 // Reading text files (perplexity, calibration) and writing small files safely.
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { checkOutputFile, tempPath, trackTemp, untrackTemp } from '../src/format/outpath.ts';
+import { writeError } from '../src/format/writer.ts';
 import { SqzError } from '../src/util/errors.ts';
 
 export async function readTextFile(path: string): Promise<string> {
@@ -21,14 +23,24 @@ export function splitDocuments(text: string): string[] {
     .filter((d) => d.length > 0);
 }
 
-/** Writes a file through a temporary name renamed into place: a crash never leaves half a file. */
+/** Writes a file through a temporary name (synced, then renamed into place): a crash never leaves half a file. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
+  checkOutputFile(path);
+  const tmp = tempPath(path);
+  trackTemp(tmp);
   try {
-    await writeFile(tmp, data);
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw e;
+    throw writeError(path, e);
+  } finally {
+    untrackTemp(tmp);
   }
 }

@@ -4,8 +4,9 @@
 // renames it over `path`. Until that rename nothing exists under the final name, and any failure
 // (or abort()) removes the temporary files: a pre-existing file at `path` is left as it was.
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
-import { FormatError } from '../util/errors.ts';
+import { FormatError, SqzError } from '../util/errors.ts';
 import type { TensorRecord } from './kinds.ts';
+import { checkOutputFile, tempPath, trackTemp, untrackTemp } from './outpath.ts';
 import { encodeHeader, encodeRecord, type SqzIndexEntry, type SqzMeta, validateMeta } from './sqz.ts';
 
 export { encodeSqz } from './sqz.ts';
@@ -47,9 +48,19 @@ export class SqzWriter {
   /** Starts a file at `path` (nothing appears under that name until finish()). Checks the meta first. */
   static async create(path: string, meta: SqzMeta): Promise<SqzWriter> {
     validateMeta(meta, path);
-    const bodyPath = `${path}.${process.pid}.body.tmp`;
-    const tmpPath = `${path}.${process.pid}.tmp`;
-    const body = await open(bodyPath, 'w+');
+    checkOutputFile(path);
+    const bodyPath = tempPath(path, 'body.tmp');
+    const tmpPath = tempPath(path);
+    trackTemp(bodyPath);
+    trackTemp(tmpPath);
+    let body: FileHandle;
+    try {
+      body = await open(bodyPath, 'w+');
+    } catch (e) {
+      untrackTemp(bodyPath);
+      untrackTemp(tmpPath);
+      throw writeError(path, e);
+    }
     return new SqzWriter(path, { config: meta.config, tokenizer: meta.tokenizer, quant: meta.quant }, body, bodyPath, tmpPath);
   }
 
@@ -106,7 +117,9 @@ export class SqzWriter {
       await body.close();
       await rename(this.tmpPath, this.path);
       this.state = 'finished';
+      untrackTemp(this.tmpPath);
       await rm(this.bodyPath, { force: true }).catch(() => {});
+      untrackTemp(this.bodyPath);
       return { path: this.path, bytes: total, headerBytes: header.length, tensors: this.entries.length };
     });
   }
@@ -131,7 +144,7 @@ export class SqzWriter {
         this.state = 'failed';
         this.failure = e;
         await this.cleanup();
-        throw e;
+        throw writeError(this.path, e);
       }
     });
     this.queue = next.catch(() => {});
@@ -144,7 +157,19 @@ export class SqzWriter {
     if (body) await body.close().catch(() => {});
     await rm(this.bodyPath, { force: true });
     await rm(this.tmpPath, { force: true });
+    untrackTemp(this.bodyPath);
+    untrackTemp(this.tmpPath);
   }
+}
+
+/** A failed open/write of an output file as a one-line error naming it (a full disk, no permission). */
+export function writeError(path: string, e: unknown): Error {
+  if (e instanceof SqzError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === undefined) return e as Error;
+  const err = new SqzError(`cannot write ${path}: ${(e as Error).message}`);
+  err.cause = e;
+  return err;
 }
 
 async function writeAll(fh: FileHandle, data: Uint8Array): Promise<void> {

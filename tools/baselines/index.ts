@@ -11,6 +11,7 @@
 import type { TensorRecord } from '../../src/format/kinds.ts';
 import { dequantize, payloadBytes } from '../../src/format/kinds.ts';
 import type { QuantSummary } from '../../src/format/sqz.ts';
+import { checkOutputFile } from '../../src/format/outpath.ts';
 import { SqzWriter } from '../../src/format/writer.ts';
 import { LINEAR_LAYERS, type ModelConfig } from '../../src/model/config.ts';
 import { createTokenizer } from '../../src/tokenizer/index.ts';
@@ -138,6 +139,7 @@ function summary(opts: BaselineOptions, plan: PrecisionPlan, source: string, seq
 /** Quantizes a checkpoint (any format openCheckpoint reads) with a baseline method and writes `out`. */
 export async function quantizeBaseline(checkpoint: string, out: string, opts: BaselineOptions): Promise<BaselineResult> {
   checkOptions(opts);
+  checkOutputFile(out); // before the long work, not after it
   const t0 = performance.now();
   const ckpt = await openCheckpoint(checkpoint, { tokenizer: opts.tokenizer });
   try {

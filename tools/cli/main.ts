@@ -1,6 +1,7 @@
 // The `sqz` command line: one small module per command, one option parser, one progress helper.
 // Errors the user can act on (SqzError) become one line on stderr and exit code 1; anything else
 // is a bug and keeps its stack.
+import { removeTrackedTemps } from '../../src/format/outpath.ts';
 import { SqzError } from '../../src/util/errors.ts';
 import { type Command, helpText, parse } from './command.ts';
 import { baseline } from './commands/baseline.ts';
@@ -59,6 +60,15 @@ async function main(argv: string[]): Promise<number> {
   }
   await cmd.run(parsed);
   return 0;
+}
+
+// Ctrl-C (or a kill) removes this process's temporaries before it exits, as a failed write does.
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  process.once(signal, () => {
+    removeTrackedTemps();
+    process.stderr.write(`\nsqz: interrupted (${signal}); temporary files removed\n`);
+    process.exit(code);
+  });
 }
 
 main(process.argv.slice(2)).then(

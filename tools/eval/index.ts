@@ -6,8 +6,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkOutputFolder } from '../../src/format/outpath.ts';
 import { SqzReader } from '../../src/format/reader.ts';
 import { loadModel } from '../../src/index.ts';
 import { SqzError, UsageError } from '../../src/util/errors.ts';
@@ -254,6 +255,8 @@ export async function runEval(checkpoint: string, opts: EvalOptions, onProgress?
   const { jobs, notes } = plan(opts);
   const text = await readTextFile(opts.text);
   await readTextFile(opts.calib); // a missing calibration file fails before any work
+  // one new folder at most: a mistyped path must not grow a tree of folders
+  checkOutputFolder(dirname(resolve(opts.outDir)), opts.outDir);
   await mkdir(opts.outDir, { recursive: true });
   const rows: EvalRow[] = [];
   let ctx = opts.ctx ?? 256;

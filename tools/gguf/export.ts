@@ -6,6 +6,7 @@
 // Q5_1, Q6_K to Q8_0, and to F16 when rows are not a multiple of 32 either. A model with Hugging Face (rotate-half) RoPE has its q
 // and k rows permuted into GGUF's interleaved layout. docs/GGUF.md.
 import { basename, extname } from 'node:path';
+import { checkOutputFile } from '../../src/format/outpath.ts';
 import { headSize } from '../../src/model/config.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { openCheckpoint } from '../checkpoint/index.ts';
@@ -76,6 +77,7 @@ export interface GgufExportResult {
 
 /** Writes `source` (anything openCheckpoint opens) as GGUF at `out` (temp file renamed into place). */
 export async function exportGguf(source: string, out: string, opts: GgufExportOptions = {}): Promise<GgufExportResult> {
+  checkOutputFile(out);
   const ckpt = await openCheckpoint(source, { tokenizer: opts.tokenizer });
   try {
     const name = opts.name ?? basename(source.replace(/[/\\]+$/, ''), extname(source));

@@ -2,6 +2,8 @@
 // tensor at a time into a temp file that is renamed into place at the end (a failure leaves no
 // half file under the final name).
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { checkOutputFile, tempPath, trackTemp, untrackTemp } from '../../src/format/outpath.ts';
+import { writeError } from '../../src/format/writer.ts';
 import { GGML_TYPES, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, ggmlBytes, ggmlTypeName, VT } from './spec.ts';
 
 /** A metadata value to write, with its GGUF type. */
@@ -173,10 +175,13 @@ export async function writeGguf(
   data: (i: number) => Promise<Uint8Array>,
   alignment = GGUF_DEFAULT_ALIGNMENT,
 ): Promise<number> {
+  checkOutputFile(out);
   const header = ggufHeader(metadata, tensors, alignment);
-  const tmp = `${out}.${process.pid}.tmp`;
-  let fh: FileHandle | undefined = await open(tmp, 'w');
+  const tmp = tempPath(out);
+  trackTemp(tmp);
+  let fh: FileHandle | undefined;
   try {
+    fh = await open(tmp, 'w');
     let pos = 0;
     const put = async (b: Uint8Array) => {
       let done = 0;
@@ -193,6 +198,8 @@ export async function writeGguf(
       // llama.cpp's loader expects every tensor padded, the last one included
       if (pad) await put(new Uint8Array(pad));
     }
+    // the data reaches the disk before the name does: a crash after the rename never finds a hole
+    await fh.sync();
     await fh.close();
     fh = undefined;
     await rename(tmp, out);
@@ -200,6 +207,8 @@ export async function writeGguf(
   } catch (e) {
     await fh?.close();
     await rm(tmp, { force: true });
-    throw e;
+    throw writeError(out, e);
+  } finally {
+    untrackTemp(tmp);
   }
 }

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { payloadBytes, type TensorRecord } from '../../src/format/kinds.ts';
+import { checkOutputFile, tempDirPrefix, trackTemp, untrackTemp } from '../../src/format/outpath.ts';
 import { SqzWriter } from '../../src/format/writer.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { createTokenizer } from '../../src/tokenizer/index.ts';
@@ -399,7 +400,9 @@ export interface QuantizeResult extends PackResult {
 
 export async function quantize(source: string, out: string, opts: QuantizeOptions): Promise<QuantizeResult> {
   if (opts.outlierRange !== undefined && opts.outlierPercent !== undefined) throw new UsageError('give --outlier-range or --outlier-percent, not both');
-  const work = opts.workDir ?? mkdtempSync(join(dirname(resolve(out)), '.sqz-quantize-'));
+  checkOutputFile(out); // before the long steps, not after them
+  const work = opts.workDir ?? mkdtempSync(tempDirPrefix(dirname(resolve(out)), 'quantize'));
+  if (!opts.workDir) trackTemp(work);
   const seconds: Record<string, number> = {};
   const timed = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
     opts.onStep?.(step);
@@ -453,7 +456,10 @@ export async function quantize(source: string, out: string, opts: QuantizeOption
     );
     return { ...packed, seconds };
   } finally {
-    if (!opts.workDir) rmSync(work, { recursive: true, force: true });
+    if (!opts.workDir) {
+      rmSync(work, { recursive: true, force: true });
+      untrackTemp(work);
+    }
   }
 }
 
