@@ -11,6 +11,9 @@ import { Rng } from '../../src/util/random.ts';
 import { repoRoot } from '../helpers.ts';
 import { type EvalMethod, type EvalOptions, type EvalResult, runEval } from '../../tools/eval/index.ts';
 import { SqzReader } from '../../src/format/reader.ts';
+import { dequantize } from '../../src/format/kinds.ts';
+import { decodeGgml, encodeGgml } from '../../tools/gguf/blocks.ts';
+import { GT } from '../../tools/gguf/spec.ts';
 import { niceTicks, resultsSvg } from '../../tools/eval/report.ts';
 import { writeSyntheticModel } from '../../tools/synthetic.ts';
 
@@ -147,6 +150,39 @@ test('the ablations, --layer-bits and --sym: the same files in-process and from 
     else assert.equal([h.method, h.weighted, h.calibration], ['squeezellm', false, null]);
   }
   assert.equal(children.rows.map((r) => r.perplexity), inProcess.rows.map((r) => r.perplexity));
+});
+
+test("llama.cpp's formats: each matrix as our GGUF encoder stores it, read back; bits per weight from the block bytes; one labelled series", async () => {
+  const out = join(tmp, 'gguf');
+  const r = await runEval(model, { ...opts(out), methods: ['q4_0', 'q4_k_m'], jobs: 2 });
+  assert.equal(r.rows.map((x) => [x.method, x.bits, x.group]), [['f32', 32, null], ['q4_0', 4, null], ['q4_k_m', 4, null]]);
+  const src = new Map<string, Float32Array>();
+  const orig = await SqzReader.open(model);
+  for await (const rec of orig.records()) src.set(rec.name, dequantize(rec));
+  await orig.close();
+  // dim 32: q/k/v/o/gate/up are whole Q4_0 blocks (18 bytes per 32 weights); down's 80 columns are not, so F16
+  const dim = 32;
+  const hidden = 80;
+  const kv = 16;
+  const perLayer = { q4: dim * dim * 2 + dim * kv * 2 + 2 * hidden * dim, f16: dim * hidden };
+  const want = (8 * ((perLayer.q4 / 32) * 18 + perLayer.f16 * 2)) / (perLayer.q4 + perLayer.f16);
+  assert.ok(Math.abs(r.rows[1].avgBits - want) < 1e-9, `q4_0 ${r.rows[1].avgBits} vs ${want}`);
+  const stored = await SqzReader.open(r.rows[1].file);
+  for await (const rec of stored.records()) {
+    const x = src.get(rec.name)!;
+    const isLinear = /^layers\.\d+\.(attn|mlp)\./.test(rec.name);
+    const t = /mlp\.down$/.test(rec.name) ? GT.F16 : GT.Q4_0;
+    assert.equal(dequantize(rec), isLinear ? decodeGgml(t, encodeGgml(t, x), x.length) : x, rec.name);
+  }
+  await stored.close();
+  // q4_k_m on 32-wide rows: every K-quant falls back (Q4_K -> Q5_0, Q6_K -> Q8_0), as llama.cpp's own quantizer
+  assert.ok(r.rows[2].avgBits > r.rows[1].avgBits);
+  const svg = readFileSync(join(out, 'results.svg'), 'utf8');
+  const series = [...svg.matchAll(/<g class="series" data-method="([^"]+)"[^>]*>([\s\S]*?)<\/g>/g)];
+  assert.equal(series.map((s) => s[1]), ['llama.cpp']);
+  assert.match(series[0][2], />q4_0<\/text>/);
+  assert.match(series[0][2], />q4_k_m<\/text>/);
+  assert.is((series[0][2].match(/<polyline /g) ?? []).length, 0);
 });
 
 test('niceTicks and an svg of one point', () => {

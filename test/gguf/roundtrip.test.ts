@@ -145,6 +145,30 @@ test("q4_k_m / q5_k_m follow llama.cpp's choice: Q6_K for the head (the embeddin
   assert.is(tied.plans.find((p) => p.name === 'blk.1.ffn_up.weight')!.type, GT.Q5_K);
 });
 
+test("q3_k_s / q3_k_m / q4_k_s follow llama.cpp's choice for attn_v, ffn_down and attn_output", () => {
+  // 32 layers (n/8 = 4, n/16 = 2), untied: the rules of llama_tensor_get_type written out by layer
+  const ck = shapesOnly({ dim: 256, hiddenDim: 512, nLayers: 32, nHeads: 4, nKvHeads: 2, vocabSize: 300, tiedEmbeddings: false });
+  const typeOf = (t: 'q3_k_s' | 'q3_k_m' | 'q4_k_s') => new Map(planTensors(ck, t).plans.map((p) => [p.name, p.type]));
+  const s3 = typeOf('q3_k_s');
+  const m3 = typeOf('q3_k_m');
+  const s4 = typeOf('q4_k_s');
+  for (let i = 0; i < 32; i++) {
+    const at = (m: Map<string, number>, part: string) => m.get(`blk.${i}.${part}.weight`);
+    for (const part of ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down']) assert.is(at(s3, part), GT.Q3_K, `q3_k_s ${i} ${part}`);
+    assert.is(at(m3, 'attn_v'), i === 0 || i === 1 ? GT.Q5_K : GT.Q4_K, `q3_k_m ${i} attn_v`);
+    assert.is(at(m3, 'ffn_down'), i < 2 ? GT.Q5_K : GT.Q4_K, `q3_k_m ${i} ffn_down`);
+    assert.is(at(m3, 'attn_output'), GT.Q4_K);
+    assert.is(at(m3, 'ffn_up'), GT.Q3_K);
+    assert.is(at(s4, 'attn_v'), i < 4 ? GT.Q5_K : GT.Q4_K, `q4_k_s ${i} attn_v`);
+    assert.is(at(s4, 'ffn_down'), i < 4 ? GT.Q5_K : GT.Q4_K, `q4_k_s ${i} ffn_down`);
+    assert.is(at(s4, 'attn_output'), GT.Q4_K);
+  }
+  for (const m of [s3, m3, s4]) {
+    assert.is(m.get('output.weight'), GT.Q6_K);
+    assert.is(m.get('token_embd.weight'), m === s4 ? GT.Q4_K : GT.Q3_K);
+  }
+});
+
 test("K-quant rows that are not whole 256-weight super-blocks fall back as llama.cpp's do (q2_k and q3_k to iq4_nl, q4_k to q5_0, q5_k to q5_1, q6_k to q8_0; f16 when not a multiple of 32), and the export says which", async () => {
   // stories260K's shape: dim 64, hidden 172; tied, so token_embd is the head (Q6_K in the mix)
   const m = await synthetic('synk172', { dim: 64, hiddenDim: 172, nLayers: 1, nHeads: 8, nKvHeads: 4, vocabSize: 300, seed: 13 });
@@ -324,9 +348,9 @@ test('sqz export / sqz convert from the command line', async () => {
   const back = join(dir, 'cli-back.sqz');
   const c = sqz('convert', out, '-o', back);
   assert.is(c.status, 0, c.stderr);
-  const bad = sqz('export', m.path, '--gguf', out, '--type', 'q3_k_m');
+  const bad = sqz('export', m.path, '--gguf', out, '--type', 'q3_k_l');
   assert.is(bad.status, 1);
-  assert.match(bad.stderr.trim(), /^sqz: --type must be one of f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, q4_k_m, q5_k_m, got 'q3_k_m'$/);
+  assert.match(bad.stderr.trim(), /^sqz: --type must be one of f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, q3_k_s, q3_k_m, q4_k_s, q4_k_m, q5_k_m, got 'q3_k_l'$/);
   const k = sqz('export', m.path, '--gguf', join(dir, 'cli-k.gguf'), '--type', 'q4_k');
   assert.is(k.status, 0, k.stderr);
   assert.match(k.stdout, /note: q4_k needs rows that are a multiple of 256 weights; stored as q5_0 instead \(llama\.cpp's fallback\): token_embd\.weight \(64 columns\)/);

@@ -17,13 +17,19 @@ import { convertCheckpoint } from '../convert.ts';
 import { quantize as quantizeSqueezeLLM } from '../squeezellm/steps.ts';
 import { parseLayerBits } from '../precision.ts';
 import { readTextFile, writeFileAtomic } from '../text.ts';
+import { GGUF_EVAL_TYPES, type GgufEvalType, quantizeGguf } from './gguf.ts';
 import { resultsMarkdown, resultsSvg } from './report.ts';
 
 /** SqueezeLLM dense-and-sparse settings of the `squeezellm-sparse` rows (the paper's 0.45% split). */
 export const SPARSE_SETTINGS = { outlierPercent: 0.4, sensitivity: 0.05 };
 
-/** How a method's rows are made: a SqueezeLLM configuration, or a baseline one (rows per group size). */
-type Recipe = { squeezellm: { fisher: boolean; sparse: boolean } } | { baseline: BaselineMethod; actOrder?: boolean };
+/**
+ * How a method's rows are made: a SqueezeLLM configuration (a row per bit width), a baseline one
+ * (rows per bit width and group size), or a llama.cpp format (one row, its own bits).
+ */
+type Recipe = { squeezellm: { fisher: boolean; sparse: boolean } } | { baseline: BaselineMethod; actOrder?: boolean } | { gguf: GgufEvalType };
+
+const GGUF_RECIPES = Object.fromEntries(Object.keys(GGUF_EVAL_TYPES).map((t) => [t, { gguf: t }])) as Record<GgufEvalType, { gguf: GgufEvalType }>;
 
 const RECIPES = {
   squeezellm: { squeezellm: { fisher: true, sparse: false } },
@@ -34,14 +40,17 @@ const RECIPES = {
   // ablations, on request: SqueezeLLM without the Fisher weighting, GPTQ with act-order
   'squeezellm-unweighted': { squeezellm: { fisher: false, sparse: false } },
   'gptq-act-order': { baseline: 'gptq', actOrder: true },
+  ...GGUF_RECIPES,
 } satisfies Record<string, Recipe>;
 
 export type EvalMethod = keyof typeof RECIPES;
 export const EVAL_METHODS = Object.keys(RECIPES) as EvalMethod[];
 /** What a run compares unless told otherwise. */
-export const DEFAULT_METHODS: readonly EvalMethod[] = ['squeezellm', 'squeezellm-sparse', 'rtn', 'gptq', 'awq'];
+export const DEFAULT_METHODS: readonly EvalMethod[] = ['squeezellm', 'squeezellm-sparse', 'rtn', 'gptq', 'awq', ...(Object.keys(GGUF_EVAL_TYPES) as GgufEvalType[])];
 const recipe = (m: EvalMethod): Recipe => RECIPES[m];
 const isBaseline = (m: EvalMethod): boolean => 'baseline' in recipe(m);
+/** A llama.cpp format: quantized here, in a moment, whatever --jobs says. */
+export const isGguf = (m: EvalMethod | 'f32'): boolean => m !== 'f32' && 'gguf' in recipe(m);
 
 export interface EvalOptions {
   /** Calibration text (Fisher information for SqueezeLLM, Hessians/activations for GPTQ/AWQ). */
@@ -144,13 +153,19 @@ export function plan(opts: EvalOptions): { jobs: Job[]; notes: string[] } {
     // every method must take every width the spec names, before any work starts
     for (const { pattern, value } of parseLayerBits(opts.layerBits)) {
       if (typeof value !== 'number') continue;
-      const refuses = methods.find((m) => !(isBaseline(m) ? [3, 4, 8] : [3, 4]).includes(value));
+      const refuses = methods.find((m) => !isGguf(m) && !(isBaseline(m) ? [3, 4, 8] : [3, 4]).includes(value));
       if (refuses) throw new UsageError(`--layer-bits: ${pattern}=${value}: ${refuses} takes ${isBaseline(refuses) ? '3, 4 or 8' : '3 or 4'} bits, f16 or f32`);
     }
   }
   const jobs: Job[] = [{ method: 'f32', bits: 32, group: null, label: 'f32', file: join(opts.outDir, 'f32.sqz') }];
   const notes: string[] = [];
   for (const m of methods) {
+    if (isGguf(m)) {
+      // llama.cpp's formats fix their own bits and choose per matrix (their mixes)
+      if (opts.layerBits !== undefined) notes.push(`${m} skipped: llama.cpp's formats choose their own per-matrix types (no --layer-bits)`);
+      else jobs.push({ method: m, bits: GGUF_EVAL_TYPES[m as GgufEvalType], group: null, label: m, file: join(opts.outDir, `${m}.sqz`) });
+      continue;
+    }
     for (const b of bits) {
       if (isBaseline(m)) {
         for (const g of groups) {
@@ -174,6 +189,10 @@ async function quantizeJob(source: string, job: Job, opts: EvalOptions, onProgre
     return { avgBits: 32, bytes: (await stat(job.file)).size };
   }
   const r = recipe(job.method);
+  if ('gguf' in r) {
+    const g = await quantizeGguf(source, job.file, r.gguf, { tokenizer: opts.tokenizer, onProgress });
+    return { avgBits: g.avgBits, bytes: (await stat(job.file)).size };
+  }
   if ('baseline' in r) {
     const calib = r.baseline === 'rtn' ? undefined : opts.calib;
     return quantizeBaseline(source, job.file, { ...common, calib, method: r.baseline, actOrder: r.actOrder, sym: opts.sym, bits: job.bits as 3 | 4 | 8, groupSize: job.group!, onProgress });
@@ -198,6 +217,7 @@ function cliArgs(source: string, job: Job, opts: EvalOptions): string[] {
   if (opts.tokenizer !== undefined) a.push('--tokenizer', opts.tokenizer);
   if (opts.layerBits !== undefined) a.push('--layer-bits', opts.layerBits);
   const r = recipe(job.method as EvalMethod);
+  if ('gguf' in r) throw new SqzError(`${job.label} is quantized in this process, not by a child`);
   // rtn and unweighted SqueezeLLM read no calibration (the commands refuse --calib there; the file is the same)
   if ('baseline' in r ? r.baseline !== 'rtn' : r.squeezellm.fisher) {
     a.push('--calib', opts.calib);
@@ -265,8 +285,9 @@ export async function runEval(checkpoint: string, opts: EvalOptions, onProgress?
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`jobs must be an integer >= 1, got ${n}`);
   let done: Map<Job, { avgBits: number; seconds: number }> | null = null;
   if (n > 1 && jobs.length > 1) {
-    // the quantized rows first, n at a time in child processes (f32 stays here: it is a copy)
-    const rest = jobs.slice(1);
+    // the quantized rows first, n at a time in child processes (f32 and llama.cpp's formats stay
+    // here: a copy, and a few milliseconds of block encoding)
+    const rest = jobs.slice(1).filter((j) => !isGguf(j.method));
     const report = (d: number) => onProgress?.({ row: `${rest.length} quantizations, ${n} at a time`, stage: 'quantize', index: 1, rows: jobs.length, done: d, total: rest.length });
     report(0);
     done = await quantizeInChildren(checkpoint, rest, opts, n, report);

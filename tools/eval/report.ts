@@ -2,7 +2,12 @@
 // average bits per weight (one series per method, f32 as a horizontal line). Pure functions of the
 // rows, so the same rows give the same bytes.
 import { basename } from 'node:path';
+import { GGUF_EVAL_TYPES } from './gguf.ts';
 import type { EvalResult, EvalRow } from './index.ts';
+
+/** llama.cpp's formats share one series on the plot (each point labelled with its format). */
+const LLAMA_CPP = 'llama.cpp';
+const seriesOf = (method: string): string => (method in GGUF_EVAL_TYPES ? LLAMA_CPP : method);
 
 /** A perplexity for a table: 4 decimals, or 5 significant digits when huge (an untrained model). */
 export function pplText(v: number): string {
@@ -45,6 +50,7 @@ export const SERIES_COLOURS: Record<string, string> = {
   awq: '#E69F00',
   'squeezellm-unweighted': '#56B4E9',
   'gptq-act-order': '#000000',
+  [LLAMA_CPP]: '#7F3C8D',
 };
 const F32_COLOUR = '#555555';
 
@@ -71,7 +77,8 @@ const label = (v: number) => Number(v.toPrecision(6)).toString();
 /**
  * results.svg: perplexity (y) against average bits per weight (x), quantized rows only on the x
  * axis. One `<g class="series">` per method (a circle per row, a polyline per group size joining
- * its bit widths), f32 as a dashed horizontal `<line class="f32">`, a legend on the right.
+ * its bit widths; llama.cpp's formats together, each point labelled, no line), f32 as a dashed
+ * horizontal `<line class="f32">`, a legend on the right.
  */
 export function resultsSvg(rows: EvalRow[], subtitle?: string): string {
   const W = 720;
@@ -121,14 +128,15 @@ export function resultsSvg(rows: EvalRow[], subtitle?: string): string {
   }
 
   // one group per method: a polyline through its points by bits per weight, and a circle per point
-  const methods = [...new Set(quant.map((r) => r.method))];
+  const methods = [...new Set(quant.map((r) => seriesOf(r.method)))];
   const extra = ['#56B4E9', '#F0E442', '#000000'];
   for (const [i, method] of methods.entries()) {
     const colour = SERIES_COLOURS[method] ?? extra[i % extra.length];
-    const pts = quant.filter((r) => r.method === method).sort((a, b) => a.avgBits - b.avgBits || a.perplexity - b.perplexity);
+    const pts = quant.filter((r) => seriesOf(r.method) === method).sort((a, b) => a.avgBits - b.avgBits || a.perplexity - b.perplexity);
     out.push(`<g class="series" data-method="${esc(method)}" stroke="${colour}" fill="${colour}">`);
     // one line per group setting, joining its bit widths (SqueezeLLM has one setting); per row solid, groups dashed
-    const settings = [...new Set(pts.map((r) => r.group))];
+    // (llama.cpp's formats are different formats, not one at several widths: points only)
+    const settings = method === LLAMA_CPP ? [] : [...new Set(pts.map((r) => r.group))];
     for (const [k, g] of settings.entries()) {
       const line = pts.filter((r) => r.group === g);
       if (line.length < 2) continue;
@@ -137,7 +145,10 @@ export function resultsSvg(rows: EvalRow[], subtitle?: string): string {
     }
     for (const r of pts) {
       const g = r.group === null ? '' : r.group === 0 ? ', per row' : `, group ${r.group}`;
-      out.push(`<circle cx="${fmt(X(r.avgBits))}" cy="${fmt(Y(r.perplexity))}" r="4"><title>${esc(method)} ${r.bits}-bit${g}: ${r.avgBits.toFixed(3)} bits/weight, ppl ${pplText(r.perplexity)}</title></circle>`);
+      const what = method === LLAMA_CPP ? esc(r.method) : `${esc(method)} ${r.bits}-bit${g}`;
+      out.push(`<circle cx="${fmt(X(r.avgBits))}" cy="${fmt(Y(r.perplexity))}" r="4"><title>${what}: ${r.avgBits.toFixed(3)} bits/weight, ppl ${pplText(r.perplexity)}</title></circle>`);
+      // one series, many formats: each point names its own
+      if (method === LLAMA_CPP) out.push(`<text x="${fmt(X(r.avgBits) + 6)}" y="${fmt(Y(r.perplexity) - 6)}" font-size="10" stroke="none">${esc(r.method)}</text>`);
     }
     out.push('</g>');
     legend.push({ name: method, colour, dashed: false });

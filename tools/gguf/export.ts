@@ -1,6 +1,7 @@
 // GGUF export: any model the toolchain opens (a .sqz, dense or SqueezeLLM, or a checkpoint) as a
 // GGUF v3 `llama` file that llama.cpp loads. Matrices are stored in the chosen type (f32, f16, q8_0,
-// q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k) or in llama.cpp's Q4_K_M / Q5_K_M mix;
+// q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k) or in one of llama.cpp's mixes (Q3_K_S,
+// Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_M);
 // norms and other 1-D tensors stay F32. A matrix whose row length is not a whole number of the type's
 // blocks falls back as llama.cpp's quantizer does: Q2_K and Q3_K to IQ4_NL, Q4_K to Q5_0, Q5_K to
 // Q5_1, Q6_K to Q8_0, and to F16 when rows are not a multiple of 32 either. A model with Hugging Face (rotate-half) RoPE has its q
@@ -23,14 +24,18 @@ import { type KvValue, type TensorPlan, writeGguf } from './write.ts';
  */
 const K_FALLBACK: Record<number, number> = { [GT.Q2_K]: GT.IQ4_NL, [GT.Q3_K]: GT.IQ4_NL, [GT.Q4_K]: GT.Q5_0, [GT.Q5_K]: GT.Q5_1, [GT.Q6_K]: GT.Q8_0 };
 
-export const GGUF_EXPORT_TYPES = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'q4_k_m', 'q5_k_m'] as const;
+export const GGUF_EXPORT_TYPES = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'q3_k_s', 'q3_k_m', 'q4_k_s', 'q4_k_m', 'q5_k_m'] as const;
 export type GgufExportType = (typeof GGUF_EXPORT_TYPES)[number];
 
 /** The ggml type of most matrices (for the mixes, the type of those that get no more bits). */
 const TYPE_IDS: Record<GgufExportType, number> = {
   f32: GT.F32, f16: GT.F16, q8_0: GT.Q8_0, q4_0: GT.Q4_0, q4_1: GT.Q4_1, q5_0: GT.Q5_0, q5_1: GT.Q5_1, iq4_nl: GT.IQ4_NL,
-  q2_k: GT.Q2_K, q3_k: GT.Q3_K, q4_k: GT.Q4_K, q5_k: GT.Q5_K, q6_k: GT.Q6_K, q4_k_m: GT.Q4_K, q5_k_m: GT.Q5_K,
+  q2_k: GT.Q2_K, q3_k: GT.Q3_K, q4_k: GT.Q4_K, q5_k: GT.Q5_K, q6_k: GT.Q6_K,
+  q3_k_s: GT.Q3_K, q3_k_m: GT.Q3_K, q4_k_s: GT.Q4_K, q4_k_m: GT.Q4_K, q5_k_m: GT.Q5_K,
 };
+
+/** llama.cpp's mixes (its Q3_K_S .. Q5_K_M file types): the plain types store every matrix alike. */
+const MIXES: ReadonlySet<GgufExportType> = new Set(['q3_k_s', 'q3_k_m', 'q4_k_s', 'q4_k_m', 'q5_k_m']);
 
 /**
  * llama.cpp's use_more_bits (llama_tensor_get_type): the first and last eighth of the layers and
@@ -39,14 +44,37 @@ const TYPE_IDS: Record<GgufExportType, number> = {
 const useMoreBits = (i: number, n: number): boolean => i < Math.trunc(n / 8) || i >= Math.trunc((7 * n) / 8) || (i - Math.trunc(n / 8)) % 3 === 2;
 
 /**
- * The type llama.cpp's Q4_K_M / Q5_K_M mix gives a matrix: Q6_K for the output head (the embedding
- * when they are tied, since it is the head too), and for attn_v and ffn_down of the layers
- * useMoreBits picks; the base type for the rest (token_embd of an untied model included).
+ * The type llama.cpp's mixes give a matrix (llama_tensor_get_type, for the tensors a dense Llama
+ * has; the MoE, Falcon and 70B rules do not apply): Q6_K for the output head (the embedding when
+ * they are tied, since it is the head too); for attn_v (counted by layer), ffn_down and attn_output
+ *   q3_k_m  attn_v Q5_K in layers 0-1, else Q4_K; ffn_down Q5_K in the first n/16 layers, else Q4_K; attn_output Q4_K
+ *   q4_k_s  attn_v Q5_K in layers 0-3; ffn_down Q5_K in the first n/8 layers
+ *   q4_k_m, q5_k_m  attn_v and ffn_down Q6_K in the layers useMoreBits picks
+ * and the base type for the rest (q3_k_s: Q3_K everywhere but the head; token_embd of an untied
+ * model included).
  */
-function mixType(canonical: string, base: number, nLayers: number, tied: boolean): number {
+export function mixType(type: GgufExportType, canonical: string, nLayers: number, tied: boolean): number {
+  const base = TYPE_IDS[type];
   if (canonical === 'head' || (tied && canonical === 'embed')) return GT.Q6_K;
-  const m = /^layers\.(\d+)\.(attn\.v|mlp\.down)$/.exec(canonical);
-  return m && useMoreBits(Number(m[1]), nLayers) ? GT.Q6_K : base;
+  const m = /^layers\.(\d+)\.(attn\.v|attn\.o|mlp\.down)$/.exec(canonical);
+  if (!m) return base;
+  const i = Number(m[1]);
+  const part = m[2];
+  switch (type) {
+    case 'q3_k_m':
+      if (part === 'attn.v') return i < 2 ? GT.Q5_K : GT.Q4_K;
+      if (part === 'mlp.down') return i < Math.trunc(nLayers / 16) ? GT.Q5_K : GT.Q4_K;
+      return GT.Q4_K;
+    case 'q4_k_s':
+      if (part === 'attn.v') return i < 4 ? GT.Q5_K : base;
+      if (part === 'mlp.down') return i < Math.trunc(nLayers / 8) ? GT.Q5_K : base;
+      return base;
+    case 'q4_k_m':
+    case 'q5_k_m':
+      return part !== 'attn.o' && useMoreBits(i, nLayers) ? GT.Q6_K : base;
+    default:
+      return base;
+  }
 }
 
 export function parseGgufType(s: string | undefined): GgufExportType {
@@ -93,15 +121,14 @@ export async function exportGguf(source: string, out: string, opts: GgufExportOp
  * K-quant, else (or when rows do not fill that type's blocks either) F16, as llama.cpp does.
  */
 export function planTensors(ckpt: Checkpoint, type: GgufExportType): { plans: Array<TensorPlan & { canonical: string }>; notes: string[] } {
-  const base = TYPE_IDS[type];
-  const mix = type === 'q4_k_m' || type === 'q5_k_m';
+  const mix = MIXES.has(type);
   const { nLayers, tiedEmbeddings } = ckpt.config;
   // "planned>stored" -> the matrices that fell back that way
   const fallbacks = new Map<string, string[]>();
   const plans = ckpt.names().map((canonical) => {
     const shape = ckpt.shape(canonical);
     const cols = shape[shape.length - 1];
-    const planned = shape.length < 2 ? GT.F32 : mix ? mixType(canonical, base, nLayers, tiedEmbeddings) : base;
+    const planned = shape.length < 2 ? GT.F32 : mix ? mixType(type, canonical, nLayers, tiedEmbeddings) : TYPE_IDS[type];
     let t = planned;
     if (cols % GGML_TYPES[t].blockSize) {
       const next = K_FALLBACK[t];

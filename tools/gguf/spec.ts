@@ -87,7 +87,7 @@ export function ggmlBytes(t: GgmlTypeInfo, n: number): number {
  * "all Q3_K" or "all Q4_K" file type: its `--pure` Q3_K_S (11), Q4_K_S (14) and Q5_K_S (16) files are
  * that, so q3_k, q4_k and q5_k say so; q2_k is MOSTLY_Q2_K (10).
  */
-export const FILE_TYPE: Record<string, number> = { f32: 0, f16: 1, q4_0: 2, q4_1: 3, q8_0: 7, q5_0: 8, q5_1: 9, q2_k: 10, q3_k: 11, q4_k: 14, q4_k_m: 15, q5_k: 16, q5_k_m: 17, q6_k: 18, iq4_nl: 25 };
+export const FILE_TYPE: Record<string, number> = { f32: 0, f16: 1, q4_0: 2, q4_1: 3, q8_0: 7, q5_0: 8, q5_1: 9, q2_k: 10, q3_k: 11, q3_k_s: 11, q3_k_m: 12, q4_k: 14, q4_k_s: 14, q4_k_m: 15, q5_k: 16, q5_k_m: 17, q6_k: 18, iq4_nl: 25 };
 
 /** llama.cpp token types (tokenizer.ggml.token_type). */
 /** A SentencePiece byte-fallback piece, `<0xNN>` (token type BYTE). */

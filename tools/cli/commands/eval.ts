@@ -1,7 +1,7 @@
 // `sqz eval`: SqueezeLLM against RTN/GPTQ/AWQ on one checkpoint: a perplexity table and plot
 // (docs/EVAL.md). The library (tools/eval/) does the work; this prints and draws the bars.
 import { UsageError } from '../../../src/util/errors.ts';
-import { DEFAULT_METHODS, EVAL_METHODS, type EvalMethod, runEval } from '../../eval/index.ts';
+import { DEFAULT_METHODS, EVAL_METHODS, type EvalMethod, isGguf, runEval } from '../../eval/index.ts';
 import { pplText } from '../../eval/report.ts';
 import { type Command, num, onePositional, type Parsed, required, str } from '../command.ts';
 import { type Progress, progressBar } from '../progress.ts';
@@ -30,7 +30,9 @@ export const evalCmd: Command = {
       --calib FILE         calibration text (Fisher information, GPTQ Hessians, AWQ activations)
       --text FILE          text scored for perplexity
       --methods LIST       of ${EVAL_METHODS.join(',')}
-                           (default ${DEFAULT_METHODS.join(',')}; the other two are ablations)
+                           (default ${DEFAULT_METHODS.join(',')};
+                           squeezellm-unweighted and gptq-act-order are ablations; q4_0 .. q6_k are
+                           llama.cpp's formats, one row each whatever --bits, by our GGUF encoders)
       --bits LIST          bit widths, of 3,4,8 (default 3,4; SqueezeLLM takes 3 and 4)
       --groups LIST        baseline group sizes, 0 = one group per row (default 0,32)
       --sym                symmetric baselines (default asymmetric)
@@ -115,7 +117,7 @@ export const evalCmd: Command = {
     const f32 = r.rows[0];
     for (const row of r.rows) {
       const g = row.group === null ? '' : row.group === 0 ? ' row' : ` g${row.group}`;
-      const what = row.method === 'f32' ? 'f32' : `${row.method} b${row.bits}${g}`;
+      const what = row.method === 'f32' || isGguf(row.method) ? row.method : `${row.method} b${row.bits}${g}`;
       console.log(`${what.padEnd(28)} ${row.avgBits.toFixed(3).padStart(7)} bits/weight  ${(row.bytes / 1024).toFixed(1).padStart(9)} KiB  ppl ${pplText(row.perplexity)}${row === f32 ? '' : ` (${((100 * (row.perplexity - f32.perplexity)) / f32.perplexity).toFixed(1)}% vs f32)`}`);
     }
     console.log(`wrote ${outDir}/results.md, results.svg and results.json`);

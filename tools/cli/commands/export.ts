@@ -9,8 +9,8 @@ export const exportCmd: Command = {
   usage: `sqz export <model.sqz|checkpoint> --gguf out.gguf [options]
       --gguf FILE        the GGUF v3 file to write (a temp file, renamed into place)
       --type T           matrix storage: ${GGUF_EXPORT_TYPES.join(', ')} (default f16);
-                         q4_k_m/q5_k_m are llama.cpp's mixes (Q6_K for the head, and attn_v and ffn_down
-                         of some layers). Norms stay f32. A matrix whose rows are not whole blocks falls
+                         q3_k_s/q3_k_m/q4_k_s/q4_k_m/q5_k_m are llama.cpp's mixes (Q6_K for the head,
+                         more bits for attn_v, ffn_down, attn_output of some layers). Norms stay f32. A matrix whose rows are not whole blocks falls
                          back as llama.cpp's quantizer does: q2_k and q3_k to iq4_nl, q4_k to q5_0,
                          q5_k to q5_1, q6_k to q8_0, and to f16 when rows are not a multiple of 32
                          either (the command says which)
