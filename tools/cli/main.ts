@@ -18,8 +18,9 @@ import { quantize } from './commands/quantize.ts';
 import { ppl } from './commands/ppl.ts';
 import { run } from './commands/run.ts';
 import { selfcheck } from './commands/selfcheck.ts';
+import { synth } from './commands/synth.ts';
 
-const commands: Command[] = [demo, run, ppl, info, convert, exportCmd, quantize, baseline, evalCmd, gradients, chunk, outliers, nuq, pack, selfcheck];
+const commands: Command[] = [demo, run, ppl, info, convert, exportCmd, quantize, baseline, evalCmd, gradients, chunk, outliers, nuq, pack, synth, selfcheck];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
