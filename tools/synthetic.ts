@@ -44,8 +44,9 @@ export function syntheticTokenizer(vocabSize: number): TokenizerSpec {
   return { kind: 'llama2c', pieces, scores, bos: 1, eos: 2 };
 }
 
-export function syntheticModel(opts: SyntheticOptions = {}): SyntheticModel {
-  const config: ModelConfig = {
+/** The config a SyntheticOptions describes (small test-sized defaults). */
+export function syntheticConfig(opts: SyntheticOptions = {}): ModelConfig {
+  return {
     arch: 'llama',
     dim: opts.dim ?? 64,
     hiddenDim: opts.hiddenDim ?? 172,
@@ -59,14 +60,20 @@ export function syntheticModel(opts: SyntheticOptions = {}): SyntheticModel {
     tiedEmbeddings: opts.tiedEmbeddings ?? true,
     rope: opts.rope ?? 'interleaved',
   };
+}
+
+/**
+ * The tensors of a synthetic model, made one at a time in file order from one seeded generator, so
+ * a large model (the 134M benchmark model is 537 MB in f32) never sits in memory whole.
+ */
+export function* syntheticRecords(config: ModelConfig, opts: SyntheticOptions = {}): Generator<TensorRecord> {
   const rng = new Rng(opts.seed ?? 1);
   const outlierShare = opts.outlierChannels ?? 0.01;
-  const records: TensorRecord[] = [];
   for (const [name, shape] of tensorShapes(config)) {
     if (shape.length === 1) {
       const data = new Float32Array(shape[0]);
       for (let i = 0; i < data.length; i++) data[i] = 1 + 0.1 * rng.normal();
-      records.push({ name, kind: 'f32', shape, data });
+      yield { name, kind: 'f32', shape, data };
       continue;
     }
     const [rows, cols] = shape;
@@ -82,14 +89,37 @@ export function syntheticModel(opts: SyntheticOptions = {}): SyntheticModel {
     // Byte and special tokens get small embedding/head rows, so a random model's greedy text is
     // made of the printable pieces rather than invalid UTF-8 bytes.
     if (name === 'embed' || name === 'head') data.subarray(0, Math.min(259, rows) * cols).forEach((v, i, a) => (a[i] = v * 0.2));
-    records.push({ name, kind: 'f32', shape, data });
+    yield { name, kind: 'f32', shape, data };
   }
-  return { config, tokenizer: syntheticTokenizer(config.vocabSize), records };
 }
 
-/** Writes a synthetic model as a dense f32 .sqz, which every toolchain command accepts as a checkpoint. */
-export async function writeSyntheticModel(path: string, opts: SyntheticOptions = {}): Promise<SyntheticModel> {
-  const m = syntheticModel(opts);
-  await writeSqz(path, { config: m.config, tokenizer: m.tokenizer, quant: { method: 'f32', source: `synthetic seed ${opts.seed ?? 1}` } }, m.records);
-  return m;
+export function syntheticModel(opts: SyntheticOptions = {}): SyntheticModel {
+  const config = syntheticConfig(opts);
+  return { config, tokenizer: syntheticTokenizer(config.vocabSize), records: [...syntheticRecords(config, opts)] };
+}
+
+export interface WriteSyntheticOptions extends SyntheticOptions {
+  /** A tokenizer to store instead of the synthetic one (its size must be the vocabulary's). */
+  tokenizer?: TokenizerSpec;
+  /** Called after each tensor is written. */
+  onTensor?: (done: number, total: number) => void;
+}
+
+/**
+ * Writes a synthetic model as a dense f32 .sqz, which every toolchain command accepts as a
+ * checkpoint, streaming: memory peaks at one tensor. Returns its config.
+ */
+export async function writeSyntheticModel(path: string, opts: WriteSyntheticOptions = {}): Promise<ModelConfig> {
+  const config = syntheticConfig(opts);
+  const tokenizer = opts.tokenizer ?? syntheticTokenizer(config.vocabSize);
+  const total = tensorShapes(config).size;
+  async function* counted(): AsyncGenerator<TensorRecord> {
+    let done = 0;
+    for (const rec of syntheticRecords(config, opts)) {
+      yield rec;
+      opts.onTensor?.(++done, total);
+    }
+  }
+  await writeSqz(path, { config, tokenizer, quant: { method: 'f32', source: `synthetic seed ${opts.seed ?? 1}` } }, counted());
+  return config;
 }

@@ -20,9 +20,10 @@ import { ppl } from './commands/ppl.ts';
 import { run } from './commands/run.ts';
 import { selfcheck } from './commands/selfcheck.ts';
 import { serve } from './commands/serve.ts';
+import { synth } from './commands/synth.ts';
 import { packageVersion } from './version.ts';
 
-const commands: Command[] = [demo, run, serve, ppl, info, convert, exportCmd, quantize, baseline, evalCmd, gradients, chunk, outliers, nuq, pack, selfcheck];
+const commands: Command[] = [demo, run, serve, ppl, info, convert, exportCmd, quantize, baseline, evalCmd, gradients, chunk, outliers, nuq, pack, synth, selfcheck];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
