@@ -28,8 +28,8 @@ struct Packed {
     for (int i = 0; i < WORDS; i++) w[i] = __ldg(p + i);
   }
 
-  /** Index j (0..31) of a loaded group. */
-  __device__ __forceinline__ static uint32_t index(const uint32_t (&w)[WORDS], int j) {
+  /** Index j (0..31) of a loaded group (host too: cuda/check/packed_decode.cu tests it without a GPU). */
+  __host__ __device__ __forceinline__ static uint32_t index(const uint32_t (&w)[WORDS], int j) {
     if constexpr (BITS == 4) {
       const int b = j & 15;
       return (w[b >> 2] >> (8 * (b & 3) + (j >> 4) * 4)) & 15u;
