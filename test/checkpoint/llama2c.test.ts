@@ -1,12 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync, statSync, truncateSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tensorShapes } from '../../src/model/config.ts';
 import { FormatError, SqzError, UnsupportedError } from '../../src/util/errors.ts';
 import { openCheckpoint } from '../../tools/checkpoint/index.ts';
 import { sharedFile } from '../helpers.ts';
-import { l2cExpected, randomL2c, tempDir, tinyConfig, writeL2cTokenizer, writeL2cV0, writeL2cV1 } from './writers.ts';
+import { l2cExpected, randomL2c, tempDir, tinyConfig, writeL2cTokenizer, writeL2cV0, writeL2cV1, writeL2cV2 } from './writers.ts';
 
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
@@ -22,15 +22,16 @@ async function rejects(p: Promise<unknown>, cls: new (...a: never[]) => Error, r
   return '';
 }
 
-for (const version of [0, 1] as const) {
+for (const version of [0, 1, 2] as const) {
   for (const unshared of [false, true]) {
     test(`llama2.c v${version} ${unshared ? 'unshared' : 'shared'} classifier: every tensor reads back exactly`, async () => {
       const t = tempDir('l2c');
       try {
         const c = tinyConfig({ tiedEmbeddings: !unshared });
-        const w = randomL2c(c, 11 + version * 2 + Number(unshared), unshared);
+        let w = randomL2c(c, 11 + version * 2 + Number(unshared), unshared);
         const p = join(t.dir, 'm.bin');
-        (version === 0 ? writeL2cV0 : writeL2cV1)(p, c, w);
+        if (version === 2) w = writeL2cV2(p, c, w, 8);
+        else (version === 0 ? writeL2cV0 : writeL2cV1)(p, c, w);
         const ck = await openCheckpoint(p);
         assert.equal(ck.config, c);
         assert.is(ck.source, 'llama2.c m.bin');
@@ -102,9 +103,20 @@ test('llama2.c: truncated or oversized files name expected and actual bytes', as
     await rejects(openCheckpoint(p), FormatError, /dim = 0 is not a positive integer/);
     writeFileSync(p, Buffer.from('PK\x03\x04' + '\0'.repeat(60)));
     await rejects(openCheckpoint(p), FormatError, /zip/);
-    // Version 2 (Q8_0) and unknown versions.
-    writeL2cV1(p, c, randomL2c(c, 5, false), 2);
-    await rejects(openCheckpoint(p), UnsupportedError, /version 2/);
+    // Version 2 with a group size that does not divide dim, or none; a truncated version 2 file.
+    const w2 = randomL2c(c, 5, false);
+    writeL2cV2(p, c, w2, 8);
+    const v2size = statSync(p).size;
+    truncateSync(p, v2size - 1);
+    await rejects(openCheckpoint(p), FormatError, new RegExp(`truncated.*implies ${v2size} bytes`));
+    for (const g of [0, -8, 3]) {
+      writeL2cV2(p, c, w2, 8);
+      const b = readFileSync(p);
+      b.writeInt32LE(g, 37);
+      writeFileSync(p, b);
+      await rejects(openCheckpoint(p), FormatError, /group_size/);
+    }
+    // Unknown versions.
     writeL2cV1(p, c, randomL2c(c, 5, false), 7);
     await rejects(openCheckpoint(p), UnsupportedError, /version 7/);
     assert.is(fds(), before, 'a refused open left a file handle open');
@@ -151,7 +163,6 @@ test('stories260K.bin: config, element count and tokenizer as PROVENANCE.md says
   assert.is(n + freqCis, 264128);
   assert.is(statSync(bin).size, 28 + 4 * 264128);
   // The first embedding row is the first 64 floats after the header.
-  const { readFileSync } = await import('node:fs');
   const raw = readFileSync(bin);
   const row0 = new Float32Array(raw.buffer.slice(raw.byteOffset + 28, raw.byteOffset + 28 + 256));
   assert.ok(same((await ck.read('embed')).subarray(0, 64), row0));
@@ -168,6 +179,29 @@ test('stories260K.bin: config, element count and tokenizer as PROVENANCE.md says
     assert.is(tk.pieces[258], '<0xFF>');
     assert.ok(Math.max(...tk.pieces.map((p) => Buffer.byteLength(p))) <= 7);
   }
+  await ck.close();
+});
+
+test('stories3M-q80.bin (llama2.c version 2): config and size as PROVENANCE.md says, int8 x scale exactly', async () => {
+  const bin = sharedFile('models/stories3M/stories3M-q80.bin');
+  const tok = sharedFile('models/stories3M/tok4096.bin');
+  if (!bin || !tok) return;
+  const ck = await openCheckpoint(bin, { tokenizer: tok });
+  assert.equal(ck.config, {
+    arch: 'llama', dim: 192, hiddenDim: 512, nLayers: 6, nHeads: 6, nKvHeads: 2, vocabSize: 4096, maxSeqLen: 512,
+    ropeTheta: 10000, normEps: 1e-5, tiedEmbeddings: true, rope: 'interleaved',
+  });
+  let n = 0;
+  for (const name of ck.names()) n += (await ck.read(name)).length;
+  assert.is(n, 3148224);
+  // The first embedding group, decoded here from the layout: after the header and the 13 f32 norms
+  // (6 + 6 attention/ffn norms and the final one), 4096 x 192 int8 values, then their scales.
+  const raw = readFileSync(bin);
+  const start = 256 + 4 * 13 * 192;
+  const scale0 = raw.readFloatLE(start + 4096 * 192);
+  const embed = await ck.read('embed');
+  for (let i = 0; i < 64; i++) assert.is(embed[i], Math.fround(raw.readInt8(start + i) * scale0));
+  assert.is(ck.tokenizer!.kind, 'llama2c');
   await ck.close();
 });
 

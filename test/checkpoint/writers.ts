@@ -61,6 +61,51 @@ export function writeL2cV1(path: string, c: ModelConfig, w: L2cWeights, version 
   writeFileSync(path, Buffer.concat([head, ...f32bytes(parts)]));
 }
 
+/**
+ * export.py's Q8_0 for one tensor, written from its description: per group of g values,
+ * scale = max|w| / 127, q = round(w / scale); returns the int8 values, the scales, and q * scale.
+ */
+export function q80(w: Float32Array, g: number): { q: Int8Array; s: Float32Array; deq: Float32Array } {
+  const q = new Int8Array(w.length);
+  const s = new Float32Array(w.length / g);
+  const deq = new Float32Array(w.length);
+  for (let k = 0; k < s.length; k++) {
+    let m = 0;
+    for (let i = k * g; i < (k + 1) * g; i++) m = Math.max(m, Math.abs(w[i]));
+    s[k] = m / 127;
+    for (let i = k * g; i < (k + 1) * g; i++) {
+      q[i] = s[k] === 0 ? 0 : Math.round(w[i] / s[k]);
+      deq[i] = q[i] * s[k];
+    }
+  }
+  return { q, s, deq };
+}
+
+/**
+ * llama2.c export.py version 2: the v1 header with int32 group_size at byte 37, f32 norms, then each
+ * weight as int8 followed by its f32 group scales. Returns the weights as a reader must give them (q * scale).
+ */
+export function writeL2cV2(path: string, c: ModelConfig, w: L2cWeights, g: number): L2cWeights {
+  const head = Buffer.alloc(256);
+  head.writeUInt32LE(0x616b3432, 0);
+  head.writeInt32LE(2, 4);
+  [c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, c.vocabSize, c.maxSeqLen].forEach((v, i) => head.writeInt32LE(v, 8 + 4 * i));
+  head.writeUInt8(w.wcls ? 0 : 1, 36);
+  head.writeInt32LE(g, 37);
+  const norms = [...w.rmsAtt, ...w.rmsFfn, w.rmsFinal];
+  const bufs = [head, ...f32bytes(norms)];
+  const quant = (a: Float32Array): Float32Array => {
+    const { q, s, deq } = q80(a, g);
+    bufs.push(Buffer.from(q.buffer), ...f32bytes([s]));
+    return deq;
+  };
+  const embed = quant(w.embed);
+  const [wq, wk, wv, wo, w1, w2, w3] = [w.wq, w.wk, w.wv, w.wo, w.w1, w.w2, w.w3].map((l) => l.map(quant));
+  const wcls = w.wcls ? quant(w.wcls) : undefined;
+  writeFileSync(path, Buffer.concat(bufs));
+  return { ...w, embed, wq, wk, wv, wo, w1, w2, w3, wcls };
+}
+
 /** Canonical name -> expected f32 values for a llama2.c weight set. */
 export function l2cExpected(c: ModelConfig, w: L2cWeights): Map<string, Float32Array> {
   const m = new Map<string, Float32Array>([['embed', w.embed]]);

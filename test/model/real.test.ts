@@ -19,6 +19,14 @@ const cases = [
       'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high',
   },
   {
+    name: 'stories3M',
+    model: 'models/stories3M/stories3M-q80.bin',
+    tokenizer: 'models/stories3M/tok4096.bin',
+    steps: 60,
+    reference:
+      'Once upon a time, there was a little girl named Lily. She loved to play outside in the sunshine. One day, she went to the park with her mom. They saw a big tree with lots of leaves. Lily wanted to climb the tree, but her mom said it was too dangerous.',
+  },
+  {
     name: 'tinystories-656k',
     model: 'models/tinystories-656k',
     tokenizer: undefined,

@@ -5,14 +5,17 @@
 //   v1: 256-byte header: uint32 magic "ak42" (0x616b3432), int32 version, the 7 int32, uint8
 //     shared_classifier, zero padding; then f32: rms_att, rms_ffn, rms_final, token_embedding, wq, wk,
 //     wv, wo, w1, w2, w3, and wcls when not shared. No freq_cis tables.
-//   v2 (Q8_0 int8) is refused.
+//   v2 (int8): the v1 header plus int32 group_size at byte 37; then f32 rms_att, rms_ffn,
+//     rms_final; then each weight as its int8 values followed by one f32 scale per group_size
+//     values (w = q * scale): token_embedding, wq, wk, wv, wo, w1, w2, w3 (each per layer), and
+//     wcls when not shared. Read into f32 (the only rounding is q * scale, as llama2.c's).
 // Every per-layer block holds all layers back to back; matrices are PyTorch [out, in] row-major.
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { type ModelConfig, headSize, kvDim, validateConfig } from '../../src/model/config.ts';
 import type { TokenizerSpec } from '../../src/tokenizer/spec.ts';
 import { FormatError, UnsupportedError } from '../../src/util/errors.ts';
-import { assertLittleEndianHost, makeCheckpoint, readExact, type TensorRef } from './tensors.ts';
+import { assertLittleEndianHost, makeCheckpoint, numel, readExact, storedBytes, type TensorRef } from './tensors.ts';
 import { readTokenizerFile } from './tokenizer.ts';
 import type { Checkpoint } from './types.ts';
 
@@ -20,8 +23,10 @@ export const LLAMA2C_MAGIC = 0x616b3432;
 const V1_HEADER_BYTES = 256;
 
 interface Header {
-  version: 0 | 1;
+  version: 0 | 1 | 2;
   headerBytes: number;
+  /** Version 2: values per f32 scale of the int8 weights. */
+  groupSize: number;
   config: ModelConfig;
   /** The classifier is stored after everything else. */
   unshared: boolean;
@@ -33,6 +38,8 @@ interface Block {
   stored: string;
   count: number;
   shape: number[];
+  /** How each tensor is stored: f32, or (version 2 weights) int8 with f32 group scales. */
+  dtype: 'F32' | 'Q8G';
 }
 
 function blocks(h: Header): Block[] {
@@ -40,32 +47,34 @@ function blocks(h: Header): Block[] {
   const L = c.nLayers;
   const kv = kvDim(c);
   const layer = (what: string) => (i: number) => `layers.${i}.${what}`;
-  const embed: Block = { name: () => 'embed', stored: 'token_embedding_table', count: 1, shape: [c.vocabSize, c.dim] };
-  const rmsAtt: Block = { name: layer('attn_norm'), stored: 'rms_att_weight', count: L, shape: [c.dim] };
-  const rmsFfn: Block = { name: layer('mlp_norm'), stored: 'rms_ffn_weight', count: L, shape: [c.dim] };
-  const rmsFinal: Block = { name: () => 'norm', stored: 'rms_final_weight', count: 1, shape: [c.dim] };
+  const w = h.version === 2 ? 'Q8G' : 'F32';
+  const embed: Block = { name: () => 'embed', stored: 'token_embedding_table', count: 1, shape: [c.vocabSize, c.dim], dtype: w };
+  const rmsAtt: Block = { name: layer('attn_norm'), stored: 'rms_att_weight', count: L, shape: [c.dim], dtype: 'F32' };
+  const rmsFfn: Block = { name: layer('mlp_norm'), stored: 'rms_ffn_weight', count: L, shape: [c.dim], dtype: 'F32' };
+  const rmsFinal: Block = { name: () => 'norm', stored: 'rms_final_weight', count: 1, shape: [c.dim], dtype: 'F32' };
   const mats: Block[] = [
-    { name: layer('attn.q'), stored: 'wq', count: L, shape: [c.dim, c.dim] },
-    { name: layer('attn.k'), stored: 'wk', count: L, shape: [kv, c.dim] },
-    { name: layer('attn.v'), stored: 'wv', count: L, shape: [kv, c.dim] },
-    { name: layer('attn.o'), stored: 'wo', count: L, shape: [c.dim, c.dim] },
+    { name: layer('attn.q'), stored: 'wq', count: L, shape: [c.dim, c.dim], dtype: w },
+    { name: layer('attn.k'), stored: 'wk', count: L, shape: [kv, c.dim], dtype: w },
+    { name: layer('attn.v'), stored: 'wv', count: L, shape: [kv, c.dim], dtype: w },
+    { name: layer('attn.o'), stored: 'wo', count: L, shape: [c.dim, c.dim], dtype: w },
   ];
   const ffn: Block[] = [
-    { name: layer('mlp.gate'), stored: 'w1', count: L, shape: [c.hiddenDim, c.dim] },
-    { name: layer('mlp.down'), stored: 'w2', count: L, shape: [c.dim, c.hiddenDim] },
-    { name: layer('mlp.up'), stored: 'w3', count: L, shape: [c.hiddenDim, c.dim] },
+    { name: layer('mlp.gate'), stored: 'w1', count: L, shape: [c.hiddenDim, c.dim], dtype: w },
+    { name: layer('mlp.down'), stored: 'w2', count: L, shape: [c.dim, c.hiddenDim], dtype: w },
+    { name: layer('mlp.up'), stored: 'w3', count: L, shape: [c.hiddenDim, c.dim], dtype: w },
   ];
-  const wcls: Block[] = h.unshared ? [{ name: () => 'head', stored: 'wcls', count: 1, shape: [c.vocabSize, c.dim] }] : [];
-  if (h.version === 1) return [rmsAtt, rmsFfn, rmsFinal, embed, ...mats, ...ffn, ...wcls];
-  const freq = (part: string): Block => ({ name: null, stored: `freq_cis_${part}`, count: 1, shape: [c.maxSeqLen, headSize(c) / 2] });
+  const wcls: Block[] = h.unshared ? [{ name: () => 'head', stored: 'wcls', count: 1, shape: [c.vocabSize, c.dim], dtype: w }] : [];
+  if (h.version >= 1) return [rmsAtt, rmsFfn, rmsFinal, embed, ...mats, ...ffn, ...wcls];
+  const freq = (part: string): Block => ({ name: null, stored: `freq_cis_${part}`, count: 1, shape: [c.maxSeqLen, headSize(c) / 2], dtype: 'F32' });
   return [embed, rmsAtt, ...mats, rmsFfn, ...ffn, rmsFinal, freq('real'), freq('imag'), ...wcls];
 }
 
-const blockFloats = (b: Block): number => b.count * b.shape.reduce((x, y) => x * y, 1);
+/** Bytes one tensor of block b takes in the file. */
+const tensorBytes = (b: Block, groupSize: number): number => storedBytes(b.dtype, numel(b.shape), groupSize);
 
 /** File size the header implies, in bytes. */
 export function llama2cExpectedBytes(h: Header): number {
-  return h.headerBytes + 4 * blocks(h).reduce((s, b) => s + blockFloats(b), 0);
+  return h.headerBytes + blocks(h).reduce((s, b) => s + b.count * tensorBytes(b, h.groupSize), 0);
 }
 
 function configFrom(ints: Int32Array, vocab: number, tied: boolean): ModelConfig {
@@ -95,17 +104,25 @@ async function readHeader(fh: FileHandle, path: string, size: number): Promise<H
   const dv = new DataView(head.buffer);
   if (dv.getUint32(0, true) === LLAMA2C_MAGIC) {
     const version = dv.getInt32(4, true);
-    if (version === 2) throw new UnsupportedError(`${name}: llama2.c version 2 (int8 Q8_0) checkpoints are not supported; export with --version 0 or 1`);
-    if (version !== 1) throw new UnsupportedError(`${name}: llama2.c checkpoint version ${version} is not supported (versions 0 and 1 are)`);
-    if (size < V1_HEADER_BYTES) throw new FormatError(`${name}: truncated: a version 1 header is ${V1_HEADER_BYTES} bytes, the file has ${size}`);
+    if (version !== 1 && version !== 2) throw new UnsupportedError(`${name}: llama2.c checkpoint version ${version} is not supported (versions 0, 1 and 2 are)`);
+    if (size < V1_HEADER_BYTES) throw new FormatError(`${name}: truncated: a version ${version} header is ${V1_HEADER_BYTES} bytes, the file has ${size}`);
     const ints = new Int32Array(head.buffer.slice(8, 36));
     const shared = head[36];
     if (shared > 1) throw new FormatError(`${name}: shared_classifier flag is ${shared}, expected 0 or 1`);
-    return { version: 1, headerBytes: V1_HEADER_BYTES, config: configFrom(ints, ints[5], shared === 1), unshared: shared === 0 };
+    const config = configFrom(ints, ints[5], shared === 1);
+    const groupSize = version === 2 ? dv.getInt32(37, true) : 0;
+    if (version === 2) checkGroupSize(name, groupSize, config);
+    return { version, headerBytes: V1_HEADER_BYTES, groupSize, config, unshared: shared === 0 };
   }
   const ints = new Int32Array(head.buffer.slice(0, 28));
   const vocab = ints[5];
-  return { version: 0, headerBytes: 28, config: configFrom(ints, Math.abs(vocab), vocab > 0), unshared: vocab < 0 };
+  return { version: 0, headerBytes: 28, groupSize: 0, config: configFrom(ints, Math.abs(vocab), vocab > 0), unshared: vocab < 0 };
+}
+
+/** export.py requires every quantized tensor to be a whole number of groups; so do we (dim divides all of them). */
+function checkGroupSize(name: string, groupSize: number, c: ModelConfig): void {
+  if (!(groupSize > 0) || groupSize > 1 << 20) throw new FormatError(`${name}: version 2 group_size is ${groupSize}, expected a positive integer`);
+  if (c.dim > 0 && c.dim % groupSize) throw new FormatError(`${name}: version 2 group_size ${groupSize} does not divide dim ${c.dim}`);
 }
 
 /** Opens a llama2.c .bin; `tokenizer` is a tokenizer.bin path (nothing is looked up next to the checkpoint). */
@@ -133,11 +150,12 @@ export async function openLlama2c(path: string, opts: { tokenizer?: string } = {
     const tensors = new Map<string, TensorRef>();
     let offset = h.headerBytes;
     for (const b of blocks(h)) {
-      const bytes = 4 * blockFloats(b) / b.count;
+      const bytes = tensorBytes(b, h.groupSize);
       for (let i = 0; i < b.count; i++, offset += bytes) {
         if (!b.name) continue;
         const stored = b.count > 1 ? `${b.stored}[${i}]` : b.stored;
-        tensors.set(b.name(i), { fh, file: path, offset, dtype: 'F32', shape: b.shape.slice(), storedName: stored });
+        const group = b.dtype === 'Q8G' ? { groupSize: h.groupSize } : {};
+        tensors.set(b.name(i), { fh, file: path, offset, dtype: b.dtype, ...group, shape: b.shape.slice(), storedName: stored });
       }
     }
 

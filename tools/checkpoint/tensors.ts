@@ -9,9 +9,11 @@ import { f16ToF32 } from '../../src/kernels/reference.ts';
 import { FormatError, SqzError, UnsupportedError, UsageError } from '../../src/util/errors.ts';
 import type { Checkpoint } from './types.ts';
 
-/** Stored element types the readers convert to f32. */
-export type StoredDtype = 'F32' | 'F16' | 'BF16';
-export const DTYPE_BYTES: Record<StoredDtype, number> = { F32: 4, F16: 2, BF16: 2 };
+/**
+ * Stored element types the readers convert to f32. Q8G is llama2.c version 2's int8: all the
+ * tensor's int8 values, then one f32 scale per `groupSize` consecutive values (w = q * scale).
+ */
+export type StoredDtype = 'F32' | 'F16' | 'BF16' | 'Q8G';
 
 /** Where one canonical tensor is stored. */
 export interface TensorRef {
@@ -21,6 +23,8 @@ export interface TensorRef {
   /** Absolute byte offset of the first element. */
   offset: number;
   dtype: StoredDtype;
+  /** With dtype Q8G: values per scale. */
+  groupSize?: number;
   shape: number[];
   /** The name the source format gives it (e.g. "model.layers.0.self_attn.q_proj.weight"), for messages. */
   storedName: string;
@@ -52,8 +56,24 @@ export async function readExact(fh: FileHandle, pos: number, n: number, what: st
   return out;
 }
 
-/** Stored little-endian bytes (0-aligned buffer) to f32. bf16 is the top half of an f32, so exact; f16 is exact too. */
-export function toF32(bytes: Uint8Array, dtype: StoredDtype, n: number): Float32Array {
+/** Bytes that n elements take when stored as `dtype` (groupSize: values per scale, for Q8G). */
+export function storedBytes(dtype: StoredDtype, n: number, groupSize = 0): number {
+  switch (dtype) {
+    case 'F32':
+      return 4 * n;
+    case 'F16':
+    case 'BF16':
+      return 2 * n;
+    case 'Q8G':
+      return n + 4 * Math.ceil(n / groupSize);
+  }
+}
+
+/**
+ * Stored little-endian bytes (0-aligned buffer) to f32. bf16 is the top half of an f32, so exact;
+ * f16 is exact too; Q8G is q * scale rounded once to f32, as llama2.c's dequantize does.
+ */
+export function toF32(bytes: Uint8Array, dtype: StoredDtype, n: number, groupSize = 0): Float32Array {
   if (bytes.byteOffset % 4) bytes = bytes.slice();
   switch (dtype) {
     case 'F32':
@@ -68,6 +88,13 @@ export function toF32(bytes: Uint8Array, dtype: StoredDtype, n: number): Float32
       const out = new Float32Array(n);
       const bits = new Uint32Array(out.buffer);
       for (let i = 0; i < n; i++) bits[i] = src[i] << 16;
+      return out;
+    }
+    case 'Q8G': {
+      const q = new Int8Array(bytes.buffer, bytes.byteOffset, n);
+      const scales = new Float32Array(bytes.buffer.slice(bytes.byteOffset + n, bytes.byteOffset + storedBytes('Q8G', n, groupSize)));
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = q[i] * scales[Math.floor(i / groupSize)];
       return out;
     }
   }
@@ -118,8 +145,8 @@ export function makeCheckpoint(p: CheckpointParts): Checkpoint {
       const ref = p.tensors.get(name);
       if (!ref || !shapes.has(name)) throw new UsageError(`${p.source}: no tensor named '${name}'`);
       const n = numel(ref.shape);
-      const bytes = await readExact(ref.fh, ref.offset, n * DTYPE_BYTES[ref.dtype], `${ref.file}: tensor ${ref.storedName}`);
-      return toF32(bytes, ref.dtype, n);
+      const bytes = await readExact(ref.fh, ref.offset, storedBytes(ref.dtype, n, ref.groupSize), `${ref.file}: tensor ${ref.storedName}`);
+      return toF32(bytes, ref.dtype, n, ref.groupSize);
     },
     async close(): Promise<void> {
       if (closed) return;
