@@ -5,6 +5,8 @@
 //
 // The runtime never imports the build-time toolchain (tools/), so a bundle of this file stays small.
 import type { Backend } from './backend/types.ts';
+import { cudaStatus } from './backend/cuda/addon.ts';
+import { CudaBackend } from './backend/cuda/index.ts';
 import { JsBackend } from './backend/js/index.ts';
 import { WasmBackend } from './backend/wasm/index.ts';
 import { SqzReader } from './format/reader.ts';
@@ -16,11 +18,12 @@ export { Model } from './model/model.ts';
 export type { GenerateOptions, GenerateResult, GenerateStats, ModelOptions, QueuedPerplexityOptions } from './model/model.ts';
 export type { SamplerOptions } from './generate/sampler.ts';
 export type { PerplexityOptions, PerplexityResult } from './generate/perplexity.ts';
-export { SqzError, FormatError, UnsupportedError, UsageError } from './util/errors.ts';
+export { SqzError, FormatError, UnsupportedError, UsageError, CudaUnavailableError } from './util/errors.ts';
+export type { CudaUnavailableReason } from './util/errors.ts';
 export { MAX_READ, bytesSource, fileSource, streamSource, urlSource } from './format/source.ts';
 export type { ByteSource, ModelSource } from './format/source.ts';
 
-export type BackendName = 'wasm' | 'js';
+export type BackendName = 'auto' | 'wasm' | 'js' | 'cuda';
 
 export interface BackendOptions {
   /** Threads for the WASM backend's matrix products, the main thread included (default 1). Call model.close() when done. */
@@ -33,16 +36,22 @@ export interface BackendOptions {
 }
 
 export interface LoadOptions extends ModelOptions, BackendOptions {
-  /** 'wasm' (default, SIMD kernels) or 'js' (the plain TypeScript reference). */
+  /**
+   * 'auto' (default): 'cuda' when its binding is built and a GPU answers (and neither threads nor
+   * fast, which are wasm's, is asked for), else 'wasm'. 'wasm' (SIMD kernels), 'js' (the plain
+   * TypeScript reference), 'cuda' (docs/CUDA.md; throws CudaUnavailableError saying why when it cannot run).
+   */
   backend?: BackendName;
 }
 
-export async function createBackend(name: BackendName = 'wasm', opts: BackendOptions = {}): Promise<Backend> {
+export async function createBackend(name: BackendName = 'auto', opts: BackendOptions = {}): Promise<Backend> {
+  if (name === 'auto') name = (opts.threads ?? 1) === 1 && !opts.fast && cudaStatus().ok ? 'cuda' : 'wasm';
   if (name === 'wasm') return WasmBackend.create({ threads: opts.threads, fast: opts.fast });
   if (opts.threads !== undefined && opts.threads !== 1) throw new UsageError(`threads apply to the wasm backend only (backend '${name}')`);
   if (opts.fast) throw new UsageError(`the fast path applies to the wasm backend only (backend '${name}')`);
   if (name === 'js') return new JsBackend();
-  throw new UsageError(`unknown backend '${name}' (wasm or js)`);
+  if (name === 'cuda') return CudaBackend.create();
+  throw new UsageError(`unknown backend '${name}' (auto, wasm, js or cuda)`);
 }
 
 /**

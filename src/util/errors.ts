@@ -19,3 +19,17 @@ export class UnsupportedError extends SqzError {
 export class UsageError extends SqzError {
   override name = 'UsageError';
 }
+
+/** Why the CUDA backend cannot run here: the binding is not built (or does not load), no GPU answers, or the driver failed. */
+export type CudaUnavailableReason = 'no-addon' | 'no-device' | 'driver';
+
+/** The CUDA backend was asked for (backend 'cuda') but cannot run on this machine; `reason` says why. */
+export class CudaUnavailableError extends SqzError {
+  override name = 'CudaUnavailableError';
+  constructor(
+    readonly reason: CudaUnavailableReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -38,7 +38,7 @@ test('the file holds the asked shape and the weights syntheticModel makes in mem
     let i = 0;
     for await (const rec of r.records()) {
       assert.is(rec.name, want[i].name);
-      assert.ok(Buffer.from((rec as { data: Float32Array }).data.buffer).equals(Buffer.from((want[i].data as Float32Array).buffer)), rec.name);
+      assert.ok(Buffer.from((rec as { data: Float32Array }).data.buffer).equals(Buffer.from((want[i] as { data: Float32Array }).data.buffer)), rec.name);
       i++;
     }
     assert.is(i, want.length);

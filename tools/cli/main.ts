@@ -64,9 +64,12 @@ async function main(argv: string[]): Promise<number> {
 }
 
 // Ctrl-C (or a kill) removes this process's temporaries before it exits, as a failed write does.
+// A command that handles the signal itself (run stops and reports, serve shuts down) has its own
+// listener: then it decides when to end, and only the temporaries go here.
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
     removeTrackedTemps();
+    if (process.listenerCount(signal) > 1) return;
     process.stderr.write(`\nsqz: interrupted (${signal}); temporary files removed\n`);
     process.exit(code);
   });

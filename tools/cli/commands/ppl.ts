@@ -13,7 +13,7 @@ export const ppl: Command = {
       --stride N         window step; each window scores its last N tokens (default ctx/2)
       --max-tokens M     score only the first M tokens of the text
       --tokenizer FILE   tokenizer for a llama2.c checkpoint
-      --backend NAME     wasm (default) or js
+      --backend NAME     auto (default: cuda if built and a GPU answers, else wasm), wasm, js or cuda
       --threads N        threads for the wasm backend's matrix products (default 1)
       --fast             int8 fast path for the lookup-table products (wasm; faster, not exact: docs/KERNELS.md)
       --json             print one JSON object (perplexity, nll, tokens, seconds, tokens/s) instead of the line`,

@@ -23,7 +23,8 @@ export const run: Command = {
       --json                 print one JSON object at the end (text, finish reason, tokens and tokens/s) instead of streaming
       --ctx N                context length (default: the model's)
       --tokenizer FILE       tokenizer for a llama2.c checkpoint (tokenizer.bin)
-      --backend NAME         wasm (default) or js (the TypeScript reference)
+      --backend NAME         auto (default: cuda if built and a GPU answers, else wasm), wasm, js (the
+                             TypeScript reference) or cuda (docs/CUDA.md)
       --threads N            threads for the wasm backend's matrix products (default 1)
       --fast                 int8 fast path for the lookup-table products (wasm; faster, not exact: docs/KERNELS.md)
 Streams the prompt and the text to stdout and prints tokens per second (prompt and generation

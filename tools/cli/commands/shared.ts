@@ -15,10 +15,13 @@ export const modelOptions: Options = {
   threads: { type: 'string' },
 };
 
+const BACKENDS: readonly BackendName[] = ['auto', 'wasm', 'js', 'cuda'];
+
+/** --backend NAME (default auto: cuda when built and a GPU answers, else wasm). */
 export function backendOption(p: Parsed): BackendName {
-  const b = str(p, 'backend') ?? 'wasm';
-  if (b !== 'wasm' && b !== 'js') throw new UsageError(`--backend must be wasm or js, got '${b}'`);
-  return b;
+  const b = str(p, 'backend') ?? 'auto';
+  if (!BACKENDS.includes(b as BackendName)) throw new UsageError(`--backend must be ${BACKENDS.join(', ')}, got '${b}'`);
+  return b as BackendName;
 }
 
 /** --threads N (default 1): threads for the wasm backend's matrix products. */
