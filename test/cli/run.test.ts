@@ -1,6 +1,6 @@
 // sqz run / ppl at the command line: every option checked before anything is printed, the prompt
 // from a file or standard input, --json, --stop, and sqz --version.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +86,37 @@ test('ppl --json equals the API', async () => {
   assert.is(out.tokens, want.tokens);
   assert.ok(out.tokensPerSecond > 0);
   await m.close();
+});
+
+test('Ctrl-C stops sqz run: the figures are still printed, and the exit status is 130 (SIGINT), with or without --json', async () => {
+  const long = join(tmp, 'long.sqz');
+  await writeSyntheticModel(long, { seed: 3, dim: 128, hiddenDim: 344, nLayers: 4, maxSeqLen: 4096 });
+  for (const json of [false, true]) {
+    // 4000 greedy tokens on the plain TypeScript backend take seconds; the signal goes after the first output
+    const args = ['run', long, '-t', '0', '-n', '4000', '--backend', 'js', ...(json ? ['--json'] : [])];
+    const child = spawn(process.execPath, [join(repoRoot, 'bin/sqz.mjs'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let signalled = false;
+    const interrupt = () => {
+      if (!signalled) child.kill('SIGINT'); // once: a second Ctrl-C ends the process at once
+      signalled = true;
+    };
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (!json && stdout.length > 'Once upon a time'.length) interrupt();
+    });
+    // --json prints nothing until the end: signal once the model is loaded and generating
+    if (json) setTimeout(interrupt, 3000);
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    assert.is(code, 130, `${args.join(' ')}: ${stderr}`);
+    if (json) {
+      const out = JSON.parse(stdout);
+      assert.is(out.finishReason, 'aborted');
+      assert.ok(out.generatedTokens < 4000, `${out.generatedTokens} tokens`);
+    } else assert.match(stderr, /generation: \d+ tokens.*stopped by Ctrl-C/);
+  }
 });
 
 test('sqz --version prints the package version', () => {

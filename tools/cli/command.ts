@@ -13,7 +13,8 @@ export interface Command {
   options: Options;
   /** Other spellings (e.g. the SqueezeLLM reference's `--wbits`) of options: alias -> option name. */
   aliases?: Record<string, string>;
-  run(args: Parsed): Promise<void>;
+  /** Resolves to the exit code when it is not 0 (e.g. 130: `sqz run` stopped by Ctrl-C). */
+  run(args: Parsed): Promise<void | number>;
 }
 
 export interface Parsed {

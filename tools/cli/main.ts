@@ -59,13 +59,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(helpText(cmd));
     return 0;
   }
-  await cmd.run(parsed);
-  return 0;
+  return (await cmd.run(parsed)) ?? 0;
 }
 
 // Ctrl-C (or a kill) removes this process's temporaries before it exits, as a failed write does.
 // A command that handles the signal itself (run stops and reports, serve shuts down) has its own
-// listener: then it decides when to end, and only the temporaries go here.
+// listener: then it decides when to end (and its exit code: 130 for a run stopped by Ctrl-C), and
+// only the temporaries go here.
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   process.on(signal, () => {
     removeTrackedTemps();

@@ -29,7 +29,7 @@ export const run: Command = {
       --fast                 int8 fast path for the lookup-table products (wasm; faster, not exact: docs/KERNELS.md)
 Streams the prompt and the text to stdout and prints tokens per second (prompt and generation
 separately) to stderr. Every option is checked before anything is printed; Ctrl-C stops the
-generation and still prints the figures.`,
+generation, still prints the figures, and exits with status 130 (as a shell reports SIGINT).`,
   options: {
     prompt: { type: 'string', short: 'p' },
     file: { type: 'string', short: 'f' },
@@ -58,6 +58,7 @@ generation and still prints the figures.`,
       try {
         const r = await generate(model, prompt, { ...opts, signal: ac.signal }, p.values.json !== true);
         report(model, prompt, r, p.values.json === true);
+        if (r.aborted) return 130;
       } finally {
         process.off('SIGINT', stop);
       }
