@@ -6,10 +6,13 @@
 //   build/squeeze-edge.mjs  the runtime API (src/index.ts) as one file
 //   build/squeeze-edge.browser.mjs  the same for browsers (src/browser.ts): models as bytes or URLs,
 //                           one thread, Node's built-in modules replaced by empty stand-ins
+//   build/toolchain.mjs     the build-time toolchain API (tools/toolchain.ts: quantize, steps, plugin)
 //   build/*-worker.mjs      worker-thread entries
+//   build/*.d.mts           one bundled declaration file per package entry (when a source is newer)
+//   build/*.meta.json       esbuild's metafiles of the runtime bundles (test/package checks their inputs)
 import asc from 'assemblyscript/asc';
 import * as esbuild from 'esbuild';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,14 +26,29 @@ function writeAtomic(path, data) {
   renameSync(tmp, path);
 }
 
-const { error, stderr } = await asc.main(
-  ['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release', '--baseDir', root],
-  {},
-);
-if (error) {
-  process.stderr.write(stderr.toString());
-  console.error(`build: AssemblyScript compilation failed: ${error.message}`);
-  process.exit(1);
+// Steps that take seconds (the AssemblyScript compile, the declarations) run only when one of their
+// inputs is newer than their outputs, so `npm pack` (prepack, then prepare) and `npm test` after
+// `npm ci` do not redo them.
+function newestInput(...paths) {
+  let t = statSync(fileURLToPath(import.meta.url)).mtimeMs;
+  for (const p of paths.map((q) => join(root, q))) {
+    if (!statSync(p).isDirectory()) t = Math.max(t, statSync(p).mtimeMs);
+    else for (const f of readdirSync(p, { recursive: true, encoding: 'utf8' })) if (f.endsWith('.ts')) t = Math.max(t, statSync(join(p, f)).mtimeMs);
+  }
+  return t;
+}
+const upToDate = (outs, inputsAt) => outs.every((o) => existsSync(join(build, o)) && statSync(join(build, o)).mtimeMs >= inputsAt);
+
+if (!upToDate(['kernels.wasm'], newestInput('assembly', 'asconfig.json'))) {
+  const { error, stderr } = await asc.main(
+    ['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release', '--baseDir', root],
+    {},
+  );
+  if (error) {
+    process.stderr.write(stderr.toString());
+    console.error(`build: AssemblyScript compilation failed: ${error.message}`);
+    process.exit(1);
+  }
 }
 const wasm = readFileSync(join(build, 'kernels.wasm'));
 writeAtomic(
@@ -58,12 +76,24 @@ const common = {
 const entries = [
   ['tools/cli/main.ts', 'sqz.mjs'],
   ['src/index.ts', 'squeeze-edge.mjs'], // the runtime alone: the package's import, one file for serverless
+  ['tools/toolchain.ts', 'toolchain.mjs'], // squeeze-edge/toolchain
   ['src/backend/wasm/worker.ts', 'kernel-worker.mjs'],
   ['tools/parallel/worker.ts', 'tool-worker.mjs'],
 ];
+// The runtime bundles must not pull in the toolchain: their inputs are checked here and kept for the tests.
+function checkRuntimeInputs(out, metafile) {
+  writeAtomic(join(build, out.replace(/\.mjs$/, '.meta.json')), JSON.stringify(metafile));
+  const fromTools = Object.keys(metafile.inputs).filter((p) => p.startsWith('tools/'));
+  if (fromTools.length) {
+    console.error(`build: ${out} (the runtime) imports the toolchain: ${fromTools.join(', ')}`);
+    process.exit(1);
+  }
+}
 for (const [src, out] of entries) {
   if (!existsSync(join(root, src))) continue;
-  await esbuild.build({ ...common, entryPoints: [join(root, src)], outfile: join(build, out) });
+  const runtime = out === 'squeeze-edge.mjs';
+  const r = await esbuild.build({ ...common, entryPoints: [join(root, src)], outfile: join(build, out), metafile: runtime, absWorkingDir: root });
+  if (runtime) checkRuntimeInputs(out, r.metafile);
 }
 // The browser bundle: Node's built-ins (file access, worker threads) resolve to an empty CommonJS
 // module, so their named imports bundle and read as undefined; src/browser.ts never reaches them.
@@ -74,7 +104,7 @@ const nodeBuiltinsAbsent = {
     b.onLoad({ filter: /.*/, namespace: 'node-builtin-absent' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
   },
 };
-await esbuild.build({
+const browser = await esbuild.build({
   bundle: true,
   platform: 'browser',
   format: 'esm',
@@ -84,5 +114,25 @@ await esbuild.build({
   entryPoints: [join(root, 'src/browser.ts')],
   outfile: join(build, 'squeeze-edge.browser.mjs'),
   plugins: [nodeBuiltinsAbsent],
+  metafile: true,
+  absWorkingDir: root,
 });
+checkRuntimeInputs('squeeze-edge.browser.mjs', browser.metafile);
+
+// Declarations: one self-contained .d.mts per entry (dts-bundle-generator inlines every type an entry
+// exposes, so consumers see no internal module paths or .ts-extension imports).
+const declarations = [
+  ['src/index.ts', 'squeeze-edge.d.mts'],
+  ['src/browser.ts', 'squeeze-edge.browser.d.mts'],
+  ['tools/toolchain.ts', 'toolchain.d.mts'],
+];
+const stale = !upToDate(declarations.map(([, out]) => out), newestInput('src', 'tools', 'tsconfig.json'));
+if (stale) {
+  const { generateDtsBundle } = await import('dts-bundle-generator');
+  const texts = generateDtsBundle(
+    declarations.map(([src]) => ({ filePath: join(root, src), output: { noBanner: true, exportReferencedTypes: false } })),
+    { preferredConfigPath: join(root, 'tsconfig.json') },
+  );
+  declarations.forEach(([, out], i) => writeAtomic(join(build, out), `// squeeze-edge declarations, generated by scripts/build.mjs from ${declarations[i][0]}\n${texts[i]}`));
+}
 console.log(`build: kernels.wasm ${wasm.length} bytes; bundles in build/`);

@@ -7,10 +7,13 @@ import { UsageError } from '../util/errors.ts';
 // context. ppl = exp(mean negative log-likelihood).
 
 export interface PerplexityOptions {
+  /** Tokens per window, at most the context the model was loaded with (default: that context, at most 256). */
   ctx?: number;
+  /** Tokens between window starts, at least 1 and less than ctx (default ctx / 2): each window scores its last `stride`. */
   stride?: number;
   /** Score at most this many tokens of the text (from the start). */
   maxTokens?: number;
+  /** Called after each window with (windows done, windows in all). */
   onProgress?: (done: number, total: number) => void;
 }
 

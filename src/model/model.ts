@@ -49,9 +49,13 @@ export interface GenerateOptions extends SamplerOptions {
 }
 
 export interface GenerateStats {
+  /** Tokens of the prompt (as the tokenizer encodes it, BOS included). */
   promptTokens: number;
+  /** Milliseconds spent on the prompt (its forward passes). */
   promptMs: number;
+  /** Tokens generated. */
   generatedTokens: number;
+  /** Milliseconds spent generating them. */
   generateMs: number;
 }
 
