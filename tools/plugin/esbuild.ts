@@ -8,7 +8,7 @@
 // The plugin's types are structural (the few esbuild members it uses), so the toolchain needs no
 // esbuild at run time and its declarations import nothing from esbuild.
 import { basename, dirname, join, resolve } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../../src/util/errors.ts';
 import { defaultCacheDir, type PreparedModel, prepareModel, type PrepareOptions } from './prepare.ts';
@@ -28,7 +28,7 @@ export interface EsbuildBuildLike {
   onResolve(options: { filter: RegExp }, callback: (args: { path: string }) => { path: string; namespace: string } | undefined): void;
   onLoad(
     options: { filter: RegExp; namespace: string },
-    callback: (args: { path: string }) => Promise<{ contents: string | Uint8Array; loader: 'js' | 'binary'; watchFiles?: string[] }>,
+    callback: (args: { path: string }) => Promise<{ contents: string | Uint8Array; loader: 'js' | 'binary'; watchFiles?: string[]; watchDirs?: string[] }>,
   ): void;
 }
 
@@ -66,9 +66,12 @@ export function squeezeEdge(opts: SqueezeEdgePluginOptions): EsbuildPluginLike {
           ...(!inline && { output: join(outDir!, file) }),
         });
         (onPrepared ?? logPrepared)(model);
-        const watchFiles = Object.values(inputs).filter((f): f is string => f !== undefined);
-        if (inline) return { contents: await readFile(model.path), loader: 'binary', watchFiles };
-        return { contents: `export default new URL(${JSON.stringify(`./${file}`)}, import.meta.url);\n`, loader: 'js', watchFiles };
+        // esbuild --watch rebuilds when an input changes (a Hugging Face checkpoint is a folder)
+        const watched = Object.values(inputs).filter((f): f is string => f !== undefined);
+        const watchDirs = watched.filter((f) => statSync(f).isDirectory());
+        const watch = { watchFiles: watched.filter((f) => !watchDirs.includes(f)), watchDirs };
+        if (inline) return { contents: await readFile(model.path), loader: 'binary', ...watch };
+        return { contents: `export default new URL(${JSON.stringify(`./${file}`)}, import.meta.url);\n`, loader: 'js', ...watch };
       });
     },
   };
