@@ -75,6 +75,9 @@ test('toolchain: the separate steps give the model quantize() gives; convert, ba
   const whole = join(tmp, 'whole.sqz');
   const r = await toolchain.quantize(ckpt, { output: whole, bits: 4, outlierPercent: 0.5 });
   assert.ok(r.avgBits > 4, `${r.avgBits} bits: indices, tables and the sparse part`);
+  // two threads: the bundle finds its worker entry (build/tool-worker.mjs beside it), and the file is the same
+  await toolchain.quantize(ckpt, { output: join(tmp, 'threads.sqz'), bits: 4, outlierPercent: 0.5, threads: 2 });
+  assert.ok(readFileSync(join(tmp, 'threads.sqz')).equals(readFileSync(whole)), 'threads 2 writes the same bytes');
 
   const weights = join(tmp, 'weights');
   await toolchain.chunk(ckpt, { output: weights });

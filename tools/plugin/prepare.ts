@@ -44,9 +44,13 @@ export function defaultCacheDir(cwd = process.cwd()): string {
   return join(cwd, 'node_modules', '.cache', 'squeeze-edge');
 }
 
-/** The options that decide the output, as canonical JSON (sorted keys; paths and callbacks left out: files count by their bytes). */
+/**
+ * The options that decide the output, as canonical JSON (sorted keys). Left out: the paths (files
+ * count by their bytes), callbacks, and threads, which change the speed but not a bit of the
+ * result (test/fisher/parallel and test/kmeans/parallel check that), so a laptop and CI share entries.
+ */
 function optionsKey(opts: PrepareOptions): string {
-  const skip = new Set(['checkpoint', 'calib', 'tokenizer', 'cacheDir', 'output', 'onProgress']);
+  const skip = new Set(['checkpoint', 'calib', 'tokenizer', 'cacheDir', 'output', 'onProgress', 'threads']);
   const entries = Object.entries(opts)
     .filter(([k, v]) => !skip.has(k) && v !== undefined && typeof v !== 'function')
     .sort(([a], [b]) => (a < b ? -1 : 1));
