@@ -36,8 +36,11 @@ export async function* checkpointRecords(ckpt: Checkpoint, dtype: DenseDtype = '
 }
 
 export interface ConvertOptions {
+  /** tokenizer.bin (llama2.c) or tokenizer.json for a checkpoint without its own. */
   tokenizer?: string;
+  /** Storage of the matrices: 'f32' (default) or 'f16'; norms stay f32. */
   dtype?: DenseDtype;
+  /** Called after each tensor with (done, total). */
   onTensor?: (i: number, n: number) => void;
 }
 

@@ -8,6 +8,7 @@ import { Rng } from '../src/util/random.ts';
 import { writeSqz } from '../src/format/writer.ts';
 
 export interface SyntheticOptions extends Partial<ModelConfig> {
+  /** Seed of every weight (default 1): the same options give the same model. */
   seed?: number;
   /** Share of input channels per matrix that are outliers (scaled by 8). Default 0.01. */
   outlierChannels?: number;

@@ -31,6 +31,7 @@ export type BaselineMethod = 'rtn' | 'gptq' | 'awq';
 export const BASELINE_METHODS: readonly BaselineMethod[] = ['rtn', 'gptq', 'awq'];
 
 export interface BaselineOptions extends UniformOptions {
+  /** 'rtn' (round to nearest, no calibration), 'gptq' or 'awq' (both need calib). */
   method: BaselineMethod;
   /** Calibration text (needed by gptq and awq; documents split on <|endoftext|> lines). */
   calib?: string;
@@ -54,6 +55,7 @@ export interface BaselineOptions extends UniformOptions {
   layerBits?: string;
   /** Recorded in the header; nothing in these methods draws random numbers (calibration windows are consecutive). */
   seed?: number;
+  /** Called as matrices (or calibration sequences) are done. */
   onProgress?: OnProgress;
 }
 

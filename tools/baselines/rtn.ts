@@ -25,6 +25,7 @@ import type { Precision } from '../precision.ts';
 export type UniformBits = 3 | 4 | 8;
 
 export interface UniformOptions {
+  /** Bits per weight value: 3, 4 or 8 (the linear layers' default under layerBits). */
   bits: UniformBits;
   /** Columns per group along a row: 32, 64, 128, ...; 0, absent or >= cols: one group per row (per output channel). */
   groupSize?: number;

@@ -91,6 +91,7 @@ export interface GgufExportOptions {
   name?: string;
   /** Tokenizer file for a llama2.c checkpoint. */
   tokenizer?: string;
+  /** Called after each tensor with (done, total). */
   onTensor?: (done: number, total: number) => void;
 }
 

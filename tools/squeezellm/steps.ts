@@ -41,12 +41,17 @@ async function withCheckpoint<T>(source: string, opts: { tokenizer?: string; gra
 // ---- gradients -------------------------------------------------------------------------------
 
 export interface GradientsOptions {
+  /** Calibration text; documents are separated by <|endoftext|> lines. */
   calib: string;
+  /** Calibration sequences (the CLI's default 100). */
   samples: number;
+  /** Tokens per sequence, BOS first, at most the model's context (the CLI's default 256). */
   seqLen: number;
+  /** tokenizer.bin (llama2.c) or tokenizer.json for a checkpoint without its own. */
   tokenizer?: string;
   /** Worker threads for the backward passes (the result does not depend on it). */
   threads?: number;
+  /** Called as calibration sequences are done. */
   onProgress?: OnProgress;
 }
 
@@ -147,9 +152,11 @@ async function readOutlierConfig(path: string): Promise<OutlierConfig> {
 // ---- nuq -------------------------------------------------------------------------------------
 
 export interface NuqStepOptions {
+  /** Bits per weight index: 3 or 4. */
   bits: 3 | 4;
   /** A Fisher layer folder (from gradients or chunk --gradients) or an external gradient checkpoint; absent: unweighted. */
   gradient?: string;
+  /** An outlier_config_o*.json from the outliers step: values beyond its thresholds go to the sparse part. */
   outlierConfig?: string;
   /** Percent of each matrix kept sparse as the most sensitive values (needs a gradient). */
   sensitivity?: number;
@@ -159,8 +166,11 @@ export interface NuqStepOptions {
   layerBits?: string;
   /** How lookup tables are stored (default f16); recorded in the folder for pack. */
   lutType?: LutType;
+  /** Worker threads for the k-means (the result does not depend on it). */
   threads?: number;
+  /** Seed of the k-means initialisation (default 0). */
   seed?: number;
+  /** Called as matrices are done. */
   onProgress?: OnProgress;
 }
 
@@ -274,16 +284,21 @@ export async function nuqStep(weightsDir: string, out: string, opts: NuqStepOpti
 // ---- pack ------------------------------------------------------------------------------------
 
 export interface PackOptions {
+  /** Bits per weight index: 3 or 4, as the lookup-table folder was made. */
   bits: 3 | 4;
+  /** tokenizer.bin (llama2.c) or tokenizer.json for a checkpoint without its own. */
   tokenizer?: string;
+  /** Keep the sparse part (outliers and sensitive values); without it only the dense tables are packed. */
   includeSparse?: boolean;
   /** Record a row split per matrix with about equal work over this many workers. */
   balance?: number;
   /** Threads and seed of the k-means for embed and head when the folder's layer-bits spec quantizes them. */
   threads?: number;
+  /** Seed of that k-means (default 0). */
   seed?: number;
   /** Extra facts for the header's quantization summary (calibration, timings). */
   summary?: Record<string, unknown>;
+  /** Called as tensors are written. */
   onProgress?: OnProgress;
 }
 
@@ -371,25 +386,37 @@ export async function packStep(source: string, lutDir: string, out: string, opts
 // ---- quantize: everything in one go ---------------------------------------------------------
 
 export interface QuantizeOptions {
+  /** Bits per weight index: 3 or 4 (the default under layerBits). */
   bits: 3 | 4;
   /** Calibration text; absent = unweighted clustering and no sensitive values. */
   calib?: string;
+  /** Calibration sequences (default 100). */
   samples?: number;
+  /** Tokens per calibration sequence, BOS first, at most the model's context (default 256). */
   seqLen?: number;
+  /** Outliers by the interquartile rule with range R: |w| >= max(|q1 - R(q3-q1)|, |q3 + R(q3-q1)|); not with outlierPercent. */
   outlierRange?: number;
+  /** Or: about this percent of each matrix are outliers, kept in the sparse part. */
   outlierPercent?: number;
+  /** Percent of each matrix's largest Fisher scores kept sparse as sensitive values, e.g. 0.05 (needs calib). */
   sensitivity?: number;
   /** Mixed precision (tools/precision.ts); bits is the default. */
   layerBits?: string;
   /** How lookup tables are stored (default f16). */
   lutType?: LutType;
+  /** tokenizer.bin (llama2.c) or tokenizer.json for a checkpoint without its own. */
   tokenizer?: string;
+  /** Record in each matrix a row split with about equal work for this many workers. */
   balance?: number;
+  /** Worker threads for the backward passes and the k-means (the result does not depend on it). */
   threads?: number;
+  /** Seed of every random choice (default 0). */
   seed?: number;
   /** Keep the intermediate folders here instead of a temporary folder. */
   workDir?: string;
+  /** Called as each step starts: 'gradients', 'chunk', 'outliers', 'nuq', 'pack'. */
   onStep?: (step: string) => void;
+  /** Called with each step's progress. */
   onProgress?: OnProgress;
 }
 
