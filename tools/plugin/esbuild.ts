@@ -40,32 +40,32 @@ export interface EsbuildPluginLike {
 
 /** The esbuild plugin; `import model from 'squeeze-edge:model'` in the app (see the top of this file). */
 export function squeezeEdge(opts: SqueezeEdgePluginOptions): EsbuildPluginLike {
-  const name = opts.name ?? 'model';
+  // what the plugin does with the file is no part of the cache key: only quantizeOpts reach prepareModel
+  const { name = 'model', inline = false, onPrepared = logPrepared, ...quantizeOpts } = opts;
   if (!/^[\w.-]+$/.test(name)) throw new UsageError(`squeezeEdge: name must be letters, digits, '.', '_' or '-', got '${name}'`);
   const specifier = `squeeze-edge:${name}`;
+  const file = `${name}.sqz`;
   return {
     name: 'squeeze-edge',
     setup(build) {
       const { outdir, outfile, absWorkingDir } = build.initialOptions;
       const cwd = absWorkingDir ?? process.cwd();
       const outDir = outdir !== undefined ? resolve(cwd, outdir) : outfile !== undefined ? dirname(resolve(cwd, outfile)) : undefined;
+      // relative paths are the build's (absWorkingDir), as esbuild's own options are
+      const at = (f: string | undefined) => (f === undefined ? undefined : resolve(cwd, f));
+      const inputs = { checkpoint: at(quantizeOpts.checkpoint)!, calib: at(quantizeOpts.calib), tokenizer: at(quantizeOpts.tokenizer) };
       const filter = new RegExp(`^${specifier.replace(/[.]/g, '\\.')}$`);
       build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'squeeze-edge' }));
       build.onLoad({ filter: /.*/, namespace: 'squeeze-edge' }, async () => {
-        if (!opts.inline && outDir === undefined) throw new UsageError(`${specifier}: the build has neither outdir nor outfile to put ${name}.sqz beside; set one, or inline: true`);
-        const file = `${name}.sqz`;
-        if (!opts.inline) mkdirSync(outDir!, { recursive: true }); // esbuild makes it too, but only when it writes, after this
-        // relative paths are the build's (absWorkingDir), as esbuild's own options are
-        const at = (f: string | undefined) => (f === undefined ? undefined : resolve(cwd, f));
-        const inputs = { checkpoint: at(opts.checkpoint)!, calib: at(opts.calib), tokenizer: at(opts.tokenizer) };
-        const { name: _name, inline, onPrepared, ...quantizeOpts } = opts; // what the plugin does with the file is no part of the cache key
+        if (!inline && outDir === undefined) throw new UsageError(`${specifier}: the build has neither outdir nor outfile to put ${file} beside; set one, or inline: true`);
+        if (!inline) mkdirSync(outDir!, { recursive: true }); // esbuild makes it too, but only when it writes, after this
         const model = await prepareModel({
           ...quantizeOpts,
           ...inputs,
-          cacheDir: at(opts.cacheDir) ?? defaultCacheDir(cwd),
+          cacheDir: at(quantizeOpts.cacheDir) ?? defaultCacheDir(cwd),
           ...(!inline && { output: join(outDir!, file) }),
         });
-        (onPrepared ?? logPrepared)(model);
+        onPrepared(model);
         // esbuild --watch rebuilds when an input changes (a Hugging Face checkpoint is a folder)
         const watched = Object.values(inputs).filter((f): f is string => f !== undefined);
         const watchDirs = watched.filter((f) => statSync(f).isDirectory());
