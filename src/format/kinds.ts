@@ -317,7 +317,7 @@ function exactHalves(r: NuqRecord): Uint16Array {
   for (let i = 0; i < h.length; i++) {
     const v = r.lut[i];
     h[i] = floatToHalf(v);
-    if (t[h[i]] !== v && !Number.isNaN(v)) fail(r, `lut[${i}] = ${v} is not exactly representable in f16 (lutType 'f16')`);
+    if (t[h[i]] !== v) fail(r, `lut[${i}] = ${v} is not exactly representable in f16 (lutType 'f16')`);
   }
   return h;
 }

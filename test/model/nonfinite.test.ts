@@ -96,6 +96,10 @@ for (const backend of ['wasm', 'js'] as const) {
         await m.close();
       }
     }
+    // logits that stay finite but so far apart that exp(mean nll) overflows: an error, not Infinity
+    const wide = await fromMemory(withTensor('norm', (r) => ((r as { data: Float32Array }).data.fill(1e33), r)), backend);
+    await rejects(wide.perplexity('the cat sat on the mat'), NonFiniteError, /^perplexity overflows: the mean negative log-likelihood is \d/);
+    await wide.close();
     // finite, sane weights still score
     const ok = await fromMemory(records(), backend);
     const r = await ok.perplexity('the cat sat on the mat');
