@@ -128,4 +128,24 @@ test('the estimate bounds what the WASM heap holds after generating and scoring 
   }
 });
 
+test('past 1024 positions the heap stops growing, and stays within the plan (attention scratch grows in powers of two)', async () => {
+  const config = syntheticConfig({ dim: 32, hiddenDim: 64, nLayers: 1, nHeads: 4, nKvHeads: 4, vocabSize: 260, maxSeqLen: 2048 });
+  const bytes = encodeSqz({ config, tokenizer: syntheticTokenizer(260), quant: { method: 'f32' } }, syntheticRecords(config));
+  const m = await loadModel(bytes, { backend: 'wasm', ctx: 2048 });
+  try {
+    const heap = (m.backend as WasmBackend).heap;
+    let at1100 = 0;
+    for (let pos = 0; pos < 1600; pos++) {
+      m.forward([3 + (pos % 200)], pos);
+      if (pos === 1100) at1100 = heap.used;
+    }
+    // one token more each step asked 4 bytes more of scratch: a new block per token, ~2.6 MB here
+    assert.ok(heap.used - at1100 < 64 * 1024, `the heap grew ${heap.used - at1100} bytes over 500 tokens`);
+    const plan = planMemory(config, SqzReader.fromBytes(bytes).entries, { name: 'wasm', heap: { used: (await WasmBackend.create()).heap.used } }, 2048, 64);
+    assert.ok(plan.total >= heap.used, `the plan (${plan.total}) is below what the heap holds (${heap.used})`);
+  } finally {
+    await m.close();
+  }
+});
+
 test.run();
