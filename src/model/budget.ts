@@ -94,13 +94,16 @@ export function planMemory(c: ModelConfig, tensors: readonly IndexedTensor[], b:
   let weights = 0;
   for (const t of tensors) weights += placedBytes(t, b);
   const kvCache = kvBytes(c, ctx);
-  const widest = Math.max(c.vocabSize, c.hiddenDim, c.dim);
   const state = batch * (5 * c.dim + 2 * c.hiddenDim + c.vocabSize) * F32 + 2 * c.nLayers * BLOCK;
-  // The kernels' named scratch (wasm/index.ts): attention scores, one decoded tile per thread, int16
-  // activations, the split matmul's rows. Each grows in powers of two, leaving its smaller blocks
-  // behind, so it takes at most 4x its largest request.
+  // The kernels' named scratch (wasm/index.ts): attention scores, one decoded tile of rows per
+  // thread (dense.ts matmulScratchBytes), the fast path's int16 activations, the split matmul's
+  // rows. Each grows in powers of two, leaving its smaller blocks behind, so it takes at most 4x
+  // its largest request.
   const threads = b.threads ?? 1;
-  const largest = Math.max(ctx, 1024) * F32 + threads * (Math.max(16 * widest, 1 << 17) + 64) + batch * (widest + 64) * 2 + (threads > 1 ? batch * widest * F32 : 0);
+  const cols = Math.max(c.dim, c.hiddenDim);
+  const rows = Math.max(c.vocabSize, c.hiddenDim, c.dim);
+  const largest =
+    Math.max(ctx, 1024) * F32 + threads * (Math.max(16 * cols, 1 << 17) + 64) + (b.fast ? batch * (3 * cols + 128) : 0) + (threads > 1 ? batch * rows * F32 : 0);
   const scratch = 4 * largest;
   const activations = state + scratch;
   const base = b.heap?.used ?? 0;
