@@ -16,9 +16,10 @@ import { UsageError } from './util/errors.ts';
 
 export { Model } from './model/model.ts';
 export type { GenerateOptions, GenerateResult, GenerateStats, ModelOptions, QueuedPerplexityOptions } from './model/model.ts';
+export { DEFAULT_CONTEXT } from './model/budget.ts';
 export type { SamplerOptions } from './generate/sampler.ts';
 export type { PerplexityOptions, PerplexityResult } from './generate/perplexity.ts';
-export { SqzError, FormatError, UnsupportedError, UsageError, CudaUnavailableError } from './util/errors.ts';
+export { SqzError, FormatError, UnsupportedError, UsageError, CudaUnavailableError, MemoryLimitError, NonFiniteError } from './util/errors.ts';
 export type { CudaUnavailableReason } from './util/errors.ts';
 export { MAX_READ, bytesSource, fileSource, streamSource, urlSource } from './format/source.ts';
 export type { ByteSource, ModelSource } from './format/source.ts';
@@ -65,7 +66,7 @@ export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Pr
   try {
     const backend = await createBackend(opts.backend, opts);
     try {
-      return await Model.fromRecords(reader.header.config, reader.header.tokenizer, reader.records(), backend, opts);
+      return await Model.fromRecords(reader.header.config, reader.header.tokenizer, reader.records(), backend, opts, { source: reader.source, tensors: reader.entries });
     } catch (e) {
       await closeBackend(backend);
       throw e;

@@ -146,6 +146,31 @@ function checkBits(r: TensorRecord, bits: unknown, allowed: readonly number[]): 
   if (typeof bits !== 'number' || !allowed.includes(bits)) fail(r, `bits ${fmt(bits)} is not one of ${allowed.join(', ')}`);
 }
 
+/**
+ * Refuses a NaN or infinity in an f32 field, naming the tensor, the field and the first bad entry:
+ * one pass of exponent tests over the values (beside the checksum pass every read makes, it adds
+ * about a third), so a broken checkpoint fails at load instead of giving <unk> after <unk>.
+ */
+function checkFiniteF32(r: TensorRecord, field: string, a: Float32Array): void {
+  const bits = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  for (let i = 0; i < bits.length; i++) if ((bits[i] & 0x7f800000) === 0x7f800000) nonFinite(r, field, i, a[i]);
+}
+
+/** The same over binary16 bit patterns (exponent 0x1f: an infinity or NaN), two halves per 32-bit word where aligned. */
+function checkFiniteF16(r: TensorRecord, field: string, h: Uint16Array): void {
+  let i = 0;
+  if ((h.byteOffset & 3) === 0) {
+    // whole words up to the first that holds a bad half; the loop below then finds which one
+    const w = new Uint32Array(h.buffer, h.byteOffset, h.length >>> 1);
+    for (let k = 0; k < w.length && (w[k] & 0x7c00) !== 0x7c00 && (w[k] & 0x7c000000) !== 0x7c000000; k++) i += 2;
+  }
+  for (; i < h.length; i++) if ((h[i] & 0x7c00) === 0x7c00) nonFinite(r, field, i, halvesToFloats(h.subarray(i, i + 1))[0]);
+}
+
+function nonFinite(r: TensorRecord, field: string, i: number, v: number): never {
+  fail(r, `${field}[${i}] is ${v}: the tensor holds a NaN or an infinity`);
+}
+
 /** Reads a bin field as an aligned typed array; `optional` fields may be absent or nil. */
 function binField<T extends Float32Array | Uint16Array | Int32Array | Uint8Array>(w: WireMap, key: string, Ctor: { new (n: number): T; readonly BYTES_PER_ELEMENT: number; readonly name: string }, base: { name: string; kind: string }, where = ''): T {
   const v = w[key];
@@ -177,6 +202,7 @@ const f32: KindTraits<F32Record> = {
   fields: ['data'],
   validate(r) {
     checkArray(r, 'data', r.data, Float32Array, numel(r.shape), `shape ${fmt(r.shape)}`);
+    checkFiniteF32(r, 'data', r.data);
   },
   encode: (r) => ({ data: leBytes(r.data) }),
   decode: (w, b) => ({ name: b.name, kind: 'f32', shape: b.shape, data: binField(w, 'data', Float32Array, { ...b, kind: 'f32' }) }),
@@ -190,6 +216,7 @@ const f16: KindTraits<F16Record> = {
   fields: ['data'],
   validate(r) {
     checkArray(r, 'data', r.data, Uint16Array, numel(r.shape), `shape ${fmt(r.shape)}`);
+    checkFiniteF16(r, 'data', r.data);
   },
   encode: (r) => ({ data: leBytes(r.data) }),
   decode: (w, b) => ({ name: b.name, kind: 'f16', shape: b.shape, data: binField(w, 'data', Uint16Array, { ...b, kind: 'f16' }) }),
@@ -209,6 +236,7 @@ function validateSparse(r: TensorRecord, s: CsrSparse, rows: number, cols: numbe
   }
   checkArray(r, 'sparse.colIdx', s.colIdx, Int32Array, nnz, `rowPtr[${rows}] = ${nnz}`);
   checkArray(r, 'sparse.values', s.values, Float32Array, nnz, `rowPtr[${rows}] = ${nnz}`);
+  checkFiniteF32(r, 'sparse.values', s.values);
   for (let k = 0; k < nnz; k++) {
     const c = s.colIdx[k];
     if (c < 0 || c >= cols) fail(r, `sparse.colIdx[${k}] = ${c} is outside 0..${cols - 1}`);
@@ -230,6 +258,7 @@ const nuq: KindTraits<NuqRecord> = {
     checkBits(r, r.bits, [3, 4]);
     const levels = 1 << r.bits;
     checkArray(r, 'lut', r.lut, Float32Array, rows * levels, `${rows} rows x ${levels} levels`);
+    checkFiniteF32(r, 'lut', r.lut);
     if (r.lutType !== undefined && r.lutType !== 'f16') fail(r, `lutType ${fmt(r.lutType)} is not 'f16' (absent means f32)`);
     checkArray(r, 'indices', r.indices, Uint8Array, rows * rowBytes(r.bits, cols), `${rows} rows x ${rowBytes(r.bits, cols)} bytes (${cols} columns at ${r.bits} bits)`);
     if (r.sparse !== undefined) validateSparse(r, r.sparse, rows, cols);
@@ -288,7 +317,7 @@ function exactHalves(r: NuqRecord): Uint16Array {
   for (let i = 0; i < h.length; i++) {
     const v = r.lut[i];
     h[i] = floatToHalf(v);
-    if (t[h[i]] !== v && !Number.isNaN(v)) fail(r, `lut[${i}] = ${v} is not exactly representable in f16 (lutType 'f16')`);
+    if (t[h[i]] !== v) fail(r, `lut[${i}] = ${v} is not exactly representable in f16 (lutType 'f16')`);
   }
   return h;
 }
@@ -315,6 +344,8 @@ const uniform: KindTraits<UniformRecord> = {
     const why = `${rows} rows x ${groups} groups (${cols} columns, group size ${r.groupSize})`;
     checkArray(r, 'scales', r.scales, Float32Array, rows * groups, why);
     checkArray(r, 'zeros', r.zeros, Float32Array, rows * groups, why);
+    checkFiniteF32(r, 'scales', r.scales);
+    checkFiniteF32(r, 'zeros', r.zeros);
     checkArray(r, 'values', r.values, Uint8Array, rows * rowBytes(r.bits, cols), `${rows} rows x ${rowBytes(r.bits, cols)} bytes (${cols} columns at ${r.bits} bits)`);
   },
   encode: (r) => ({ bits: r.bits, groupSize: r.groupSize, scales: leBytes(r.scales), zeros: leBytes(r.zeros), values: leBytes(r.values) }),

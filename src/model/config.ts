@@ -52,17 +52,89 @@ export function tensorShapes(c: ModelConfig): Map<string, number[]> {
   return m;
 }
 
-/** Checks a config's numbers are usable, naming the first bad field. */
-export function validateConfig(c: ModelConfig, source: string): void {
-  const positive = ['dim', 'hiddenDim', 'nLayers', 'nHeads', 'nKvHeads', 'vocabSize', 'maxSeqLen'] as const;
-  for (const k of positive) {
-    if (!Number.isInteger(c[k]) || c[k] <= 0) throw new FormatError(`${source}: config ${k} = ${c[k]} is not a positive integer`);
+/**
+ * Bounds on each integer field: far above every released Llama-family model (Llama 3.1 405B: dim
+ * 16384, hidden 53248, 126 layers, 128 heads; vocabularies up to ~256K; contexts up to ~10M), and
+ * low enough that a corrupt count fails here, at once, instead of building a 2^31-entry tensor map.
+ */
+export const CONFIG_LIMITS = {
+  dim: 1 << 16,
+  hiddenDim: 1 << 18,
+  nLayers: 1024,
+  nHeads: 1024,
+  nKvHeads: 1024,
+  vocabSize: 1 << 22,
+  maxSeqLen: 1 << 24,
+} as const;
+
+/** What each config field is called where it came from (HF's num_hidden_layers, GGUF's block_count...), for error messages. */
+export type ConfigFieldNames = Partial<Record<keyof ModelConfig, string>>;
+
+/**
+ * Checks every field of a config before anything is built from it: types, bounds (CONFIG_LIMITS),
+ * and how the fields must relate (heads divide dim into even head sizes, KV heads divide heads).
+ * Throws a one-line FormatError naming `source` and the first bad field (by its name in `names`
+ * when the reader gives one).
+ */
+export function validateConfig(c: ModelConfig, source: string, names: ConfigFieldNames = {}): void {
+  const field = (k: keyof ModelConfig): string => (names[k] ? `${names[k]} (${k})` : k);
+  const bad = (k: keyof ModelConfig, why: string): never => {
+    throw new FormatError(`${source}: config ${field(k)} = ${show(c[k])} ${why}`);
+  };
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new FormatError(`${source}: the model config is not a map`);
+  if (c.arch !== 'llama') throw new FormatError(`${source}: architecture ${show(c.arch)} is not supported (llama family only)`);
+  for (const [k, max] of Object.entries(CONFIG_LIMITS) as [keyof typeof CONFIG_LIMITS, number][]) {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > max) bad(k, `is not a positive integer (at most ${max})`);
   }
-  if (c.arch !== 'llama') throw new FormatError(`${source}: architecture '${c.arch}' is not supported (llama family only)`);
-  if (c.dim % c.nHeads) throw new FormatError(`${source}: dim ${c.dim} is not a multiple of n_heads ${c.nHeads}`);
-  if ((c.dim / c.nHeads) % 2) throw new FormatError(`${source}: head size ${c.dim / c.nHeads} is odd; RoPE needs pairs`);
-  if (c.nHeads % c.nKvHeads) throw new FormatError(`${source}: n_heads ${c.nHeads} is not a multiple of n_kv_heads ${c.nKvHeads}`);
-  if (!(c.ropeTheta > 0)) throw new FormatError(`${source}: rope theta ${c.ropeTheta} must be positive`);
-  if (!(c.normEps > 0)) throw new FormatError(`${source}: norm eps ${c.normEps} must be positive`);
-  if (c.rope !== 'interleaved' && c.rope !== 'half') throw new FormatError(`${source}: unknown RoPE style '${c.rope}'`);
+  if (c.dim % c.nHeads) throw new FormatError(`${source}: config dim ${c.dim} is not a multiple of n_heads ${c.nHeads}`);
+  if ((c.dim / c.nHeads) % 2) throw new FormatError(`${source}: config head size ${c.dim / c.nHeads} (dim ${c.dim} / n_heads ${c.nHeads}) is odd; RoPE needs pairs`);
+  if (c.nHeads % c.nKvHeads) throw new FormatError(`${source}: config n_heads ${c.nHeads} is not a multiple of n_kv_heads ${c.nKvHeads}`);
+  if (typeof c.ropeTheta !== 'number' || !Number.isFinite(c.ropeTheta) || c.ropeTheta <= 0) bad('ropeTheta', 'is not a finite positive number');
+  if (typeof c.normEps !== 'number' || !Number.isFinite(c.normEps) || c.normEps <= 0 || c.normEps >= 1) bad('normEps', 'is not a number between 0 and 1');
+  if (typeof c.tiedEmbeddings !== 'boolean') bad('tiedEmbeddings', 'is not true or false');
+  if (c.rope !== 'interleaved' && c.rope !== 'half') bad('rope', "is not 'interleaved' or 'half'");
+}
+
+/** A config value as it would read in the file (NaN, 1e+308, "text", ...), kept short. */
+function show(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'boolean' || v === undefined || v === null) return String(v);
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 40 ? s.slice(0, 37) + '...' : s;
+}
+
+/** A tensor as an index or checkpoint lists it. */
+export interface TensorListing {
+  name: string;
+  shape: readonly number[];
+}
+
+/**
+ * Checks that the tensors present are exactly the ones the config needs (tensorShapes), with the
+ * config's shapes: a file that stores more layers than its config says (or fewer), a head the
+ * config ties away, or a matrix of another size is refused, naming the tensors. Run on an index,
+ * before any tensor is read.
+ */
+export function checkTensorSet(c: ModelConfig, present: Iterable<TensorListing>, source: string): void {
+  const want = tensorShapes(c);
+  const leftover: string[] = [];
+  const seen = new Set<string>();
+  for (const t of present) {
+    const shape = want.get(t.name);
+    if (!shape) {
+      leftover.push(t.name);
+      continue;
+    }
+    seen.add(t.name);
+    if (shape.join('x') !== t.shape.join('x')) throw new FormatError(`${source}: tensor '${t.name}' has shape [${t.shape}] but the config implies [${shape}]`);
+  }
+  const missing = [...want.keys()].filter((n) => !seen.has(n));
+  const layers = `${c.nLayers} layer${c.nLayers === 1 ? '' : 's'}${c.tiedEmbeddings ? ', tied embeddings' : ''}`;
+  if (missing.length) throw new FormatError(`${source}: ${missing.length} tensor${missing.length === 1 ? '' : 's'} the config (${layers}) needs ${missing.length === 1 ? 'is' : 'are'} missing: ${listNames(missing)}`);
+  if (leftover.length) throw new FormatError(`${source}: ${leftover.length} tensor${leftover.length === 1 ? '' : 's'} the config (${layers}) does not use: ${listNames(leftover)}`);
+}
+
+function listNames(names: string[]): string {
+  const shown = names.slice(0, 6).map((n) => `'${n}'`).join(', ');
+  return names.length > 6 ? `${shown} and ${names.length - 6} more` : shown;
 }

@@ -11,22 +11,37 @@
 // holds the model rather than corrupt it.
 import type { Backend, Weight } from '../backend/types.ts';
 import type { TensorRecord } from '../format/kinds.ts';
+import { withContext } from '../format/sqz.ts';
 import { Sampler, type SamplerOptions } from '../generate/sampler.ts';
 import { nllOf, windows, type PerplexityOptions, type PerplexityResult } from '../generate/perplexity.ts';
 import { createTokenizer, type Tokenizer } from '../tokenizer/index.ts';
 import type { TokenizerSpec } from '../tokenizer/spec.ts';
-import { FormatError, UsageError } from '../util/errors.ts';
+import { FormatError, MemoryLimitError, NonFiniteError, UsageError } from '../util/errors.ts';
 import { TurnQueue } from '../util/queue.ts';
 import { nextTick } from '../util/tick.ts';
 import { StopMatcher } from '../generate/stop.ts';
-import { type ModelConfig, tensorShapes, validateConfig } from './config.ts';
+import { type BudgetBackend, checkMemory, contextLength, denseListing, type IndexedTensor, memoryLimit, planMemory, WASM_LIMIT } from './budget.ts';
+import { checkTensorSet, type ModelConfig, tensorShapes, validateConfig } from './config.ts';
 import { assembleWeights, forward, RunState, type ModelWeights } from './forward.ts';
 
 export interface ModelOptions {
-  /** Context length to allocate the KV cache for (default: the model's maximum). */
+  /** Context length to allocate the KV cache for (default: the model's maximum, up to 4096). */
   ctx?: number;
   /** Most tokens one forward pass takes at once (default 64). */
   batch?: number;
+  /**
+   * Most bytes the load may place (weights, KV cache, activations), checked from the header before
+   * anything is allocated (MemoryLimitError). The WASM backend is held to wasm32's 4 GiB anyway.
+   */
+  maxMemory?: number;
+}
+
+/** What the loader knows about where the records come from, for its checks before they are read. */
+export interface RecordsSource {
+  /** Names the file (or checkpoint) in error messages. */
+  source?: string;
+  /** The tensor index: checked against the config, and sized for the memory budget. Default: the dense f32 tensors the config implies (a checkpoint). */
+  tensors?: readonly IndexedTensor[];
 }
 
 export interface GenerateOptions extends SamplerOptions {
@@ -97,45 +112,57 @@ export class Model {
   private constructor(
     readonly config: ModelConfig,
     tokenizerSpec: TokenizerSpec,
+    tokenizer: Tokenizer,
     readonly backend: Backend,
     readonly weights: ModelWeights,
-    opts: ModelOptions,
+    ctx: number,
+    batch: number,
   ) {
-    const ctx = opts.ctx ?? config.maxSeqLen;
-    if (!(ctx >= 2 && ctx <= config.maxSeqLen)) throw new UsageError(`context ${ctx} must be between 2 and the model's ${config.maxSeqLen}`);
-    this.state = new RunState(backend, config, ctx, Math.min(opts.batch ?? 64, ctx));
-    this.tokenizer = createTokenizer(tokenizerSpec);
+    this.tokenizer = tokenizer;
+    this.state = new RunState(backend, config, ctx, batch);
     const template = tokenizerSpec.kind === 'hf' ? tokenizerSpec.chatTemplate : undefined;
     this.chatTemplate = typeof template === 'string' ? template : undefined;
   }
 
-  /** Builds a model from a config, tokenizer and tensor records (streamed: each is uploaded, then dropped). */
+  /**
+   * Builds a model from a config, tokenizer and tensor records (streamed: each is uploaded, then
+   * dropped). Before the first record is read: the config's fields, the tensor index against the
+   * config (every tensor it needs, none it does not), the tokenizer, and the memory the load needs
+   * against the limit; so a file that cannot load fails at once, naming `from.source`.
+   */
   static async fromRecords(
     config: ModelConfig,
     tokenizer: TokenizerSpec | null | undefined,
     records: AsyncIterable<TensorRecord> | Iterable<TensorRecord>,
     backend: Backend,
     opts: ModelOptions = {},
+    from: RecordsSource = {},
   ): Promise<Model> {
-    validateConfig(config, 'model');
-    if (!tokenizer) throw new FormatError('model has no tokenizer (a llama2.c checkpoint needs --tokenizer tokenizer.bin)');
+    const source = from.source ?? 'model';
+    validateConfig(config, source);
+    if (!tokenizer) throw new FormatError(`${source}: the model has no tokenizer (a llama2.c checkpoint needs --tokenizer tokenizer.bin)`);
+    const ctx = contextLength(config, opts.ctx);
+    const batch = Math.min(opts.batch ?? 64, ctx);
+    const tensors = from.tensors ?? denseListing(config);
+    if (from.tensors) checkTensorSet(config, from.tensors, source);
+    const b = backend as Backend & BudgetBackend;
+    checkMemory(planMemory(config, tensors, b, ctx, batch), config, ctx, memoryLimit(b, opts.maxMemory), source);
+    const tok = withContext(source, 'header tokenizer', 'the tokenizer', () => createTokenizer(tokenizer));
     const shapes = tensorShapes(config);
     const byName = new Map<string, Weight>();
     for await (const rec of records) {
       const want = shapes.get(rec.name);
-      if (!want) continue;
-      if (want.join('x') !== rec.shape.join('x')) {
-        throw new FormatError(`tensor ${rec.name} has shape [${rec.shape}] but the config implies [${want}]`);
-      }
-      byName.set(rec.name, backend.upload(rec));
+      if (!want) throw new FormatError(`${source}: tensor '${rec.name}' is not one the config (${config.nLayers} layers) uses`);
+      if (want.join('x') !== rec.shape.join('x')) throw new FormatError(`${source}: tensor '${rec.name}' has shape [${rec.shape}] but the config implies [${want}]`);
+      byName.set(rec.name, upload(backend, rec, source));
     }
     const get = (name: string): Weight => {
       const w = byName.get(name);
-      if (!w) throw new FormatError(`tensor ${name} is missing`);
+      if (!w) throw new FormatError(`${source}: tensor '${name}' is missing`);
       return w;
     };
     const weights = assembleWeights(config, get);
-    return new Model(config, tokenizer, backend, weights, opts);
+    return new Model(config, tokenizer, tok, backend, weights, ctx, batch);
   }
 
   /** Releases the backend's resources (the WASM backend's worker threads); the model cannot run afterwards. */
@@ -289,6 +316,7 @@ export class Model {
       }
       out.set(forward(this.backend, this.config, this.weights, this.state, chunk, pos + i, from), (i + from - logitsFrom) * V);
     }
+    checkFinite(out, V, pos + logitsFrom);
     return out;
   }
 
@@ -310,6 +338,32 @@ export class Model {
       }
       opts.onProgress?.(k + 1, wins.length);
     });
-    return { perplexity: Math.exp(nll / count), nll: nll / count, tokens: count };
+    const perplexity = Math.exp(nll / count);
+    // finite logits can still give an nll too large for exp (logits near f32's limit)
+    if (!Number.isFinite(perplexity)) throw new NonFiniteError(`perplexity overflows: the mean negative log-likelihood is ${nll / count} nats per token`);
+    return { perplexity, nll: nll / count, tokens: count };
+  }
+}
+
+/** One record onto the backend; running out of WASM memory anyway (the budget is an estimate) is the same typed error the budget gives. */
+function upload(backend: Backend, rec: TensorRecord, source: string): Weight {
+  try {
+    return backend.upload(rec);
+  } catch (e) {
+    if ((e as Error)?.name !== 'WasmMemoryError') throw e;
+    throw new MemoryLimitError(`${source}: tensor '${rec.name}': ${(e as Error).message}`, NaN, WASM_LIMIT);
+  }
+}
+
+/**
+ * Throws NonFiniteError at the first NaN or infinity in logits [n, V] of positions first.. : broken
+ * weights or an overflow must not become a sampled token (<unk> after <unk>) or a NaN perplexity.
+ * One pass over what the sampler or the scorer reads next anyway.
+ */
+function checkFinite(logits: Float32Array, V: number, first: number): void {
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i];
+    // v - v is 0 for every finite v, NaN for NaN and both infinities
+    if (v - v !== 0) throw new NonFiniteError(`the logits at position ${first + Math.floor(i / V)} are not finite (token ${i % V} is ${v}): the model's weights or activations hold a NaN or an infinity`);
   }
 }

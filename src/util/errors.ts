@@ -33,3 +33,22 @@ export class CudaUnavailableError extends SqzError {
     super(message);
   }
 }
+
+/** A load that would need more memory than it may take (wasm32's 4 GiB, or the caller's maxMemory), refused before anything is allocated. */
+export class MemoryLimitError extends SqzError {
+  override name = 'MemoryLimitError';
+  constructor(
+    message: string,
+    /** Bytes the load needs. */
+    readonly need: number,
+    /** Bytes it may take. */
+    readonly limit: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The model computed a NaN or infinity (logits, a perplexity): its weights or activations are broken, and no result is given. */
+export class NonFiniteError extends SqzError {
+  override name = 'NonFiniteError';
+}

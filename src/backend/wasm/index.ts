@@ -254,7 +254,8 @@ export class WasmBackend implements Backend {
   }
 
   attention(out: Vec, q: Vec, kCache: Vec, vCache: Vec, nHeads: number, nKvHeads: number, headSize: number, nPos: number): void {
-    const att = this.heap.scratch('attention-scores', Math.max(nPos, 1024) * 4);
+    // Sized in powers of two: one position more each token would otherwise leave a block behind per token.
+    const att = this.heap.scratch('attention-scores', 2 ** Math.ceil(Math.log2(Math.max(nPos, 1024) * 4)));
     this.k.attention(out.off << 2, q.off << 2, kCache.off << 2, vCache.off << 2, att, nHeads, nKvHeads, headSize, nPos);
   }
 

@@ -1,19 +1,26 @@
 // `sqz info`: what a .sqz holds, from its header alone (no tensor is decoded): the model, how it
 // was quantized (the header's quant map, layer-bits spec included) and, with --tensors, every
-// tensor's kind, shape and stored bits per weight.
+// tensor's kind, shape and stored bits per weight. With --verify it also reads every record and
+// checks it as a load would (checksum, framing, fields, finite values) and the index against the
+// config, and exits 1 naming the first bad record.
 import { numel } from '../../../src/format/kinds.ts';
 import { SqzReader } from '../../../src/format/reader.ts';
+import { checkTensorSet } from '../../../src/model/config.ts';
+import { FormatError, SqzError } from '../../../src/util/errors.ts';
 import { type Command, onePositional } from '../command.ts';
 
 export const info: Command = {
   name: 'info',
   summary: 'show a .sqz file: model shape, quantization settings, tensors',
-  usage: `sqz info <model.sqz> [--tensors] [--json]
+  usage: `sqz info <model.sqz> [--tensors] [--json] [--verify]
       --tensors            one line per tensor: kind, shape, KiB, stored bits per weight
-      --json               the header as JSON (config, tokenizer kind, quant, tensor index)`,
+      --json               the header as JSON (config, tokenizer kind, quant, tensor index)
+      --verify             read every tensor and check it (checksum, fields, finite values) and the
+                           index against the config; exit 1 naming the first bad record`,
   options: {
     tensors: { type: 'boolean' },
     json: { type: 'boolean' },
+    verify: { type: 'boolean' },
   },
   async run(p) {
     const file = onePositional(p, this, 'model .sqz');
@@ -21,7 +28,8 @@ export const info: Command = {
     try {
       const { config: c, tokenizer, quant, tensors } = r.header;
       if (p.values.json) {
-        console.log(JSON.stringify({ file, bytes: r.fileBytes, config: c, tokenizer: tokenizer?.kind ?? null, quant, tensors }, null, 1));
+        if (p.values.verify) await verify(r, file, true);
+        console.log(JSON.stringify({ file, bytes: r.fileBytes, config: c, tokenizer: tokenizer?.kind ?? null, quant, tensors, ...(p.values.verify && { verified: true }) }, null, 1));
         return;
       }
       const kinds = new Map<string, number>();
@@ -32,6 +40,7 @@ export const info: Command = {
           `${c.tiedEmbeddings ? ', tied embeddings' : ''}; tokenizer: ${tokenizer?.kind ?? 'none'}`,
       );
       for (const [k, v] of Object.entries(quant)) console.log(`quant.${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+      if (p.values.verify) await verify(r, file);
       if (!p.values.tensors) return;
       const width = Math.max(...tensors.map((t) => t.name.length));
       for (const t of tensors) {
@@ -44,3 +53,27 @@ export const info: Command = {
     }
   },
 };
+
+/**
+ * Reads and checks every record (all of them, so the count of bad ones is known), then the index
+ * against the config for a runnable model (one with a tokenizer; a per-layer folder's file holds a
+ * block's matrices only). Throws a FormatError naming the first bad record.
+ */
+async function verify(r: SqzReader, file: string, quiet = false): Promise<void> {
+  const bad: { name: string; error: SqzError }[] = [];
+  for (const name of r.names) {
+    try {
+      await r.get(name);
+    } catch (e) {
+      if (!(e instanceof SqzError)) throw e;
+      bad.push({ name, error: e });
+    }
+  }
+  if (bad.length) {
+    const more = bad.length > 1 ? ` (and ${bad.length - 1} more bad record${bad.length > 2 ? 's' : ''}: ${bad.slice(1, 6).map((b) => `'${b.name}'`).join(', ')}${bad.length > 6 ? ', ...' : ''})` : '';
+    throw new FormatError(`${bad[0].error.message}${more}`);
+  }
+  const model = r.header.tokenizer !== null;
+  if (model) checkTensorSet(r.header.config, r.entries, file);
+  if (!quiet) console.log(`verified: ${r.entries.length} tensors, every checksum matches and every record decodes${model ? '; the tensors are the ones the config needs' : ' (no tokenizer: not checked as a runnable model)'}`);
+}

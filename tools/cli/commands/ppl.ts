@@ -12,6 +12,7 @@ export const ppl: Command = {
       --ctx N            window length in tokens (default 256)
       --stride N         window step; each window scores its last N tokens (default ctx/2)
       --max-tokens M     score only the first M tokens of the text
+      --max-memory SIZE  refuse a model whose load needs more (2G, 512M, bytes; wasm: 4 GiB at most)
       --tokenizer FILE   tokenizer for a llama2.c checkpoint
       --backend NAME     auto (default: cuda if built and a GPU answers, else wasm), wasm, js or cuda
       --threads N        threads for the wasm backend's matrix products (default 1)

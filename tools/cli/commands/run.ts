@@ -21,7 +21,8 @@ export const run: Command = {
       --stop TEXT            end the text before TEXT (give it again for more; the model's EOS text always ends it)
   -s, --seed S               random seed (default: the clock)
       --json                 print one JSON object at the end (text, finish reason, tokens and tokens/s) instead of streaming
-      --ctx N                context length (default: the model's)
+      --ctx N                context length (default: the model's, at most 4096)
+      --max-memory SIZE      refuse a model whose load needs more (2G, 512M, bytes; wasm: 4 GiB at most)
       --tokenizer FILE       tokenizer for a llama2.c checkpoint (tokenizer.bin)
       --backend NAME         auto (default: cuda if built and a GPU answers, else wasm), wasm, js (the
                              TypeScript reference) or cuda (docs/CUDA.md)

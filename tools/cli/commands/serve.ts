@@ -11,7 +11,8 @@ export const serve: Command = {
   usage: `sqz serve <model.sqz | checkpoint> [options]
       --host HOST       address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for every interface)
       --port N          port (default 8080; 0 picks a free one)
-      --ctx N           context length (default: the model's)
+      --ctx N           context length (default: the model's, at most 4096)
+      --max-memory SIZE refuse a model whose load needs more (2G, 512M, bytes; wasm: 4 GiB at most)
       --tokenizer FILE  tokenizer for a llama2.c checkpoint (tokenizer.bin)
       --backend NAME    wasm (default) or js
       --threads N       threads for the wasm backend's matrix products (default 1)

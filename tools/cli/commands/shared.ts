@@ -13,7 +13,20 @@ export const modelOptions: Options = {
   tokenizer: { type: 'string' },
   backend: { type: 'string' },
   threads: { type: 'string' },
+  'max-memory': { type: 'string' },
 };
+
+const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 };
+
+/** --max-memory SIZE: bytes, or a number with K, M or G (powers of 1024; KiB/MiB/GiB and KB/MB/GB read the same). */
+export function maxMemoryOption(p: Parsed): number | undefined {
+  const raw = str(p, 'max-memory');
+  if (raw === undefined) return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?\s*$/i.exec(raw);
+  const bytes = m ? Number(m[1]) * UNITS[m[2].toLowerCase()] : NaN;
+  if (!(bytes >= 1)) throw new UsageError(`--max-memory expects a size such as 2G, 512M or a number of bytes, got '${raw}'`);
+  return Math.floor(bytes);
+}
 
 const BACKENDS: readonly BackendName[] = ['auto', 'wasm', 'js', 'cuda'];
 
@@ -38,7 +51,7 @@ export function fastOption(p: Parsed): boolean {
 
 /** The model a run-time command names, opened with its --tokenizer/--backend/--threads/--fast and the context (default --ctx). */
 export function openModelOption(p: Parsed, source: string, ctx = num(p, 'ctx', { int: true, min: 2 })): Promise<Model> {
-  return openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), threads: threadsOption(p), fast: fastOption(p), ctx });
+  return openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), threads: threadsOption(p), fast: fastOption(p), ctx, maxMemory: maxMemoryOption(p) });
 }
 
 /** Options every toolchain step takes. */
