@@ -51,7 +51,7 @@ export interface MemoryPlan {
 /** The context a load allocates for: `ctx` when given (checked), else min(the model's maximum, DEFAULT_CONTEXT). */
 export function contextLength(c: ModelConfig, ctx: number | undefined): number {
   if (ctx === undefined) return Math.min(c.maxSeqLen, DEFAULT_CONTEXT);
-  if (!(Number.isInteger(ctx) && ctx >= 2 && ctx <= c.maxSeqLen)) throw new UsageError(`context ${ctx} must be an integer between 2 and the model's ${c.maxSeqLen}`);
+  if (!(Number.isInteger(ctx) && ctx >= 2 && ctx <= c.maxSeqLen)) throw new UsageError(`context ${ctx} (ctx option, --ctx) must be an integer between 2 and the model's ${c.maxSeqLen}`);
   return ctx;
 }
 
