@@ -3,7 +3,9 @@
 // line, instead of being read and copied until wasm32's 4 GiB (or the machine) runs out.
 //
 // The figures follow what the backends place (src/backend/wasm/index.ts upload, RunState in
-// forward.ts): an upper bound within a few KiB per tensor, so a model that fits is never refused.
+// forward.ts): an upper bound, so a model that fits is never refused, and a close one (within
+// 0.5 MiB of the WASM heap after a run on the models measured, test/model/budget.test.ts).
+import { numel } from '../format/kinds.ts';
 import { MemoryLimitError, UsageError } from '../util/errors.ts';
 import { type ModelConfig, kvDim, tensorShapes } from './config.ts';
 
@@ -51,11 +53,9 @@ export interface MemoryPlan {
 /** The context a load allocates for: `ctx` when given (checked), else min(the model's maximum, DEFAULT_CONTEXT). */
 export function contextLength(c: ModelConfig, ctx: number | undefined): number {
   if (ctx === undefined) return Math.min(c.maxSeqLen, DEFAULT_CONTEXT);
-  if (!(Number.isInteger(ctx) && ctx >= 2 && ctx <= c.maxSeqLen)) throw new UsageError(`context ${ctx} must be an integer between 2 and the model's ${c.maxSeqLen}`);
+  if (!(Number.isInteger(ctx) && ctx >= 2 && ctx <= c.maxSeqLen)) throw new UsageError(`context ${ctx} (ctx option, --ctx) must be an integer between 2 and the model's ${c.maxSeqLen}`);
   return ctx;
 }
-
-const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** Bytes one tensor takes once the backend has placed it. */
 export function placedBytes(t: IndexedTensor, b: BudgetBackend): number {

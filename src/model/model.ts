@@ -154,7 +154,7 @@ export class Model {
       const want = shapes.get(rec.name);
       if (!want) throw new FormatError(`${source}: tensor '${rec.name}' is not one the config (${config.nLayers} layers) uses`);
       if (want.join('x') !== rec.shape.join('x')) throw new FormatError(`${source}: tensor '${rec.name}' has shape [${rec.shape}] but the config implies [${want}]`);
-      byName.set(rec.name, upload(backend, rec, source));
+      byName.set(rec.name, placing(source, `tensor '${rec.name}'`, () => backend.upload(rec)));
     }
     const get = (name: string): Weight => {
       const w = byName.get(name);
@@ -162,7 +162,7 @@ export class Model {
       return w;
     };
     const weights = assembleWeights(config, get);
-    return new Model(config, tokenizer, tok, backend, weights, ctx, batch);
+    return placing(source, `the KV cache and activations for a context of ${ctx}`, () => new Model(config, tokenizer, tok, backend, weights, ctx, batch));
   }
 
   /** Releases the backend's resources (the WASM backend's worker threads); the model cannot run afterwards. */
@@ -345,13 +345,13 @@ export class Model {
   }
 }
 
-/** One record onto the backend; running out of WASM memory anyway (the budget is an estimate) is the same typed error the budget gives. */
-function upload(backend: Backend, rec: TensorRecord, source: string): Weight {
+/** Runs a placement (a weight, the run state); running out of WASM memory anyway (the budget is an estimate) is the typed error the budget gives. */
+function placing<T>(source: string, what: string, f: () => T): T {
   try {
-    return backend.upload(rec);
+    return f();
   } catch (e) {
     if ((e as Error)?.name !== 'WasmMemoryError') throw e;
-    throw new MemoryLimitError(`${source}: tensor '${rec.name}': ${(e as Error).message}`, NaN, WASM_LIMIT);
+    throw new MemoryLimitError(`${source}: ${what}: ${(e as Error).message}`, NaN, WASM_LIMIT);
   }
 }
 

@@ -58,6 +58,20 @@ test('sqz info --verify: a good file passes, a flipped bit in a record is named 
   oneLineError(['info', two, '--verify'], /tensor 'layers\.0\.attn\.k' is corrupt .*\(and 2 more bad records: 'layers\.1\.mlp\.up', 'norm'\)$/);
 });
 
+test('sqz info: the memory a load takes, at least the f32 weights plus the KV cache of the default context', () => {
+  const out = sqz('info', file).stdout;
+  const m = /^memory: a load on the wasm backend at context (\d+) takes (\d+\.\d\d) MiB \(weights (\d+\.\d\d) MiB, KV cache (\d+\.\d\d) MiB, activations \d+\.\d\d MiB\)$/m.exec(out);
+  assert.ok(m, out);
+  const c = syntheticConfig({ seed: 4 } as never);
+  assert.is(Number(m[1]), Math.min(c.maxSeqLen, 4096));
+  const f32 = entries.reduce((s, e) => s + e.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  const kv = 2 * c.nLayers * Number(m[1]) * (c.dim / c.nHeads) * c.nKvHeads * 4;
+  const MiB = 2 ** 20;
+  assert.ok(Math.abs(Number(m[3]) * MiB - f32) < 0.01 * f32 + 0.01 * MiB, `weights ${m[3]} MiB vs ${f32 / MiB}`);
+  assert.ok(Math.abs(Number(m[4]) * MiB - kv) <= 0.005 * MiB, `KV ${m[4]} MiB vs ${kv / MiB}`);
+  assert.ok(Number(m[2]) * MiB >= f32 + kv);
+});
+
 test('sqz ppl and sqz run: a model whose activations overflow exits 1 with one line, no perplexity printed', async () => {
   const config = syntheticConfig({ seed: 4 } as never);
   const records = [...syntheticRecords(config)].map((rec) => (rec.name === 'layers.1.mlp_norm' && rec.kind === 'f32' ? { ...rec, data: rec.data.map(() => 1e30) } : rec));

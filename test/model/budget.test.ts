@@ -9,7 +9,7 @@ import type { TensorRecord } from '../../src/format/kinds.ts';
 import { SqzReader } from '../../src/format/reader.ts';
 import type { ByteSource } from '../../src/format/source.ts';
 import { encodeHeader, encodeSqz, type SqzIndexEntry } from '../../src/format/sqz.ts';
-import { loadModel } from '../../src/index.ts';
+import { loadModel, Model } from '../../src/index.ts';
 import { DEFAULT_CONTEXT, planMemory } from '../../src/model/budget.ts';
 import { type ModelConfig, tensorShapes } from '../../src/model/config.ts';
 import { MemoryLimitError, UsageError } from '../../src/util/errors.ts';
@@ -126,6 +126,18 @@ test('the estimate bounds what the WASM heap holds after generating and scoring 
       await m.close();
     }
   }
+});
+
+test('running out of WASM memory anyway (the plan is an estimate) is a MemoryLimitError naming the source and the tensor', async () => {
+  const config = syntheticConfig({ vocabSize: 260 });
+  const backend = await WasmBackend.create();
+  const full = Object.assign(Object.create(backend), {
+    upload(rec: TensorRecord) {
+      if (rec.name === 'layers.1.mlp.up') throw Object.assign(new Error('WASM memory exhausted: this needs 9 bytes'), { name: 'WasmMemoryError' });
+      return backend.upload(rec);
+    },
+  });
+  await rejects(Model.fromRecords(config, syntheticTokenizer(260), syntheticRecords(config), full, {}, { source: 'm.sqz' }), MemoryLimitError, /^m\.sqz: tensor 'layers\.1\.mlp\.up': WASM memory exhausted/);
 });
 
 test('past 1024 positions the heap stops growing, and stays within the plan (attention scratch grows in powers of two)', async () => {

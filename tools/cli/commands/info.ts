@@ -1,10 +1,11 @@
 // `sqz info`: what a .sqz holds, from its header alone (no tensor is decoded): the model, how it
 // was quantized (the header's quant map, layer-bits spec included) and, with --tensors, every
-// tensor's kind, shape and stored bits per weight. With --verify it also reads every record and
+// tensor's kind, shape and stored bits per weight, and the memory a load takes. With --verify it also reads every record and
 // checks it as a load would (checksum, framing, fields, finite values) and the index against the
 // config, and exits 1 naming the first bad record.
 import { numel } from '../../../src/format/kinds.ts';
 import { SqzReader } from '../../../src/format/reader.ts';
+import { contextLength, planMemory, size, WASM_LIMIT } from '../../../src/model/budget.ts';
 import { checkTensorSet } from '../../../src/model/config.ts';
 import { FormatError, SqzError } from '../../../src/util/errors.ts';
 import { type Command, onePositional } from '../command.ts';
@@ -40,6 +41,7 @@ export const info: Command = {
           `${c.tiedEmbeddings ? ', tied embeddings' : ''}; tokenizer: ${tokenizer?.kind ?? 'none'}`,
       );
       for (const [k, v] of Object.entries(quant)) console.log(`quant.${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+      console.log(memoryLine(r));
       if (p.values.verify) await verify(r, file);
       if (!p.values.tensors) return;
       const width = Math.max(...tensors.map((t) => t.name.length));
@@ -53,6 +55,15 @@ export const info: Command = {
     }
   },
 };
+
+/** What loading the file on the wasm backend at its default context takes (src/model/budget.ts), from the index. */
+function memoryLine(r: SqzReader): string {
+  const c = r.header.config;
+  const ctx = contextLength(c, undefined);
+  const plan = planMemory(c, r.entries, { name: 'wasm' }, ctx, Math.min(64, ctx));
+  const over = plan.total > WASM_LIMIT ? `; more than wasm32's 4 GiB: it loads on the wasm backend only with a shorter --ctx, if at all` : '';
+  return `memory: a load on the wasm backend at context ${ctx} takes ${size(plan.total)} (weights ${size(plan.weights)}, KV cache ${size(plan.kvCache)}, activations ${size(plan.activations)})${over}`;
+}
 
 /**
  * Reads and checks every record (all of them, so the count of bad ones is known), then the index
