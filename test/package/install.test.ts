@@ -110,6 +110,11 @@ test('npm pack, then npm install <tarball> in an empty project: the CLI, JavaScr
   writeFileSync(join(app, 'app.ts'), TS_APP);
   const ok = sh(process.execPath, [tsc, '-p', 'tsconfig.json'], app);
   assert.is(ok.code, 0, `tsc on a correct app: ${ok.out}${ok.err}`);
+  // TypeScript's older resolution ignores exports: types and typesVersions lead it to the same files
+  const old = { compilerOptions: { ...TSCONFIG.compilerOptions, module: 'esnext', moduleResolution: 'node10', ignoreDeprecations: '5.0' }, files: ['app.ts'] };
+  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(old));
+  const ok10 = sh(process.execPath, [tsc, '-p', 'tsconfig.json'], app);
+  assert.is(ok10.code, 0, `tsc (moduleResolution node10) on a correct app: ${ok10.out}${ok10.err}`);
   writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ ...TSCONFIG, files: ['bad.ts'] }));
   writeFileSync(join(app, 'bad.ts'), TS_BAD);
   const bad = sh(process.execPath, [tsc, '-p', 'tsconfig.json'], app);
