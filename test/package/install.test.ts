@@ -41,7 +41,9 @@ process.stdout.write(JSON.stringify({ text, usageError: bad instanceof UsageErro
 `;
 
 const TS_APP = `
+/// <reference types="squeeze-edge/model" />
 import { loadModel, type GenerateOptions, type LoadOptions, type Model } from 'squeeze-edge';
+import model from 'squeeze-edge:model'; // what the build-time plugin provides (type only here: tsc does not run it)
 // the browser bundle is a bundle of its own: its Model is its own class, and typed as such
 import { loadModel as loadInBrowser, type Model as BrowserModel } from 'squeeze-edge/browser';
 import { prepareModel, quantize, squeezeEdge, type QuantizeResult } from 'squeeze-edge/toolchain';
@@ -57,6 +59,7 @@ export async function run(bytes: Uint8Array): Promise<string> {
 export const fromUrl = (u: URL): Promise<BrowserModel> => loadInBrowser(u, { threads: 1 });
 export const q: Promise<QuantizeResult> = quantize('ckpt', { output: 'm.sqz', bits: 4, calib: 'calib.txt' });
 export const plugin: { name: string } = squeezeEdge({ checkpoint: 'ckpt', bits: 3 });
+export const fromPlugin: Promise<Model> = loadModel(model);
 export const prepared = prepareModel({ checkpoint: 'ckpt', bits: 4 }).then((m) => m.cacheHit && m.path.length);
 `;
 
@@ -78,7 +81,7 @@ test('npm pack, then npm install <tarball> in an empty project: the CLI, JavaScr
   const tarball = join(tmp, info.filename);
   console.log(`  tarball ${info.filename}: ${(statSync(tarball).size / 1024).toFixed(1)} KiB packed, ${(info.unpackedSize / 1024).toFixed(1)} KiB unpacked, ${info.files.length} files`);
   const paths = info.files.map((f) => f.path);
-  for (const want of ['build/squeeze-edge.mjs', 'build/squeeze-edge.d.mts', 'build/toolchain.d.mts', 'build/squeeze-edge.browser.mjs', 'build/sqz.mjs', 'build/kernels.wasm', 'bin/sqz.mjs', 'LICENSE', 'README.md']) assert.ok(paths.includes(want), `${want} is packed`);
+  for (const want of ['build/squeeze-edge.mjs', 'build/squeeze-edge.d.mts', 'build/toolchain.d.mts', 'types/model.d.ts', 'build/squeeze-edge.browser.mjs', 'build/sqz.mjs', 'build/kernels.wasm', 'bin/sqz.mjs', 'LICENSE', 'README.md']) assert.ok(paths.includes(want), `${want} is packed`);
   assert.equal(paths.filter((p) => /\.map$|^(src|tools|test|assembly|bench|docs)\//.test(p)), [], 'no sources or source maps');
 
   mkdirSync(app);
