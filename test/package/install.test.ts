@@ -2,7 +2,7 @@
 // empty project in a temporary folder, where nothing of the checkout is reachable but the
 // TypeScript compiler. There: `npx sqz --version`, `npx sqz synth` and `npx sqz run` work; a
 // JavaScript file imports the runtime, loads the model and generates the greedy text the runtime
-// run from sources generates; a strict TypeScript file type-checks against the three entries'
+// run from sources generates, and quantizes it with the toolchain entry; a strict TypeScript file type-checks against the three entries'
 // declarations, and one that misuses them does not (the types are real, not `any`). The tarball
 // size is printed. Skips, saying why, only when npm cannot install the tarball (e.g. offline with
 // an empty cache).
@@ -27,17 +27,24 @@ function sh(cmd: string, args: string[], cwd: string) {
   return { code: r.status, out: r.stdout ?? '', err: r.stderr ?? '' };
 }
 
+// generates from the model, quantizes it with the toolchain entry (two threads: its worker bundle), generates from that
 const JS_APP = `
 import { loadModel, UsageError } from 'squeeze-edge';
 import * as browser from 'squeeze-edge/browser';
 import { quantize, squeezeEdge } from 'squeeze-edge/toolchain';
-if (typeof browser.loadModel !== 'function' || typeof quantize !== 'function' || typeof squeezeEdge !== 'function') throw new Error('an entry is missing its exports');
-const model = await loadModel(process.argv[2]);
-let text = '';
-for await (const piece of model.generate(${JSON.stringify(PROMPT)}, { temperature: 0, maxTokens: ${MAX_TOKENS} })) text += piece;
-await model.close();
+if (typeof browser.loadModel !== 'function' || typeof squeezeEdge !== 'function') throw new Error('an entry is missing its exports');
+async function greedy(file) {
+  const model = await loadModel(file);
+  let text = '';
+  for await (const piece of model.generate(${JSON.stringify(PROMPT)}, { temperature: 0, maxTokens: ${MAX_TOKENS} })) text += piece;
+  await model.close();
+  return text;
+}
+const text = await greedy(process.argv[2]);
+await quantize(process.argv[2], { output: 'q4.sqz', bits: 4, threads: 2 });
+const quantized = await greedy('q4.sqz');
 const bad = await loadModel(process.argv[2], { backend: 'nope' }).catch((e) => e);
-process.stdout.write(JSON.stringify({ text, usageError: bad instanceof UsageError }));
+process.stdout.write(JSON.stringify({ text, quantized, usageError: bad instanceof UsageError }));
 `;
 
 const TS_APP = `
@@ -106,7 +113,7 @@ test('npm pack, then npm install <tarball> in an empty project: the CLI, JavaScr
   writeFileSync(join(app, 'app.mjs'), JS_APP);
   const js = sh(process.execPath, ['app.mjs', 'm.sqz'], app);
   assert.is(js.code, 0, js.err);
-  assert.equal(JSON.parse(js.out), { text: want, usageError: true });
+  assert.equal(JSON.parse(js.out), { text: want, quantized: await greedyFromSources(join(app, 'q4.sqz')), usageError: true });
 
   const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
   writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ ...TSCONFIG, files: ['app.ts'] }));
