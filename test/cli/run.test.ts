@@ -107,11 +107,13 @@ test('Ctrl-C stops sqz run: the figures are still printed, and the exit status i
       stdout += d;
       if (!json && stdout.length > 'Once upon a time'.length) interrupt();
     });
-    // --json prints nothing until the end: signal once the model is loaded and generating
-    if (json) setTimeout(interrupt, 3000);
+    // --json prints nothing until the end: signal once the model is surely loaded and generating
+    // (the 4000 tokens take some 20 s of CPU on this backend)
+    if (json) setTimeout(interrupt, 5000);
     const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
     assert.is(code, 130, `${args.join(' ')}: ${stderr}`);
     if (json) {
+      assert.ok(stdout !== '', `no JSON: the signal came before the generation began? ${stderr}`);
       const out = JSON.parse(stdout);
       assert.is(out.finishReason, 'aborted');
       assert.ok(out.generatedTokens < 4000, `${out.generatedTokens} tokens`);

@@ -2,7 +2,7 @@
 // empty project in a temporary folder, where nothing of the checkout is reachable but the
 // TypeScript compiler. There: `npx sqz --version`, `npx sqz synth` and `npx sqz run` work; a
 // JavaScript file imports the runtime, loads the model and generates the greedy text the runtime
-// run from sources generates; a strict TypeScript file type-checks against the three entries'
+// run from sources generates, and quantizes it with the toolchain entry; a strict TypeScript file type-checks against the three entries'
 // declarations, and one that misuses them does not (the types are real, not `any`). The tarball
 // size is printed. Skips, saying why, only when npm cannot install the tarball (e.g. offline with
 // an empty cache).
@@ -27,21 +27,30 @@ function sh(cmd: string, args: string[], cwd: string) {
   return { code: r.status, out: r.stdout ?? '', err: r.stderr ?? '' };
 }
 
+// generates from the model, quantizes it with the toolchain entry (two threads: its worker bundle), generates from that
 const JS_APP = `
 import { loadModel, UsageError } from 'squeeze-edge';
 import * as browser from 'squeeze-edge/browser';
 import { quantize, squeezeEdge } from 'squeeze-edge/toolchain';
-if (typeof browser.loadModel !== 'function' || typeof quantize !== 'function' || typeof squeezeEdge !== 'function') throw new Error('an entry is missing its exports');
-const model = await loadModel(process.argv[2]);
-let text = '';
-for await (const piece of model.generate(${JSON.stringify(PROMPT)}, { temperature: 0, maxTokens: ${MAX_TOKENS} })) text += piece;
-await model.close();
+if (typeof browser.loadModel !== 'function' || typeof squeezeEdge !== 'function') throw new Error('an entry is missing its exports');
+async function greedy(file) {
+  const model = await loadModel(file);
+  let text = '';
+  for await (const piece of model.generate(${JSON.stringify(PROMPT)}, { temperature: 0, maxTokens: ${MAX_TOKENS} })) text += piece;
+  await model.close();
+  return text;
+}
+const text = await greedy(process.argv[2]);
+await quantize(process.argv[2], { output: 'q4.sqz', bits: 4, threads: 2 });
+const quantized = await greedy('q4.sqz');
 const bad = await loadModel(process.argv[2], { backend: 'nope' }).catch((e) => e);
-process.stdout.write(JSON.stringify({ text, usageError: bad instanceof UsageError }));
+process.stdout.write(JSON.stringify({ text, quantized, usageError: bad instanceof UsageError }));
 `;
 
 const TS_APP = `
+/// <reference types="squeeze-edge/model" />
 import { loadModel, type GenerateOptions, type LoadOptions, type Model } from 'squeeze-edge';
+import model from 'squeeze-edge:model'; // what the build-time plugin provides (type only here: tsc does not run it)
 // the browser bundle is a bundle of its own: its Model is its own class, and typed as such
 import { loadModel as loadInBrowser, type Model as BrowserModel } from 'squeeze-edge/browser';
 import { prepareModel, quantize, squeezeEdge, type QuantizeResult } from 'squeeze-edge/toolchain';
@@ -57,6 +66,7 @@ export async function run(bytes: Uint8Array): Promise<string> {
 export const fromUrl = (u: URL): Promise<BrowserModel> => loadInBrowser(u, { threads: 1 });
 export const q: Promise<QuantizeResult> = quantize('ckpt', { output: 'm.sqz', bits: 4, calib: 'calib.txt' });
 export const plugin: { name: string } = squeezeEdge({ checkpoint: 'ckpt', bits: 3 });
+export const fromPlugin: Promise<Model> = loadModel(model);
 export const prepared = prepareModel({ checkpoint: 'ckpt', bits: 4 }).then((m) => m.cacheHit && m.path.length);
 `;
 
@@ -78,7 +88,7 @@ test('npm pack, then npm install <tarball> in an empty project: the CLI, JavaScr
   const tarball = join(tmp, info.filename);
   console.log(`  tarball ${info.filename}: ${(statSync(tarball).size / 1024).toFixed(1)} KiB packed, ${(info.unpackedSize / 1024).toFixed(1)} KiB unpacked, ${info.files.length} files`);
   const paths = info.files.map((f) => f.path);
-  for (const want of ['build/squeeze-edge.mjs', 'build/squeeze-edge.d.mts', 'build/toolchain.d.mts', 'build/squeeze-edge.browser.mjs', 'build/sqz.mjs', 'build/kernels.wasm', 'bin/sqz.mjs', 'LICENSE', 'README.md']) assert.ok(paths.includes(want), `${want} is packed`);
+  for (const want of ['build/squeeze-edge.mjs', 'build/squeeze-edge.d.mts', 'build/toolchain.d.mts', 'types/model.d.ts', 'build/squeeze-edge.browser.mjs', 'build/sqz.mjs', 'build/kernels.wasm', 'bin/sqz.mjs', 'LICENSE', 'README.md']) assert.ok(paths.includes(want), `${want} is packed`);
   assert.equal(paths.filter((p) => /\.map$|^(src|tools|test|assembly|bench|docs)\//.test(p)), [], 'no sources or source maps');
 
   mkdirSync(app);
@@ -103,13 +113,18 @@ test('npm pack, then npm install <tarball> in an empty project: the CLI, JavaScr
   writeFileSync(join(app, 'app.mjs'), JS_APP);
   const js = sh(process.execPath, ['app.mjs', 'm.sqz'], app);
   assert.is(js.code, 0, js.err);
-  assert.equal(JSON.parse(js.out), { text: want, usageError: true });
+  assert.equal(JSON.parse(js.out), { text: want, quantized: await greedyFromSources(join(app, 'q4.sqz')), usageError: true });
 
   const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
   writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ ...TSCONFIG, files: ['app.ts'] }));
   writeFileSync(join(app, 'app.ts'), TS_APP);
   const ok = sh(process.execPath, [tsc, '-p', 'tsconfig.json'], app);
   assert.is(ok.code, 0, `tsc on a correct app: ${ok.out}${ok.err}`);
+  // TypeScript's older resolution ignores exports: types and typesVersions lead it to the same files
+  const old = { compilerOptions: { ...TSCONFIG.compilerOptions, module: 'esnext', moduleResolution: 'node10', ignoreDeprecations: '5.0' }, files: ['app.ts'] };
+  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(old));
+  const ok10 = sh(process.execPath, [tsc, '-p', 'tsconfig.json'], app);
+  assert.is(ok10.code, 0, `tsc (moduleResolution node10) on a correct app: ${ok10.out}${ok10.err}`);
   writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ ...TSCONFIG, files: ['bad.ts'] }));
   writeFileSync(join(app, 'bad.ts'), TS_BAD);
   const bad = sh(process.execPath, [tsc, '-p', 'tsconfig.json'], app);
