@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addonPath, cudaStatus, probeAddon, type CudaAddon } from '../../src/backend/cuda/addon.ts';
@@ -22,7 +23,7 @@ import { Rng } from '../../src/util/random.ts';
 import { rtnQuantize } from '../../tools/baselines/rtn.ts';
 import { denseRecord } from '../../tools/convert.ts';
 import { syntheticModel } from '../../tools/synthetic.ts';
-import { assertClose, repoRoot } from '../helpers.ts';
+import { assertClose, repoRoot, skip } from '../helpers.ts';
 import { EMULATED_DEVICE, EmulatedCuda } from './_cuda-emulator.ts';
 import { randomNuq } from './_nuq.ts';
 
@@ -116,11 +117,27 @@ test('why the binding is unusable: not built, does not load, no device, driver e
 });
 
 const status = cudaStatus();
+
+test('no usable GPU: the status says what is missing: no-addon when the binding is not built, else what the built one answers', () => {
+  if (status.ok) return skip(`CUDA works here, on ${status.device.name}`);
+  const built = addonPath();
+  if (!built) {
+    assert.is(status.reason, 'no-addon');
+    assert.match(status.message, /not built|does not exist/);
+    return;
+  }
+  if (status.reason === 'no-addon') return assert.match(status.message, /does not load/);
+  // the binding loaded: its own probe (no driver, no device or a driver error) is what the status reports
+  const probe = (createRequire(import.meta.url)(built) as CudaAddon).probe();
+  assert.ok(!probe.ok && probe.reason === status.reason, `probe ${JSON.stringify(probe)} vs status ${status.reason}`);
+  assert.ok(status.message.includes(probe.message), status.message);
+  assert.ok(['no-device', 'driver'].includes(status.reason));
+});
 const tmp = mkdtempSync(join(tmpdir(), 'sqz-cuda-cli-'));
 const modelPath = join(tmp, 'tiny.sqz');
 
 test('no usable GPU: backend cuda throws CudaUnavailableError (a SqzError) saying why; auto loads on wasm', async () => {
-  if (status.ok) return console.log(`  (skipped: CUDA works here, on ${status.device.name})`);
+  if (status.ok) return skip(`CUDA works here, on ${status.device.name}`);
   const m = syntheticModel({ seed: 2 });
   await writeSqz(modelPath, { config: m.config, tokenizer: m.tokenizer, quant: { method: 'f32', source: 'test' } }, m.records);
   const err = await loadModel(modelPath, { backend: 'cuda' }).then(
@@ -141,11 +158,11 @@ function sqz(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 test('no usable GPU: sqz run/ppl --backend cuda print one line saying why and exit 1; --backend auto runs on wasm', () => {
-  if (status.ok) return console.log(`  (skipped: CUDA works here, on ${status.device.name})`);
+  if (status.ok) return skip(`CUDA works here, on ${status.device.name}`);
   const text = join(tmp, 'text.txt');
   spawnSync(process.execPath, ['-e', `require('fs').writeFileSync(${JSON.stringify(text)}, 'the cat sat on the mat. '.repeat(20))`]);
   const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
-    [['run', modelPath, '-n', '3', '--backend', 'cuda'], {}, /^sqz: backend cuda: (the CUDA binding is not built|.*does not load|no CUDA device answers|the CUDA driver failed)/],
+    [['run', modelPath, '-n', '3', '--backend', 'cuda'], {}, /^sqz: backend cuda: (the CUDA binding is not built|.*does not load|.* does not exist|no CUDA device answers|the CUDA driver failed)/],
     [['ppl', modelPath, '--text', text, '--ctx', '16', '--backend', 'cuda'], {}, /^sqz: backend cuda: /],
     [['run', modelPath, '-n', '3', '--backend', 'cuda'], { SQZ_CUDA_ADDON: join(tmp, 'none.node') }, /^sqz: backend cuda: .*none\.node \(from SQZ_CUDA_ADDON\) does not exist$/],
   ];
