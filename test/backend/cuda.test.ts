@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,11 +109,16 @@ test('why the binding is unusable: not built, does not load, no device, driver e
     return s.ok ? 'ok' : `${s.reason}: ${s.message}`;
   };
   assert.match(reason(() => { throw new Error('invalid ELF header\nmore'); }), /^no-addon: .*does not load \(invalid ELF header\); rebuild it with npm run build:cuda$/);
-  const fake = (probe: CudaAddon['probe']) => () => ({ probe }) as unknown as CudaAddon;
+  const fake =
+    (probe: CudaAddon['probe'], init: CudaAddon['init'] = () => 0) =>
+    () =>
+      ({ probe, init }) as unknown as CudaAddon;
   assert.match(reason(fake(() => ({ ok: false, reason: 'no-device', message: 'cudaErrorNoDevice: no CUDA-capable device is detected' }))), /^no-device: no CUDA device answers \(cudaErrorNoDevice/);
   assert.match(reason(fake(() => ({ ok: false, reason: 'driver', message: 'cudaErrorInsufficientDriver: x' }))), /^driver: the CUDA driver failed \(cudaErrorInsufficientDriver/);
   assert.match(reason(fake(() => { throw new Error('boom'); })), /^driver: the CUDA driver failed \(boom\)/);
-  assert.is(reason(fake(() => ({ ok: true, ...EMULATED_DEVICE }))), 'ok');
+  const listed = () => ({ ok: true as const, ...EMULATED_DEVICE });
+  assert.match(reason(fake(listed, () => { throw new Error('cudaErrorDevicesUnavailable: busy'); })), /^driver: the CUDA driver failed \(cudaErrorDevicesUnavailable: busy\)$/);
+  assert.is(reason(fake(listed)), 'ok');
 });
 
 const status = cudaStatus();
@@ -152,12 +157,19 @@ test('no usable GPU: backend cuda throws CudaUnavailableError (a SqzError) sayin
   await model.close();
 });
 
+/** A JavaScript module with the given binding functions, to stand in for a built sqz_cuda.node. */
+function fakeBinding(name: string, fns: string): string {
+  const p = join(tmp, name);
+  writeFileSync(p, `module.exports = { ${fns} };\n`);
+  return p;
+}
+
 function sqz(args: string[], env: NodeJS.ProcessEnv = {}) {
   const r = spawnSync(process.execPath, [join(repoRoot, 'bin/sqz.mjs'), ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('no usable GPU: sqz run/ppl --backend cuda print one line saying why and exit 1; --backend auto runs on wasm', () => {
+test('no usable GPU: sqz run/ppl --backend cuda print one line saying why and exit 1 (no binding, a binding without device or driver); --backend auto runs on wasm', () => {
   if (status.ok) return skip(`CUDA works here, on ${status.device.name}`);
   const text = join(tmp, 'text.txt');
   spawnSync(process.execPath, ['-e', `require('fs').writeFileSync(${JSON.stringify(text)}, 'the cat sat on the mat. '.repeat(20))`]);
@@ -176,6 +188,22 @@ test('no usable GPU: sqz run/ppl --backend cuda print one line saying why and ex
   const auto = sqz(['run', modelPath, '-n', '3', '-t', '0', '--backend', 'auto']);
   assert.is(auto.code, 0, auto.stderr);
   assert.match(auto.stderr, /\(wasm\)\n$/);
+  // a built binding on a machine without a usable GPU, whatever this one has: JavaScript stand-ins
+  // for sqz_cuda.node (require() loads either) whose probe or init fails as the real one does
+  const noDevice = fakeBinding('no-device.cjs', `probe: () => ({ ok: false, reason: 'no-device', message: 'cudaErrorNoDevice: no CUDA-capable device is detected' })`);
+  const busy = fakeBinding('busy.cjs', `probe: () => (${JSON.stringify({ ok: true, ...EMULATED_DEVICE })}), init: () => { throw new Error('cudaErrorDevicesUnavailable: CUDA-capable device(s) is/are busy or unavailable'); }`);
+  for (const [addon, want] of [
+    [noDevice, /^sqz: backend cuda: no CUDA device answers \(cudaErrorNoDevice: no CUDA-capable device is detected\)$/],
+    [busy, /^sqz: backend cuda: the CUDA driver failed \(cudaErrorDevicesUnavailable: .*\)$/],
+  ] as const) {
+    const r = sqz(['run', modelPath, '-n', '3', '--backend', 'cuda'], { SQZ_CUDA_ADDON: addon });
+    assert.is(r.code, 1, r.stderr);
+    assert.is(r.stderr.trim().split('\n').length, 1, `one line expected:\n${r.stderr}`);
+    assert.match(r.stderr.trim(), want);
+    const a = sqz(['run', modelPath, '-n', '3', '-t', '0'], { SQZ_CUDA_ADDON: addon });
+    assert.is(a.code, 0, a.stderr);
+    assert.match(a.stderr, /\(wasm\)\n$/, 'auto falls back to wasm');
+  }
   const bad = sqz(['run', modelPath, '--backend', 'gpu']);
   assert.is(bad.code, 1);
   assert.match(bad.stderr, /--backend must be auto, wasm, js, cuda, got 'gpu'/);
