@@ -3,10 +3,13 @@
 // matmulF16) in src/kernels/reference.ts. It is also the f16 baseline bench/cuda.ts measures the
 // LUT product against. Halves widen exactly (__half2float), subnormals included.
 //
-// A warp takes DN_ROWS_PER_WARP rows; lane l reads weights 8l .. 8l+7 of each 256-column step, one
-// 16-byte load of halves (two of floats), so a warp's load is one contiguous, coalesced span. Rows
-// whose length is not a multiple of 8 (unaligned rows) take a one-weight-per-lane path. Activations
-// are staged in shared memory one tile at a time; sums are f32.
+// A warp takes DN_ROWS_PER_WARP rows; lane l reads weights 4l .. 4l+3 and 128+4l .. 128+4l+3 of each
+// 256-column step (two 8-byte loads of halves, two 16-byte loads of floats, issued before either is
+// used), so each of a warp's loads is one contiguous, coalesced span, and the activations for them
+// are one float4 per lane at consecutive addresses: no shared-memory bank conflicts (lanes reading 8
+// scalars 8 floats apart would hit the same bank 8 times). Rows whose length is not a multiple of 4
+// (unaligned rows) take a one-weight-per-lane path. Activations are staged in shared memory one tile
+// at a time; sums are f32.
 #include "common.cuh"
 #include "kernels.h"
 
@@ -19,21 +22,16 @@ constexpr int DN_BATCH = 8;
 template <int NB>
 __host__ __device__ constexpr int dense_tile() { return NB == 1 ? 4096 : 1024; }
 
-__device__ __forceinline__ void load8(const float* p, float (&w)[8]) {
-  const float4 a = __ldg(reinterpret_cast<const float4*>(p)), b = __ldg(reinterpret_cast<const float4*>(p) + 1);
-  w[0] = a.x; w[1] = a.y; w[2] = a.z; w[3] = a.w; w[4] = b.x; w[5] = b.y; w[6] = b.z; w[7] = b.w;
+/** Four consecutive weights as f32 (p 16-byte aligned for floats, 8-byte for halves). */
+__device__ __forceinline__ float4 load4(const float* p) { return __ldg(reinterpret_cast<const float4*>(p)); }
+
+__device__ __forceinline__ float4 load4(const __half* p) {
+  const uint2 u = __ldg(reinterpret_cast<const uint2*>(p));
+  const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&u.x)), b = __half22float2(*reinterpret_cast<const __half2*>(&u.y));
+  return make_float4(a.x, a.y, b.x, b.y);
 }
 
-__device__ __forceinline__ void load8(const __half* p, float (&w)[8]) {
-  const uint4 u = __ldg(reinterpret_cast<const uint4*>(p));
-  const __half2* h = reinterpret_cast<const __half2*>(&u);
-#pragma unroll
-  for (int i = 0; i < 4; i++) {
-    const float2 f = __half22float2(h[i]);
-    w[2 * i] = f.x;
-    w[2 * i + 1] = f.y;
-  }
-}
+__device__ __forceinline__ float dot4(float4 w, float4 x, float s) { return fmaf(w.w, x.w, fmaf(w.z, x.z, fmaf(w.y, x.y, fmaf(w.x, x.x, s)))); }
 
 __device__ __forceinline__ float widen(float v) { return v; }
 __device__ __forceinline__ float widen(__half v) { return __half2float(v); }
@@ -65,14 +63,16 @@ __global__ void __launch_bounds__(DN_WARPS * WARP) dense_matmul_kernel(float* __
       if (r >= rows) continue;
       const T* wr = w + (long)r * cols + c0;
       if constexpr (VEC) {
-        for (int c = lane * 8; c < tc; c += WARP * 8) {  // tc is a multiple of 8 here
-          float wv[8];
-          load8(wr + c, wv);
+        for (int c0 = 0; c0 < tc; c0 += 2 * WARP * 4) {  // tc is a multiple of 4 here
+          const int ca = c0 + 4 * lane, cb = ca + WARP * 4;
+          const bool ha = ca < tc, hb = cb < tc;
+          const float4 wa = ha ? load4(wr + ca) : make_float4(0.f, 0.f, 0.f, 0.f);
+          const float4 wb = hb ? load4(wr + cb) : make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll
           for (int v = 0; v < NB; v++) {
             float s = acc[rr][v];
-#pragma unroll
-            for (int j = 0; j < 8; j++) s = fmaf(wv[j], xs[v][c + j], s);
+            if (ha) s = dot4(wa, *reinterpret_cast<const float4*>(&xs[v][ca]), s);
+            if (hb) s = dot4(wb, *reinterpret_cast<const float4*>(&xs[v][cb]), s);
             acc[rr][v] = s;
           }
         }
@@ -103,7 +103,7 @@ static cudaError_t launch(float* out, const T* w, const float* x, int rows, int 
 }
 
 cudaError_t dense_matmul(float* out, const void* w, bool half, const float* x, int rows, int cols, int n, cudaStream_t stream) {
-  const bool vec = cols % 8 == 0;  // every row then starts on a 16-byte (halves) or 32-byte (floats) boundary
+  const bool vec = cols % 4 == 0;  // every row then starts on an 8-byte (halves) or 16-byte (floats) boundary
   if (half) {
     const __half* h = static_cast<const __half*>(w);
     return vec ? launch<__half, true>(out, h, x, rows, cols, n, stream) : launch<__half, false>(out, h, x, rows, cols, n, stream);

@@ -4,6 +4,7 @@
 // enqueues on the binding's one stream and returns at once; only read(), synchronize() and the
 // timers wait for the device. A CUDA failure becomes a JavaScript Error whose message starts with
 // the CUDA error name.
+#include <dlfcn.h>
 #include <napi.h>
 
 #include <cstdint>
@@ -51,6 +52,13 @@ void* bytes_of(const Napi::TypedArray& a) { return static_cast<uint8_t*>(a.Array
 
 Napi::Value address(const Napi::Env& env, void* p) { return Napi::Number::New(env, (double)(uintptr_t)p); }
 
+/** Whether the driver library loads at all: without it the runtime reports an "insufficient" driver. */
+bool driver_installed() {
+  void* h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+  if (h) dlclose(h);
+  return h != nullptr;
+}
+
 /** {ok: true, name, ...} for device 0, or {ok: false, reason: 'no-device' | 'driver', message}; never throws. */
 Napi::Value Probe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -58,10 +66,14 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess || count == 0) {
-    const bool none = e == cudaErrorNoDevice || (e == cudaSuccess && count == 0);
+    // a machine with no NVIDIA driver has no device; a driver that is there but fails is an error
+    const bool no_driver = e == cudaErrorInsufficientDriver && !driver_installed();
+    const bool none = no_driver || e == cudaErrorNoDevice || (e == cudaSuccess && count == 0);
     o.Set("ok", false);
     o.Set("reason", none ? "no-device" : "driver");
-    o.Set("message", e == cudaSuccess ? std::string("no CUDA device") : std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e));
+    o.Set("message", no_driver ? std::string("no NVIDIA driver here: libcuda.so.1 does not load")
+                     : e == cudaSuccess ? std::string("no CUDA device")
+                                        : std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e));
     return o;
   }
   cudaDeviceProp p{};

@@ -6,7 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addonPath, cudaStatus, probeAddon, type CudaAddon } from '../../src/backend/cuda/addon.ts';
@@ -22,7 +23,7 @@ import { Rng } from '../../src/util/random.ts';
 import { rtnQuantize } from '../../tools/baselines/rtn.ts';
 import { denseRecord } from '../../tools/convert.ts';
 import { syntheticModel } from '../../tools/synthetic.ts';
-import { assertClose, repoRoot } from '../helpers.ts';
+import { assertClose, repoRoot, skip } from '../helpers.ts';
 import { EMULATED_DEVICE, EmulatedCuda } from './_cuda-emulator.ts';
 import { randomNuq } from './_nuq.ts';
 
@@ -108,19 +109,40 @@ test('why the binding is unusable: not built, does not load, no device, driver e
     return s.ok ? 'ok' : `${s.reason}: ${s.message}`;
   };
   assert.match(reason(() => { throw new Error('invalid ELF header\nmore'); }), /^no-addon: .*does not load \(invalid ELF header\); rebuild it with npm run build:cuda$/);
-  const fake = (probe: CudaAddon['probe']) => () => ({ probe }) as unknown as CudaAddon;
+  const fake =
+    (probe: CudaAddon['probe'], init: CudaAddon['init'] = () => 0) =>
+    () =>
+      ({ probe, init }) as unknown as CudaAddon;
   assert.match(reason(fake(() => ({ ok: false, reason: 'no-device', message: 'cudaErrorNoDevice: no CUDA-capable device is detected' }))), /^no-device: no CUDA device answers \(cudaErrorNoDevice/);
   assert.match(reason(fake(() => ({ ok: false, reason: 'driver', message: 'cudaErrorInsufficientDriver: x' }))), /^driver: the CUDA driver failed \(cudaErrorInsufficientDriver/);
   assert.match(reason(fake(() => { throw new Error('boom'); })), /^driver: the CUDA driver failed \(boom\)/);
-  assert.is(reason(fake(() => ({ ok: true, ...EMULATED_DEVICE }))), 'ok');
+  const listed = () => ({ ok: true as const, ...EMULATED_DEVICE });
+  assert.match(reason(fake(listed, () => { throw new Error('cudaErrorDevicesUnavailable: busy'); })), /^driver: the CUDA driver failed \(cudaErrorDevicesUnavailable: busy\)$/);
+  assert.is(reason(fake(listed)), 'ok');
 });
 
 const status = cudaStatus();
+
+test('no usable GPU: the status says what is missing: no-addon when the binding is not built, else what the built one answers', () => {
+  if (status.ok) return skip(`CUDA works here, on ${status.device.name}`);
+  const built = addonPath();
+  if (!built) {
+    assert.is(status.reason, 'no-addon');
+    assert.match(status.message, /not built|does not exist/);
+    return;
+  }
+  if (status.reason === 'no-addon') return assert.match(status.message, /does not load/);
+  // the binding loaded: its own probe (no driver, no device or a driver error) is what the status reports
+  const probe = (createRequire(import.meta.url)(built) as CudaAddon).probe();
+  assert.ok(!probe.ok && probe.reason === status.reason, `probe ${JSON.stringify(probe)} vs status ${status.reason}`);
+  assert.ok(status.message.includes(probe.message), status.message);
+  assert.ok(['no-device', 'driver'].includes(status.reason));
+});
 const tmp = mkdtempSync(join(tmpdir(), 'sqz-cuda-cli-'));
 const modelPath = join(tmp, 'tiny.sqz');
 
 test('no usable GPU: backend cuda throws CudaUnavailableError (a SqzError) saying why; auto loads on wasm', async () => {
-  if (status.ok) return console.log(`  (skipped: CUDA works here, on ${status.device.name})`);
+  if (status.ok) return skip(`CUDA works here, on ${status.device.name}`);
   const m = syntheticModel({ seed: 2 });
   await writeSqz(modelPath, { config: m.config, tokenizer: m.tokenizer, quant: { method: 'f32', source: 'test' } }, m.records);
   const err = await loadModel(modelPath, { backend: 'cuda' }).then(
@@ -135,17 +157,24 @@ test('no usable GPU: backend cuda throws CudaUnavailableError (a SqzError) sayin
   await model.close();
 });
 
+/** A JavaScript module with the given binding functions, to stand in for a built sqz_cuda.node. */
+function fakeBinding(name: string, fns: string): string {
+  const p = join(tmp, name);
+  writeFileSync(p, `module.exports = { ${fns} };\n`);
+  return p;
+}
+
 function sqz(args: string[], env: NodeJS.ProcessEnv = {}) {
   const r = spawnSync(process.execPath, [join(repoRoot, 'bin/sqz.mjs'), ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('no usable GPU: sqz run/ppl --backend cuda print one line saying why and exit 1; --backend auto runs on wasm', () => {
-  if (status.ok) return console.log(`  (skipped: CUDA works here, on ${status.device.name})`);
+test('no usable GPU: sqz run/ppl --backend cuda print one line saying why and exit 1 (no binding, a binding without device or driver); --backend auto runs on wasm', () => {
+  if (status.ok) return skip(`CUDA works here, on ${status.device.name}`);
   const text = join(tmp, 'text.txt');
   spawnSync(process.execPath, ['-e', `require('fs').writeFileSync(${JSON.stringify(text)}, 'the cat sat on the mat. '.repeat(20))`]);
   const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
-    [['run', modelPath, '-n', '3', '--backend', 'cuda'], {}, /^sqz: backend cuda: (the CUDA binding is not built|.*does not load|no CUDA device answers|the CUDA driver failed)/],
+    [['run', modelPath, '-n', '3', '--backend', 'cuda'], {}, /^sqz: backend cuda: (the CUDA binding is not built|.*does not load|.* does not exist|no CUDA device answers|the CUDA driver failed)/],
     [['ppl', modelPath, '--text', text, '--ctx', '16', '--backend', 'cuda'], {}, /^sqz: backend cuda: /],
     [['run', modelPath, '-n', '3', '--backend', 'cuda'], { SQZ_CUDA_ADDON: join(tmp, 'none.node') }, /^sqz: backend cuda: .*none\.node \(from SQZ_CUDA_ADDON\) does not exist$/],
   ];
@@ -159,6 +188,22 @@ test('no usable GPU: sqz run/ppl --backend cuda print one line saying why and ex
   const auto = sqz(['run', modelPath, '-n', '3', '-t', '0', '--backend', 'auto']);
   assert.is(auto.code, 0, auto.stderr);
   assert.match(auto.stderr, /\(wasm\)\n$/);
+  // a built binding on a machine without a usable GPU, whatever this one has: JavaScript stand-ins
+  // for sqz_cuda.node (require() loads either) whose probe or init fails as the real one does
+  const noDevice = fakeBinding('no-device.cjs', `probe: () => ({ ok: false, reason: 'no-device', message: 'cudaErrorNoDevice: no CUDA-capable device is detected' })`);
+  const busy = fakeBinding('busy.cjs', `probe: () => (${JSON.stringify({ ok: true, ...EMULATED_DEVICE })}), init: () => { throw new Error('cudaErrorDevicesUnavailable: CUDA-capable device(s) is/are busy or unavailable'); }`);
+  for (const [addon, want] of [
+    [noDevice, /^sqz: backend cuda: no CUDA device answers \(cudaErrorNoDevice: no CUDA-capable device is detected\)$/],
+    [busy, /^sqz: backend cuda: the CUDA driver failed \(cudaErrorDevicesUnavailable: .*\)$/],
+  ] as const) {
+    const r = sqz(['run', modelPath, '-n', '3', '--backend', 'cuda'], { SQZ_CUDA_ADDON: addon });
+    assert.is(r.code, 1, r.stderr);
+    assert.is(r.stderr.trim().split('\n').length, 1, `one line expected:\n${r.stderr}`);
+    assert.match(r.stderr.trim(), want);
+    const a = sqz(['run', modelPath, '-n', '3', '-t', '0'], { SQZ_CUDA_ADDON: addon });
+    assert.is(a.code, 0, a.stderr);
+    assert.match(a.stderr, /\(wasm\)\n$/, 'auto falls back to wasm');
+  }
   const bad = sqz(['run', modelPath, '--backend', 'gpu']);
   assert.is(bad.code, 1);
   assert.match(bad.stderr, /--backend must be auto, wasm, js, cuda, got 'gpu'/);

@@ -80,7 +80,10 @@ function moduleDir(): string {
   return dirname(fileURLToPath(import.meta.url));
 }
 
-/** Loads the binding at `path` and probes device 0. */
+/**
+ * Loads the binding at `path`, probes device 0 and initialises it (a device that is listed but cannot
+ * be set up, say one taken in exclusive mode, does not answer: backend 'auto' then stays on wasm).
+ */
 export function probeAddon(path: string, load: (p: string) => unknown = createRequire(import.meta.url)): CudaStatus {
   let addon: CudaAddon;
   try {
@@ -91,6 +94,7 @@ export function probeAddon(path: string, load: (p: string) => unknown = createRe
   try {
     const p = addon.probe();
     if (!p.ok) return { ok: false, reason: p.reason, message: p.reason === 'no-device' ? `no CUDA device answers (${p.message})` : `the CUDA driver failed (${p.message})` };
+    addon.init(0);
     const { ok: _, ...device } = p;
     return { ok: true, addon, device, path };
   } catch (e) {
