@@ -8,7 +8,8 @@
 //      bandwidth bound the device reports (memory clock x bus width, x2 for double data rate).
 //   2. decode: tokens/s of whole decode steps (logits back to the host each step, greedy) for the
 //      134M synthetic model (sqz synth's defaults) and a 1.1B one (TinyLlama's shape), linear layers
-//      random nuq at 4 and 3 bits (f16 tables, 0.45% sparse part) and, for the ratio, f16.
+//      random nuq at 4 and 3 bits (f16 tables, 0.45% sparse part) and, for the ratio, f16; and the
+//      tokens/s of a 64-token prompt run as one batch.
 // Ends with issue 14's targets, met or missed: LUT 4-bit >= 3x the f16 matvec at 4096x11008, and
 // >= 60% of the bandwidth bound. Exit 1 with one line when no GPU can run.
 //   node --import tsx bench/cuda.ts [--quick] [--json FILE]
@@ -171,6 +172,8 @@ interface DecodeFigure {
   kind: ModelKind;
   tokPerS: number;
   msPerToken: number;
+  /** Tokens/s of a 64-token prompt run as one batch (the batched kernels). */
+  prefillTokPerS: number;
   /** Weight bytes one decode step reads (everything but the embedding), per second. */
   gbs: number;
 }
@@ -188,6 +191,11 @@ async function timeDecode(label: string, config: ModelConfig, kind: ModelKind): 
   const backend = CudaBackend.fromAddon(addon, device);
   const model = await Model.fromRecords(config, syntheticTokenizer(config.vocabSize), counted(), backend, { ctx: 256, batch: 64 });
   try {
+    const long = Array.from({ length: 64 }, (_, i) => 300 + i);
+    model.forward(long, 0); // warm-up
+    const p0 = performance.now();
+    model.forward(long, 0);
+    const prefillMs = performance.now() - p0;
     const prompt = [1, 300, 301, 302, 303, 304, 305, 306];
     let logits = model.forward(prompt, 0);
     let pos = prompt.length;
@@ -198,7 +206,7 @@ async function timeDecode(label: string, config: ModelConfig, kind: ModelKind): 
     for (let i = 0; i < steps; i++) step();
     const ms = (performance.now() - t0) / steps;
     const params = [...tensorShapes(config).values()].reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0);
-    return { model: label, params, kind, tokPerS: 1000 / ms, msPerToken: ms, gbs: stepBytes / (ms * 1e6) };
+    return { model: label, params, kind, tokPerS: 1000 / ms, msPerToken: ms, prefillTokPerS: (1000 * long.length) / prefillMs, gbs: stepBytes / (ms * 1e6) };
   } finally {
     await model.close();
   }
@@ -210,7 +218,7 @@ const MODELS: [string, ModelConfig][] = [
 ];
 const decode: DecodeFigure[] = [];
 console.log('\n# decode, whole steps with the logits back on the host (random weights, 8-token prompt)');
-console.log('model            linear layers       tok/s   ms/token   GB/s of weights   of bound   vs f16');
+console.log('model            linear layers       tok/s   ms/token   GB/s of weights   of bound   vs f16   prefill tok/s (64 at once)');
 for (const [label, config] of quick ? MODELS.slice(0, 1) : MODELS) {
   let f16 = 0;
   for (const kind of ['f16', 'nuq4', 'nuq3'] as ModelKind[]) {
@@ -219,7 +227,7 @@ for (const [label, config] of quick ? MODELS.slice(0, 1) : MODELS) {
     decode.push(fig);
     const name = { f16: 'f16', nuq4: 'nuq 4-bit + 0.45%', nuq3: 'nuq 3-bit + 0.45%' }[kind];
     console.log(
-      `${label.padEnd(15)}  ${name.padEnd(17)}  ${fig.tokPerS.toFixed(0).padStart(6)}   ${fig.msPerToken.toFixed(2).padStart(8)}   ${fig.gbs.toFixed(0).padStart(15)}   ${((100 * fig.gbs) / device.bandwidthGBs).toFixed(0).padStart(7)}%   ${(fig.tokPerS / f16).toFixed(2).padStart(5)}x`,
+      `${label.padEnd(15)}  ${name.padEnd(17)}  ${fig.tokPerS.toFixed(0).padStart(6)}   ${fig.msPerToken.toFixed(2).padStart(8)}   ${fig.gbs.toFixed(0).padStart(15)}   ${((100 * fig.gbs) / device.bandwidthGBs).toFixed(0).padStart(7)}%   ${(fig.tokPerS / f16).toFixed(2).padStart(5)}x   ${fig.prefillTokPerS.toFixed(0).padStart(13)}`,
     );
   }
 }

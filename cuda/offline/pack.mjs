@@ -83,6 +83,7 @@ if ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' 
   { xz -dc $d/node.xz 2>/dev/null || python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' $d/node.xz; } >/tmp/sqz-node/node
   chmod +x /tmp/sqz-node/node
   export PATH=/tmp/sqz-node:$PATH
+  case "$(node --version 2>/dev/null)" in v*) ;; *) echo "offline: the packed Node does not unpack or run here (needs xz or python3)"; exit 1 ;; esac
 fi
 echo "node $(node --version); $(nvidia-smi -L 2>/dev/null | head -1)"
 export SQZ_CUDA_ADDON=$PWD/$d/sqz_cuda.node SQZ_SHARED=$PWD/$d/shared
