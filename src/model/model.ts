@@ -13,7 +13,7 @@ import type { Backend, Weight } from '../backend/types.ts';
 import type { TensorRecord } from '../format/kinds.ts';
 import { Sampler, type SamplerOptions } from '../generate/sampler.ts';
 import { nllOf, windows, type PerplexityOptions, type PerplexityResult } from '../generate/perplexity.ts';
-import { createTokenizer, type Tokenizer } from '../tokenizer/index.ts';
+import { assertTokenizerFits, createTokenizer, type Tokenizer } from '../tokenizer/index.ts';
 import type { TokenizerSpec } from '../tokenizer/spec.ts';
 import { FormatError, UsageError } from '../util/errors.ts';
 import { TurnQueue } from '../util/queue.ts';
@@ -101,6 +101,7 @@ export class Model {
     if (!(ctx >= 2 && ctx <= config.maxSeqLen)) throw new UsageError(`context ${ctx} must be between 2 and the model's ${config.maxSeqLen}`);
     this.state = new RunState(backend, config, ctx, Math.min(opts.batch ?? 64, ctx));
     this.tokenizer = createTokenizer(tokenizerSpec);
+    assertTokenizerFits(this.tokenizer.vocabSize, config.vocabSize, 'model');
     const template = tokenizerSpec.kind === 'hf' ? tokenizerSpec.chatTemplate : undefined;
     this.chatTemplate = typeof template === 'string' ? template : undefined;
   }

@@ -87,6 +87,11 @@ function load(tok: TokenizerJson, source: string): HfLibTokenizer {
   }
 }
 
+/** One more than the largest id a tokenizer.json can produce (vocab and added tokens); parses and checks `json`. */
+export function hfIdCount(json: string, source: string): number {
+  return vocabSizeOf(parse(json, source));
+}
+
 function vocabSizeOf(tok: TokenizerJson): number {
   let max = -1;
   for (const id of Object.values(tok.model.vocab as Record<string, number>)) if (id > max) max = id;

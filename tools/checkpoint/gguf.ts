@@ -11,7 +11,7 @@ import type { TokenizerSpec } from '../../src/tokenizer/spec.ts';
 import { FormatError, SqzError, UnsupportedError, UsageError } from '../../src/util/errors.ts';
 import { decodeGgml } from '../gguf/blocks.ts';
 import { canonicalTensorName, checkArchitecture, configFromMetadata, ggufTensorName, ggufTokens, isRefusedTensor, metaNumber, tokenizerFromMetadata } from '../gguf/llama.ts';
-import { type GgufTensorInfo, readGgufHeader } from '../gguf/read.ts';
+import { type GgufHeader, type GgufTensorInfo, readGgufHeader } from '../gguf/read.ts';
 import { GGML_TYPES, ggmlBytes, ggmlTypeName } from '../gguf/spec.ts';
 import { assertLittleEndianHost, fmtShape, readExact } from './tensors.ts';
 import { readTokenizerFile } from './tokenizer.ts';
@@ -27,6 +27,35 @@ interface Located {
   numel: number;
 }
 
+/**
+ * llama.cpp's layout rule: each tensor's data starts at the aligned end of the one before (the
+ * first at 0), and the data section ends with the last tensor (its padding optional). So a tensor
+ * whose type or shape was changed, overlapping or reordered data, and bytes after the last tensor
+ * are all refused, naming the tensors. A tensor of a type whose size we do not know (one we
+ * ignore) only has to start after the one before.
+ */
+function checkLayout(h: GgufHeader, size: number, source: string): void {
+  const pad = (n: number) => Math.ceil(n / h.alignment) * h.alignment;
+  let end = 0; // unpadded end of the previous tensor's data, relative to the data section
+  let known = true;
+  let prev: string | undefined;
+  for (const t of h.tensors) {
+    const start = known ? pad(end) : end;
+    if (known ? t.offset !== start : t.offset < start) {
+      const before = prev === undefined ? 'the first tensor starts at 0' : `${prev} ends at ${end}, so the next tensor starts at ${start}`;
+      throw new FormatError(`${source}: tensor ${t.name} has data offset ${t.offset}, but ${before} (a retyped or resized tensor, or overlapping data?)`);
+    }
+    const type = GGML_TYPES[t.type];
+    known = type !== undefined && t.ne[0] % type.blockSize === 0;
+    end = t.offset + (known ? ggmlBytes(type, t.ne.reduce((a, b) => a * b, 1)) : 1);
+    prev = `${t.name} (${ggmlTypeName(t.type)} ${fmtShape(t.ne)})`;
+  }
+  const last = h.dataOffset + pad(end);
+  if (known && prev !== undefined && size > last) {
+    throw new FormatError(`${source}: ${size - last} bytes after the last tensor's data (${prev}) belong to no tensor (a retyped or resized tensor?)`);
+  }
+}
+
 export async function openGguf(path: string, opts: { tokenizer?: string } = {}): Promise<Checkpoint> {
   assertLittleEndianHost();
   const name = basename(path);
@@ -35,6 +64,7 @@ export async function openGguf(path: string, opts: { tokenizer?: string } = {}):
   try {
     const size = (await fh.stat()).size;
     const h = await readGgufHeader(fh, size, name);
+    checkLayout(h, size, source);
     const md = h.metadata;
     checkArchitecture(md, source);
 
