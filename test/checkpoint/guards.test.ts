@@ -61,6 +61,9 @@ test('duplicateKey finds a key repeated in one object, at any depth, escapes dec
   assert.is(duplicateKey('{"a":1,"a":2}'), '"a"');
   assert.is(duplicateKey('{"x":[0,{"k":1,"k":2}]}'), '"k" (in "x")');
   assert.is(duplicateKey('{"a":1,"\\u0061":2}'), '"a"');
+  // text that is not JSON (the fuzzer's truncated tokenizer.json once hung here): no answer, at once
+  assert.is(duplicateKey('{"a":1,"b'), undefined);
+  assert.is(duplicateKey('{"a":1,"\\x":2,"a":3}'), undefined);
 });
 
 test('safetensors: overlapping data_offsets, a hole, trailing bytes and a tensor named twice are refused, naming them', async () => {
@@ -117,8 +120,15 @@ test('HF: config.json with a repeated key, a tensor in two shards, layers past n
   const two = hfc({ nLayers: 2 });
   dir = fresh('hf');
   writeFolder(dir, two, randomFolder(two, 4), { config: { num_hidden_layers: 1 } });
-  const msg = await rejects(openCheckpoint(dir), FormatError, /num_hidden_layers 1, but the weights hold more layers: model\.layers\.1\./);
+  const msg = await rejects(openCheckpoint(dir), FormatError, /num_hidden_layers is 1, but the file holds more layers: model\.layers\.1\./);
   assert.match(msg, /\(9 tensors\)/);
+  // and the other way: a count past the layers stored is refused before anything is sized by it
+  // (num_hidden_layers 2^53 once looped for minutes building the tensor table)
+  for (const count of [3, 2 ** 53]) {
+    dir = fresh('hf');
+    writeFolder(dir, two, randomFolder(two, 4), { config: { num_hidden_layers: count } });
+    await rejects(openCheckpoint(dir), FormatError, new RegExp(`num_hidden_layers is ${count}, but the file holds tensors of 2 layers`));
+  }
 
   dir = fresh('hf');
   const fb = randomFolder(hfc(), 5);
@@ -131,7 +141,7 @@ test('.sqz as a checkpoint: records of layers past the header\'s nLayers are ref
   const two = { ...tinyConfig(), vocabSize: 260, nLayers: 2 };
   const path = fresh('extra') + '.sqz';
   await writeSqz(path, { config: { ...two, nLayers: 1 }, tokenizer: syntheticTokenizer(260), quant: { method: 'f32', source: 'test' } }, syntheticRecords(two));
-  await rejects(openCheckpoint(path), FormatError, /the header says 1 layers, but the file holds more: layers\.1\.attn_norm/);
+  await rejects(openCheckpoint(path), FormatError, /nLayers is 1, but the file holds more layers: layers\.1\.attn_norm/);
 });
 
 // ---- GGUF ----
@@ -211,6 +221,10 @@ test('GGUF: a tensor retyped F32 -> Q4_1 fails on its size; overlapping offsets 
   await rejects(openCheckpoint(ggufFile(b)), FormatError, /tensor blk\.0\.attn_k\.weight has data offset \d+, but blk\.0\.attn_q\.weight .* ends at/);
 
   await rejects(openCheckpoint(ggufFile(Buffer.concat([good, Buffer.alloc(64)]))), FormatError, /64 bytes after the last tensor's data/);
+
+  // block_count past the stored layers (2^31 - 1 once ran for a minute to 2.5 GB before a RangeError)
+  const kv = ggufKv().map(([k, v]): [string, TestValue] => (k === 'llama.block_count' ? [k, ['u32', 2 ** 31 - 1]] : [k, v]));
+  await rejects(openCheckpoint(ggufFile(buildGguf(kv, ggufTensors()))), FormatError, /block_count is 2147483647, but the file holds tensors of 1 layer$/);
 });
 
 // ---- tokenizer against the model's vocabulary ----

@@ -6,14 +6,24 @@ import { assertTokenizerFits, tokenizerIdCount } from '../../src/tokenizer/index
 import { FormatError } from '../../src/util/errors.ts';
 import type { Checkpoint } from './types.ts';
 
-/** Tensor names whose layer index (`pattern`'s first group) is `nLayers` or more: the file holds layers its config does not. */
-export function namesPastLayers(names: Iterable<string>, nLayers: number, pattern: RegExp): string[] {
-  const out: string[] = [];
+/**
+ * The layers a file stores (`pattern`'s first group is the layer index) must be exactly the
+ * config's 0..nLayers-1: more means the config would run a truncated model, fewer (or an absurd
+ * count such as 2^53) is refused here, before anything is sized by the count. `what` starts the
+ * message, e.g. "GGUF m.gguf: block_count".
+ */
+export function checkLayerCount(names: Iterable<string>, nLayers: number, pattern: RegExp, what: string): void {
+  const extra: string[] = [];
+  let stored = 0;
   for (const n of names) {
     const m = pattern.exec(n);
-    if (m && Number(m[1]) >= nLayers) out.push(n);
+    if (!m) continue;
+    const i = Number(m[1]);
+    if (i >= nLayers) extra.push(n);
+    stored = Math.max(stored, i + 1);
   }
-  return out;
+  if (extra.length) throw new FormatError(`${what} is ${nLayers}, but the file holds more layers: ${nameList(extra)}`);
+  if (nLayers > stored) throw new FormatError(`${what} is ${nLayers}, but the file holds tensors of ${stored} layer${stored === 1 ? '' : 's'}`);
 }
 
 /** The first few names, and how many there are when that is not all. */

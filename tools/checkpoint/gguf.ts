@@ -13,6 +13,7 @@ import { decodeGgml } from '../gguf/blocks.ts';
 import { canonicalTensorName, checkArchitecture, configFromMetadata, ggufTensorName, ggufTokens, isRefusedTensor, metaNumber, tokenizerFromMetadata } from '../gguf/llama.ts';
 import { type GgufHeader, type GgufTensorInfo, readGgufHeader } from '../gguf/read.ts';
 import { GGML_TYPES, ggmlBytes, ggmlTypeName } from '../gguf/spec.ts';
+import { checkLayerCount } from './checks.ts';
 import { assertLittleEndianHost, fmtShape, readExact } from './tensors.ts';
 import { readTokenizerFile } from './tokenizer.ts';
 import type { Checkpoint } from './types.ts';
@@ -91,6 +92,7 @@ export async function openGguf(path: string, opts: { tokenizer?: string } = {}):
     }
     const config = configFromMetadata(md, source, vocabSize, !stored.has('head'));
     validateConfig(config, source);
+    checkLayerCount(h.tensors.map((t) => t.name), config.nLayers, /^blk\.(\d+)\./, `${source}: block_count`);
     if (ignored.length) notes.push(`ignored tensors: ${ignored.join(', ')}`);
 
     const shapes = tensorShapes(config);
@@ -116,9 +118,6 @@ export async function openGguf(path: string, opts: { tokenizer?: string } = {}):
         throw new FormatError(`${source}: truncated: tensor ${info.name} (${type.name}) needs bytes ${offset}..${offset + bytes}, the file has ${size}`);
       }
       table.set(canonical, { info, offset, bytes, numel });
-    }
-    for (const [canonical, info] of stored) {
-      if (!shapes.has(canonical)) throw new FormatError(`${source}: tensor ${info.name} does not fit the config (block_count ${config.nLayers})`);
     }
 
     const names = [...shapes.keys()];

@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { LINEAR_LAYERS, type ModelConfig, tensorShapes, validateConfig } from '../../src/model/config.ts';
 import type { TokenizerSpec } from '../../src/tokenizer/spec.ts';
 import { FormatError, UnsupportedError } from '../../src/util/errors.ts';
-import { nameList, namesPastLayers } from './checks.ts';
+import { checkLayerCount, nameList } from './checks.ts';
 import { parseJsonObject } from './json.ts';
 import { type SafetensorsFile, openSafetensors, safetensorsRef } from './safetensors.ts';
 import { type TensorRef, assertLittleEndianHost, fmtShape, makeCheckpoint } from './tensors.ts';
@@ -150,14 +150,8 @@ function requiredShapes(config: ModelConfig, gradients = false): Map<string, num
   return new Map([...all].filter(([name]) => LINEAR_LAYERS.some((l) => name.endsWith(`.${l}`))));
 }
 
-/**
- * The stored tensors no canonical tensor took. Layers past num_hidden_layers mean config.json and
- * the weights disagree (refused: running the truncated model is silently wrong), as do biases the
- * forward pass has no place for; a tensor held by two shards is refused too. RoPE's inv_freq
- * (recomputed) and the second copy of a tied head are expected; anything else is returned as a
- * note naming it. A gradient checkpoint holds every parameter, so only the layer count is checked.
- */
-function leftovers(files: SafetensorsFile[], used: Map<string, TensorRef>, config: ModelConfig, source: string, gradients: boolean): string[] {
+/** Every stored tensor name and the shard holding it; a tensor held by two shards is refused. */
+function storedNames(files: SafetensorsFile[], source: string): Map<string, string> {
   const holder = new Map<string, string>();
   for (const f of files) {
     for (const name of f.entries.keys()) {
@@ -166,14 +160,19 @@ function leftovers(files: SafetensorsFile[], used: Map<string, TensorRef>, confi
       holder.set(name, basename(f.path));
     }
   }
-  const extraLayers = namesPastLayers(holder.keys(), config.nLayers, /^model\.layers\.(\d+)\./);
-  if (extraLayers.length) {
-    throw new FormatError(`${source}: config.json has num_hidden_layers ${config.nLayers}, but the weights hold more layers: ${nameList(extraLayers)}`);
-  }
+  return holder;
+}
+
+/**
+ * Notes on the stored tensors no canonical tensor took. Biases are refused (the forward pass has
+ * no place for them); RoPE's inv_freq (recomputed) and the second copy of a tied head are
+ * expected; anything else is named. A gradient checkpoint holds every parameter: no notes.
+ */
+function leftovers(stored: Iterable<string>, used: Map<string, TensorRef>, config: ModelConfig, source: string, gradients: boolean): string[] {
   if (gradients) return [];
   const taken = new Set([...used.values()].map((r) => r.storedName));
   const ignored: string[] = [];
-  for (const name of holder.keys()) {
+  for (const name of stored) {
     if (taken.has(name) || /\.rotary_emb\.inv_freq$/.test(name) || (name === 'lm_head.weight' && config.tiedEmbeddings)) continue;
     if (/\.bias$/.test(name)) throw new UnsupportedError(`${source}: tensor ${name} is not supported (the llama forward pass here has no biases)`);
     ignored.push(name);
@@ -200,6 +199,8 @@ export async function openHf(dir: string, opts: { tokenizer?: string; gradients?
 
   const { files, where } = await openWeights(dir, source);
   try {
+    const stored = storedNames(files, source);
+    checkLayerCount(stored.keys(), config.nLayers, /^model\.layers\.(\d+)\./, `${source}: config.json num_hidden_layers`);
     const tensors = new Map<string, TensorRef>();
     for (const [canonical, shape] of requiredShapes(config, opts.gradients)) {
       const name = hfTensorName(canonical);
@@ -224,7 +225,7 @@ export async function openHf(dir: string, opts: { tokenizer?: string; gradients?
       }
       tensors.set(canonical, ref);
     }
-    notes.push(...leftovers(files, tensors, config, source, opts.gradients === true));
+    notes.push(...leftovers(stored.keys(), tensors, config, source, opts.gradients === true));
     return makeCheckpoint({ source, config, tokenizer, tensors, handles: files.map((f) => f.fh), notes, required: requiredShapes(config, opts.gradients) });
   } catch (e) {
     await Promise.all(files.map((f) => f.fh.close()));

@@ -13,7 +13,7 @@ interface Open {
   under: string;
 }
 
-/** The first key that appears twice in one object of `text` (valid JSON), with its enclosing key, or undefined. */
+/** The first key that appears twice in one object of `text`, with its enclosing key, or undefined (also for text that is not JSON: JSON.parse reports that). */
 export function duplicateKey(text: string): string | undefined {
   const stack: Open[] = [];
   let lastKey = '';
@@ -23,15 +23,23 @@ export function duplicateKey(text: string): string | undefined {
     if (ch === 0x22 /* " */) {
       const start = i;
       let escaped = false;
-      for (i++; text.charCodeAt(i) !== 0x22; i++) {
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) {
         if (text.charCodeAt(i) === 0x5c /* \ */) {
           escaped = true;
           i++;
         }
       }
+      if (i >= text.length) return undefined; // an unterminated string: not JSON, JSON.parse says why
       if (top?.keys && top.keyNext) {
         const raw = text.slice(start, i + 1);
-        const key = escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+        let key = raw.slice(1, -1);
+        if (escaped) {
+          try {
+            key = JSON.parse(raw) as string;
+          } catch {
+            return undefined; // a bad escape: not JSON
+          }
+        }
         if (top.keys.has(key)) return top.under ? `${JSON.stringify(key)} (in ${JSON.stringify(top.under)})` : JSON.stringify(key);
         top.keys.add(key);
         top.keyNext = false;

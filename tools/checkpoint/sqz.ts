@@ -4,7 +4,7 @@ import { dequantize } from '../../src/format/kinds.ts';
 import { SqzReader } from '../../src/format/reader.ts';
 import { tensorShapes, validateConfig } from '../../src/model/config.ts';
 import { FormatError, SqzError, UsageError } from '../../src/util/errors.ts';
-import { nameList, namesPastLayers } from './checks.ts';
+import { checkLayerCount } from './checks.ts';
 import type { Checkpoint } from './types.ts';
 
 export async function openSqzCheckpoint(path: string, opts: { tokenizer?: string } = {}): Promise<Checkpoint> {
@@ -14,15 +14,13 @@ export async function openSqzCheckpoint(path: string, opts: { tokenizer?: string
   const source = `.sqz ${path}`;
   try {
     validateConfig(config, source);
+    checkLayerCount(reader.names, config.nLayers, /^layers\.(\d+)\./, `${source}: nLayers`);
     const shapes = tensorShapes(config);
     for (const [name, shape] of shapes) {
       if (!reader.has(name)) throw new FormatError(`${source}: tensor ${name} is missing`);
       const got = reader.entry(name).shape;
       if (got.join('x') !== shape.join('x')) throw new FormatError(`${source}: tensor ${name} has shape [${got}], expected [${shape}]`);
     }
-    // records of layers past nLayers: the header and the tensors disagree (running it would silently drop layers)
-    const extra = namesPastLayers(reader.names, config.nLayers, /^layers\.(\d+)\./);
-    if (extra.length) throw new FormatError(`${source}: the header says ${config.nLayers} layers, but the file holds more: ${nameList(extra)}`);
   } catch (e) {
     await reader.close();
     throw e;
