@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel } from '../../src/index.ts';
+import { createTokenizer, hfTokenizerSpec } from '../../src/tokenizer/index.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { writeSqz } from '../../src/format/writer.ts';
 import { FormatError } from '../../src/util/errors.ts';
@@ -16,7 +17,7 @@ import { openCheckpoint } from '../../tools/checkpoint/index.ts';
 import { duplicateKey } from '../../tools/checkpoint/json.ts';
 import { convertCheckpoint } from '../../tools/convert.ts';
 import { syntheticRecords, syntheticTokenizer } from '../../tools/synthetic.ts';
-import { type TestTensor, type TestValue, buildGguf, f32Tensor as ggufF32 } from '../gguf/_gguf.ts';
+import { type TestTensor, type TestValue, buildGguf, f32Tensor as ggufF32, spTokenizerJson } from '../gguf/_gguf.ts';
 import { rejects, repoRoot, sharedFiles } from '../helpers.ts';
 import {
   TINY_TOKENIZER_JSON, randomFolder, randomL2c, tempDir, tinyConfig, writeFolder, writeL2cTokenizer, writeL2cV1, writeSafetensors,
@@ -296,7 +297,33 @@ test('NaN or Inf in a weight is refused when read, naming the tensor and element
   await rejects(convertCheckpoint(g, fresh('x') + '.sqz'), FormatError, /tensor norm holds Infinity at \[7\]/);
 });
 
-test('CLI: a NaN checkpoint for convert/export and a foreign tokenizer for run are one line, exit 1', () => {
+test('a weight of 2^32 or more (one flipped exponent bit) is refused when read; 1e9 is not', async () => {
+  const c = tinyConfig();
+  const w = randomL2c(c, 4, false);
+  // 3.1e38 is what flipping bit 30 of a weight near 0.9 gives; it overflowed RMSNorm to NaN logits
+  w.w3[0][3 * c.dim + 7] = 3.1e38;
+  w.w1[1][0] = -1e9;
+  const bin = fresh('big') + '.bin';
+  writeL2cV1(bin, c, w);
+  const ck = await openCheckpoint(bin);
+  try {
+    const gate = await ck.read('layers.1.mlp.gate');
+    assert.is(gate[0], -1e9);
+    await rejects(ck.read('layers.0.mlp.up'), FormatError, /tensor layers\.0\.mlp\.up holds 3\.0\d*e\+38 at \[3, 7\]; no trained weight is 2\^32 or more/);
+  } finally {
+    await ck.close();
+  }
+});
+
+test('a tokenizer.json whose post_processor template holds a number is refused at load (it threw a TypeError at every encode)', async () => {
+  const tok = JSON.parse(spTokenizerJson());
+  tok.post_processor.single[1] = 1;
+  const json = JSON.stringify(tok);
+  assert.throws(() => hfTokenizerSpec(json, 'tokenizer.json'), (e: Error) => e instanceof FormatError && /tokenizer\.json: the tokenizer fails on a test text/.test(e.message));
+  assert.throws(() => createTokenizer({ kind: 'hf', json, bos: 1, eos: 2 }), (e: Error) => e instanceof FormatError);
+});
+
+test('CLI: a NaN checkpoint for convert/export/quantize and a foreign tokenizer for run are one line, exit 1', () => {
   const sqz = (...args: string[]) => spawnSync(process.execPath, [join(repoRoot, 'bin/sqz.mjs'), ...args], { encoding: 'utf8' });
   const oneLine = (r: ReturnType<typeof sqz>, re: RegExp) => {
     assert.is(r.status, 1, r.stderr);
@@ -312,6 +339,7 @@ test('CLI: a NaN checkpoint for convert/export and a foreign tokenizer for run a
   const tok = fresh('tok') + '.bin';
   writeL2cTokenizer(tok, Array.from({ length: c.vocabSize }, (_, i) => (i < 3 ? ['<unk>', '<s>', '</s>'][i] : `p${i}`)), new Array(c.vocabSize).fill(0));
   oneLine(sqz('export', bin, '--tokenizer', tok, '--gguf', fresh('x') + '.gguf', '--type', 'f32'), /tensor layers\.0\.mlp_norm holds NaN/);
+  oneLine(sqz('quantize', bin, '--bits', '4', '--no-fisher', '--tokenizer', tok, '-o', fresh('q') + '.sqz'), /tensor layers\.0\.mlp_norm holds NaN/);
 
   const shared = sharedFiles('models/stories260K.bin', 'models/tinystories-656k/tokenizer.json');
   if (!shared) return;

@@ -167,13 +167,16 @@ export function writeSafetensors(path: string, tensors: Record<string, StTensor>
 
 export const f32Tensor = (shape: number[], v: Float32Array): StTensor => ({ dtype: 'F32', shape, data: new Uint8Array(v.buffer.slice(0)) });
 
-/** Random 16-bit patterns that are finite in both f16 and bf16 (exponent field not all ones in either). */
+/**
+ * Random 16-bit patterns that are finite in both f16 and bf16 (exponent field not all ones in
+ * either) and, as bf16, below 2^32 in magnitude (the readers refuse larger weights as corrupt).
+ */
 export function randomHalfBits(n: number, r: Rng): Uint16Array {
   const out = new Uint16Array(n);
   for (let i = 0; i < n; i++) {
     let b: number;
     do b = r.int(65536);
-    while (((b >> 10) & 0x1f) === 0x1f || ((b >> 7) & 0xff) === 0xff);
+    while (((b >> 10) & 0x1f) === 0x1f || ((b >> 7) & 0xff) >= 127 + 32);
     out[i] = b;
   }
   return out;

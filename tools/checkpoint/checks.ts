@@ -1,7 +1,8 @@
 // Checks every reader's checkpoint gets, whatever the format: the tokenizer's ids fit the model's
-// vocabulary, and no tensor holds NaN or Inf. The second costs one pass over each tensor as it is
-// read, which the conversion makes anyway; catching it here names the tensor, where a NaN copied
-// on would surface as `<unk><unk>…`, `perplexity NaN` or a quantizer failure naming nothing.
+// vocabulary, and no tensor holds NaN, Inf or a weight no trained model has. The second costs one
+// pass over each tensor as it is read, which the conversion makes anyway; catching it here names
+// the tensor, where a NaN copied on would surface as `<unk><unk>…`, `perplexity NaN` or a
+// quantizer failure naming nothing. Also: the stored layers must match the config's count.
 import { assertTokenizerFits, tokenizerIdCount } from '../../src/tokenizer/index.ts';
 import { FormatError } from '../../src/util/errors.ts';
 import type { Checkpoint } from './types.ts';
@@ -38,22 +39,40 @@ export function firstNonFinite(x: Float32Array): number {
   return -1;
 }
 
-/** Throws a FormatError naming the tensor and the element when `data` holds a NaN or Inf. */
-export function assertFinite(data: Float32Array, shape: readonly number[], what: string): Float32Array {
-  const i = firstNonFinite(data);
+/**
+ * The largest weight magnitude a checkpoint may hold. Trained weights stay below about 1e4 (f16,
+ * which many are trained in, stops at 65504); a weight of 2^32 or more is a corrupt file (one
+ * flipped exponent bit makes 0.3 into 1e38), and squaring it in RMSNorm or summing its products
+ * overflows f32 to Inf and then NaN logits. Gradient checkpoints (sums of squares) are exempt.
+ */
+export const MAX_WEIGHT = 2 ** 32;
+
+/** Index of the first element of `x` that is NaN, ±Inf or of magnitude `limit` or more, or -1. */
+export function firstImplausible(x: Float32Array, limit: number): number {
+  for (let i = 0; i < x.length; i++) if (!(Math.abs(x[i]) < limit)) return i;
+  return -1;
+}
+
+/** Throws a FormatError naming the tensor and the element when `data` holds a NaN, an Inf or (with `limit`) a magnitude of `limit` or more. */
+export function assertPlausible(data: Float32Array, shape: readonly number[], what: string, limit = Infinity): Float32Array {
+  const i = firstImplausible(data, limit);
   if (i >= 0) {
     const cols = shape.length > 1 ? shape[shape.length - 1] : 0;
     const at = cols ? `[${Math.floor(i / cols)}, ${i % cols}]` : `[${i}]`;
-    throw new FormatError(`${what} holds ${data[i]} at ${at}; a checkpoint with non-finite weights cannot be converted`);
+    const why = Number.isFinite(data[i]) ? `no trained weight is 2^${Math.log2(limit)} or more; a corrupt file?` : 'a checkpoint with non-finite weights cannot be converted';
+    throw new FormatError(`${what} holds ${data[i]} at ${at}; ${why}`);
   }
   return data;
 }
 
 /**
- * `ckpt` with its tokenizer checked against its vocabulary and every read() checked for non-finite
- * values. `tokenizerFile`: the file the tokenizer came from when the user gave one (for the message).
+ * `ckpt` with its tokenizer checked against its vocabulary and every read() checked for NaN, Inf
+ * and (unless `gradients`) weights of MAX_WEIGHT or more. `tokenizerFile`: the file the tokenizer
+ * came from when the user gave one (for the message).
  */
-export function checkedCheckpoint(ckpt: Checkpoint, tokenizerFile?: string): Checkpoint {
+export function checkedCheckpoint(ckpt: Checkpoint, opts: { tokenizerFile?: string; gradients?: boolean } = {}): Checkpoint {
+  const { tokenizerFile } = opts;
+  const limit = opts.gradients ? Infinity : MAX_WEIGHT;
   if (ckpt.tokenizer) {
     const source = tokenizerFile ? `${ckpt.source} with tokenizer ${tokenizerFile}` : ckpt.source;
     assertTokenizerFits(tokenizerIdCount(ckpt.tokenizer, source), ckpt.config.vocabSize, source);
@@ -64,7 +83,7 @@ export function checkedCheckpoint(ckpt: Checkpoint, tokenizerFile?: string): Che
     tokenizer: ckpt.tokenizer,
     names: () => ckpt.names(),
     shape: (name) => ckpt.shape(name),
-    read: async (name) => assertFinite(await ckpt.read(name), ckpt.shape(name), `${ckpt.source}: tensor ${name}`),
+    read: async (name) => assertPlausible(await ckpt.read(name), ckpt.shape(name), `${ckpt.source}: tensor ${name}`, limit),
     close: () => ckpt.close(),
     ...(ckpt.notes ? { notes: ckpt.notes } : {}),
   };

@@ -38,12 +38,12 @@ const FILE_READERS: Record<string, Opener> = {
 
 /**
  * Opens any supported checkpoint. Whatever the format, the tokenizer's ids must fit the model's
- * vocabulary and read() refuses a tensor holding NaN or Inf (checks.ts).
+ * vocabulary and read() refuses a tensor holding NaN, Inf or an implausibly large weight (checks.ts).
  */
 export async function openCheckpoint(path: string, opts: OpenOptions = {}): Promise<Checkpoint> {
   const ckpt = await openUnchecked(path, opts);
   try {
-    return checkedCheckpoint(ckpt, opts.tokenizer);
+    return checkedCheckpoint(ckpt, { tokenizerFile: opts.tokenizer, gradients: opts.gradients });
   } catch (e) {
     await ckpt.close();
     throw e;

@@ -299,7 +299,7 @@ function sqzStructure(b: Uint8Array, rng: Rng): Mutation {
   } else if (r === 2) {
     const t = parts.meta.tokenizer;
     op = t ? 'tokenizer ' + mutateJson(t as Json, rng, (p) => p.length === 1) : 'no tokenizer';
-    if (t && Array.isArray(t.pieces) && rng.next() < 0.3) {
+    if (t && Array.isArray(t.pieces) && Array.isArray(t.scores) && rng.next() < 0.3) {
       const extra = 1 + rng.int(50);
       for (let k = 0; k < extra; k++) {
         (t.pieces as string[]).push(`<x${k}>`);
