@@ -14,7 +14,7 @@ import type { TensorRecord } from '../format/kinds.ts';
 import { withContext } from '../format/sqz.ts';
 import { Sampler, type SamplerOptions } from '../generate/sampler.ts';
 import { nllOf, windows, type PerplexityOptions, type PerplexityResult } from '../generate/perplexity.ts';
-import { createTokenizer, type Tokenizer } from '../tokenizer/index.ts';
+import { assertTokenizerFits, createTokenizer, type Tokenizer } from '../tokenizer/index.ts';
 import type { TokenizerSpec } from '../tokenizer/spec.ts';
 import { FormatError, MemoryLimitError, NonFiniteError, UsageError } from '../util/errors.ts';
 import { TurnQueue } from '../util/queue.ts';
@@ -148,6 +148,7 @@ export class Model {
     const b = backend as Backend & BudgetBackend;
     checkMemory(planMemory(config, tensors, b, ctx, batch), config, ctx, memoryLimit(b, opts.maxMemory), source);
     const tok = withContext(source, 'header tokenizer', 'the tokenizer', () => createTokenizer(tokenizer));
+    assertTokenizerFits(tok.vocabSize, config.vocabSize, source);
     const shapes = tensorShapes(config);
     const byName = new Map<string, Weight>();
     for await (const rec of records) {

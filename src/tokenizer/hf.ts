@@ -79,12 +79,30 @@ function parse(json: string, source: string): TokenizerJson {
   return tok;
 }
 
+/** Text every tokenizer must encode and decode at load: a malformed component fails on it here, not at the first prompt. */
+const PROBE = 'Once upon a time, 12 cats said "hi!"\n\u00e9';
+
 function load(tok: TokenizerJson, source: string): HfLibTokenizer {
+  let lib: HfLibTokenizer;
   try {
-    return new HfLibTokenizer(tok, { clean_up_tokenization_spaces: false });
+    lib = new HfLibTokenizer(tok, { clean_up_tokenization_spaces: false });
   } catch (e) {
     throw new UnsupportedError(`${source}: cannot build the tokenizer: ${(e as Error).message}`);
   }
+  // The library checks little when it builds (a post_processor template entry that is a number,
+  // say, throws a TypeError at every encode), so a test text goes through both ways now.
+  try {
+    const ids = lib.encode(PROBE, { add_special_tokens: false }).ids.filter((id) => id !== undefined);
+    lib.decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
+  } catch (e) {
+    throw new FormatError(`${source}: the tokenizer fails on a test text (${(e as Error).message}); a malformed tokenizer.json?`);
+  }
+  return lib;
+}
+
+/** One more than the largest id a tokenizer.json can produce (vocab and added tokens); parses and checks `json`. */
+export function hfIdCount(json: string, source: string): number {
+  return vocabSizeOf(parse(json, source));
 }
 
 function vocabSizeOf(tok: TokenizerJson): number {

@@ -1,9 +1,10 @@
 // Test-only writers for tiny synthetic checkpoints, written from the format descriptions (not from
 // the readers), so reading them back checks the readers independently.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ModelConfig } from '../../src/model/config.ts';
+import { halfToFloat } from '../../src/kernels/reference.ts';
+import { type ModelConfig, tensorShapes } from '../../src/model/config.ts';
 import { Rng } from '../../src/util/random.ts';
 
 export function tempDir(tag: string): { dir: string; done: () => void } {
@@ -166,13 +167,16 @@ export function writeSafetensors(path: string, tensors: Record<string, StTensor>
 
 export const f32Tensor = (shape: number[], v: Float32Array): StTensor => ({ dtype: 'F32', shape, data: new Uint8Array(v.buffer.slice(0)) });
 
-/** Random 16-bit patterns that are finite in both f16 and bf16 (exponent field not all ones in either). */
+/**
+ * Random 16-bit patterns that are finite in both f16 and bf16 (exponent field not all ones in
+ * either) and, as bf16, below 2^32 in magnitude (the readers refuse larger weights as corrupt).
+ */
 export function randomHalfBits(n: number, r: Rng): Uint16Array {
   const out = new Uint16Array(n);
   for (let i = 0; i < n; i++) {
     let b: number;
     do b = r.int(65536);
-    while (((b >> 10) & 0x1f) === 0x1f || ((b >> 7) & 0xff) === 0xff);
+    while (((b >> 10) & 0x1f) === 0x1f || ((b >> 7) & 0xff) >= 127 + 32);
     out[i] = b;
   }
   return out;
@@ -209,3 +213,72 @@ export const TINY_TOKENIZER_JSON = JSON.stringify({
   added_tokens: [{ id: 0, content: '<unk>', special: true }, { id: 1, content: '<s>', special: true }, { id: 2, content: '</s>', special: true }],
   model: { type: 'BPE', vocab: { '<unk>': 0, '<s>': 1, '</s>': 2, a: 3, b: 4 }, merges: [] },
 });
+
+// ---- Hugging Face folders ----
+
+export const hfName = (canonical: string): string => {
+  if (canonical === 'embed') return 'model.embed_tokens.weight';
+  if (canonical === 'norm') return 'model.norm.weight';
+  if (canonical === 'head') return 'lm_head.weight';
+  const [, i, part] = /^layers\.(\d+)\.(.+)$/.exec(canonical)!;
+  return `model.layers.${i}.${HF_LAYER_NAMES[part]}.weight`;
+};
+
+/** A random tensor stored as `dtype`, and the f32 values a reader must return for it. */
+export function randomTensor(shape: number[], dtype: StDtype, r: Rng): { t: StTensor; want: Float32Array } {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (dtype === 'F32') {
+    const v = r.normals(n);
+    return { t: f32Tensor(shape, v), want: v };
+  }
+  if (dtype === 'F16' || dtype === 'BF16') {
+    const bits = randomHalfBits(n, r);
+    const want = dtype === 'BF16' ? bf16ToF32Ref(bits) : Float32Array.from(bits, halfToFloat);
+    return { t: { dtype, shape, data: new Uint8Array(bits.buffer) }, want };
+  }
+  const v = new Float64Array(n).map(() => r.normal());
+  return { t: { dtype, shape, data: new Uint8Array(v.buffer) }, want: new Float32Array(v) };
+}
+
+export interface Folder {
+  /** Stored name -> tensor; which shard each goes to is `shards`. */
+  tensors: Record<string, StTensor>;
+  want: Map<string, Float32Array>;
+}
+
+/** Random tensors for every canonical name (head only when untied), stored under HF names; dtype picked by `dtypeOf`. */
+export function randomFolder(c: ModelConfig, seed: number, dtypeOf: (canonical: string) => StDtype = () => 'F32'): Folder {
+  const r = new Rng(seed);
+  const tensors: Record<string, StTensor> = {};
+  const want = new Map<string, Float32Array>();
+  for (const [name, shape] of tensorShapes(c)) {
+    const { t, want: w } = randomTensor(shape, dtypeOf(name), r);
+    tensors[hfName(name)] = t;
+    want.set(name, w);
+  }
+  return { tensors, want };
+}
+
+export function writeFolder(dir: string, c: ModelConfig, f: Folder, o: { config?: Record<string, unknown>; shards?: number; metadata?: Record<string, string>; tokenizer?: boolean } = {}) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfigJson(c, o.config)));
+  if (o.tokenizer !== false) writeFileSync(join(dir, 'tokenizer.json'), TINY_TOKENIZER_JSON);
+  const names = Object.keys(f.tensors);
+  if (!o.shards) {
+    writeSafetensors(join(dir, 'model.safetensors'), f.tensors, o.metadata ?? { format: 'pt' });
+    return;
+  }
+  const weightMap: Record<string, string> = {};
+  for (let s = 0; s < o.shards; s++) {
+    const file = `model-${String(s + 1).padStart(5, '0')}-of-${String(o.shards).padStart(5, '0')}.safetensors`;
+    const part: Record<string, StTensor> = {};
+    names.forEach((n, i) => {
+      if (i % o.shards! === s) {
+        part[n] = f.tensors[n];
+        weightMap[n] = file;
+      }
+    });
+    writeSafetensors(join(dir, file), part, { format: 'pt' });
+  }
+  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }));
+}

@@ -11,8 +11,9 @@ import type { TokenizerSpec } from '../../src/tokenizer/spec.ts';
 import { FormatError, SqzError, UnsupportedError, UsageError } from '../../src/util/errors.ts';
 import { decodeGgml } from '../gguf/blocks.ts';
 import { canonicalTensorName, checkArchitecture, configFromMetadata, ggufTensorName, ggufTokens, isRefusedTensor, metaNumber, tokenizerFromMetadata } from '../gguf/llama.ts';
-import { type GgufTensorInfo, readGgufHeader } from '../gguf/read.ts';
+import { type GgufHeader, type GgufTensorInfo, readGgufHeader } from '../gguf/read.ts';
 import { GGML_TYPES, ggmlBytes, ggmlTypeName } from '../gguf/spec.ts';
+import { checkLayerCount } from './checks.ts';
 import { assertLittleEndianHost, fmtShape, readExact } from './tensors.ts';
 import { readTokenizerFile } from './tokenizer.ts';
 import type { Checkpoint } from './types.ts';
@@ -27,6 +28,35 @@ interface Located {
   numel: number;
 }
 
+/**
+ * llama.cpp's layout rule: each tensor's data starts at the aligned end of the one before (the
+ * first at 0), and the data section ends with the last tensor (its padding optional). So a tensor
+ * whose type or shape was changed, overlapping or reordered data, and bytes after the last tensor
+ * are all refused, naming the tensors. A tensor of a type whose size we do not know (one we
+ * ignore) only has to start after the one before.
+ */
+function checkLayout(h: GgufHeader, size: number, source: string): void {
+  const pad = (n: number) => Math.ceil(n / h.alignment) * h.alignment;
+  let end = 0; // unpadded end of the previous tensor's data, relative to the data section
+  let known = true;
+  let prev: string | undefined;
+  for (const t of h.tensors) {
+    const start = known ? pad(end) : end;
+    if (known ? t.offset !== start : t.offset < start) {
+      const before = prev === undefined ? 'the first tensor starts at 0' : `${prev} ends at ${end}, so the next tensor starts at ${start}`;
+      throw new FormatError(`${source}: tensor ${t.name} has data offset ${t.offset}, but ${before} (a retyped or resized tensor, or overlapping data?)`);
+    }
+    const type = GGML_TYPES[t.type];
+    known = type !== undefined && t.ne[0] % type.blockSize === 0;
+    end = t.offset + (known ? ggmlBytes(type, t.ne.reduce((a, b) => a * b, 1)) : 1);
+    prev = `${t.name} (${ggmlTypeName(t.type)} ${fmtShape(t.ne)})`;
+  }
+  const last = h.dataOffset + pad(end);
+  if (known && prev !== undefined && size > last) {
+    throw new FormatError(`${source}: ${size - last} bytes after the last tensor's data (${prev}) belong to no tensor (a retyped or resized tensor?)`);
+  }
+}
+
 export async function openGguf(path: string, opts: { tokenizer?: string } = {}): Promise<Checkpoint> {
   assertLittleEndianHost();
   const name = basename(path);
@@ -35,6 +65,7 @@ export async function openGguf(path: string, opts: { tokenizer?: string } = {}):
   try {
     const size = (await fh.stat()).size;
     const h = await readGgufHeader(fh, size, name);
+    checkLayout(h, size, source);
     const md = h.metadata;
     checkArchitecture(md, source);
 
@@ -61,6 +92,7 @@ export async function openGguf(path: string, opts: { tokenizer?: string } = {}):
     }
     const config = configFromMetadata(md, source, vocabSize, !stored.has('head'));
     validateConfig(config, source);
+    checkLayerCount(h.tensors.map((t) => t.name), config.nLayers, /^blk\.(\d+)\./, `${source}: block_count`);
     if (ignored.length) notes.push(`ignored tensors: ${ignored.join(', ')}`);
 
     const shapes = tensorShapes(config);
@@ -86,9 +118,6 @@ export async function openGguf(path: string, opts: { tokenizer?: string } = {}):
         throw new FormatError(`${source}: truncated: tensor ${info.name} (${type.name}) needs bytes ${offset}..${offset + bytes}, the file has ${size}`);
       }
       table.set(canonical, { info, offset, bytes, numel });
-    }
-    for (const [canonical, info] of stored) {
-      if (!shapes.has(canonical)) throw new FormatError(`${source}: tensor ${info.name} does not fit the config (block_count ${config.nLayers})`);
     }
 
     const names = [...shapes.keys()];

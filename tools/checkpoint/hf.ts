@@ -7,6 +7,8 @@ import { basename, join } from 'node:path';
 import { LINEAR_LAYERS, type ModelConfig, tensorShapes, validateConfig } from '../../src/model/config.ts';
 import type { TokenizerSpec } from '../../src/tokenizer/spec.ts';
 import { FormatError, UnsupportedError } from '../../src/util/errors.ts';
+import { checkLayerCount, nameList } from './checks.ts';
+import { parseJsonObject } from './json.ts';
 import { type SafetensorsFile, openSafetensors, safetensorsRef } from './safetensors.ts';
 import { type TensorRef, assertLittleEndianHost, fmtShape, makeCheckpoint } from './tensors.ts';
 import { type SpecialTokenHints, readHfTokenizer, readTokenizerFile } from './tokenizer.ts';
@@ -37,16 +39,7 @@ export function hfTensorName(canonical: string): string {
   return `model.layers.${m[1]}.${part}`;
 }
 
-async function readJson(path: string, what: string): Promise<Record<string, unknown>> {
-  let v: unknown;
-  try {
-    v = JSON.parse(await readFile(path, 'utf8'));
-  } catch (e) {
-    throw new FormatError(`${what}: not valid JSON (${(e as Error).message})`);
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new FormatError(`${what}: not a JSON object`);
-  return v as Record<string, unknown>;
-}
+const readJson = async (path: string, what: string): Promise<Record<string, unknown>> => parseJsonObject(await readFile(path, 'utf8'), what);
 
 const readJsonIfExists = async (path: string, what: string) => (existsSync(path) ? readJson(path, what) : undefined);
 
@@ -157,6 +150,36 @@ function requiredShapes(config: ModelConfig, gradients = false): Map<string, num
   return new Map([...all].filter(([name]) => LINEAR_LAYERS.some((l) => name.endsWith(`.${l}`))));
 }
 
+/** Every stored tensor name and the shard holding it; a tensor held by two shards is refused. */
+function storedNames(files: SafetensorsFile[], source: string): Map<string, string> {
+  const holder = new Map<string, string>();
+  for (const f of files) {
+    for (const name of f.entries.keys()) {
+      const other = holder.get(name);
+      if (other !== undefined) throw new FormatError(`${source}: tensor ${name} is stored twice (in ${other} and ${basename(f.path)})`);
+      holder.set(name, basename(f.path));
+    }
+  }
+  return holder;
+}
+
+/**
+ * Notes on the stored tensors no canonical tensor took. Biases are refused (the forward pass has
+ * no place for them); RoPE's inv_freq (recomputed) and the second copy of a tied head are
+ * expected; anything else is named. A gradient checkpoint holds every parameter: no notes.
+ */
+function leftovers(stored: Iterable<string>, used: Map<string, TensorRef>, config: ModelConfig, source: string, gradients: boolean): string[] {
+  if (gradients) return [];
+  const taken = new Set([...used.values()].map((r) => r.storedName));
+  const ignored: string[] = [];
+  for (const name of stored) {
+    if (taken.has(name) || /\.rotary_emb\.inv_freq$/.test(name) || (name === 'lm_head.weight' && config.tiedEmbeddings)) continue;
+    if (/\.bias$/.test(name)) throw new UnsupportedError(`${source}: tensor ${name} is not supported (the llama forward pass here has no biases)`);
+    ignored.push(name);
+  }
+  return ignored.length ? [`ignored tensors: ${nameList(ignored, 8)}`] : [];
+}
+
 /** Opens a Hugging Face folder. `tokenizer` replaces the folder's tokenizer.json (a .json, or a llama2.c tokenizer.bin). */
 export async function openHf(dir: string, opts: { tokenizer?: string; gradients?: boolean } = {}): Promise<Checkpoint> {
   assertLittleEndianHost();
@@ -176,6 +199,8 @@ export async function openHf(dir: string, opts: { tokenizer?: string; gradients?
 
   const { files, where } = await openWeights(dir, source);
   try {
+    const stored = storedNames(files, source);
+    checkLayerCount(stored.keys(), config.nLayers, /^model\.layers\.(\d+)\./, `${source}: config.json num_hidden_layers`);
     const tensors = new Map<string, TensorRef>();
     for (const [canonical, shape] of requiredShapes(config, opts.gradients)) {
       const name = hfTensorName(canonical);
@@ -200,6 +225,7 @@ export async function openHf(dir: string, opts: { tokenizer?: string; gradients?
       }
       tensors.set(canonical, ref);
     }
+    notes.push(...leftovers(stored.keys(), tensors, config, source, opts.gradients === true));
     return makeCheckpoint({ source, config, tokenizer, tensors, handles: files.map((f) => f.fh), notes, required: requiredShapes(config, opts.gradients) });
   } catch (e) {
     await Promise.all(files.map((f) => f.fh.close()));

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { FormatError, SqzError, UnsupportedError } from '../../src/util/errors.ts';
+import { checkedCheckpoint } from './checks.ts';
 import { openGguf } from './gguf.ts';
 import { openHf } from './hf.ts';
 import { openLlama2c } from './llama2c.ts';
@@ -35,7 +36,21 @@ const FILE_READERS: Record<string, Opener> = {
   '.sqz': openSqzCheckpoint,
 };
 
+/**
+ * Opens any supported checkpoint. Whatever the format, the tokenizer's ids must fit the model's
+ * vocabulary and read() refuses a tensor holding NaN, Inf or an implausibly large weight (checks.ts).
+ */
 export async function openCheckpoint(path: string, opts: OpenOptions = {}): Promise<Checkpoint> {
+  const ckpt = await openUnchecked(path, opts);
+  try {
+    return checkedCheckpoint(ckpt, { tokenizerFile: opts.tokenizer, gradients: opts.gradients });
+  } catch (e) {
+    await ckpt.close();
+    throw e;
+  }
+}
+
+async function openUnchecked(path: string, opts: OpenOptions): Promise<Checkpoint> {
   let st;
   try {
     st = await stat(path);

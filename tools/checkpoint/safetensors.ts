@@ -1,10 +1,13 @@
 // safetensors: u64 LE header length N, N bytes of JSON
 //   { "<name>": { "dtype": "F32", "shape": [..], "data_offsets": [begin, end] }, ..., "__metadata__": {str: str} }
 // then the data; offsets are relative to the first byte after the header. Only the header is read
-// at open; tensors are read one at a time through tensors.ts.
+// at open; tensors are read one at a time through tensors.ts. As the spec requires, the tensors
+// must tile the data exactly: no overlaps, no holes, no bytes after the last one, each range the
+// size its dtype and shape give, and no tensor named twice in the header.
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FormatError, UnsupportedError } from '../../src/util/errors.ts';
+import { parseJsonObject } from './json.ts';
 import { type StoredDtype, type TensorRef, fmtShape, numel, readExact } from './tensors.ts';
 
 /** Element sizes of every dtype the format defines, to check extents even of tensors we never read. */
@@ -42,18 +45,12 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
     if (size < 8) throw new FormatError(`${name}: ${size} bytes is too short for safetensors`);
     const n = Number(new DataView((await readExact(fh, 0, 8, name)).buffer).getBigUint64(0, true));
     if (n > MAX_HEADER || 8 + n > size) throw new FormatError(`${name}: header length ${n} does not fit a ${size}-byte file; not safetensors?`);
-    let header: unknown;
-    try {
-      header = JSON.parse(new TextDecoder().decode(await readExact(fh, 8, n, name)));
-    } catch (e) {
-      throw new FormatError(`${name}: header is not valid JSON (${(e as Error).message})`);
-    }
-    if (!header || typeof header !== 'object' || Array.isArray(header)) throw new FormatError(`${name}: header is not a JSON object`);
+    const header = parseJsonObject(new TextDecoder().decode(await readExact(fh, 8, n, name)), `${name}: header`);
     const dataStart = 8 + n;
     const dataLen = size - dataStart;
     const entries = new Map<string, SafetensorsEntry>();
     let metadata: Record<string, string> = {};
-    for (const [key, v] of Object.entries(header as Record<string, unknown>)) {
+    for (const [key, v] of Object.entries(header)) {
       if (key === '__metadata__') {
         if (v && typeof v === 'object') metadata = v as Record<string, string>;
         continue;
@@ -74,11 +71,29 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
       }
       entries.set(key, { dtype: e.dtype, shape, begin: dataStart + off[0], end: dataStart + off[1] });
     }
+    checkTiling(name, entries, dataStart, size);
     return { path, fh, entries, metadata };
   } catch (e) {
     await fh.close();
     throw e;
   }
+}
+
+/** The tensors' byte ranges must cover the data section exactly once, in some order (the spec forbids holes; overlaps would alias two tensors). */
+function checkTiling(name: string, entries: Map<string, SafetensorsEntry>, dataStart: number, size: number): void {
+  const byStart = [...entries].sort(([, a], [, b]) => a.begin - b.begin || a.end - b.end);
+  let at = dataStart;
+  let prev = '';
+  for (const [key, e] of byStart) {
+    const rel = (x: number) => x - dataStart;
+    if (e.begin < at) {
+      throw new FormatError(`${name}: tensors ${prev} and ${key} overlap (data bytes ${rel(e.begin)}..${rel(at)} belong to both)`);
+    }
+    if (e.begin > at) throw new FormatError(`${name}: data bytes ${rel(at)}..${rel(e.begin)} belong to no tensor (a hole before ${key})`);
+    at = e.end;
+    prev = key;
+  }
+  if (at < size) throw new FormatError(`${name}: ${size - at} bytes after the last tensor${prev ? ` (${prev})` : ''} belong to no tensor`);
 }
 
 const isStored = (d: string): d is StoredDtype => d === 'F32' || d === 'F16' || d === 'BF16';

@@ -4,6 +4,7 @@ import { dequantize } from '../../src/format/kinds.ts';
 import { SqzReader } from '../../src/format/reader.ts';
 import { tensorShapes, validateConfig } from '../../src/model/config.ts';
 import { FormatError, SqzError, UsageError } from '../../src/util/errors.ts';
+import { checkLayerCount } from './checks.ts';
 import type { Checkpoint } from './types.ts';
 
 export async function openSqzCheckpoint(path: string, opts: { tokenizer?: string } = {}): Promise<Checkpoint> {
@@ -13,6 +14,7 @@ export async function openSqzCheckpoint(path: string, opts: { tokenizer?: string
   const source = `.sqz ${path}`;
   try {
     validateConfig(config, source);
+    checkLayerCount(reader.names, config.nLayers, /^layers\.(\d+)\./, `${source}: nLayers`);
     const shapes = tensorShapes(config);
     for (const [name, shape] of shapes) {
       if (!reader.has(name)) throw new FormatError(`${source}: tensor ${name} is missing`);

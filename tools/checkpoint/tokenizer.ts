@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import { type HfSpecialTokens, type SpecialTokenRef, hfTokenizerSpec, llama2cTokenizerSpec } from '../../src/tokenizer/index.ts';
 import type { TokenizerSpec } from '../../src/tokenizer/spec.ts';
 import { FormatError, SqzError } from '../../src/util/errors.ts';
+import { assertNoDuplicateKeys } from './json.ts';
 
 async function readOrThrow(path: string): Promise<Buffer> {
   try {
@@ -79,6 +80,7 @@ export function chatTemplateOf(tokenizerConfig: Record<string, unknown> | undefi
 /** A Hugging Face tokenizer.json, kept verbatim, with BOS/EOS from the hints and the chat template of tokenizer_config.json. */
 export async function readHfTokenizer(path: string, hints: SpecialTokenHints): Promise<TokenizerSpec> {
   const json = (await readOrThrow(path)).toString('utf8');
+  assertNoDuplicateKeys(json, basename(path));
   const spec = hfTokenizerSpec(json, basename(path), specialTokens(hints));
   const chatTemplate = chatTemplateOf(hints.tokenizerConfig);
   return chatTemplate === undefined ? spec : { ...spec, chatTemplate };
