@@ -11,6 +11,9 @@
 // before it) and against the f32 matmul at n = 1, 4, 16, 64 for 2048x2048 and 4096x4096; the
 // uniform 4-bit g128 matvec and matmul likewise.
 //
+// One decode step of the 134M model's LUT products (12 layers + head), CPU time: exact, int8 plain-SIMD
+// build, int8 relaxed-SIMD build, beside a 64 MiB f32 read as the memory's read rate.
+//
 // Batched int8 fast path, one thread: matmulLut4Int8/3Int8 against n int8 matvecs, the exact batched
 // matmulLut4/3 and matmulF32, stories15M shapes and 2048x2048 at n = 4, 16, 64.
 //
@@ -29,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { WasmHeap } from '../src/backend/wasm/heap.ts';
 import { WasmBackend } from '../src/backend/wasm/index.ts';
-import { createKernelInstance } from '../src/backend/wasm/instance.ts';
+import { createKernelInstance, enableRelaxedSimd, relaxedSimdAvailable, type KernelBuild } from '../src/backend/wasm/instance.ts';
 import { liftHalves, lutInt8Table, lutPlanes } from '../src/backend/wasm/layout.ts';
 import { activationStride } from '../src/backend/wasm/protocol.ts';
 import { dequantize, type F16Record, type TensorRecord } from '../src/format/kinds.ts';
@@ -39,7 +42,7 @@ import { rtnQuantize } from '../tools/baselines/rtn.ts';
 import { denseRecord } from '../tools/convert.ts';
 import { syntheticModel } from '../tools/synthetic.ts';
 import { nuqModelRecords, randomNuq, uniformModelRecords } from '../test/backend/_nuq.ts';
-import { fmtMs, interleavedRounds, parallelCapacity } from './_timing.ts';
+import { fmtMs, interleavedRounds, median, medianRatio, parallelCapacity } from './_timing.ts';
 
 const { values: argv } = parseArgs({ options: { quick: { type: 'boolean' }, out: { type: 'string' }, filter: { type: 'string' } } });
 const budgetMs = argv.quick ? 150 : 1500;
@@ -51,13 +54,15 @@ function bestOf(fns: (() => void)[]): number[] {
   return interleavedRounds(fns, budgetMs).map((s) => Math.min(...s));
 }
 
-/** A random R x C nuq matrix placed for both LUT paths: its byte planes, packed indices, int8 table and row scales. */
+/** A random R x C nuq matrix placed for both LUT paths: its byte planes, packed indices, 7-bit table and row (step, lo). */
 function placeNuq(heap: WasmHeap, rng: Rng, R: number, C: number, bits: 3 | 4) {
   const rec = randomNuq(rng, 'w', R, C, { bits });
   const t8 = lutInt8Table(rec.lut, bits);
-  return { planes: heap.place(lutPlanes(rec.lut, bits)), idx: heap.place(rec.indices), table: heap.place(t8.table), scales: heap.place(t8.scales) };
+  return { planes: heap.place(lutPlanes(rec.lut, bits)), idx: heap.place(rec.indices), table: heap.place(t8.table), scales: heap.place(t8.params) };
 }
 
+// the relaxed-SIMD build where the engine has it (Node 20: behind a flag this turns on), as the CLI runs
+await enableRelaxedSimd();
 const sections: string[] = [];
 const capacityBefore = await parallelCapacity();
 
@@ -98,6 +103,90 @@ const capacityBefore = await parallelCapacity();
   );
 }
 
+// --- one decode step's LUT products on the 134M benchmark model's shapes (docs/KERNELS.md, "LUT products"):
+// 12 layers of q, k, v, o (768x768), gate, up (2048x768) and down (768x2048), then the 32000x768 head,
+// 109.5M weights read from memory once per step (55 MB of 4-bit indices), each product after quantizing
+// its input as the backend does. CPU time of the process (process.cpuUsage), so that the other jobs
+// of a shared machine slow the figures less than wall time; interleaved rounds, medians.
+{
+  const layers = argv.quick ? 2 : 12;
+  const shapes: [number, number][] = [];
+  for (let l = 0; l < layers; l++) shapes.push([768, 768], [768, 768], [768, 768], [768, 768], [2048, 768], [2048, 768], [768, 2048]);
+  shapes.push([32000, 768]);
+  const weights = shapes.reduce((s, [R, C]) => s + R * C, 0);
+  const builds: KernelBuild[] = relaxedSimdAvailable() ? ['simd', 'relaxed'] : ['simd'];
+  const lines: string[] = [];
+  for (const bits of [4, 3] as const) {
+    const what = `decode step ${bits}-bit`;
+    if (!wanted(what)) continue;
+    const rng = new Rng(45);
+    // the same matrices in every instance: random tables, indices from a fast generator (uniform bytes)
+    const mats = shapes.map(([R, C]) => {
+      const lut = rng.normals(R << bits, 0.02);
+      const idx = new Uint8Array(R * Math.ceil(C / 32) * 4 * bits);
+      let z = rng.int(1 << 30) | 1;
+      for (let i = 0; i < idx.length; i++) idx[i] = (z = (Math.imul(z, 1103515245) + 12345) | 0) >>> 24;
+      return { R, C, lut, idx };
+    });
+    const steps: (() => void)[] = [];
+    for (const build of builds) {
+      const { exports: k, heap } = await createKernelInstance(undefined, build);
+      const x = heap.place(rng.normals(32000));
+      const xq = heap.alloc(k.activationBytes(32000));
+      const out = heap.alloc(32000 * 4);
+      const placed = mats.map((m) => {
+        const t8 = lutInt8Table(m.lut, bits);
+        return { ...m, idx: heap.place(m.idx), planes: build === 'simd' ? heap.place(lutPlanes(m.lut, bits)) : 0, table: heap.place(t8.table), params: heap.place(t8.params) };
+      });
+      const [exact, int8] = bits === 4 ? [k.matvecLut4, k.matvecLut4Int8] : [k.matvecLut3, k.matvecLut3Int8];
+      if (build === 'simd') steps.push(() => placed.forEach((m) => exact(out, m.planes, m.idx, x, m.C, 0, m.R)));
+      steps.push(() =>
+        placed.forEach((m) => {
+          k.quantizeActivations(xq, x, m.C);
+          int8(out, m.table, m.params, m.idx, xq, m.C, 0, m.R);
+        }),
+      );
+    }
+    // a dense f32 read of 64 MiB, as the yardstick of the memory's read rate in the same rounds
+    const { exports: kf, heap: hf } = await createKernelInstance();
+    const fw = hf.place(rng.normals(4096 * 4096, 0.02));
+    const fx = hf.place(rng.normals(4096));
+    const fo = hf.alloc(4096 * 4);
+    steps.push(() => kf.matvecF32(fo, fw, fx, 4096, 0, 4096));
+    const rounds = argv.quick ? 5 : 15;
+    const cpu: number[][] = steps.map(() => []);
+    steps.forEach((f) => f());
+    for (let r = 0; r < rounds; r++) {
+      for (let j = 0; j < steps.length; j++) {
+        const i = (j + r) % steps.length;
+        const t0 = process.cpuUsage();
+        steps[i]();
+        const d = process.cpuUsage(t0);
+        cpu[i].push((d.user + d.system) / 1000);
+      }
+    }
+    const med = cpu.map(median);
+    const gbps = (bytes: number, ms: number) => (bytes / ms / 1e6).toFixed(1);
+    const indexBytes = (weights * bits) / 8;
+    const cell = (i: number) => `${fmtMs(med[i])} (${((med[i] * 1e6) / weights).toFixed(3)} ns, ${gbps(indexBytes, med[i])} GB/s)`;
+    const ratio = (a: number, b: number) => `×${medianRatio(cpu[a], cpu[b]).toFixed(2)}`;
+    const relaxed = builds.length === 2 ? 2 : 1;
+    lines.push(
+      `| ${bits}-bit, ${layers} layers + head (${(weights / 1e6).toFixed(1)}M weights) | ${cell(0)} | ${cell(1)} | ${builds.length === 2 ? cell(2) : '–'} | ` +
+        `${ratio(0, relaxed)} | ${builds.length === 2 ? ratio(1, 2) : '–'} | ${gbps(4096 * 4096 * 4, med[steps.length - 1])} GB/s |`,
+    );
+    console.error(lines[lines.length - 1]);
+  }
+  if (lines.length) {
+    sections.push(
+      `### One decode step's LUT products, one thread, CPU time\n\nThe 134M model's products (${layers} layers + the 32000x768 head), each int8 one after quantizing its input. ` +
+        `exact: matvecLut4 / matvecLut3; int8 plain / relaxed: the fast path in the plain-SIMD and the relaxed-SIMD build. In brackets: ns per weight and the rate at which ` +
+        `the packed indices are read. f32 read rate: matvecF32 on a 64 MiB matrix in the same rounds (the memory's read rate with SIMD loads). Medians of ${argv.quick ? 5 : 15} interleaved rounds.\n\n` +
+        `| step | exact | int8 plain | int8 relaxed | fast vs exact | relaxed vs plain | f32 read rate |\n| --- | --- | --- | --- | --- | --- | --- |\n${lines.join('\n')}\n`,
+    );
+  }
+}
+
 // --- the batched int8 fast path, one thread
 {
   const { exports: k, heap } = await createKernelInstance();
@@ -128,7 +217,7 @@ const capacityBefore = await parallelCapacity();
           },
           () => {
             quantize();
-            matmul(out, table, scales, idx, xq, stride, R, C, n, 0, R, scratch);
+            matmul(out, table, scales, idx, xq, stride, R, C, n, 0, R);
           },
           () => exact(out, planes, idx, x, R, C, n, 0, R, scratch),
           () => k.matmulF32(out, f32, x, R, C, n),

@@ -30,8 +30,9 @@ export interface BackendOptions {
   /** Threads for the WASM backend's matrix products, the main thread included (default 1). Call model.close() when done. */
   threads?: number;
   /**
-   * The WASM backend's int8 fast path: every LUT (nuq) product, one token or a batch, with int8 tables
-   * and int16 activations, faster but not exact (docs/KERNELS.md gives its error and perplexity). Default false.
+   * The WASM backend's int8 fast path: every LUT (nuq) product, one token or a batch, with 7-bit tables
+   * and int8 activations, faster but not exact (docs/KERNELS.md gives its error and perplexity). Default
+   * false here; the CLI takes it by default on wasm.
    */
   fast?: boolean;
 }

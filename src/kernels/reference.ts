@@ -112,46 +112,57 @@ export function matmulLut(out: Float32Array, lut: Float32Array, packed: Uint8Arr
 }
 
 /**
- * The int8 fast path's tables (not exact): row r's entries as int8 t[r, k] = round(lut[r, k] / scale[r])
- * with scale[r] = max_k |lut[r, k]| / 127 in f32 (0 and all-zero entries for an all-zero row).
+ * The int8 fast path's tables (not exact): row r's entries as 7-bit integers t[r, k] in [0, 127] with
+ * entry ~ lo[r] + step[r] * t[r, k], lo = the row's smallest entry and step = (largest - lo) / 127 in
+ * f32 (step 0 and t 0 for a row of equal entries). params holds (step, lo) per row.
  */
-export function lutToInt8(lut: Float32Array, bits: 3 | 4): { table: Int8Array; scales: Float32Array } {
+export function lutToUint7(lut: Float32Array, bits: 3 | 4): { table: Uint8Array; params: Float32Array } {
   const levels = 1 << bits;
   const rows = lut.length >> bits;
-  const table = new Int8Array(lut.length);
-  const scales = new Float32Array(rows);
+  const table = new Uint8Array(lut.length);
+  const params = new Float32Array(rows * 2);
   for (let r = 0; r < rows; r++) {
-    let m = 0;
-    for (let k = 0; k < levels; k++) m = Math.max(m, Math.abs(lut[r * levels + k]));
-    const scale = Math.fround(m / 127);
-    scales[r] = scale;
-    if (scale > 0) for (let k = 0; k < levels; k++) table[r * levels + k] = Math.max(-127, Math.min(127, Math.round(lut[r * levels + k] / scale)));
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let k = 0; k < levels; k++) {
+      lo = Math.min(lo, lut[r * levels + k]);
+      hi = Math.max(hi, lut[r * levels + k]);
+    }
+    const step = Math.fround((hi - lo) / 127);
+    params[2 * r] = step;
+    params[2 * r + 1] = lo;
+    if (step > 0) for (let k = 0; k < levels; k++) table[r * levels + k] = Math.max(0, Math.min(127, Math.round((lut[r * levels + k] - lo) / step)));
   }
-  return { table, scales };
+  return { table, params };
 }
 
-/** Columns per activation scale of the int8 fast path (a multiple of the 32-weight group). */
-export const ACTIVATION_BLOCK = 256;
+/** Columns per activation scale of the int8 fast path: one packed group. */
+export const ACTIVATION_BLOCK = 32;
+/** Largest quantized activation of the int8 fast path (assembly/lutint8.ts says why not 127). */
+export const ACTIVATION_MAX = 64;
 
 /**
- * The activations of the int8 fast path: per block of ACTIVATION_BLOCK columns, scale = max|x| / 32767
- * (f32) and q[c] = x[c] / scale rounded to nearest even (0 for a block of zeros); q has whole groups
- * of 32 columns, 0 past cols.
+ * The activations of the int8 fast path: per block of ACTIVATION_BLOCK columns, scale = max|x| / 64
+ * (f32) and q[c] = x[c] / scale rounded to nearest even, in [-64, 64] (0 for a block of zeros); q has whole blocks,
+ * 0 past cols. sum = sum_b scale_b * sum_{c in b} q[c], in f32, block after block.
  */
-export function quantizeActivations(x: Float32Array, cols: number): { q: Int16Array; scales: Float32Array } {
-  const padded = Math.ceil(cols / 32) * 32;
-  const q = new Int16Array(padded);
-  const scales = new Float32Array(Math.ceil(padded / ACTIVATION_BLOCK));
-  for (let b = 0; b < scales.length; b++) {
+export function quantizeActivations(x: Float32Array, cols: number): { q: Int8Array; scales: Float32Array; sum: number } {
+  const blocks = Math.ceil(cols / ACTIVATION_BLOCK);
+  const q = new Int8Array(blocks * ACTIVATION_BLOCK);
+  const scales = new Float32Array(blocks);
+  let sum = 0;
+  for (let b = 0; b < blocks; b++) {
     const c0 = b * ACTIVATION_BLOCK;
     const c1 = Math.min(cols, c0 + ACTIVATION_BLOCK);
     let m = 0;
     for (let c = c0; c < c1; c++) m = Math.max(m, Math.abs(x[c]));
-    scales[b] = Math.fround(m / 32767);
-    const inv = m > 0 ? Math.fround(32767 / m) : 0;
-    for (let c = c0; c < c1; c++) q[c] = roundHalfEven(Math.fround(x[c] * inv));
+    scales[b] = Math.fround(m / ACTIVATION_MAX);
+    const inv = m > 0 ? Math.fround(ACTIVATION_MAX / m) : 0;
+    let total = 0;
+    for (let c = c0; c < c1; c++) total += q[c] = Math.max(-ACTIVATION_MAX, Math.min(ACTIVATION_MAX, roundHalfEven(Math.fround(x[c] * inv))));
+    sum = Math.fround(sum + Math.fround(total * scales[b]));
   }
-  return { q, scales };
+  return { q, scales, sum };
 }
 
 function roundHalfEven(v: number): number {
@@ -161,12 +172,12 @@ function roundHalfEven(v: number): number {
 }
 
 /**
- * The int8 fast-path matvec (matvecLut4Int8 / matvecLut3Int8): out[r] = scales[r] * sum_b xScales[b] *
- * sum_{c in block b} table[r, idx(r, c)] * q[c], table and scales from lutToInt8, q and xScales from
- * quantizeActivations. The inner sums are exact integers.
+ * The int8 fast-path matvec (matvecLut4Int8 / matvecLut3Int8): out[r] = step[r] * sum_b xScales[b] *
+ * sum_{c in block b} table[r, idx(r, c)] * q[c] + lo[r] * sum, table and params from lutToUint7, q,
+ * xScales and sum from quantizeActivations. The inner sums are exact integers.
  */
 export function matvecLutInt8(
-  out: Float32Array, table: Int8Array, scales: Float32Array, packed: Uint8Array, q: Int16Array, xScales: Float32Array,
+  out: Float32Array, table: Uint8Array, params: Float32Array, packed: Uint8Array, xq: { q: Int8Array; scales: Float32Array; sum: number },
   rows: number, cols: number, bits: 3 | 4, r0 = 0, r1 = rows,
 ): void {
   const stride = rowBytes(bits, cols);
@@ -175,22 +186,22 @@ export function matvecLutInt8(
     let s = 0;
     for (let b = 0; b * ACTIVATION_BLOCK < cols; b++) {
       let block = 0;
-      for (let c = b * ACTIVATION_BLOCK; c < Math.min(cols, (b + 1) * ACTIVATION_BLOCK); c++) block += table[r * levels + packedIndexAt(packed, r * stride, c, bits)] * q[c];
-      s += block * xScales[b];
+      for (let c = b * ACTIVATION_BLOCK; c < Math.min(cols, (b + 1) * ACTIVATION_BLOCK); c++) block += table[r * levels + packedIndexAt(packed, r * stride, c, bits)] * xq.q[c];
+      s += block * xq.scales[b];
     }
-    out[r] = s * scales[r];
+    out[r] = s * params[2 * r] + params[2 * r + 1] * xq.sum;
   }
 }
 
 /**
  * matvecLutInt8 for n vectors (matmulLut4Int8 / matmulLut3Int8): out [n, rows], xq[i] is vector i's
- * quantizeActivations output, rows r0 <= r < r1 of each. The kernels must match it bit for bit.
+ * quantizeActivations output, rows r0 <= r < r1 of each.
  */
 export function matmulLutInt8(
-  out: Float32Array, table: Int8Array, scales: Float32Array, packed: Uint8Array, xq: { q: Int16Array; scales: Float32Array }[],
+  out: Float32Array, table: Uint8Array, params: Float32Array, packed: Uint8Array, xq: { q: Int8Array; scales: Float32Array; sum: number }[],
   rows: number, cols: number, bits: 3 | 4, r0 = 0, r1 = rows,
 ): void {
-  xq.forEach((v, i) => matvecLutInt8(out.subarray(i * rows, (i + 1) * rows), table, scales, packed, v.q, v.scales, rows, cols, bits, r0, r1));
+  xq.forEach((v, i) => matvecLutInt8(out.subarray(i * rows, (i + 1) * rows), table, params, packed, v, rows, cols, bits, r0, r1));
 }
 
 /** Row-wise dequantization of a packed LUT matrix to dense f32 (for tests and export). */

@@ -56,11 +56,11 @@ for (const fast of [false, true]) {
       const before = b.heap.used;
       const w = b.upload(rec);
       // the blocks a weight reads: f16 halves (not widened), f32 values, LUT byte planes (64 bytes a
-      // row) and indices and the sparse arrays (and with fast, the int8 table and row scales), uniform
+      // row) and indices and the sparse arrays (and with fast, the 7-bit table and the row step and offset), uniform
       // scales, zeros and values; each block rounded to 16 bytes and followed by the read slack
       const arrays = recordArrays(rec);
       let bytes = arrays.reduce((s, a) => s + a.byteLength, 0);
-      if (rec.kind === 'nuq') bytes += rows * 64 - rec.lut.byteLength + (fast ? rows * 20 : 0);
+      if (rec.kind === 'nuq') bytes += rows * 64 - rec.lut.byteLength + (fast ? rows * 24 : 0);
       assert.ok(b.heap.used - before <= bytes + (arrays.length + (fast ? 2 : 0)) * (SLACK + 16), `${what}: placed ${b.heap.used - before} bytes for ${bytes}`);
       assert.not.ok(reaches(w, new Set(arrays.map((a) => a.buffer))), `${what}: the weight keeps a record array`);
     }

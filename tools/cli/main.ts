@@ -1,6 +1,7 @@
 // The `sqz` command line: one small module per command, one option parser, one progress helper.
 // Errors the user can act on (SqzError) become one line on stderr and exit code 1; anything else
 // is a bug and keeps its stack.
+import { enableRelaxedSimd } from '../../src/backend/wasm/instance.ts';
 import { removeTrackedTemps } from '../../src/format/outpath.ts';
 import { SqzError } from '../../src/util/errors.ts';
 import { type Command, helpText, parse } from './command.ts';
@@ -36,6 +37,8 @@ function usage(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // before any kernel module is compiled: the relaxed-SIMD kernels on Node 20 (docs/KERNELS.md)
+  await enableRelaxedSimd();
   const [name, ...rest] = argv;
   if (name === undefined) {
     process.stdout.write(usage() + '\n');

@@ -34,23 +34,23 @@ export interface KernelExports extends Record<string, unknown> {
   dequantLut3(dst: number, planes: number, idx: number, cols: number, r0: number, r1: number): void;
   /** Bytes quantizeActivations writes for `cols` columns. */
   activationBytes(cols: number): number;
-  /** The int8 fast path's activations (ref.quantizeActivations): int16 for whole groups of 32 (0 past cols), then an f32 scale per 256 columns. */
+  /**
+   * The int8 fast path's activations (ref.quantizeActivations): int8 for whole groups of 32 (0 past cols), one f32 scale per
+   * group, then the f32 sum of scale times values.
+   */
   quantizeActivations(xq: number, x: number, cols: number): void;
   /**
-   * The int8 fast path of matvecLut4 (ref.matvecLutInt8): table int8 [rows, 16] and scales f32 [rows] (layout.ts lutInt8Table),
-   * xq from quantizeActivations, rows r0 <= r < r1.
+   * The int8 fast path of matvecLut4 (ref.matvecLutInt8): table [rows, 16] 7-bit entries and params f32 [rows, 2] (step, lo)
+   * (layout.ts lutInt8Table), xq from quantizeActivations, rows r0 <= r < r1.
    */
-  matvecLut4Int8(out: number, table: number, scales: number, idx: number, xq: number, cols: number, r0: number, r1: number): void;
+  matvecLut4Int8(out: number, table: number, params: number, idx: number, xq: number, cols: number, r0: number, r1: number): void;
   /** The same with 3-bit packed indices. */
-  matvecLut3Int8(out: number, table: number, scales: number, idx: number, xq: number, cols: number, r0: number, r1: number): void;
-  /**
-   * matvecLut4Int8 on n vectors, bit for bit: xq holds n quantizeActivations outputs xqStride bytes apart, out [n, rows], rows
-   * r0 <= r < r1; a tile of rows is decoded once into `scratch` (matmulScratchBytes(cols) bytes, the calling thread's own).
-   */
-  matmulLut4Int8(out: number, table: number, scales: number, idx: number, xq: number, xqStride: number, rows: number, cols: number, n: number, r0: number, r1: number, scratch: number): void;
+  matvecLut3Int8(out: number, table: number, params: number, idx: number, xq: number, cols: number, r0: number, r1: number): void;
+  /** matvecLut4Int8 on n vectors, bit for bit: xq holds n quantizeActivations outputs xqStride bytes apart, out [n, rows], rows r0 <= r < r1. */
+  matmulLut4Int8(out: number, table: number, params: number, idx: number, xq: number, xqStride: number, rows: number, cols: number, n: number, r0: number, r1: number): void;
   /** The same with 3-bit packed indices. */
-  matmulLut3Int8(out: number, table: number, scales: number, idx: number, xq: number, xqStride: number, rows: number, cols: number, n: number, r0: number, r1: number, scratch: number): void;
-  /** Bytes of scratch matmulLut4/3, matmulLut4/3Int8, matmulF16 and matmulUniform need for `cols` columns (one tile of f32 rows). */
+  matmulLut3Int8(out: number, table: number, params: number, idx: number, xq: number, xqStride: number, rows: number, cols: number, n: number, r0: number, r1: number): void;
+  /** Bytes of scratch matmulLut4/3, matmulF16 and matmulUniform need for `cols` columns (one tile of f32 rows). */
   matmulScratchBytes(cols: number): number;
   /**
    * Uniform (RTN/GPTQ/AWQ): out[r] = sum_c scales[r, g] * (q(r, c) - zeros[r, g]) * x[c], g = floor(c / min(groupSize, cols)),

@@ -7,7 +7,7 @@ import { dequantize, type TensorRecord } from '../../format/kinds.ts';
 import type { RopeStyle } from '../../kernels/reference.ts';
 import { UsageError } from '../../util/errors.ts';
 import type { Backend, Vec, Weight } from '../types.ts';
-import { createKernelInstance, kernelModule, type KernelInstance } from './instance.ts';
+import { createKernelInstance, type KernelBuild, type KernelInstance } from './instance.ts';
 import type { KernelPool, PoolOptions } from './pool.ts';
 import { liftHalves, lutInt8Table, lutPlanes } from './layout.ts';
 import { OP_F16, OP_LUT, OP_LUT_INT8, OP_MATMUL_ROWS, OP_MATMUL_VECS, OP_MATVEC_F32, OP_UNIFORM, activationStride, quantizedJob } from './protocol.ts';
@@ -25,8 +25,8 @@ interface WasmWeight extends Weight {
     planes: number;
     indices: number;
     sparse?: { rowPtr: number; colIdx: number; values: number };
-    /** With `fast`: the int8 table and row scales (layout.ts lutInt8Table), used for every product. */
-    int8?: { table: number; scales: number };
+    /** With `fast`: the 7-bit table and per-row (step, lo) (layout.ts lutInt8Table), used for every product. */
+    int8?: { table: number; params: number };
     /** The record's row split for threads, if it has one. */
     rowSplit?: Int32Array;
   };
@@ -45,12 +45,14 @@ export interface WasmBackendOptions extends PoolOptions {
   /** How a batched f32 product (matmul, n > 1) is split: by weight rows (default) or by activation vectors. */
   matmulSplit?: 'rows' | 'vectors';
   /**
-   * Runs LUT (nuq) products on the int8 fast path: int8 tables, int16 activations, not exact
-   * (docs/KERNELS.md has its error). A batch runs the batched int8 kernel, which gives the int8
+   * Runs LUT (nuq) products on the int8 fast path: 7-bit tables, int8 activations per 32 columns,
+   * not exact (docs/KERNELS.md "LUT products" has its error). A batch runs the batched int8 kernel, which gives the int8
    * matvec's bits for every vector, so a perplexity run sees the same arithmetic as generation.
    * Default false.
    */
   fast?: boolean;
+  /** Which build of the kernels (instance.ts): default relaxed SIMD where the engine runs it, else plain SIMD. */
+  kernels?: KernelBuild;
 }
 
 /**
@@ -79,11 +81,11 @@ export class WasmBackend implements Backend {
   static async create(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
     const threads = opts.threads ?? 1;
     if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new UsageError(`threads must be an integer from 1 to 64, got ${threads}`);
-    const inst = await createKernelInstance();
+    const inst = await createKernelInstance(undefined, opts.kernels);
     if (threads === 1) return new WasmBackend(inst, undefined, opts);
     // Loaded only when asked for: the single-thread backend needs no node:worker_threads.
     const { KernelPool } = await import('./pool.ts');
-    return new WasmBackend(inst, await KernelPool.start(inst, kernelModule(), threads, opts), opts);
+    return new WasmBackend(inst, await KernelPool.start(inst, inst.module, threads, opts), opts);
   }
 
   /** Threads the matrix products run on (1: the main thread alone). */
@@ -138,7 +140,7 @@ export class WasmBackend implements Backend {
           values: this.heap.place(rec.sparse.values),
         };
         const q = this.fast ? lutInt8Table(rec.lut, rec.bits) : undefined;
-        const int8 = q && { table: this.heap.place(q.table), scales: this.heap.place(q.scales) };
+        const int8 = q && { table: this.heap.place(q.table), params: this.heap.place(q.params) };
         const lut = { bits: rec.bits, planes: this.heap.place(lutPlanes(rec.lut, rec.bits)), indices: this.heap.place(rec.indices), sparse, int8, rowSplit: rec.rowSplit };
         return { ...base, lut } as WasmWeight;
       }
@@ -201,14 +203,14 @@ export class WasmBackend implements Backend {
     const parts = split ? this.pool!.threads : 1;
     const u = w.uni;
     const q = w.lut;
-    const { base, per } = n === 1 ? { base: 0, per: 0 } : this.decodeScratch(cols, parts);
+    const { base, per } = n === 1 || q?.int8 ? { base: 0, per: 0 } : this.decodeScratch(cols, parts);
     const sparse = [q?.sparse?.rowPtr ?? 0, q?.sparse?.colIdx ?? 0, q?.sparse?.values ?? 0];
     const [op, args] = w.f16
       ? [OP_F16, [out, w.f16.halves, x, cols, rows, n, base, per, w.f16.shift]]
       : u
         ? [OP_UNIFORM, [out, u.scales, u.zeros, u.values, x, cols, rows, n, u.groupSize, u.bits, base, per]]
         : q!.int8
-          ? [OP_LUT_INT8, [out, q!.int8.table, q!.int8.scales, q!.indices, this.quantizeActivations(x, cols, n), cols, q!.bits, ...sparse, x, rows, n, base, per]]
+          ? [OP_LUT_INT8, [out, q!.int8.table, q!.int8.params, q!.indices, this.quantizeActivations(x, cols, n), cols, q!.bits, ...sparse, x, rows, n]]
           : [OP_LUT, [out, q!.planes, q!.indices, x, cols, rows, n, q!.bits, ...sparse, base, per]];
     if (!split) return quantizedJob(this.k, op, (i) => args[i], 0, 0, rows);
     const pool = this.pool!;
@@ -220,7 +222,7 @@ export class WasmBackend implements Backend {
   private quantizeActivations(x: number, cols: number, n: number): number {
     const stride = activationStride(this.k, cols);
     // Sized in powers of two, so the blocks left behind as it grows add up to less than the last.
-    const xq = this.heap.scratch('activations-int16', 2 ** Math.ceil(Math.log2(Math.max(stride * n, 64))));
+    const xq = this.heap.scratch('activations-int8', 2 ** Math.ceil(Math.log2(Math.max(stride * n, 64))));
     for (let i = 0; i < n; i++) this.k.quantizeActivations(xq + i * stride, x + i * cols * 4, cols);
     return xq;
   }

@@ -1,6 +1,6 @@
 // Table layouts the LUT kernels read (assembly/lut.ts), and the f16 kernels' halves
 // (assembly/f16.ts), built once when a weight is placed.
-import { floatToHalf, halfToFloat, lutToInt8 } from '../../kernels/reference.ts';
+import { floatToHalf, halfToFloat, lutToUint7 } from '../../kernels/reference.ts';
 
 /** Bytes of one row's byte planes (3- and 4-bit tables alike). */
 const PLANE_BYTES = 64;
@@ -24,13 +24,14 @@ export function lutPlanes(lut: Float32Array, bits: 3 | 4): Uint8Array {
   return out;
 }
 
-/** The int8 fast path's table: int8 [rows, 16] (lanes 8..15 are 0 at 3 bits) and one f32 scale per row (ref.lutToInt8). */
-export function lutInt8Table(lut: Float32Array, bits: 3 | 4): { table: Uint8Array; scales: Float32Array } {
-  const { table, scales } = lutToInt8(lut, bits);
+/** The int8 fast path's table: 7-bit entries, 16 bytes per row (lanes 8..15 are 0 at 3 bits), and (step, lo) f32 per row (ref.lutToUint7). */
+export function lutInt8Table(lut: Float32Array, bits: 3 | 4): { table: Uint8Array; params: Float32Array } {
+  const { table, params } = lutToUint7(lut, bits);
   const levels = 1 << bits;
-  const out = new Uint8Array(scales.length * 16);
-  for (let r = 0; r < scales.length; r++) for (let k = 0; k < levels; k++) out[r * 16 + k] = table[r * levels + k] & 0xff;
-  return { table: out, scales };
+  const rows = params.length >> 1;
+  const out = new Uint8Array(rows * 16);
+  for (let r = 0; r < rows; r++) out.set(table.subarray(r * levels, (r + 1) * levels), r * 16);
+  return { table: out, params };
 }
 
 /**

@@ -52,8 +52,8 @@ export const OP_MATMUL_VECS = 4;
  *  out, scales, zeros, values, x, cols, rows, n, groupSize, bits, scratch, scratchPer. */
 export const OP_UNIFORM = 5;
 /** The int8 fast path of a LUT product (the int8 matvec for one vector, matmulLut4/3Int8 with the same bits for more) plus the
- *  exact CSR sparse add, over the part's rows (quantizedJob): out, table, scales, indices, xq (the n vectors quantized by the
- *  main thread, activationStride bytes apart), cols, bits, rowPtr (0 = none), colIdx, values, x, rows, n, scratch, scratchPer. */
+ *  exact CSR sparse add, over the part's rows (quantizedJob): out, table, params, indices, xq (the n vectors quantized by the
+ *  main thread, activationStride bytes apart), cols, bits, rowPtr (0 = none), colIdx, values, x, rows, n. */
 export const OP_LUT_INT8 = 6;
 /** f16 product over the part's rows, for all n vectors (quantizedJob): out, w (binary16 [rows, cols]), x, cols, rows, n,
  *  scratch, scratchPer, shift (layout.ts liftHalves). */
@@ -141,11 +141,11 @@ export function quantizedJob(k: KernelExports, op: number, a: (i: number) => num
     return k.matmulF16(out, w, x, rows, cols, n, r0, r1, a(6) + part * a(7), a(8));
   }
   if (op === OP_LUT_INT8) {
-    const out = a(0), table = a(1), scales = a(2), idx = a(3), xq = a(4), cols = a(5), bits = a(6);
+    const out = a(0), table = a(1), params = a(2), idx = a(3), xq = a(4), cols = a(5), bits = a(6);
     const rowPtr = a(7), x = a(10), rows = a(11), n = a(12);
     const four = lutBits(bits) === 4;
-    if (n === 1) (four ? k.matvecLut4Int8 : k.matvecLut3Int8)(out, table, scales, idx, xq, cols, r0, r1);
-    else (four ? k.matmulLut4Int8 : k.matmulLut3Int8)(out, table, scales, idx, xq, activationStride(k, cols), rows, cols, n, r0, r1, a(13) + part * a(14));
+    if (n === 1) (four ? k.matvecLut4Int8 : k.matvecLut3Int8)(out, table, params, idx, xq, cols, r0, r1);
+    else (four ? k.matmulLut4Int8 : k.matmulLut3Int8)(out, table, params, idx, xq, activationStride(k, cols), rows, cols, n, r0, r1);
     if (rowPtr !== 0) k.spmmCsrAdd(out, rowPtr, a(8), a(9), x, rows, cols, n, r0, r1);
     return;
   }

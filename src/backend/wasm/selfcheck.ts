@@ -87,21 +87,20 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
     (bits === 4 ? k.matvecLut4 : k.matvecLut3)(po, pl, pp, px, cols, 0, rows);
     check(`matvecLut${bits}`, f32(po, rows), want);
     // the int8 fast path against its own twin (its error against ref.matvecLut is checked in the tests)
-    const q8 = ref.lutToInt8(lut, bits);
-    const xq = ref.quantizeActivations(x, cols);
-    ref.matvecLutInt8(want, q8.table, q8.scales, packed, xq.q, xq.scales, rows, cols, bits);
+    const q8 = ref.lutToUint7(lut, bits);
+    ref.matvecLutInt8(want, q8.table, q8.params, packed, ref.quantizeActivations(x, cols), rows, cols, bits);
     const t8 = lutInt8Table(lut, bits);
     const pxq = heap.alloc(k.activationBytes(cols));
     k.quantizeActivations(pxq, px, cols);
-    const pt8 = heap.place(t8.table), ps8 = heap.place(t8.scales);
+    const pt8 = heap.place(t8.table), ps8 = heap.place(t8.params);
     (bits === 4 ? k.matvecLut4Int8 : k.matvecLut3Int8)(po, pt8, ps8, pp, pxq, cols, 0, rows);
     check(`matvecLut${bits}Int8`, f32(po, rows), want);
     const stride = activationStride(k, cols);
     const pxqs = heap.alloc(n * stride);
     for (let i = 0; i < n; i++) k.quantizeActivations(pxqs + i * stride, pxs + i * cols * 4, cols);
     const wantInt8 = new Float32Array(n * rows);
-    ref.matmulLutInt8(wantInt8, q8.table, q8.scales, packed, Array.from({ length: n }, (_, i) => ref.quantizeActivations(xs.subarray(i * cols, (i + 1) * cols), cols)), rows, cols, bits);
-    (bits === 4 ? k.matmulLut4Int8 : k.matmulLut3Int8)(po, pt8, ps8, pp, pxqs, stride, rows, cols, n, 0, rows, scratch);
+    ref.matmulLutInt8(wantInt8, q8.table, q8.params, packed, Array.from({ length: n }, (_, i) => ref.quantizeActivations(xs.subarray(i * cols, (i + 1) * cols), cols)), rows, cols, bits);
+    (bits === 4 ? k.matmulLut4Int8 : k.matmulLut3Int8)(po, pt8, ps8, pp, pxqs, stride, rows, cols, n, 0, rows);
     check(`matmulLut${bits}Int8`, f32(po, n * rows), wantInt8);
     const wantN = new Float32Array(n * rows);
     ref.matmulLut(wantN, lut, packed, xs, rows, cols, n, bits);

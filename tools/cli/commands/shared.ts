@@ -1,4 +1,5 @@
 // Options several commands share, parsed one way.
+import { cudaStatus } from '../../../src/backend/cuda/addon.ts';
 import type { BackendName, Model } from '../../../src/index.ts';
 import { openModel } from '../../convert.ts';
 import { UsageError } from '../../../src/util/errors.ts';
@@ -42,11 +43,21 @@ export function threadsOption(p: Parsed): number {
   return num(p, 'threads', { int: true, min: 1, max: 64 }) ?? 1;
 }
 
-/** --fast (run, ppl): the wasm backend's int8 fast path for every LUT product, batches included (not exact; docs/KERNELS.md). */
-export const fastOptions: Options = { fast: { type: 'boolean' } };
+/**
+ * --fast / --exact (run, ppl, serve): whether the LUT (nuq) products take the wasm backend's int8 fast
+ * path (not exact; docs/KERNELS.md, "LUT products"). Without either, the fast path is taken wherever the
+ * backend is wasm: its perplexity stays within 0.5% (4-bit) / 1% (3-bit) of the exact path's on
+ * stories3M and tinystories-656k (measured in docs/KERNELS.md). --exact keeps the exact path, the yardstick.
+ */
+export const fastOptions: Options = { fast: { type: 'boolean' }, exact: { type: 'boolean' } };
 
 export function fastOption(p: Parsed): boolean {
-  return p.values.fast === true;
+  if (p.values.fast === true && p.values.exact === true) throw new UsageError('--fast and --exact exclude each other');
+  if (p.values.fast === true) return true;
+  if (p.values.exact === true) return false;
+  // the default: fast where the backend is (or auto resolves to) wasm; js and cuda have no fast path
+  const b = backendOption(p);
+  return b === 'wasm' || (b === 'auto' && (threadsOption(p) > 1 || !cudaStatus().ok));
 }
 
 /** The model a run-time command names, opened with its --tokenizer/--backend/--threads/--fast and the context (default --ctx). */

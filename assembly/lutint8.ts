@@ -1,0 +1,254 @@
+// The int8 fast path of the LUT products (opt-in, not exact; docs/KERNELS.md, "LUT products", has its
+// error and speed). One source, two builds: with relaxed SIMD (build/kernels-relaxed.wasm,
+// ASC_FEATURE_RELAXED_SIMD) a 32-weight group is two i16x8.relaxed_dot_i8x16_i7x16_s (pmaddubsw), one
+// i16 add and one widening i32x4.dot_i16x8_s against ones (pmaddwd); the plain SIMD build
+// (build/kernels.wasm) widens both sides to i16 and uses i32x4.dot_i16x8_s. Both compute the same
+// integers.
+//
+// - Table, once at load (src/backend/wasm/layout.ts lutInt8Table, ref.lutToUint7): each row's 8 or 16
+//   entries as 7-bit integers t in [0, 127] with an f32 step and offset, entry = lo + step * t.
+//   16 bytes per row (lanes 8..15 unused at 3 bits): one swizzle looks up 16 weights.
+// - Activations, once per product (quantizeActivations): integers in [-64, 64] per block of 32 columns
+//   (one packed group), scale = max|x| / 64, plus the sum S = sum_b scale_b * sum_{c in b} q[c] (f32).
+//   64, not 127: a pair of products is then at most 2 * 127 * 64 = 16256, so the two halves of a
+//   group add in i16 without overflow and the group needs one widening instead of two (V8 11.3, Node
+//   20, lowers each relaxed dot to pmaddubsw and each widening to pmaddwd: no VNNI). Measured ×1.36
+//   faster than widening each half (docs/KERNELS.md, "LUT products"), for an activation step twice as
+//   coarse.
+// - Row r: out[r] = step_r * sum_b scale_b * sum_{c in b} t[idx(r, c)] * q[c] + lo_r * S. The block
+//   sums are exact i32 (at most 32 * 127 * 64 < 2^24, so their conversion to f32 is exact too); each
+//   is scaled into an f32x4 accumulator. The relaxed dot needs its second operand below 128: that is
+//   why the table is 7-bit and offset rather than signed int8.
+//
+// Four rows at a time share the activation loads (each 16 bytes of q and each block scale is loaded
+// once for four rows); a row's result does not depend on which rows it is computed with, and the
+// batched kernel computes each vector's outputs with the same operations in the same order, so a
+// batch gives every vector the bits of its own matvec (sqz ppl --fast scores what sqz run --fast runs).
+import { groupBytes, hsum, indicesFirst, indicesSecond } from './simd';
+
+// Largest quantized activation (see above).
+const Q_MAX: f32 = 64;
+// i16 ones: i32x4.dot_i16x8_s with them adds lane pairs (loaded, not built: see simd.ts DECODE).
+const ONES = memory.data<i16>([1, 1, 1, 1, 1, 1, 1, 1], 16);
+// log2 of the bytes per stored activation: int8 for the relaxed dot; the plain build stores the same
+// values as int16, which i32x4.dot_i16x8_s takes as they are (no widening per row).
+const Q_SHIFT: i32 = ASC_FEATURE_RELAXED_SIMD ? 0 : 1;
+
+// Bytes of the activation record for `cols` columns: the values of whole groups (0 past cols; int8,
+// or int16 in the plain build), one f32 scale per group, then the f32 sum S.
+export function activationBytes(cols: i32): usize {
+  const groups = <usize>((cols + 31) >> 5);
+  return (groups << (5 + Q_SHIFT)) + (groups << 2) + 4;
+}
+
+// xq (activationBytes(cols) bytes) = x quantized (see the top of this file): per group of 32 columns,
+// scale = max|x| / 64 and q[c] = nearest(x[c] / scale) (0 for a group of zeros, and past cols).
+export function quantizeActivations(xq: usize, x: usize, cols: i32): void {
+  const groups = (cols + 31) >> 5;
+  const scales = xq + (<usize>groups << (5 + Q_SHIFT));
+  let sum: f32 = 0;
+  for (let g = 0; g < groups; g++) {
+    const c0 = g << 5;
+    const xp = x + (<usize>c0 << 2);
+    const qp = xq + (<usize>c0 << Q_SHIFT);
+    let m: f32 = 0;
+    let total: i32 = 0;
+    if (cols - c0 >= 32) {
+      let m4 = f32x4.abs(v128.load(xp));
+      for (let o: usize = 16; o < 128; o += 16) m4 = f32x4.max(m4, f32x4.abs(v128.load(xp + o)));
+      m = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+      const iv = f32x4.splat(m > 0 ? Q_MAX / m : 0);
+      let t4 = i32x4.splat(0);
+      for (let o: usize = 0; o < 128; o += 64) {
+        const a = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xp + o), iv)));
+        const b = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xp + o, 16), iv)));
+        const c = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xp + o, 32), iv)));
+        const d = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xp + o, 48), iv)));
+        t4 = i32x4.add(t4, i32x4.add(i32x4.add(a, b), i32x4.add(c, d)));
+        if (ASC_FEATURE_RELAXED_SIMD) v128.store(qp + (o >> 2), i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(a, b), i16x8.narrow_i32x4_s(c, d)));
+        else {
+          v128.store(qp + (o >> 1), i16x8.narrow_i32x4_s(a, b));
+          v128.store(qp + (o >> 1), i16x8.narrow_i32x4_s(c, d), 16);
+        }
+      }
+      total = i32x4.extract_lane(t4, 0) + i32x4.extract_lane(t4, 1) + i32x4.extract_lane(t4, 2) + i32x4.extract_lane(t4, 3);
+    } else {
+      // the partial last group, weight by weight, zeros to its end
+      for (let c = c0; c < cols; c++) m = max(m, abs(load<f32>(x + (<usize>c << 2))));
+      const inv: f32 = m > 0 ? Q_MAX / m : 0;
+      for (let j = 0; j < 32; j++) {
+        const c = c0 + j;
+        const q = c < cols ? <i32>nearest(load<f32>(x + (<usize>c << 2)) * inv) : 0;
+        if (ASC_FEATURE_RELAXED_SIMD) store<i8>(qp + <usize>j, <i8>q);
+        else store<i16>(qp + (<usize>j << 1), <i16>q);
+        total += q;
+      }
+    }
+    const scale = m / Q_MAX;
+    store<f32>(scales + (<usize>g << 2), scale);
+    sum += <f32>total * scale;
+  }
+  store<f32>(scales + (<usize>groups << 2), sum);
+}
+
+// i32x4 partial sums of the 32 products of one group: the activations at xp (x in [-64, 64]) with
+// the table values w0 (weights 0..15) and w1 (16..31), in [0, 127]; the four lanes add up to the dot.
+// @ts-ignore: decorator
+@inline function dot32(xp: usize, w0: v128, w1: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return i32x4.dot_i16x8_s(i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xp), w0), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xp, 16), w1)), v128.load(ONES));
+  }
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(w0), v128.load(xp)), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(w0), v128.load(xp, 16))),
+    i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(w1), v128.load(xp, 32)), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(w1), v128.load(xp, 48))),
+  );
+}
+
+// 16 table entries by index (every index is below 16, so the relaxed swizzle is exact: one pshufb
+// instead of the saturating add and pshufb of i8x16.swizzle).
+// @ts-ignore: decorator
+@inline function lookup(t: v128, k: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(t, k);
+  return i8x16.swizzle(t, k);
+}
+
+// acc + f32(sum) * scale (fused where the relaxed build can).
+// @ts-ignore: decorator
+@inline function addBlock(acc: v128, sum: v128, scale: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(f32x4.convert_i32x4_s(sum), scale, acc);
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(sum), scale));
+}
+
+// One packed group of a row (first 16 bytes v, at gp) against the group's 32 activations at xp:
+// the block's i32x4 partial sums.
+// @ts-ignore: decorator
+@inline function groupDot(bits: i32, t: v128, v: v128, gp: usize, xp: usize): v128 {
+  return dot32(xp, lookup(t, indicesFirst(bits, v)), lookup(t, indicesSecond(bits, v, gp)));
+}
+
+// A row's output from its accumulator: step * sum + lo * S (params: the row's step, lo).
+// @ts-ignore: decorator
+@inline function finish(acc: v128, params: usize, sumS: f32): f32 {
+  return hsum(acc) * load<f32>(params) + load<f32>(params, 4) * sumS;
+}
+
+// Bytes of one row's packed indices.
+// @ts-ignore: decorator
+@inline function rowStride(bits: i32, cols: i32): usize {
+  return <usize>((cols + 31) >> 5) * groupBytes(bits);
+}
+
+// out[r] for rows r0 <= r < r1 and one vector: four rows at a time, then one by one.
+// @ts-ignore: decorator
+@inline function lutRowsInt8(bits: i32, out: usize, table: usize, params: usize, idx: usize, xq: usize, cols: i32, r0: i32, r1: i32): void {
+  const groups = (cols + 31) >> 5;
+  const gb = groupBytes(bits);
+  const stride = rowStride(bits, cols);
+  const xs = xq + (<usize>groups << (5 + Q_SHIFT));
+  const sumS = load<f32>(xs + (<usize>groups << 2));
+  let r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    const t0 = v128.load(table + (<usize>r << 4));
+    const t1 = v128.load(table + (<usize>r << 4), 16);
+    const t2 = v128.load(table + (<usize>r << 4), 32);
+    const t3 = v128.load(table + (<usize>r << 4), 48);
+    const p0 = idx + <usize>r * stride;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    for (let g = 0; g < groups; g++) {
+      const xp = xq + (<usize>g << (5 + Q_SHIFT));
+      const sc = v128.load32_splat(xs + (<usize>g << 2));
+      const gp = p0 + <usize>g * gb;
+      a0 = addBlock(a0, groupDot(bits, t0, v128.load(gp), gp, xp), sc);
+      a1 = addBlock(a1, groupDot(bits, t1, v128.load(gp + stride), gp + stride, xp), sc);
+      a2 = addBlock(a2, groupDot(bits, t2, v128.load(gp + 2 * stride), gp + 2 * stride, xp), sc);
+      a3 = addBlock(a3, groupDot(bits, t3, v128.load(gp + 3 * stride), gp + 3 * stride, xp), sc);
+    }
+    const pp = params + (<usize>r << 3);
+    const o = out + (<usize>r << 2);
+    store<f32>(o, finish(a0, pp, sumS));
+    store<f32>(o, finish(a1, pp + 8, sumS), 4);
+    store<f32>(o, finish(a2, pp + 16, sumS), 8);
+    store<f32>(o, finish(a3, pp + 24, sumS), 12);
+  }
+  for (; r < r1; r++) {
+    const t = v128.load(table + (<usize>r << 4));
+    const row = idx + <usize>r * stride;
+    let acc = f32x4.splat(0);
+    for (let g = 0; g < groups; g++) {
+      const gp = row + <usize>g * gb;
+      acc = addBlock(acc, groupDot(bits, t, v128.load(gp), gp, xq + (<usize>g << (5 + Q_SHIFT))), v128.load32_splat(xs + (<usize>g << 2)));
+    }
+    store<f32>(out + (<usize>r << 2), finish(acc, params + (<usize>r << 3), sumS));
+  }
+}
+
+// The int8 fast path of matvecLut4: table [rows, 16] bytes (7-bit entries), params f32 [rows, 2]
+// (step, lo), 4-bit packed indices, xq from quantizeActivations; rows r0 <= r < r1.
+export function matvecLut4Int8(out: usize, table: usize, params: usize, idx: usize, xq: usize, cols: i32, r0: i32, r1: i32): void {
+  lutRowsInt8(4, out, table, params, idx, xq, cols, r0, r1);
+}
+
+// The same with 3-bit packed indices (table lanes 8..15 unused).
+export function matvecLut3Int8(out: usize, table: usize, params: usize, idx: usize, xq: usize, cols: i32, r0: i32, r1: i32): void {
+  lutRowsInt8(3, out, table, params, idx, xq, cols, r0, r1);
+}
+
+// The int8 matvec on n vectors (xq: n activation records xqStride bytes apart; out [n, rows]) for rows
+// r0 <= r < r1. Row by row, four vectors at a time: each group is decoded once (in registers) for
+// the four. In the last block of four, the places past n take vector n - 1 again (the same bits stored
+// twice): one code path for every n.
+// @ts-ignore: decorator
+@inline function lutMatmulInt8(bits: i32, out: usize, table: usize, params: usize, idx: usize, xq: usize, xqStride: usize, rows: i32, cols: i32, n: i32, r0: i32, r1: i32): void {
+  const groups = (cols + 31) >> 5;
+  const gb = groupBytes(bits);
+  const stride = rowStride(bits, cols);
+  const xs = <usize>groups << (5 + Q_SHIFT);
+  const sumAt = xs + (<usize>groups << 2);
+  const oStride = <usize>rows << 2;
+  for (let r = r0; r < r1; r++) {
+    const t = v128.load(table + (<usize>r << 4));
+    const row = idx + <usize>r * stride;
+    const pp = params + (<usize>r << 3);
+    for (let i = 0; i < n; i += 4) {
+      const x0 = xq + <usize>i * xqStride;
+      const x1 = xq + <usize>min(i + 1, n - 1) * xqStride;
+      const x2 = xq + <usize>min(i + 2, n - 1) * xqStride;
+      const x3 = xq + <usize>min(i + 3, n - 1) * xqStride;
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      let a2 = f32x4.splat(0);
+      let a3 = f32x4.splat(0);
+      for (let g = 0; g < groups; g++) {
+        const gp = row + <usize>g * gb;
+        const v = v128.load(gp);
+        const w0 = lookup(t, indicesFirst(bits, v));
+        const w1 = lookup(t, indicesSecond(bits, v, gp));
+        const xo = <usize>g << (5 + Q_SHIFT);
+        const so = xs + (<usize>g << 2);
+        a0 = addBlock(a0, dot32(x0 + xo, w0, w1), v128.load32_splat(x0 + so));
+        a1 = addBlock(a1, dot32(x1 + xo, w0, w1), v128.load32_splat(x1 + so));
+        a2 = addBlock(a2, dot32(x2 + xo, w0, w1), v128.load32_splat(x2 + so));
+        a3 = addBlock(a3, dot32(x3 + xo, w0, w1), v128.load32_splat(x3 + so));
+      }
+      const o = out + (<usize>r << 2);
+      store<f32>(o + <usize>i * oStride, finish(a0, pp, load<f32>(x0 + sumAt)));
+      store<f32>(o + <usize>min(i + 1, n - 1) * oStride, finish(a1, pp, load<f32>(x1 + sumAt)));
+      store<f32>(o + <usize>min(i + 2, n - 1) * oStride, finish(a2, pp, load<f32>(x2 + sumAt)));
+      store<f32>(o + <usize>min(i + 3, n - 1) * oStride, finish(a3, pp, load<f32>(x3 + sumAt)));
+    }
+  }
+}
+
+// matvecLut4Int8 on n vectors, bit for bit: xq holds n quantizeActivations records xqStride bytes
+// apart, out [n, rows], rows r0 <= r < r1 of every vector.
+export function matmulLut4Int8(out: usize, table: usize, params: usize, idx: usize, xq: usize, xqStride: usize, rows: i32, cols: i32, n: i32, r0: i32, r1: i32): void {
+  lutMatmulInt8(4, out, table, params, idx, xq, xqStride, rows, cols, n, r0, r1);
+}
+
+// The same with 3-bit packed indices.
+export function matmulLut3Int8(out: usize, table: usize, params: usize, idx: usize, xq: usize, xqStride: usize, rows: i32, cols: i32, n: i32, r0: i32, r1: i32): void {
+  lutMatmulInt8(3, out, table, params, idx, xq, xqStride, rows, cols, n, r0, r1);
+}
