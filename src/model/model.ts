@@ -19,6 +19,7 @@ import { FormatError, UsageError } from '../util/errors.ts';
 import { TurnQueue } from '../util/queue.ts';
 import { nextTick } from '../util/tick.ts';
 import { StopMatcher } from '../generate/stop.ts';
+import { KV_KINDS, type KvKind } from '../kernels/attention.ts';
 import { type ModelConfig, tensorShapes, validateConfig } from './config.ts';
 import { assembleWeights, forward, RunState, type ModelWeights } from './forward.ts';
 
@@ -27,6 +28,12 @@ export interface ModelOptions {
   ctx?: number;
   /** Most tokens one forward pass takes at once (default 64). */
   batch?: number;
+  /**
+   * How the KV cache holds keys and values (docs/KVCACHE.md): 'f16' (default where the backend has
+   * it; perplexity unchanged), 'f32', or KIVI-quantized 'q8' | 'q4' | 'q2' with an f16 window of the
+   * recent positions.
+   */
+  kv?: KvKind;
 }
 
 export interface GenerateOptions extends SamplerOptions {
@@ -80,6 +87,14 @@ interface GenerateJob {
   opts: GenerateOptions;
 }
 
+/** The cache kind asked for, checked against what the backend keeps; by default f16 where it can. */
+function kvKindFor(backend: Backend, kind: KvKind | undefined): KvKind {
+  if (kind === undefined) return backend.kvKinds.includes('f16') ? 'f16' : backend.kvKinds[0];
+  if (!KV_KINDS.includes(kind)) throw new UsageError(`kv must be ${KV_KINDS.join(', ')}, got '${kind}'`);
+  if (!backend.kvKinds.includes(kind)) throw new UsageError(`backend ${backend.name} keeps a KV cache of ${backend.kvKinds.join(', ')}, not ${kind}`);
+  return kind;
+}
+
 export class Model {
   readonly state: RunState;
   readonly tokenizer: Tokenizer;
@@ -99,7 +114,7 @@ export class Model {
   ) {
     const ctx = opts.ctx ?? config.maxSeqLen;
     if (!(ctx >= 2 && ctx <= config.maxSeqLen)) throw new UsageError(`context ${ctx} must be between 2 and the model's ${config.maxSeqLen}`);
-    this.state = new RunState(backend, config, ctx, Math.min(opts.batch ?? 64, ctx));
+    this.state = new RunState(backend, config, ctx, Math.min(opts.batch ?? 64, ctx), kvKindFor(backend, opts.kv));
     this.tokenizer = createTokenizer(tokenizerSpec);
     const template = tokenizerSpec.kind === 'hf' ? tokenizerSpec.chatTemplate : undefined;
     this.chatTemplate = typeof template === 'string' ? template : undefined;

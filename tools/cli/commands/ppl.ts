@@ -16,6 +16,7 @@ export const ppl: Command = {
       --backend NAME     auto (default: cuda if built and a GPU answers, else wasm), wasm, js or cuda
       --threads N        threads for the wasm backend's matrix products (default 1)
       --fast             int8 fast path for the lookup-table products (wasm; faster, not exact: docs/KERNELS.md)
+      --kv KIND          KV cache: f16 (default), f32, or KIVI-quantized q8, q4, q2 (docs/KVCACHE.md)
       --json             print one JSON object (perplexity, nll, tokens, seconds, tokens/s) instead of the line`,
   options: {
     text: { type: 'string' },

@@ -27,6 +27,7 @@ export const run: Command = {
                              TypeScript reference) or cuda (docs/CUDA.md)
       --threads N            threads for the wasm backend's matrix products (default 1)
       --fast                 int8 fast path for the lookup-table products (wasm; faster, not exact: docs/KERNELS.md)
+      --kv KIND              KV cache: f16 (default), f32, or KIVI-quantized q8, q4, q2 (docs/KVCACHE.md)
 Streams the prompt and the text to stdout and prints tokens per second (prompt and generation
 separately) to stderr. Every option is checked before anything is printed; Ctrl-C stops the
 generation and still prints the figures.`,

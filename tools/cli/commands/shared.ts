@@ -2,6 +2,7 @@
 import type { BackendName, Model } from '../../../src/index.ts';
 import { openModel } from '../../convert.ts';
 import { UsageError } from '../../../src/util/errors.ts';
+import { KV_KINDS, type KvKind } from '../../../src/kernels/attention.ts';
 import type { LutType } from '../../squeezellm/nuq.ts';
 import type { OnProgress } from '../../squeezellm/steps.ts';
 import { num, type Options, type Parsed, str } from '../command.ts';
@@ -13,6 +14,7 @@ export const modelOptions: Options = {
   tokenizer: { type: 'string' },
   backend: { type: 'string' },
   threads: { type: 'string' },
+  kv: { type: 'string' },
 };
 
 const BACKENDS: readonly BackendName[] = ['auto', 'wasm', 'js', 'cuda'];
@@ -29,6 +31,13 @@ export function threadsOption(p: Parsed): number {
   return num(p, 'threads', { int: true, min: 1, max: 64 }) ?? 1;
 }
 
+/** --kv KIND (default f16 where the backend has it): how the KV cache holds keys and values (docs/KVCACHE.md). */
+export function kvOption(p: Parsed): KvKind | undefined {
+  const k = str(p, 'kv');
+  if (k !== undefined && !KV_KINDS.includes(k as KvKind)) throw new UsageError(`--kv must be ${KV_KINDS.join(', ')}, got '${k}'`);
+  return k as KvKind | undefined;
+}
+
 /** --fast (run, ppl): the wasm backend's int8 fast path for every LUT product, batches included (not exact; docs/KERNELS.md). */
 export const fastOptions: Options = { fast: { type: 'boolean' } };
 
@@ -36,9 +45,9 @@ export function fastOption(p: Parsed): boolean {
   return p.values.fast === true;
 }
 
-/** The model a run-time command names, opened with its --tokenizer/--backend/--threads/--fast and the context (default --ctx). */
+/** The model a run-time command names, opened with its --tokenizer/--backend/--threads/--fast/--kv and the context (default --ctx). */
 export function openModelOption(p: Parsed, source: string, ctx = num(p, 'ctx', { int: true, min: 2 })): Promise<Model> {
-  return openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), threads: threadsOption(p), fast: fastOption(p), ctx });
+  return openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), threads: threadsOption(p), fast: fastOption(p), kv: kvOption(p), ctx });
 }
 
 /** Options every toolchain step takes. */
