@@ -30,13 +30,13 @@ import { dot16, hsum } from './simd';
 // (infinity, NaN) comes out finite there: exact4 gives those lanes f32 exponent 255 (payload kept),
 // while the f16 matvec finds such rows once and sums them weight by weight.
 
-// Halves 0..3 / 4..7 of the 8 in h (u16 lanes) as h << 16 in i32 lanes.
+// Halves 0..3 / 4..7 of the 8 in h (u16 lanes) as h << 16 in i32 lanes (also the f16 KV cache's reads, attention.ts).
 // @ts-ignore: decorator
-@inline function high16Low(h: v128): v128 {
+@inline export function high16Low(h: v128): v128 {
   return i8x16.shuffle(i8x16.splat(0), h, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
 }
 // @ts-ignore: decorator
-@inline function high16High(h: v128): v128 {
+@inline export function high16High(h: v128): v128 {
   return i8x16.shuffle(i8x16.splat(0), h, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
 }
 

@@ -8,7 +8,9 @@ export { activationBytes, quantizeActivations, matvecLut4Int8, matvecLut3Int8, m
 export { spmvCsrAdd, spmmCsrAdd } from './sparse';
 // uniform (RTN / GPTQ / AWQ) values with a scale and zero per group (docs/BASELINES.md)
 export { matvecUniform, matmulUniform, dequantUniform } from './uniform';
-export { rmsnorm, ropeInterleaved, ropeHalf, softmax, swiglu, add, attention } from './ops';
+export { rmsnorm, ropeInterleaved, ropeHalf, softmax, swiglu, add } from './ops';
+// the KV cache and the attention block of a layer (docs/KVCACHE.md)
+export { attendBlock, attendScratchBytes, kvCacheBytes } from './attention';
 // toolchain: exact weighted 1-D k-means (docs/KMEANS.md)
 export { kmeansExactPartition, kmeansExactRow, kmeansRowScratchBytes } from './kmeans';
 

@@ -1,5 +1,5 @@
 // Elementwise and per-token ops of the forward pass: norm, rotary embedding, softmax, SwiGLU,
-// residual add, and single-query attention over the KV cache. Vectors are f32 at byte addresses.
+// residual add. Vectors are f32 at byte addresses. Attention and the KV cache are in attention.ts.
 import { dot, exp4, hsum } from './simd';
 
 // out[i] = weight[i] * (x[i] / sqrt(mean(x^2) + eps)) for 0 <= i < n; out may equal x.
@@ -65,8 +65,9 @@ export function softmax(x: usize, n: i32): void {
   softmaxInPlace(x, n);
 }
 
+// (inlined here and in attention.ts)
 // @ts-ignore: decorator
-@inline function softmaxInPlace(x: usize, n: i32): void {
+@inline export function softmaxInPlace(x: usize, n: i32): void {
   const n4 = n & ~3;
   let vmax = f32x4.splat(-Infinity);
   let i = 0;
@@ -129,72 +130,5 @@ export function add(out: usize, a: usize, b: usize, n: i32): void {
   for (; i < n; i++) {
     const o = <usize>i << 2;
     store<f32>(out + o, load<f32>(a + o) + load<f32>(b + o));
-  }
-}
-
-// Causal attention of one query over nPos cached positions, grouped-query style. q and out are
-// [nHeads * headSize]; kCache and vCache are [nPos, kvDim] with kvDim = nKvHeads * headSize; att is
-// host scratch of at least nPos f32. Head h reads KV head h / (nHeads / nKvHeads):
-//   att[t] = (q_h . k_t) / sqrt(headSize), att = softmax(att), out_h = sum_t att[t] * v_t.
-// SIMD dot products for the scores; the weighted V sum runs over positions four at a time,
-// accumulating into out_h in SIMD chunks of four floats.
-export function attention(out: usize, q: usize, kCache: usize, vCache: usize, att: usize, nHeads: i32, nKvHeads: i32, headSize: i32, nPos: i32): void {
-  const kvStride = <usize>(nKvHeads * headSize) << 2;
-  const group = nHeads / nKvHeads;
-  const scale = <f32>(1.0 / Math.sqrt(<f64>headSize));
-  const hs4 = headSize & ~3;
-  const headBytes = <usize>headSize << 2;
-  const nPos4 = nPos & ~3;
-  for (let h = 0; h < nHeads; h++) {
-    const qh = q + <usize>h * headBytes;
-    const kvOff = <usize>(h / group) * headBytes;
-    for (let t = 0; t < nPos; t++) {
-      store<f32>(att + (<usize>t << 2), dot(qh, kCache + <usize>t * kvStride + kvOff, headSize) * scale);
-    }
-    softmaxInPlace(att, nPos);
-    const oh = out + <usize>h * headBytes;
-    memory.fill(oh, 0, headBytes);
-    let t = 0;
-    for (; t < nPos4; t += 4) {
-      const pa = att + (<usize>t << 2);
-      const w0 = load<f32>(pa);
-      const w1 = load<f32>(pa, 4);
-      const w2 = load<f32>(pa, 8);
-      const w3 = load<f32>(pa, 12);
-      const va0 = f32x4.splat(w0);
-      const va1 = f32x4.splat(w1);
-      const va2 = f32x4.splat(w2);
-      const va3 = f32x4.splat(w3);
-      const v0 = vCache + <usize>t * kvStride + kvOff;
-      const v1 = v0 + kvStride;
-      const v2 = v1 + kvStride;
-      const v3 = v2 + kvStride;
-      let i = 0;
-      for (; i < hs4; i += 4) {
-        const o = <usize>i << 2;
-        const s01 = f32x4.add(f32x4.mul(va0, v128.load(v0 + o)), f32x4.mul(va1, v128.load(v1 + o)));
-        const s23 = f32x4.add(f32x4.mul(va2, v128.load(v2 + o)), f32x4.mul(va3, v128.load(v3 + o)));
-        v128.store(oh + o, f32x4.add(v128.load(oh + o), f32x4.add(s01, s23)));
-      }
-      for (; i < headSize; i++) {
-        const o = <usize>i << 2;
-        const s = (w0 * load<f32>(v0 + o) + w1 * load<f32>(v1 + o)) + (w2 * load<f32>(v2 + o) + w3 * load<f32>(v3 + o));
-        store<f32>(oh + o, load<f32>(oh + o) + s);
-      }
-    }
-    for (; t < nPos; t++) {
-      const w0 = load<f32>(att + (<usize>t << 2));
-      const va0 = f32x4.splat(w0);
-      const v0 = vCache + <usize>t * kvStride + kvOff;
-      let i = 0;
-      for (; i < hs4; i += 4) {
-        const o = <usize>i << 2;
-        v128.store(oh + o, f32x4.add(v128.load(oh + o), f32x4.mul(va0, v128.load(v0 + o))));
-      }
-      for (; i < headSize; i++) {
-        const o = <usize>i << 2;
-        store<f32>(oh + o, load<f32>(oh + o) + w0 * load<f32>(v0 + o));
-      }
-    }
   }
 }

@@ -3,6 +3,7 @@
 // position of a batch) with plain arithmetic whatever the backend. Weights are uploaded once and
 // then referred to by handle.
 import type { RopeStyle } from '../kernels/reference.ts';
+import type { KvKind, KvShape } from '../kernels/attention.ts';
 import type { TensorRecord } from '../format/kinds.ts';
 
 export interface Vec {
@@ -17,8 +18,26 @@ export interface Weight {
   readonly shape: number[];
 }
 
+/** A KV cache a backend placed (kvCache()); only that backend's attend() reads it. */
+export interface KvCache {
+  readonly shape: KvShape;
+  /** Bytes it takes in the backend's memory. */
+  readonly bytes: number;
+}
+
+/** What attend() needs to know of the model. */
+export interface AttentionShape {
+  nHeads: number;
+  nKvHeads: number;
+  headSize: number;
+  ropeTheta: number;
+  rope: RopeStyle;
+}
+
 export interface Backend {
   readonly name: string;
+  /** The KV cache kinds kvCache() places (src/kernels/attention.ts, docs/KVCACHE.md). */
+  readonly kvKinds: readonly KvKind[];
   /** A zeroed f32 buffer of n elements, placed once. */
   alloc(n: number): Vec;
   write(v: Vec, data: Float32Array): void;
@@ -33,10 +52,14 @@ export interface Backend {
   /** n rows at once: x is [n, cols], out [n, rows]. */
   matmul(out: Vec, w: Weight, x: Vec, n: number): void;
   rmsnorm(out: Vec, x: Vec, w: Weight, eps: number): void;
-  /** RoPE in place over a vector of heads. */
-  rope(v: Vec, headSize: number, pos: number, theta: number, style: RopeStyle): void;
-  /** One query position over the first nPos rows of the caches ([*, nKvHeads * headSize] each). */
-  attention(out: Vec, q: Vec, kCache: Vec, vCache: Vec, nHeads: number, nKvHeads: number, headSize: number, nPos: number): void;
+  /** Places a KV cache for `shape.layers` layers and `shape.ctx` positions. */
+  kvCache(shape: KvShape): KvCache;
+  /**
+   * The attention sublayer of one layer for n consecutive tokens at positions pos..pos+n-1: rotates
+   * q [n, nHeads * headSize] and k [n, kvDim] in place (RoPE), writes k and v [n, kvDim] to the
+   * cache, and out[i] = the attention of query i over positions 0..pos+i, token by token in order.
+   */
+  attend(out: Vec, q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, n: number, a: AttentionShape): void;
   swiglu(out: Vec, gate: Vec, up: Vec): void;
   add(out: Vec, a: Vec, b: Vec): void;
 }

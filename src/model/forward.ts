@@ -1,8 +1,9 @@
 // The Llama forward pass, read top to bottom like llama2.c's forward(): the backend's kernels are
 // the verbs, the run state holds every buffer, and speed lives in the kernels. A batch of n
 // consecutive tokens goes through at once (matmul over the batch), so a prompt costs one pass.
-import type { Backend, Vec, Weight } from '../backend/types.ts';
+import type { AttentionShape, Backend, KvCache, Vec, Weight } from '../backend/types.ts';
 import { slice } from '../backend/types.ts';
+import type { KvKind } from '../kernels/attention.ts';
 import { type ModelConfig, headSize, kvDim } from './config.ts';
 
 export interface LayerWeights {
@@ -55,10 +56,11 @@ export class RunState {
   readonly hb: Vec; // gate, then silu(gate) * up [batch, hidden]
   readonly hb2: Vec; // up [batch, hidden]
   readonly logits: Vec; // [batch, vocab]
-  readonly keyCache: Vec[]; // per layer [ctx, kvDim]
-  readonly valueCache: Vec[];
+  readonly k: Vec; // keys of the batch before they go into the cache [batch, kvDim]
+  readonly v: Vec;
+  readonly kv: KvCache; // every layer's keys and values, per KV head (src/kernels/attention.ts)
 
-  constructor(backend: Backend, c: ModelConfig, readonly ctx: number, readonly batch: number) {
+  constructor(backend: Backend, c: ModelConfig, readonly ctx: number, readonly batch: number, kind: KvKind, residual?: number) {
     const kv = kvDim(c);
     this.x = backend.alloc(batch * c.dim);
     this.xb = backend.alloc(batch * c.dim);
@@ -68,8 +70,9 @@ export class RunState {
     this.hb = backend.alloc(batch * c.hiddenDim);
     this.hb2 = backend.alloc(batch * c.hiddenDim);
     this.logits = backend.alloc(batch * c.vocabSize);
-    this.keyCache = Array.from({ length: c.nLayers }, () => backend.alloc(ctx * kv));
-    this.valueCache = Array.from({ length: c.nLayers }, () => backend.alloc(ctx * kv));
+    this.k = backend.alloc(batch * kv);
+    this.v = backend.alloc(batch * kv);
+    this.kv = backend.kvCache({ kind, layers: c.nLayers, ctx, nKvHeads: c.nKvHeads, headSize: headSize(c), residual });
   }
 }
 
@@ -79,9 +82,9 @@ export class RunState {
  */
 export function forward(b: Backend, c: ModelConfig, w: ModelWeights, s: RunState, tokens: number[], pos: number, logitsFrom = tokens.length - 1): Float32Array {
   const n = tokens.length;
-  const { dim, hiddenDim, nHeads, nKvHeads, vocabSize } = c;
-  const hs = headSize(c);
+  const { dim, hiddenDim, vocabSize } = c;
   const kv = kvDim(c);
+  const shape: AttentionShape = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headSize: headSize(c), ropeTheta: c.ropeTheta, rope: c.rope };
   const row = (v: Vec, i: number, width: number) => slice(v, i * width, width);
   const rows = (v: Vec, count: number, width: number) => slice(v, 0, count * width);
 
@@ -90,25 +93,16 @@ export function forward(b: Backend, c: ModelConfig, w: ModelWeights, s: RunState
 
   for (let l = 0; l < c.nLayers; l++) {
     const L = w.layers[l];
-    const kCache = s.keyCache[l];
-    const vCache = s.valueCache[l];
-
     // attention rmsnorm
     for (let i = 0; i < n; i++) b.rmsnorm(row(s.xb, i, dim), row(s.x, i, dim), L.attnNorm, c.normEps);
 
-    // q, k, v projections; k and v are written straight into the cache rows of their positions
+    // q, k, v projections
     b.matmul(rows(s.q, n, dim), L.q, rows(s.xb, n, dim), n);
-    b.matmul(slice(kCache, pos * kv, n * kv), L.k, rows(s.xb, n, dim), n);
-    b.matmul(slice(vCache, pos * kv, n * kv), L.v, rows(s.xb, n, dim), n);
+    b.matmul(rows(s.k, n, kv), L.k, rows(s.xb, n, dim), n);
+    b.matmul(rows(s.v, n, kv), L.v, rows(s.xb, n, dim), n);
 
-    // RoPE: rotate q and k by their position
-    for (let i = 0; i < n; i++) {
-      b.rope(row(s.q, i, dim), hs, pos + i, c.ropeTheta, c.rope);
-      b.rope(row(kCache, pos + i, kv), hs, pos + i, c.ropeTheta, c.rope);
-    }
-
-    // causal multi-head (grouped-query) attention over the cache: position pos+i sees 0..pos+i
-    for (let i = 0; i < n; i++) b.attention(row(s.att, i, dim), row(s.q, i, dim), kCache, vCache, nHeads, nKvHeads, hs, pos + i + 1);
+    // RoPE on q and k, k and v into the cache, causal grouped-query attention: position pos+i sees 0..pos+i
+    b.attend(rows(s.att, n, dim), rows(s.q, n, dim), rows(s.k, n, kv), rows(s.v, n, kv), s.kv, l, pos, n, shape);
 
     // output projection and residual
     b.matmul(rows(s.xb2, n, dim), L.o, rows(s.att, n, dim), n);

@@ -22,6 +22,7 @@ import { nextTick } from '../util/tick.ts';
 import { StopMatcher } from '../generate/stop.ts';
 import { type BudgetBackend, checkMemory, contextLength, denseListing, type IndexedTensor, memoryLimit, planMemory, WASM_LIMIT } from './budget.ts';
 import { checkTensorSet, type ModelConfig, tensorShapes, validateConfig } from './config.ts';
+import { KV_KINDS, type KvKind } from '../kernels/attention.ts';
 import { assembleWeights, forward, RunState, type ModelWeights } from './forward.ts';
 
 export interface ModelOptions {
@@ -29,6 +30,12 @@ export interface ModelOptions {
   ctx?: number;
   /** Most tokens one forward pass takes at once (default 64). */
   batch?: number;
+  /**
+   * How the KV cache holds keys and values (docs/KVCACHE.md): 'f16' (default where the backend has
+   * it; perplexity unchanged), 'f32', or KIVI-quantized 'q8' | 'q4' | 'q2' with an f16 window of the
+   * recent positions.
+   */
+  kv?: KvKind;
   /**
    * Most bytes the load may place (weights, KV cache, activations), checked from the header before
    * anything is allocated (MemoryLimitError). The WASM backend is held to wasm32's 4 GiB anyway.
@@ -99,6 +106,14 @@ interface GenerateJob {
   opts: GenerateOptions;
 }
 
+/** The cache kind asked for, checked against what the backend keeps; by default f16 where it can. */
+function kvKindFor(backend: Backend, kind: KvKind | undefined): KvKind {
+  if (kind === undefined) return backend.kvKinds.includes('f16') ? 'f16' : backend.kvKinds[0];
+  if (!KV_KINDS.includes(kind)) throw new UsageError(`kv must be ${KV_KINDS.join(', ')}, got '${kind}'`);
+  if (!backend.kvKinds.includes(kind)) throw new UsageError(`backend ${backend.name} keeps a KV cache of ${backend.kvKinds.join(', ')}, not ${kind}`);
+  return kind;
+}
+
 export class Model {
   readonly state: RunState;
   readonly tokenizer: Tokenizer;
@@ -117,9 +132,10 @@ export class Model {
     readonly weights: ModelWeights,
     ctx: number,
     batch: number,
+    kv: KvKind,
   ) {
     this.tokenizer = tokenizer;
-    this.state = new RunState(backend, config, ctx, batch);
+    this.state = new RunState(backend, config, ctx, batch, kv);
     const template = tokenizerSpec.kind === 'hf' ? tokenizerSpec.chatTemplate : undefined;
     this.chatTemplate = typeof template === 'string' ? template : undefined;
   }
@@ -143,6 +159,7 @@ export class Model {
     if (!tokenizer) throw new FormatError(`${source}: the model has no tokenizer (a llama2.c checkpoint needs --tokenizer tokenizer.bin)`);
     const ctx = contextLength(config, opts.ctx);
     const batch = Math.min(opts.batch ?? 64, ctx);
+    const kv = kvKindFor(backend, opts.kv);
     const tensors = from.tensors ?? denseListing(config);
     if (from.tensors) checkTensorSet(config, from.tensors, source);
     const b = backend as Backend & BudgetBackend;
@@ -163,7 +180,7 @@ export class Model {
       return w;
     };
     const weights = assembleWeights(config, get);
-    return placing(source, `the KV cache and activations for a context of ${ctx}`, () => new Model(config, tokenizer, tok, backend, weights, ctx, batch));
+    return placing(source, `the KV cache and activations for a context of ${ctx}`, () => new Model(config, tokenizer, tok, backend, weights, ctx, batch, kv));
   }
 
   /** Releases the backend's resources (the WASM backend's worker threads); the model cannot run afterwards. */

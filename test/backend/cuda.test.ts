@@ -53,7 +53,7 @@ function mixedModel(rope: 'interleaved' | 'half') {
 }
 
 async function logitsOf(m: ReturnType<typeof mixedModel>, backend: Backend): Promise<Float32Array[]> {
-  const model = await Model.fromRecords(m.config, m.tokenizer, m.records, backend, { ctx: 32, batch: 8 });
+  const model = await Model.fromRecords(m.config, m.tokenizer, m.records, backend, { ctx: 32, batch: 8, kv: 'f32' });
   const prompt = [1, 50, 61, 72, 83, 94, 105, 116, 127, 138, 149]; // batches of 8 and 3
   const out = [model.forward(prompt, 0, 0)];
   for (let pos = prompt.length; pos < prompt.length + 4; pos++) out.push(model.forward([pos * 7], pos));

@@ -98,7 +98,7 @@ function withBlocks(records: TensorRecord[], blocks: BlockWeights[]): TensorReco
 }
 
 async function logits(sm: ReturnType<typeof syntheticModel>, records: TensorRecord[], tokens: number[]): Promise<Float32Array> {
-  const m = await Model.fromRecords(sm.config, sm.tokenizer, records, new JsBackend());
+  const m = await Model.fromRecords(sm.config, sm.tokenizer, records, new JsBackend(), { kv: 'f32' });
   return m.forward(tokens, 0, 0);
 }
 

@@ -119,7 +119,7 @@ for (const opts of runtimeCases) {
     const up = new Map(m.records.map((r) => [r.name, b.upload(r)]));
     const get = (n: string) => up.get(n)!;
     const w = assembleWeights(c, get);
-    const logits = forward(b, c, w, new RunState(b, c, ids.length, ids.length), ids, 0, 0);
+    const logits = forward(b, c, w, new RunState(b, c, ids.length, ids.length, 'f32'), ids, 0, 0);
     const runtime = meanCe(logits, ids, c.vocabSize);
     const ours = new LlamaGrad(c, weightsFromRecords(m.records)).loss(ids);
     assert.ok(Math.abs(ours - runtime) / runtime < 1e-5, `loss ${ours} vs runtime ${runtime}`);
@@ -135,7 +135,7 @@ test('loss equals mean cross-entropy of Model.forward (Model.fromRecords on the 
   }
   const m = syntheticModel({ seed: 31, rope: 'half', maxSeqLen: 64 });
   const ids = randomIds(m.config, 50, 31);
-  const model = await Model.fromRecords(m.config, m.tokenizer, m.records, new JsBackend(), { batch: 16 });
+  const model = await Model.fromRecords(m.config, m.tokenizer, m.records, new JsBackend(), { batch: 16, kv: 'f32' });
   const runtime = meanCe(model.forward(ids, 0, 0), ids, m.config.vocabSize);
   const ours = new LlamaGrad(m.config, weightsFromRecords(m.records)).loss(ids);
   assert.ok(Math.abs(ours - runtime) / runtime < 1e-5, `loss ${ours} vs runtime ${runtime}`);

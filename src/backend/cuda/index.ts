@@ -4,9 +4,9 @@
 // so a whole decode step runs on the GPU back to back and only read() — the logits — waits and
 // copies anything back. Weights are uploaded once, in their stored form (layout.ts).
 import { dequantize, type TensorRecord } from '../../format/kinds.ts';
-import type { RopeStyle } from '../../kernels/reference.ts';
-import { CudaUnavailableError } from '../../util/errors.ts';
-import type { Backend, Vec, Weight } from '../types.ts';
+import type { KvShape } from '../../kernels/attention.ts';
+import { CudaUnavailableError, UnsupportedError } from '../../util/errors.ts';
+import type { AttentionShape, Backend, KvCache, Vec, Weight } from '../types.ts';
 import { type CudaAddon, type CudaDevice, cudaStatus } from './addon.ts';
 import { DeviceArena } from './memory.ts';
 import { lutTable, sparseSegments } from './layout.ts';
@@ -27,8 +27,15 @@ interface CudaWeight extends Weight {
 
 const flag = (b: boolean): 0 | 1 => (b ? 1 : 0);
 
+/** The f32 cache the attention kernel reads: per layer keys and values [ctx, kvDim]. */
+interface CudaKvCache extends KvCache {
+  readonly keys: Vec[];
+  readonly values: Vec[];
+}
+
 export class CudaBackend implements Backend {
   readonly name = 'cuda';
+  readonly kvKinds = ['f32'] as const;
   private readonly arena: DeviceArena;
   private readonly weightBuffers: number[] = [];
   private closed = false;
@@ -131,12 +138,37 @@ export class CudaBackend implements Backend {
     this.addon.rmsnorm(this.a(out), this.a(x), (w as CudaWeight).dense!.addr, x.len, 1, eps);
   }
 
-  rope(v: Vec, headSize: number, pos: number, theta: number, style: RopeStyle): void {
-    this.addon.rope(this.a(v), v.len, headSize, pos, theta, flag(style === 'half'));
+  kvCache(shape: KvShape): KvCache {
+    if (shape.kind !== 'f32') throw new UnsupportedError(`backend cuda keeps an f32 KV cache, not ${shape.kind}`);
+    const n = shape.ctx * shape.nKvHeads * shape.headSize;
+    const layer = () => Array.from({ length: shape.layers }, () => this.alloc(n));
+    return { shape, bytes: 8 * n * shape.layers, keys: layer(), values: layer() } as CudaKvCache;
   }
 
-  attention(out: Vec, q: Vec, kCache: Vec, vCache: Vec, nHeads: number, nKvHeads: number, headSize: number, nPos: number): void {
-    this.addon.attention(this.a(out), this.a(q), this.a(kCache), this.a(vCache), nHeads, nKvHeads, headSize, nPos);
+  attend(out: Vec, q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, n: number, a: AttentionShape): void {
+    const c = cache as CudaKvCache;
+    const qDim = a.nHeads * a.headSize;
+    const kvDim = a.nKvHeads * a.headSize;
+    const half = flag(a.rope === 'half');
+    for (let i = 0; i < n; i++) {
+      this.addon.rope(this.a(q) + 4 * i * qDim, qDim, a.headSize, pos + i, a.ropeTheta, half);
+      this.addon.rope(this.a(k) + 4 * i * kvDim, kvDim, a.headSize, pos + i, a.ropeTheta, half);
+    }
+    // the rows into the cache: a copy as an add of zeros (the binding has no device copy)
+    const zeros = this.zeros(n * kvDim);
+    this.addon.add(this.a(c.keys[layer]) + 4 * pos * kvDim, this.a(k), zeros, n * kvDim);
+    this.addon.add(this.a(c.values[layer]) + 4 * pos * kvDim, this.a(v), zeros, n * kvDim);
+    for (let i = 0; i < n; i++) {
+      this.addon.attention(this.a(out) + 4 * i * qDim, this.a(q) + 4 * i * qDim, this.a(c.keys[layer]), this.a(c.values[layer]), a.nHeads, a.nKvHeads, a.headSize, pos + i + 1);
+    }
+  }
+
+  private zeroBuffer: Vec | undefined;
+
+  /** A zeroed device buffer of at least n floats. */
+  private zeros(n: number): number {
+    if (!this.zeroBuffer || this.zeroBuffer.len < n) this.zeroBuffer = this.alloc(n);
+    return this.a(this.zeroBuffer);
   }
 
   swiglu(out: Vec, gate: Vec, up: Vec): void {

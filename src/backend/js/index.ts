@@ -2,7 +2,8 @@
 // purpose; tests hold the WASM backend to it.
 import * as ref from '../../kernels/reference.ts';
 import { dequantize, nuqRowInto, type TensorRecord } from '../../format/kinds.ts';
-import type { Backend, Vec, Weight } from '../types.ts';
+import { KV_KINDS, type KvShape, RefKvCache } from '../../kernels/attention.ts';
+import type { AttentionShape, Backend, KvCache, Vec, Weight } from '../types.ts';
 
 interface JsWeight extends Weight {
   /** Dense f32 values (f32 and f16; nuq and uniform keep their packed form for their references). */
@@ -13,6 +14,7 @@ interface JsWeight extends Weight {
 
 export class JsBackend implements Backend {
   readonly name = 'js';
+  readonly kvKinds = KV_KINDS;
   private mem = new Float32Array(1 << 16);
   private top = 0;
 
@@ -76,12 +78,23 @@ export class JsBackend implements Backend {
     ref.rmsnorm(this.f(out), this.f(x), (w as JsWeight).dense!, x.len, eps);
   }
 
-  rope(v: Vec, headSize: number, pos: number, theta: number, style: ref.RopeStyle): void {
-    ref.rope(this.f(v), v.len, headSize, pos, theta, style);
+  kvCache(shape: KvShape): KvCache {
+    const cache = new RefKvCache(shape);
+    return { shape: { ...shape, residual: cache.residual }, bytes: cache.bytes, cache } as KvCache;
   }
 
-  attention(out: Vec, q: Vec, kCache: Vec, vCache: Vec, nHeads: number, nKvHeads: number, headSize: number, nPos: number): void {
-    ref.attention(this.f(out), this.f(q), this.f(kCache), this.f(vCache), nHeads, nKvHeads, headSize, nPos);
+  attend(out: Vec, q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, n: number, a: AttentionShape): void {
+    const c = (cache as KvCache & { cache: RefKvCache }).cache;
+    const qDim = a.nHeads * a.headSize;
+    const kvDim = a.nKvHeads * a.headSize;
+    for (let i = 0; i < n; i++) {
+      const qi = this.f(q).subarray(i * qDim, (i + 1) * qDim);
+      const ki = this.f(k).subarray(i * kvDim, (i + 1) * kvDim);
+      ref.rope(qi, qDim, a.headSize, pos + i, a.ropeTheta, a.rope);
+      ref.rope(ki, kvDim, a.headSize, pos + i, a.ropeTheta, a.rope);
+      c.store(layer, pos + i, ki, this.f(v).subarray(i * kvDim, (i + 1) * kvDim));
+      c.attend(this.f(out).subarray(i * qDim, (i + 1) * qDim), qi, layer, pos + i + 1, a.nHeads);
+    }
   }
 
   swiglu(out: Vec, gate: Vec, up: Vec): void {

@@ -77,8 +77,18 @@ export interface KernelExports extends Record<string, unknown> {
   swiglu(out: number, gate: number, up: number, n: number): void;
   /** out = a + b. */
   add(out: number, a: number, b: number, n: number): void;
-  /** One query's grouped-query attention over nPos cached positions; att is scratch of >= nPos f32. */
-  attention(out: number, q: number, kCache: number, vCache: number, att: number, nHeads: number, nKvHeads: number, headSize: number, nPos: number): void;
+  /** Bytes of a KV cache (assembly/attention.ts layout); mode 0 f32, 1 f16, 8/4/2 the quantized kinds, residual their f16 window. */
+  kvCacheBytes(layers: number, nKvHeads: number, headSize: number, ctx: number, mode: number, residual: number): number;
+  /** Bytes of scratch attendBlock needs. */
+  attendScratchBytes(headSize: number, ctx: number): number;
+  /**
+   * One layer's attention sublayer for n consecutive tokens at pos..: per token in order, RoPE on q [n, nHeads * headSize]
+   * and k [n, kvDim] in place, k and v written to the cache, then out [n, nHeads * headSize] = attention over positions 0..pos + i.
+   */
+  attendBlock(
+    out: number, q: number, k: number, v: number, cache: number, layer: number, pos: number, n: number,
+    nHeads: number, nKvHeads: number, headSize: number, ctx: number, mode: number, residual: number, theta: number, halfPairs: number, scratch: number,
+  ): void;
   /**
    * Toolchain (docs/KMEANS.md): optimal partition of m sorted weighted points into K = min(k, m)
    * contiguous clusters from their f64 prefix sums p0, p1, p2 (m + 1 each). prev, cur: f64 scratch

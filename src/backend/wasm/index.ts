@@ -4,9 +4,9 @@
 // by rows between the main thread and worker threads over the same memory (pool.ts,
 // docs/THREADS.md); everything else stays on the main thread.
 import { dequantize, type TensorRecord } from '../../format/kinds.ts';
-import type { RopeStyle } from '../../kernels/reference.ts';
+import { KV_KINDS, KV_MODE, KV_RESIDUAL, type KvShape } from '../../kernels/attention.ts';
 import { UsageError } from '../../util/errors.ts';
-import type { Backend, Vec, Weight } from '../types.ts';
+import type { AttentionShape, Backend, KvCache, Vec, Weight } from '../types.ts';
 import { createKernelInstance, type KernelBuild, type KernelInstance } from './instance.ts';
 import type { KernelPool, PoolOptions } from './pool.ts';
 import { liftHalves, lutInt8Table, lutPlanes } from './layout.ts';
@@ -32,6 +32,12 @@ interface WasmWeight extends Weight {
   };
   /** A uniform (RTN/GPTQ/AWQ) matrix: its scales, zeros and packed values, run by matmulUniform. */
   readonly uni?: { scales: number; zeros: number; values: number; groupSize: number; bits: number };
+}
+
+/** A KV cache in the shared memory: one block in assembly/attention.ts's layout. */
+interface WasmKvCache extends KvCache {
+  readonly shape: Required<KvShape>;
+  readonly ptr: number;
 }
 
 export interface WasmBackendOptions extends PoolOptions {
@@ -63,6 +69,7 @@ export const DEFAULT_MIN_SPLIT_WORK = 1 << 16;
 
 export class WasmBackend implements Backend {
   readonly name = 'wasm';
+  readonly kvKinds = KV_KINDS;
   private readonly minSplitWork: number;
   private readonly matmulSplit: 'rows' | 'vectors';
   /** Whether LUT products take the int8 fast path. */
@@ -250,15 +257,19 @@ export class WasmBackend implements Backend {
     this.k.rmsnorm(out.off << 2, x.off << 2, (w as WasmWeight).f32!, x.len, eps);
   }
 
-  rope(v: Vec, headSize: number, pos: number, theta: number, style: RopeStyle): void {
-    if (style === 'interleaved') this.k.ropeInterleaved(v.off << 2, v.len, headSize, pos, theta);
-    else this.k.ropeHalf(v.off << 2, v.len, headSize, pos, theta);
+  kvCache(shape: KvShape): KvCache {
+    const full = { ...shape, residual: shape.residual ?? KV_RESIDUAL };
+    const bytes = this.k.kvCacheBytes(full.layers, full.nKvHeads, full.headSize, full.ctx, KV_MODE[full.kind], full.residual);
+    return { shape: full, bytes, ptr: this.heap.alloc(bytes) } as WasmKvCache;
   }
 
-  attention(out: Vec, q: Vec, kCache: Vec, vCache: Vec, nHeads: number, nKvHeads: number, headSize: number, nPos: number): void {
-    // Sized in powers of two: one position more each token would otherwise leave a block behind per token.
-    const att = this.heap.scratch('attention-scores', 2 ** Math.ceil(Math.log2(Math.max(nPos, 1024) * 4)));
-    this.k.attention(out.off << 2, q.off << 2, kCache.off << 2, vCache.off << 2, att, nHeads, nKvHeads, headSize, nPos);
+  /** One call into the kernels for the whole attention sublayer of a layer (assembly/attention.ts attendBlock). */
+  attend(out: Vec, q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, n: number, a: AttentionShape): void {
+    const c = cache as WasmKvCache;
+    const { ctx, layers, kind, residual } = c.shape;
+    if (!(layer >= 0 && layer < layers && pos >= 0 && n >= 0 && pos + n <= ctx)) throw new RangeError(`attend: layer ${layer} of ${layers}, positions ${pos}..${pos + n} of ${ctx}`);
+    const scratch = this.heap.scratch('attention', this.k.attendScratchBytes(a.headSize, ctx));
+    this.k.attendBlock(out.off << 2, q.off << 2, k.off << 2, v.off << 2, c.ptr, layer, pos, n, a.nHeads, a.nKvHeads, a.headSize, ctx, KV_MODE[kind], residual, a.ropeTheta, a.rope === 'half' ? 1 : 0, scratch);
   }
 
   swiglu(out: Vec, gate: Vec, up: Vec): void {

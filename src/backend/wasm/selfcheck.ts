@@ -2,6 +2,7 @@
 // and is compared with its TypeScript twin in src/kernels/reference.ts. `sqz` prints the result when
 // run without a model; a failure means the engine miscompiles or misexecutes the SIMD kernels.
 import { packIndices } from '../../format/packing.ts';
+import { KV_MODE, RefKvCache } from '../../kernels/attention.ts';
 import * as ref from '../../kernels/reference.ts';
 import { maxRelErr } from '../../util/compare.ts';
 import { Rng } from '../../util/random.ts';
@@ -23,9 +24,9 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
   const { exports: k, heap } = await createKernelInstance();
   const rng = new Rng(20240531);
   const results: SelfCheckResult[] = [];
-  const check = (name: string, got: ArrayLike<number>, want: ArrayLike<number>) => {
+  const check = (name: string, got: ArrayLike<number>, want: ArrayLike<number>, tolerance = SELF_CHECK_TOLERANCE) => {
     const e = maxRelErr(got, want);
-    results.push({ name, maxRelErr: e, ok: e <= SELF_CHECK_TOLERANCE });
+    results.push({ name, maxRelErr: e, ok: e <= tolerance });
   };
   const f32 = (ptr: number, n: number) => heap.f32(ptr, n).slice();
 
@@ -200,17 +201,27 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
     k.add(po, heap.place(a), heap.place(b), n);
     check('add', f32(po, n), want);
   }
-  {
-    const [nHeads, nKvHeads, headSize, nPos] = [6, 2, 10, 9];
-    const kvDim = nKvHeads * headSize;
-    const q = rng.normals(nHeads * headSize);
-    const kc = rng.normals(nPos * kvDim);
-    const vc = rng.normals(nPos * kvDim);
-    const want = new Float32Array(nHeads * headSize);
-    ref.attention(want, q, kc, vc, nHeads, nKvHeads, headSize, nPos);
-    const pa = heap.alloc(want.byteLength);
-    k.attention(pa, heap.place(q), heap.place(kc), heap.place(vc), heap.alloc(nPos * 4), nHeads, nKvHeads, headSize, nPos);
-    check('attention', f32(pa, want.length), want);
+  for (const kind of ['f16', 'q4'] as const) {
+    // the attention block over a few positions (past one f16 window for q4), then the last token's output
+    const [nHeads, nKvHeads, headSize, nPos, residual] = [6, 2, 10, 37, 32];
+    const [qDim, kvDim] = [nHeads * headSize, nKvHeads * headSize];
+    const cache = new RefKvCache({ kind, layers: 1, ctx: nPos, nKvHeads, headSize, residual });
+    const pc = heap.alloc(k.kvCacheBytes(1, nKvHeads, headSize, nPos, KV_MODE[kind], residual));
+    const scratch = heap.alloc(k.attendScratchBytes(headSize, nPos));
+    const [pq, pk, pv, pa] = [heap.alloc(qDim * 4), heap.alloc(kvDim * 4), heap.alloc(kvDim * 4), heap.alloc(qDim * 4)];
+    const want = new Float32Array(qDim);
+    for (let p = 0; p < nPos; p++) {
+      const [q, kk, vv] = [rng.normals(qDim), rng.normals(kvDim), rng.normals(kvDim)];
+      heap.f32(pq, qDim).set(q);
+      heap.f32(pk, kvDim).set(kk);
+      heap.f32(pv, kvDim).set(vv);
+      k.attendBlock(pa, pq, pk, pv, pc, 0, p, 1, nHeads, nKvHeads, headSize, nPos, KV_MODE[kind], residual, 10000, 0, scratch);
+      // the reference takes the kernel's rotated q and k, so both round the same values (RoPE is checked above)
+      cache.store(0, p, heap.f32(pk, kvDim).slice(), vv);
+      cache.attend(want, heap.f32(pq, qDim).slice(), 0, p + 1, nHeads);
+    }
+    // the quantized kinds' integer dot products round q · scale to int16 (docs/KVCACHE.md): 1e-4 or so
+    check(`attendBlock ${kind}`, f32(pa, qDim), want, kind === 'f16' ? SELF_CHECK_TOLERANCE : 1e-3);
   }
   return results;
 }

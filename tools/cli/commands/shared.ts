@@ -3,6 +3,7 @@ import { cudaStatus } from '../../../src/backend/cuda/addon.ts';
 import type { BackendName, Model } from '../../../src/index.ts';
 import { openModel } from '../../convert.ts';
 import { UsageError } from '../../../src/util/errors.ts';
+import { KV_KINDS, type KvKind } from '../../../src/kernels/attention.ts';
 import type { LutType } from '../../squeezellm/nuq.ts';
 import type { OnProgress } from '../../squeezellm/steps.ts';
 import { num, type Options, type Parsed, str } from '../command.ts';
@@ -15,6 +16,7 @@ export const modelOptions: Options = {
   backend: { type: 'string' },
   threads: { type: 'string' },
   'max-memory': { type: 'string' },
+  kv: { type: 'string' },
 };
 
 const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 };
@@ -43,6 +45,13 @@ export function threadsOption(p: Parsed): number {
   return num(p, 'threads', { int: true, min: 1, max: 64 }) ?? 1;
 }
 
+/** --kv KIND (default f16 where the backend has it): how the KV cache holds keys and values (docs/KVCACHE.md). */
+export function kvOption(p: Parsed): KvKind | undefined {
+  const k = str(p, 'kv');
+  if (k !== undefined && !KV_KINDS.includes(k as KvKind)) throw new UsageError(`--kv must be ${KV_KINDS.join(', ')}, got '${k}'`);
+  return k as KvKind | undefined;
+}
+
 /**
  * --fast / --exact (run, ppl, serve): whether the LUT (nuq) products take the wasm backend's int8 fast
  * path (not exact; docs/KERNELS.md, "LUT products"). Without either, the fast path is taken wherever the
@@ -60,9 +69,9 @@ export function fastOption(p: Parsed): boolean {
   return b === 'wasm' || (b === 'auto' && (threadsOption(p) > 1 || !cudaStatus().ok));
 }
 
-/** The model a run-time command names, opened with its --tokenizer/--backend/--threads/--fast and the context (default --ctx). */
+/** The model a run-time command names, opened with its --tokenizer/--backend/--threads/--fast/--kv/--max-memory and the context (default --ctx). */
 export function openModelOption(p: Parsed, source: string, ctx = num(p, 'ctx', { int: true, min: 2 })): Promise<Model> {
-  return openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), threads: threadsOption(p), fast: fastOption(p), ctx, maxMemory: maxMemoryOption(p) });
+  return openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), threads: threadsOption(p), fast: fastOption(p), kv: kvOption(p), ctx, maxMemory: maxMemoryOption(p) });
 }
 
 /** Options every toolchain step takes. */
