@@ -1,6 +1,7 @@
-// Installs the peers the comparison tests check against into bench/peers/ (git-ignored), never as a
-// dependency of squeeze-edge: node-llama-cpp (llama.cpp's Node binding) at a pinned version, with
-// its prebuilt CPU binary from the npm registry. Nothing is downloaded from anywhere else and
+// Installs the peers the comparison tests and `npm run bench` check against into bench/peers/
+// (git-ignored), never as a dependency of squeeze-edge: node-llama-cpp (llama.cpp's Node binding) at
+// a pinned version, with its prebuilt CPU binary from the npm registry, and @wllama/wllama (llama.cpp
+// compiled to WebAssembly, its .wasm inside the npm package; bench/browser.ts serves it to Chromium). Nothing is downloaded from anywhere else and
 // nothing is compiled: install scripts are skipped (node-llama-cpp's postinstall would fetch and
 // build llama.cpp from GitHub when no prebuilt binary fits), NODE_LLAMA_CPP_SKIP_DOWNLOAD is set,
 // and the check below loads the binding with build: 'never'.
@@ -16,10 +17,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const NODE_LLAMA_CPP_VERSION = '3.22.1';
+export const WLLAMA_VERSION = '3.13.0';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const peers = join(root, 'bench', 'peers');
 const pkgDir = join(peers, 'node_modules', 'node-llama-cpp');
+const wllamaDir = join(peers, 'node_modules', '@wllama', 'wllama');
 
 /** The platform package holding the prebuilt CPU binary, where node-llama-cpp publishes one. */
 function cpuPackage() {
@@ -28,9 +31,9 @@ function cpuPackage() {
   return known[key] ? `@node-llama-cpp/${known[key]}` : undefined;
 }
 
-function installedVersion() {
+function installedVersion(dir = pkgDir) {
   try {
-    return JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')).version;
+    return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
   } catch {
     return undefined;
   }
@@ -65,10 +68,11 @@ function check() {
 
 function main() {
   const t0 = performance.now();
-  if (installedVersion() === NODE_LLAMA_CPP_VERSION) {
+  const wllamaOk = installedVersion(wllamaDir) === WLLAMA_VERSION && existsSync(join(wllamaDir, 'esm', 'wasm', 'wllama.wasm'));
+  if (installedVersion() === NODE_LLAMA_CPP_VERSION && wllamaOk) {
     const c = check();
     if (c.ok) {
-      console.log(`peers: node-llama-cpp ${NODE_LLAMA_CPP_VERSION} is already in bench/peers. ${c.out}`);
+      console.log(`peers: node-llama-cpp ${NODE_LLAMA_CPP_VERSION} and @wllama/wllama ${WLLAMA_VERSION} are already in bench/peers. ${c.out}`);
       return 0;
     }
     console.log(`peers: the installed node-llama-cpp does not load (${c.out.split('\n').pop()}); reinstalling`);
@@ -79,7 +83,7 @@ function main() {
   if (!existsSync(pj)) writeFileSync(pj, JSON.stringify({ name: 'squeeze-edge-peers', private: true, description: 'peers for comparison tests; installed by scripts/peers-install.mjs' }, null, 2) + '\n');
   const platformPkg = cpuPackage();
   const args = ['install', '--prefix', peers, '--no-audit', '--no-fund', '--ignore-scripts', '--no-save', '--loglevel=error'];
-  const wanted = [`node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`];
+  const wanted = [`node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`, `@wllama/wllama@${WLLAMA_VERSION}`];
   // Linux: only the CPU binary (the CUDA/Vulkan variants are optional dependencies, ~640 MB)
   if (platformPkg && process.platform === 'linux') {
     args.push('--omit=optional');
@@ -99,7 +103,7 @@ function main() {
     console.error(`peers: node-llama-cpp installed but does not load without building llama.cpp:\n${c.out}\nthe llama.cpp comparison tests will skip`);
     return 1;
   }
-  console.log(`peers: installed node-llama-cpp ${NODE_LLAMA_CPP_VERSION} in ${secs} s, ${mb} MB in bench/peers/node_modules. ${c.out}`);
+  console.log(`peers: installed node-llama-cpp ${NODE_LLAMA_CPP_VERSION} and @wllama/wllama ${WLLAMA_VERSION} in ${secs} s, ${mb} MB in bench/peers/node_modules. ${c.out}`);
   return 0;
 }
 
