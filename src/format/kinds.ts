@@ -4,7 +4,7 @@
 // an existing row never changes meaning (old files must keep reading the same).
 //
 // Every multi-byte number in a payload is little-endian. docs/FORMAT.md describes each field.
-import { dequantUniformRow, floatToHalf, uniformGroupCount } from '../kernels/reference.ts';
+import { dequantUniformRow, expandSharedLut, floatToHalf, uniformGroupCount } from '../kernels/reference.ts';
 import { halfTable, halvesToFloats } from './half.ts';
 import { FormatError } from '../util/errors.ts';
 import { type PackedBits, packedIndexAt, rowBytes } from './packing.ts';
@@ -63,7 +63,29 @@ export interface UniformRecord extends RecordBase {
   values: Uint8Array;
 }
 
-export type TensorRecord = F32Record | F16Record | NuqRecord | UniformRecord;
+/**
+ * SqueezeLLM with tables that cost little on short rows: consecutive groups of `tableRows` rows
+ * share one table (clustered jointly), and each row may scale it by its own f16 factor:
+ * w[r, c] = f32(rowScales[r] * lut[floor(r / tableRows), idx(r, c)]) + sparse[r, c].
+ */
+export interface NuqSharedRecord extends RecordBase {
+  kind: 'nuq-shared';
+  bits: 3 | 4;
+  /** Rows per table (the last table may serve fewer); >= 1. */
+  tableRows: number;
+  /** [ceil(rows / tableRows), 2^bits]: table t at [t * 2^bits, (t+1) * 2^bits), f32 values in memory whatever lutType stores. */
+  lut: Float32Array;
+  /** 'f16': the file stores the tables as binary16 (each value must be exactly one); absent = f32. */
+  lutType?: 'f16';
+  /** [rows] per-row factors, each exactly a binary16 (stored as f16); absent = no scaling. */
+  rowScales?: Float32Array;
+  /** rows x rowBytes(bits, cols) bytes, packed as in packing.ts. */
+  indices: Uint8Array;
+  sparse?: CsrSparse;
+  rowSplit?: Int32Array;
+}
+
+export type TensorRecord = F32Record | F16Record | NuqRecord | UniformRecord | NuqSharedRecord;
 export type TensorKind = TensorRecord['kind'];
 export type RecordOfKind<K extends TensorKind> = Extract<TensorRecord, { kind: K }>;
 
@@ -255,45 +277,22 @@ const nuq: KindTraits<NuqRecord> = {
   fields: ['bits', 'lut', 'lutType', 'indices', 'sparse', 'rowSplit'],
   validate(r) {
     const [rows, cols] = matrix(r);
-    checkBits(r, r.bits, [3, 4]);
+    validateLutParts(r, rows, cols);
     const levels = 1 << r.bits;
     checkArray(r, 'lut', r.lut, Float32Array, rows * levels, `${rows} rows x ${levels} levels`);
     checkFiniteF32(r, 'lut', r.lut);
-    if (r.lutType !== undefined && r.lutType !== 'f16') fail(r, `lutType ${fmt(r.lutType)} is not 'f16' (absent means f32)`);
-    checkArray(r, 'indices', r.indices, Uint8Array, rows * rowBytes(r.bits, cols), `${rows} rows x ${rowBytes(r.bits, cols)} bytes (${cols} columns at ${r.bits} bits)`);
-    if (r.sparse !== undefined) validateSparse(r, r.sparse, rows, cols);
-    if (r.rowSplit !== undefined) validateRowSplit(r, r.rowSplit, rows);
   },
   encode: (r) => ({
     bits: r.bits,
-    lut: r.lutType === 'f16' ? leBytes(exactHalves(r)) : leBytes(r.lut),
+    lut: r.lutType === 'f16' ? leBytes(exactHalves(r, r.lut)) : leBytes(r.lut),
     lutType: r.lutType,
     indices: leBytes(r.indices),
-    sparse: r.sparse && { rowPtr: leBytes(r.sparse.rowPtr), colIdx: leBytes(r.sparse.colIdx), values: leBytes(r.sparse.values) },
-    rowSplit: r.rowSplit && leBytes(r.rowSplit),
+    ...encodeSparseParts(r),
   }),
   decode(w, b) {
     const base = { name: b.name, kind: 'nuq' as const, shape: b.shape };
-    const lutType = w.lutType ?? undefined;
-    if (lutType !== undefined && lutType !== 'f16') fail(base, `field 'lutType' is ${fmt(lutType)}, not 'f16' (absent means f32)`);
-    const out: NuqRecord = {
-      ...base,
-      bits: intField(w, 'bits', base) as 3 | 4,
-      lut: lutType === 'f16' ? halvesToFloats(binField(w, 'lut', Uint16Array, base)) : binField(w, 'lut', Float32Array, base),
-      indices: binField(w, 'indices', Uint8Array, base),
-    };
-    if (lutType === 'f16') out.lutType = 'f16';
-    const s = w.sparse;
-    if (s !== undefined && s !== null) {
-      if (!isPlainMap(s)) fail(base, "field 'sparse' is not a map");
-      onlyKeys(s, SPARSE_FIELDS, base, 'sparse.');
-      out.sparse = {
-        rowPtr: binField(s, 'rowPtr', Int32Array, base, 'sparse.'),
-        colIdx: binField(s, 'colIdx', Int32Array, base, 'sparse.'),
-        values: binField(s, 'values', Float32Array, base, 'sparse.'),
-      };
-    }
-    if (w.rowSplit !== undefined && w.rowSplit !== null) out.rowSplit = binField(w, 'rowSplit', Int32Array, base);
+    const out: NuqRecord = { ...base, bits: intField(w, 'bits', base) as 3 | 4, ...decodeLut(w, base), indices: binField(w, 'indices', Uint8Array, base) };
+    decodeSparseParts(w, base, out);
     return out;
   },
   dequantize(r) {
@@ -302,22 +301,121 @@ const nuq: KindTraits<NuqRecord> = {
     for (let i = 0; i < rows; i++) nuqRowInto(r, i, out.subarray(i * cols, (i + 1) * cols));
     return out;
   },
-  payloadBytes: (r) =>
-    r.lut.length * (r.lutType === 'f16' ? 2 : 4) + r.indices.byteLength + (r.sparse ? r.sparse.rowPtr.byteLength + r.sparse.colIdx.byteLength + r.sparse.values.byteLength : 0) + (r.rowSplit?.byteLength ?? 0),
+  payloadBytes: (r) => r.lut.length * (r.lutType === 'f16' ? 2 : 4) + r.indices.byteLength + sparsePartBytes(r),
 };
+
+/** The sparse part and row split of a LUT record as msgpack values (nuq and nuq-shared share them). */
+function encodeSparseParts(r: NuqRecord | NuqSharedRecord): { sparse?: Record<string, WireValue>; rowSplit?: WireValue } {
+  return {
+    sparse: r.sparse && { rowPtr: leBytes(r.sparse.rowPtr), colIdx: leBytes(r.sparse.colIdx), values: leBytes(r.sparse.values) },
+    rowSplit: r.rowSplit && leBytes(r.rowSplit),
+  };
+}
+
+/** The optional sparse part and row split of a decoded LUT record, into `out`. */
+function decodeSparseParts(w: WireMap, base: { name: string; kind: string }, out: NuqRecord | NuqSharedRecord): void {
+  const s = w.sparse;
+  if (s !== undefined && s !== null) {
+    if (!isPlainMap(s)) fail(base, "field 'sparse' is not a map");
+    onlyKeys(s, SPARSE_FIELDS, base, 'sparse.');
+    out.sparse = {
+      rowPtr: binField(s, 'rowPtr', Int32Array, base, 'sparse.'),
+      colIdx: binField(s, 'colIdx', Int32Array, base, 'sparse.'),
+      values: binField(s, 'values', Float32Array, base, 'sparse.'),
+    };
+  }
+  if (w.rowSplit !== undefined && w.rowSplit !== null) out.rowSplit = binField(w, 'rowSplit', Int32Array, base);
+}
+
+/** A LUT record's table from its `lut` and `lutType` fields (f16 widened to f32). */
+function decodeLut(w: WireMap, base: { name: string; kind: string }): { lut: Float32Array; lutType?: 'f16' } {
+  const lutType = w.lutType ?? undefined;
+  if (lutType !== undefined && lutType !== 'f16') fail(base, `field 'lutType' is ${fmt(lutType)}, not 'f16' (absent means f32)`);
+  if (lutType === 'f16') return { lut: halvesToFloats(binField(w, 'lut', Uint16Array, base)), lutType };
+  return { lut: binField(w, 'lut', Float32Array, base) };
+}
+
+function sparsePartBytes(r: NuqRecord | NuqSharedRecord): number {
+  return (r.sparse ? r.sparse.rowPtr.byteLength + r.sparse.colIdx.byteLength + r.sparse.values.byteLength : 0) + (r.rowSplit?.byteLength ?? 0);
+}
+
+/** The checks nuq and nuq-shared share: bits, table type, indices, sparse part and row split. */
+function validateLutParts(r: NuqRecord | NuqSharedRecord, rows: number, cols: number): void {
+  checkBits(r, r.bits, [3, 4]);
+  if (r.lutType !== undefined && r.lutType !== 'f16') fail(r, `lutType ${fmt(r.lutType)} is not 'f16' (absent means f32)`);
+  checkArray(r, 'indices', r.indices, Uint8Array, rows * rowBytes(r.bits, cols), `${rows} rows x ${rowBytes(r.bits, cols)} bytes (${cols} columns at ${r.bits} bits)`);
+  if (r.sparse !== undefined) validateSparse(r, r.sparse, rows, cols);
+  if (r.rowSplit !== undefined) validateRowSplit(r, r.rowSplit, rows);
+}
+
+/** Tables of a nuq-shared matrix: ceil(rows / tableRows). */
+export function sharedTableCount(rows: number, tableRows: number): number {
+  return Math.ceil(rows / tableRows);
+}
+
+const nuqShared: KindTraits<NuqSharedRecord> = {
+  kind: 'nuq-shared',
+  description: 'SqueezeLLM non-uniform with one table per group of rows and optional f16 row scales, packed 3/4-bit indices, optional CSR sparse part',
+  fields: ['bits', 'tableRows', 'lut', 'lutType', 'rowScales', 'indices', 'sparse', 'rowSplit'],
+  validate(r) {
+    const [rows, cols] = matrix(r);
+    validateLutParts(r, rows, cols);
+    if (typeof r.tableRows !== 'number' || !Number.isSafeInteger(r.tableRows) || r.tableRows < 1) fail(r, `tableRows ${fmt(r.tableRows)} is not a positive integer`);
+    const tables = sharedTableCount(rows, r.tableRows);
+    checkArray(r, 'lut', r.lut, Float32Array, tables << r.bits, `${tables} tables (${rows} rows, ${r.tableRows} per table) x ${1 << r.bits} levels`);
+    checkFiniteF32(r, 'lut', r.lut);
+    if (r.rowScales !== undefined) checkArray(r, 'rowScales', r.rowScales, Float32Array, rows, `${rows} rows`);
+  },
+  encode: (r) => ({
+    bits: r.bits,
+    tableRows: r.tableRows,
+    lut: r.lutType === 'f16' ? leBytes(exactHalves(r, r.lut)) : leBytes(r.lut),
+    lutType: r.lutType,
+    rowScales: r.rowScales && leBytes(exactHalves(r, r.rowScales, 'rowScales', 'row scales are stored as f16')),
+    indices: leBytes(r.indices),
+    ...encodeSparseParts(r),
+  }),
+  decode(w, b) {
+    const base = { name: b.name, kind: 'nuq-shared' as const, shape: b.shape };
+    const out: NuqSharedRecord = {
+      ...base,
+      bits: intField(w, 'bits', base) as 3 | 4,
+      tableRows: intField(w, 'tableRows', base),
+      ...decodeLut(w, base),
+      indices: binField(w, 'indices', Uint8Array, base),
+    };
+    if (w.rowScales !== undefined && w.rowScales !== null) out.rowScales = halvesToFloats(binField(w, 'rowScales', Uint16Array, base));
+    decodeSparseParts(w, base, out);
+    return out;
+  },
+  dequantize: (r) => nuq.dequantize(nuqOfShared(r)),
+  payloadBytes: (r) => r.lut.length * (r.lutType === 'f16' ? 2 : 4) + (r.rowScales ? r.rowScales.length * 2 : 0) + r.indices.byteLength + sparsePartBytes(r),
+};
+
+/**
+ * The nuq matrix a nuq-shared one equals: its tables expanded to one per row (expandSharedLut),
+ * the same indices, sparse part and row split (shared, not copied). What the runtime loads, so the
+ * exact and the int8 LUT kernels read either kind the same way.
+ */
+export function nuqOfShared(r: NuqSharedRecord): NuqRecord {
+  const out: NuqRecord = { name: r.name, kind: 'nuq', shape: r.shape, bits: r.bits, lut: expandSharedLut(r.lut, r.tableRows, r.rowScales, r.shape[0], r.bits), indices: r.indices };
+  if (r.sparse) out.sparse = r.sparse;
+  if (r.rowSplit) out.rowSplit = r.rowSplit;
+  return out;
+}
 
 /**
  * An f16 table's bit patterns. Storing it must lose nothing (the toolchain rounds the table before
  * it assigns indices), so a value f16 cannot hold exactly is refused. Checked on write only: a
  * table read from a file is exact by construction.
  */
-function exactHalves(r: NuqRecord): Uint16Array {
+function exactHalves(r: TensorRecord, values: Float32Array, field = 'lut', why = "lutType 'f16'"): Uint16Array {
   const t = halfTable();
-  const h = new Uint16Array(r.lut.length);
+  const h = new Uint16Array(values.length);
   for (let i = 0; i < h.length; i++) {
-    const v = r.lut[i];
+    const v = values[i];
     h[i] = floatToHalf(v);
-    if (t[h[i]] !== v) fail(r, `lut[${i}] = ${v} is not exactly representable in f16 (lutType 'f16')`);
+    if (t[h[i]] !== v) fail(r, `${field}[${i}] = ${v} is not exactly representable in f16 (${why})`);
   }
   return h;
 }
@@ -370,7 +468,7 @@ const uniform: KindTraits<UniformRecord> = {
 };
 
 /** The registry. A new kind adds a row; rows never change. */
-export const KINDS: { readonly [K in TensorKind]: KindTraits<RecordOfKind<K>> } = { f32, f16, nuq, uniform };
+export const KINDS: { readonly [K in TensorKind]: KindTraits<RecordOfKind<K>> } = { f32, f16, nuq, uniform, 'nuq-shared': nuqShared };
 
 export const KIND_NAMES = Object.keys(KINDS) as TensorKind[];
 

@@ -215,6 +215,23 @@ export function dequantLut(lut: Float32Array, packed: Uint8Array, rows: number, 
   return w;
 }
 
+/**
+ * Per-row f32 tables [rows, 2^bits] of a table-sharing LUT matrix (kind nuq-shared): rows
+ * t * tableRows .. (t + 1) * tableRows - 1 share table t of `lut` [ceil(rows / tableRows), 2^bits],
+ * and with row scales each entry is the f32 product scale[r] * lut[t, k]. A nuq-shared matrix is
+ * exactly the nuq matrix with these tables, so every LUT kernel runs it unchanged.
+ */
+export function expandSharedLut(lut: Float32Array, tableRows: number, rowScales: Float32Array | undefined, rows: number, bits: 3 | 4): Float32Array {
+  const k = 1 << bits;
+  const out = new Float32Array(rows * k);
+  for (let r = 0; r < rows; r++) {
+    const t = Math.floor(r / tableRows) * k;
+    const s = rowScales ? rowScales[r] : 1;
+    for (let j = 0; j < k; j++) out[r * k + j] = rowScales ? Math.fround(s * lut[t + j]) : lut[t + j];
+  }
+  return out;
+}
+
 /** Groups per row of a uniform matrix: ceil(cols / min(groupSize, cols)). */
 export function uniformGroupCount(cols: number, groupSize: number): number {
   return Math.ceil(cols / Math.min(groupSize, cols));

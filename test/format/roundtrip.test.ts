@@ -159,7 +159,7 @@ test('f16 and f32 dequantize; payloadBytes', () => {
   assert.is(payloadBytes(h), 32);
   const { rec } = nuqRecord(rng, 'n', 2, 40, 4, { sparse: true });
   assert.is(payloadBytes(rec), 2 * 16 * 4 + 2 * 32 + 3 * 4 + rec.sparse!.colIdx.length * 8);
-  assert.equal(Object.keys(KINDS), ['f32', 'f16', 'nuq', 'uniform']);
+  assert.equal(Object.keys(KINDS), ['f32', 'f16', 'nuq', 'uniform', 'nuq-shared']);
 });
 
 test('nuq with f16 tables: 2 bytes per table value in the file, the same values back; tables f16 cannot hold are refused', () => {

@@ -104,7 +104,7 @@ async function read(path: string) {
 /** What the spec below asks for, spelled out per tensor: [kind, bits] or undefined (f32, uncounted). */
 function expected(name: string, dflt: number, wide: number): [string, number | null] | undefined {
   if (name === 'norm' || name.endsWith('_norm')) return undefined;
-  if (name === 'embed' || name === 'head') return name === 'embed' ? ['f16', null] : [wide === 8 ? 'uniform' : 'nuq', wide];
+  if (name === 'embed' || name === 'head') return name === 'embed' ? ['f16', null] : [wide === 8 ? 'uniform' : 'nuq-shared', wide];
   if (name === 'layers.1.attn.o') return ['f32', null];
   if (/^layers\.\d+\.mlp\./.test(name)) return ['q', 3];
   if (name.startsWith('layers.0.')) return ['q', wide];
@@ -137,7 +137,7 @@ for (const m of METHODS) {
         continue;
       }
       const [kind, bits] = want;
-      const qkind = m.method === 'squeezellm' ? 'nuq' : 'uniform';
+      const qkind = m.method === 'squeezellm' ? 'nuq-shared' : 'uniform'; // SqueezeLLM's default tables: one per matrix, row scales
       assert.is(rec.kind, kind === 'q' ? qkind : kind, name);
       if (bits !== null) assert.is((rec as { bits: number }).bits, bits, `${name} bits`);
       // float precisions keep the checkpoint's values (f16: to half precision)
@@ -147,7 +147,7 @@ for (const m of METHODS) {
         const d = dequantize(rec);
         for (let i = 0; i < w.length; i++) assert.ok(Math.abs(d[i] - w[i]) <= 1e-3 * Math.abs(w[i]) + 1e-7, `${name}[${i}]`);
       }
-      bytes += payloadBytes(rec.kind === 'nuq' ? { ...rec, rowSplit: undefined } : rec);
+      bytes += payloadBytes(rec.kind === 'nuq' || rec.kind === 'nuq-shared' ? { ...rec, rowSplit: undefined } : rec);
       weights += numel(rec.shape);
     }
     assert.ok(Math.abs(r.avgBits - (8 * bytes) / weights) < 1e-9, `avgBits ${r.avgBits} vs ${(8 * bytes) / weights}`);

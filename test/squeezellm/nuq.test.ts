@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { JsBackend } from '../../src/backend/js/index.ts';
 import { WasmBackend } from '../../src/backend/wasm/index.ts';
-import { dequantize, type NuqRecord } from '../../src/format/kinds.ts';
+import { dequantize, type TensorRecord } from '../../src/format/kinds.ts';
 import { unpackIndices } from '../../src/format/packing.ts';
 import * as ref from '../../src/kernels/reference.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -99,7 +99,7 @@ test('Fisher weighting pulls centroids toward high-Fisher values (weighted error
   const fisher = Float32Array.from({ length: rows * cols }, (_, i) => (i % 7 === 0 ? 100 : 0.01));
   const weighted = await quantizeMatrix('m', w, fisher, rows, cols, { bits: 3 });
   const plain = await quantizeMatrix('m', w, null, rows, cols, { bits: 3 });
-  const err = (rec: NuqRecord) => {
+  const err = (rec: TensorRecord) => {
     const d = dequantize(rec);
     let s = 0;
     for (let i = 0; i < d.length; i++) s += fisher[i] * (d[i] - w[i]) ** 2;

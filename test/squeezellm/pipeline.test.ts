@@ -38,7 +38,8 @@ test('the steps one by one give the same tensors as quantize(); the file runs; b
   const cfg = await outliersStep(w, o, { percent: 0.4 });
   const realized = Number(/outlier_config_o([\d.]+)\.json$/.exec(cfg)![1]);
   assert.ok(Math.abs(realized - 0.4) < 0.05, `realized ${realized}%`);
-  await nuqStep(w, l, { bits: 3, gradient: g, outlierConfig: cfg, sensitivity: 0.05 });
+  // quantize()'s defaults: GPTQ's assignment with Hessians of the same calibration
+  await nuqStep(w, l, { bits: 3, gradient: g, outlierConfig: cfg, sensitivity: 0.05, gptq: { checkpoint: model, calib, samples: 4, seqLen: 32 } });
   const stepwise = join(tmp, 'stepwise.sqz');
   await packStep(model, l, stepwise, { bits: 3, includeSparse: true });
 
@@ -52,13 +53,14 @@ test('the steps one by one give the same tensors as quantize(); the file runs; b
   // bits per weight recounted from the file
   let bytes = 0, weights = 0;
   for (const r of b) {
-    if (r.kind !== 'nuq') continue;
+    if (r.kind !== 'nuq-shared') continue;
     assert.is(r.lutType, 'f16', 'f16 tables by default');
-    bytes += r.lut.length * 2 + r.indices.byteLength + (r.sparse ? r.sparse.rowPtr.byteLength + r.sparse.colIdx.byteLength + r.sparse.values.byteLength : 0);
+    assert.is(r.tableRows, r.shape[0], 'one table per matrix by default');
+    bytes += r.lut.length * 2 + r.rowScales!.length * 2 + r.indices.byteLength + (r.sparse ? r.sparse.rowPtr.byteLength + r.sparse.colIdx.byteLength + r.sparse.values.byteLength : 0);
     weights += r.shape[0] * r.shape[1];
   }
   assert.ok(Math.abs(res.avgBits - (8 * bytes) / weights) < 1e-9);
-  assert.is(b.filter((r) => r.kind === 'nuq').length, 7 * opts.nLayers);
+  assert.is(b.filter((r) => r.kind === 'nuq-shared').length, 7 * opts.nLayers);
 
   const m = await loadModel(oneGo);
   const ppl = await m.perplexity(readFileSync(calib, 'utf8').slice(0, 400), { ctx: 32, stride: 16 });
@@ -69,6 +71,27 @@ test('quantize is deterministic: the same command twice gives byte-identical fil
   const a = join(tmp, 'd1.sqz'), b = join(tmp, 'd2.sqz');
   for (const out of [a, b]) await quantize(model, out, { bits: 4, calib, samples: 3, seqLen: 32, outlierRange: 3, sensitivity: 0.05, balance: 2, seed: 7 });
   assert.ok(readFileSync(a).equals(readFileSync(b)));
+});
+
+test('--target-bpw: a 3/4-bit mix within the target, between the all-3-bit and all-4-bit files', async () => {
+  const avg = async (o: Parameters<typeof quantize>[2], name: string) => {
+    const out = join(tmp, name);
+    const r = await quantize(model, out, { calib, samples: 3, seqLen: 32, gptq: false, ...o });
+    return { avg: r.avgBits, recs: await records(out) };
+  };
+  const three = await avg({ bits: 3 }, 't3.sqz');
+  const four = await avg({ bits: 4 }, 't4.sqz');
+  const target = (three.avg + four.avg) / 2;
+  const mix = await avg({ bits: 3, targetBpw: target }, 'tmix.sqz');
+  assert.ok(mix.avg <= target && mix.avg > three.avg, `${mix.avg} for target ${target} (3-bit ${three.avg}, 4-bit ${four.avg})`);
+  const bits = mix.recs.filter((r) => r.kind === 'nuq-shared').map((r) => (r as { bits: number }).bits);
+  assert.ok(bits.includes(3) && bits.includes(4), `bits ${bits}`);
+  try {
+    await quantize(model, join(tmp, 'x.sqz'), { bits: 4, calib, targetBpw: 3.5 });
+    assert.unreachable();
+  } catch (e) {
+    assert.match((e as Error).message, /--target-bpw chooses 3 or 4 bits per matrix itself/);
+  }
 });
 
 test('bad input: short calibration text, a LUT folder of another model, a gradient checkpoint lacking tensors', async () => {

@@ -79,13 +79,7 @@ export class InputStats {
   }
 }
 
-export interface GptqOptions extends UniformOptions {
-  /** Added to the diagonal: damp * mean(diag H) (default 0.01). */
-  damp?: number;
-  /** Columns per lazy-update block (default 128). */
-  blockSize?: number;
-  /** Quantize columns in order of descending H_ii (default false). */
-  actOrder?: boolean;
+export interface GptqOptions extends UniformOptions, SweepOptions {
   /** Every group's scale and zero from the original weights, up front (default false). */
   staticGroups?: boolean;
 }
@@ -140,20 +134,37 @@ export function upperCholeskyOfInverse(a: Float64Array, n: number): Float64Array
   return U;
 }
 
-/** GPTQ of one [rows, cols] matrix w with Hessian h [cols, cols] (h is not modified). */
-export function gptqQuantize(name: string, w: Float32Array, rows: number, cols: number, h: Float64Array, opts: GptqOptions): GptqResult {
-  checkUniformOptions(opts);
+/** How a column sweep quantizes: the grid is the caller's (uniform groups here, SqueezeLLM's lookup tables in tools/squeezellm/gptq.ts). */
+export interface ColumnQuantizer {
+  /** Once, before the sweep, with the weights after dead columns are zeroed (f64, [rows, cols], original column order). */
+  prepare?(w: Float64Array): void;
+  /** Before column `col` (original index) is quantized; `current(r, c)` reads any column not yet quantized as it is now. */
+  begin?(col: number, current: (r: number, c: number) => number): void;
+  /** The grid value for v at (r, col), recording whatever the caller keeps. */
+  quantize(r: number, col: number, v: number): number;
+}
+
+export interface SweepOptions {
+  /** Added to the diagonal: damp * mean(diag H) (default 0.01). */
+  damp?: number;
+  /** Columns per lazy-update block (default 128). */
+  blockSize?: number;
+  /** Quantize columns in order of descending H_ii (default false). */
+  actOrder?: boolean;
+}
+
+/**
+ * GPTQ's error feedback over the columns of w [rows, cols] with Hessian h [cols, cols] (neither is
+ * modified), any grid: each column is quantized by `q` and its error is pushed onto the columns not
+ * yet quantized through the inverse Hessian's Cholesky factor. Returns the loss and the dead columns.
+ */
+export function gptqSweep(name: string, w: Float32Array, rows: number, cols: number, h: Float64Array, opts: SweepOptions, q: ColumnQuantizer): { loss: number; dead: number } {
   if (w.length !== rows * cols) throw new RangeError(`gptq ${name}: ${w.length} weights for a ${rows}x${cols} matrix`);
   if (h.length !== cols * cols) throw new RangeError(`gptq ${name}: a Hessian of ${h.length} values for ${cols} columns`);
   const damp = opts.damp ?? 0.01;
   if (!(damp >= 0)) throw new UsageError(`damp must be >= 0, got ${damp}`);
   const B = opts.blockSize ?? 128;
   if (!Number.isInteger(B) || B < 1) throw new UsageError(`block size must be a positive integer, got ${B}`);
-  const sym = opts.sym ?? false;
-  const { bits } = opts;
-  const m = new UniformMatrix(rows, cols, bits, opts.groupSize);
-  const { gs, nGroups } = m;
-  const grouped = nGroups > 1;
 
   // dead columns
   const W = Float64Array.from(w);
@@ -165,15 +176,7 @@ export function gptqQuantize(name: string, w: Float32Array, rows: number, cols: 
     H[i * cols + i] = 1;
     for (let r = 0; r < rows; r++) W[r * cols + i] = 0;
   }
-
-  // parameters known up front: one group per row, or static groups
-  const ready = new Uint8Array(nGroups);
-  if (!grouped || opts.staticGroups) {
-    for (let r = 0; r < rows; r++) {
-      for (let g = 0; g < nGroups; g++) m.setParams(r, g, paramsOf(W, r * cols + g * gs, r * cols + Math.min(cols, (g + 1) * gs), 1, bits, sym));
-    }
-    ready.fill(1);
-  }
+  q.prepare?.(W);
 
   // column order
   const perm = Array.from({ length: cols }, (_, i) => i);
@@ -192,6 +195,7 @@ export function gptqQuantize(name: string, w: Float32Array, rows: number, cols: 
   const U = upperCholeskyOfInverse(Hp, cols);
   if (!U) throw new UsageError(`gptq ${name}: the damped Hessian is not positive definite (damp ${damp}); try a larger damp`);
 
+  const current = (r: number, c: number) => Wp[r * cols + inv[c]];
   let loss = 0;
   const err = new Float64Array(rows * B);
   for (let i1 = 0; i1 < cols; i1 += B) {
@@ -199,29 +203,13 @@ export function gptqQuantize(name: string, w: Float32Array, rows: number, cols: 
     const nb = i2 - i1;
     for (let i = i1; i < i2; i++) {
       const col = perm[i];
-      const g = Math.floor(col / gs);
-      if (!ready[g]) {
-        // the group's columns as they are now (all still unquantized: none comes before i)
-        const c0 = g * gs;
-        const c1 = Math.min(cols, c0 + gs);
-        for (let r = 0; r < rows; r++) {
-          let min = Infinity;
-          let max = -Infinity;
-          for (let c = c0; c < c1; c++) {
-            const v = Wp[r * cols + inv[c]];
-            if (v < min) min = v;
-            if (v > max) max = v;
-          }
-          m.setParams(r, g, quantParams(min, max, bits, sym));
-        }
-        ready[g] = 1;
-      }
+      q.begin?.(col, current);
       const ib = i * cols;
       const d = U[ib + i];
       for (let r = 0; r < rows; r++) {
         const rb = r * cols;
         const v = Wp[rb + i];
-        const e = (v - m.quantize(r, col, v)) / d;
+        const e = (v - q.quantize(r, col, v)) / d;
         loss += (e * e) / 2;
         err[r * B + (i - i1)] = e;
         if (e !== 0) for (let j = i + 1; j < i2; j++) Wp[rb + j] -= e * U[ib + j];
@@ -240,5 +228,46 @@ export function gptqQuantize(name: string, w: Float32Array, rows: number, cols: 
       }
     }
   }
+  return { loss, dead };
+}
+
+/** GPTQ of one [rows, cols] matrix w with Hessian h [cols, cols] (h is not modified). */
+export function gptqQuantize(name: string, w: Float32Array, rows: number, cols: number, h: Float64Array, opts: GptqOptions): GptqResult {
+  checkUniformOptions(opts);
+  const sym = opts.sym ?? false;
+  const { bits } = opts;
+  const m = new UniformMatrix(rows, cols, bits, opts.groupSize);
+  const { gs, nGroups } = m;
+  const grouped = nGroups > 1;
+  const ready = new Uint8Array(nGroups);
+  const { loss, dead } = gptqSweep(name, w, rows, cols, h, opts, {
+    prepare(W) {
+      // parameters known up front: one group per row, or static groups
+      if (grouped && !opts.staticGroups) return;
+      for (let r = 0; r < rows; r++) {
+        for (let g = 0; g < nGroups; g++) m.setParams(r, g, paramsOf(W, r * cols + g * gs, r * cols + Math.min(cols, (g + 1) * gs), 1, bits, sym));
+      }
+      ready.fill(1);
+    },
+    begin(col, current) {
+      const g = Math.floor(col / gs);
+      if (ready[g]) return;
+      // the group's columns as they are now (all still unquantized: none comes before this one)
+      const c0 = g * gs;
+      const c1 = Math.min(cols, c0 + gs);
+      for (let r = 0; r < rows; r++) {
+        let min = Infinity;
+        let max = -Infinity;
+        for (let c = c0; c < c1; c++) {
+          const v = current(r, c);
+          if (v < min) min = v;
+          if (v > max) max = v;
+        }
+        m.setParams(r, g, quantParams(min, max, bits, sym));
+      }
+      ready[g] = 1;
+    },
+    quantize: (r, col, v) => m.quantize(r, col, v),
+  });
   return { record: m.toRecord(name), matrix: m, loss, dead };
 }

@@ -206,17 +206,25 @@ export async function quantizeBaseline(checkpoint: string, out: string, opts: Ba
 /** Lets progress be drawn between long synchronous stretches. */
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-async function runGptq(
+/** Quantizes one matrix of a block given the Hessian of its inputs: the record to store. */
+export type HessianQuantizer = (name: string, w: Float32Array, rows: number, cols: number, h: Float64Array) => TensorRecord | Promise<TensorRecord>;
+
+/**
+ * GPTQ's sequential order over a model: block by block, stage by stage (q/k/v, o, gate/up, down),
+ * each stage's Hessian 2/N X^T X from the calibration sequences run through the model as quantized
+ * so far, each matrix quantized by `quantizeOne` and then replaced in `weights` by what it stores,
+ * so later stages and blocks see it. SqueezeLLM's GPTQ-style option (tools/squeezellm/gptq.ts)
+ * runs the same loop with its own grid.
+ */
+export async function quantizeSequentially(
   c: ModelConfig,
   lg: LlamaGrad,
   weights: WeightMap,
   sequences: number[][],
-  opts: BaselineOptions,
-  plan: PrecisionPlan,
+  quantizeOne: HessianQuantizer,
   quantized: Map<string, TensorRecord>,
   progress: (name: string) => void,
-): Promise<Record<string, number>> {
-  const losses: Record<string, number> = {};
+): Promise<void> {
   // each sequence's input of the current block, through the blocks quantized so far
   let residual: Float32Array[] | undefined;
   for (let l = 0; l < c.nLayers; l++) {
@@ -232,21 +240,36 @@ async function runGptq(
       for (const layer of stage) {
         const name = `layers.${l}.${layer}`;
         const w = weights.get(name)!;
-        const rows = w.length / cols;
-        const p = plan.of.get(name)!;
-        if (typeof p === 'number') {
-          const r = gptqQuantize(name, w, rows, cols, H, { ...opts, bits: p as UniformBits });
-          quantized.set(name, r.record);
-          losses[name] = r.loss;
-        } else quantized.set(name, denseRecord(name, [rows, cols], w, p));
-        // later stages and blocks see this layer as stored
-        w.set(dequantize(quantized.get(name)!));
+        const rec = await quantizeOne(name, w, w.length / cols, cols, H);
+        quantized.set(name, rec);
+        w.set(dequantize(rec));
         progress(name);
         await tick();
       }
     }
     if (l + 1 < c.nLayers) residual = sequences.map((seq, s) => lg.linearInputs(seq, l, residual?.[s]).residualOut.slice());
   }
+}
+
+async function runGptq(
+  c: ModelConfig,
+  lg: LlamaGrad,
+  weights: WeightMap,
+  sequences: number[][],
+  opts: BaselineOptions,
+  plan: PrecisionPlan,
+  quantized: Map<string, TensorRecord>,
+  progress: (name: string) => void,
+): Promise<Record<string, number>> {
+  const losses: Record<string, number> = {};
+  const one: HessianQuantizer = (name, w, rows, cols, H) => {
+    const p = plan.of.get(name)!;
+    if (typeof p !== 'number') return denseRecord(name, [rows, cols], w, p);
+    const r = gptqQuantize(name, w, rows, cols, H, { ...opts, bits: p as UniformBits });
+    losses[name] = r.loss;
+    return r.record;
+  };
+  await quantizeSequentially(c, lg, weights, sequences, one, quantized, progress);
   return losses;
 }
 

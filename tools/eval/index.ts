@@ -14,7 +14,7 @@ import { loadModel } from '../../src/index.ts';
 import { SqzError, UsageError } from '../../src/util/errors.ts';
 import { type BaselineMethod, quantizeBaseline } from '../baselines/index.ts';
 import { convertCheckpoint } from '../convert.ts';
-import { quantize as quantizeSqueezeLLM } from '../squeezellm/steps.ts';
+import { DEFAULT_TABLES, PER_ROW_TABLES, quantize as quantizeSqueezeLLM, type TableLayout } from '../squeezellm/steps.ts';
 import { parseLayerBits } from '../precision.ts';
 import { readTextFile, writeFileAtomic } from '../text.ts';
 import { GGUF_EVAL_TYPES, type GgufEvalType, quantizeGguf } from './gguf.ts';
@@ -27,18 +27,38 @@ export const SPARSE_SETTINGS = { outlierPercent: 0.4, sensitivity: 0.05 };
  * How a method's rows are made: a SqueezeLLM configuration (a row per bit width), a baseline one
  * (rows per bit width and group size), or a llama.cpp format (one row, its own bits).
  */
-type Recipe = { squeezellm: { fisher: boolean; sparse: boolean } } | { baseline: BaselineMethod; actOrder?: boolean } | { gguf: GgufEvalType };
+type Recipe = { squeezellm: SqueezeRecipe } | { baseline: BaselineMethod; actOrder?: boolean } | { gguf: GgufEvalType };
+
+/** A SqueezeLLM configuration: Fisher weighting, the dense-and-sparse split, the table layout (default DEFAULT_TABLES) and GPTQ's assignment (default SQUEEZE_GPTQ). */
+interface SqueezeRecipe {
+  fisher: boolean;
+  sparse: boolean;
+  tables?: TableLayout;
+  gptq?: boolean;
+  /** One row per --target-bpw value instead of per bit width (sqz quantize --target-bpw). */
+  mix?: boolean;
+}
+
+/** Whether `sqz quantize` assigns by GPTQ's error feedback unless told otherwise. */
+export const SQUEEZE_GPTQ = true;
 
 const GGUF_RECIPES = Object.fromEntries(Object.keys(GGUF_EVAL_TYPES).map((t) => [t, { gguf: t }])) as Record<GgufEvalType, { gguf: GgufEvalType }>;
 
 const RECIPES = {
   squeezellm: { squeezellm: { fisher: true, sparse: false } },
   'squeezellm-sparse': { squeezellm: { fisher: true, sparse: true } },
+  // 3/4 bits per matrix by sensitivity, a row per target average (--target-bpw)
+  'squeezellm-mix': { squeezellm: { fisher: true, sparse: false, mix: true } },
   rtn: { baseline: 'rtn' },
   gptq: { baseline: 'gptq' },
   awq: { baseline: 'awq' },
-  // ablations, on request: SqueezeLLM without the Fisher weighting, GPTQ with act-order
+  // ablations, on request: SqueezeLLM without the Fisher weighting, with the paper's tables (one
+  // per row, no scales), without GPTQ's assignment, and the paper's method as published; GPTQ with act-order
   'squeezellm-unweighted': { squeezellm: { fisher: false, sparse: false } },
+  'squeezellm-per-row': { squeezellm: { fisher: true, sparse: false, tables: PER_ROW_TABLES } },
+  'squeezellm-nearest': { squeezellm: { fisher: true, sparse: false, gptq: false } },
+  'squeezellm-paper': { squeezellm: { fisher: true, sparse: false, tables: PER_ROW_TABLES, gptq: false } },
+  'squeezellm-paper-sparse': { squeezellm: { fisher: true, sparse: true, tables: PER_ROW_TABLES, gptq: false } },
   'gptq-act-order': { baseline: 'gptq', actOrder: true },
   ...GGUF_RECIPES,
 } satisfies Record<string, Recipe>;
@@ -66,6 +86,8 @@ export interface EvalOptions {
   groups?: number[];
   /** Mixed precision for every method (tools/precision.ts); each row's bits is the default. */
   layerBits?: string;
+  /** Average bits per weight of the squeezellm-mix rows, one row each (sqz quantize --target-bpw). */
+  targetBpw?: number[];
   /** Symmetric baselines (zero fixed at 2^(bits-1)) instead of asymmetric (default). */
   sym?: boolean;
   samples?: number;
@@ -137,7 +159,11 @@ interface Job {
   group: number | null;
   label: string;
   file: string;
+  /** squeezellm-mix: the average bits per weight asked for. */
+  target?: number;
 }
+
+const isMix = (m: EvalMethod | 'f32'): boolean => m !== 'f32' && 'squeezellm' in recipe(m) && Boolean((recipe(m) as { squeezellm: SqueezeRecipe }).squeezellm.mix);
 
 /** The rows a run makes, in order: f32, then method × bits (× groups for the baselines). */
 export function plan(opts: EvalOptions): { jobs: Job[]; notes: string[] } {
@@ -164,6 +190,13 @@ export function plan(opts: EvalOptions): { jobs: Job[]; notes: string[] } {
       // llama.cpp's formats fix their own bits and choose per matrix (their mixes)
       if (opts.layerBits !== undefined) notes.push(`${m} skipped: llama.cpp's formats choose their own per-matrix types (no --layer-bits)`);
       else jobs.push({ method: m, bits: GGUF_EVAL_TYPES[m as GgufEvalType], group: null, label: m, file: join(opts.outDir, `${m}.sqz`) });
+      continue;
+    }
+    if (isMix(m)) {
+      const targets = opts.targetBpw ?? [];
+      if (!targets.length) notes.push(`${m} skipped: it needs --target-bpw values`);
+      else if (opts.layerBits !== undefined) notes.push(`${m} skipped: it chooses its own per-matrix bits (no --layer-bits)`);
+      else for (const t of targets) jobs.push({ method: m, bits: 3, group: null, label: `${m} ${t}`, file: join(opts.outDir, `${m}-${t}.sqz`), target: t });
       continue;
     }
     for (const b of bits) {
@@ -197,9 +230,14 @@ async function quantizeJob(source: string, job: Job, opts: EvalOptions, onProgre
     const calib = r.baseline === 'rtn' ? undefined : opts.calib;
     return quantizeBaseline(source, job.file, { ...common, calib, method: r.baseline, actOrder: r.actOrder, sym: opts.sym, bits: job.bits as 3 | 4 | 8, groupSize: job.group!, onProgress });
   }
-  const { fisher, sparse } = r.squeezellm;
+  const { fisher, sparse, tables, gptq } = squeezeSettings(r.squeezellm);
   // the gradient, chunk, nuq and pack steps each count from 0: one bar per step
-  return quantizeSqueezeLLM(source, job.file, { ...common, calib: fisher ? opts.calib : undefined, ...(sparse ? SPARSE_SETTINGS : {}), bits: job.bits as 3 | 4, threads: opts.threads, onProgress });
+  return quantizeSqueezeLLM(source, job.file, { ...common, calib: fisher || gptq ? opts.calib : undefined, ...(sparse ? SPARSE_SETTINGS : {}), tables, gptq, targetBpw: job.target, bits: job.bits as 3 | 4, threads: opts.threads, onProgress });
+}
+
+/** A recipe with its defaults filled in (unweighted SqueezeLLM has no calibration, so no GPTQ). */
+function squeezeSettings(r: SqueezeRecipe): Required<Omit<SqueezeRecipe, 'mix'>> {
+  return { fisher: r.fisher, sparse: r.sparse, tables: r.tables ?? DEFAULT_TABLES, gptq: (r.gptq ?? SQUEEZE_GPTQ) && r.fisher };
 }
 
 /** bin/sqz.mjs, found from this module whether it runs from sources (tools/eval/) or the bundle (build/). */
@@ -219,15 +257,17 @@ function cliArgs(source: string, job: Job, opts: EvalOptions): string[] {
   const r = recipe(job.method as EvalMethod);
   if ('gguf' in r) throw new SqzError(`${job.label} is quantized in this process, not by a child`);
   // rtn and unweighted SqueezeLLM read no calibration (the commands refuse --calib there; the file is the same)
-  if ('baseline' in r ? r.baseline !== 'rtn' : r.squeezellm.fisher) {
+  if ('baseline' in r ? r.baseline !== 'rtn' : squeezeSettings(r.squeezellm).fisher) {
     a.push('--calib', opts.calib);
     if (opts.samples !== undefined) a.push('--samples', String(opts.samples));
     if (opts.seqLen !== undefined) a.push('--seq-len', String(opts.seqLen));
   }
   if ('baseline' in r) return ['baseline', ...a, '--method', r.baseline, ...(r.actOrder ? ['--act-order'] : []), ...(opts.sym ? ['--sym'] : []), '--group', String(job.group)];
-  const { fisher, sparse } = r.squeezellm;
+  const { fisher, sparse, tables, gptq } = squeezeSettings(r.squeezellm);
   const extra = sparse ? ['--outlier-percent', String(SPARSE_SETTINGS.outlierPercent), '--sensitivity', String(SPARSE_SETTINGS.sensitivity)] : [];
-  return ['quantize', ...a, ...(fisher ? [] : ['--no-fisher']), ...extra, '--threads', String(opts.threads ?? 1)];
+  const layout = ['--table-rows', String(tables.tableRows), ...(tables.rowScale ? [] : ['--no-row-scale']), ...(fisher && !gptq ? ['--no-gptq'] : [])];
+  const target = job.target !== undefined ? ['--target-bpw', String(job.target)] : [];
+  return ['quantize', ...a, ...(fisher ? [] : ['--no-fisher']), ...extra, ...layout, ...target, '--threads', String(opts.threads ?? 1)];
 }
 
 /** Runs `sqz …` in a child process; its one-line error becomes ours. */

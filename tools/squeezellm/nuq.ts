@@ -11,10 +11,16 @@
 // With f16 tables (the default, as SqueezeLLM's own packed models) the centroids are rounded to
 // f16 before step 3 and every dense weight is reassigned to its nearest rounded centroid, so the
 // file holds exactly what was optimised against and the residuals are taken from stored values.
-import type { NuqRecord } from '../../src/format/kinds.ts';
+//
+// With `tableRows` > 1 or `rowScale`, groups of rows share a table (shared.ts) and the record is a
+// nuq-shared one; steps 1 and 3 are the same.
+import type { NuqRecord, NuqSharedRecord } from '../../src/format/kinds.ts';
 import { packIndices } from '../../src/format/packing.ts';
 import { floatToHalf, halfToFloat } from '../../src/kernels/reference.ts';
 import { clusterRows } from '../kmeans/parallel.ts';
+import type { SweepOptions } from '../baselines/gptq.ts';
+import { lutSweep } from './gptq.ts';
+import { assignNearest, fitSharedTables } from './shared.ts';
 
 export interface NuqOptions {
   bits: 3 | 4;
@@ -24,6 +30,17 @@ export interface NuqOptions {
   sensitivity?: number;
   /** How the tables are stored (default f16). */
   lutType?: LutType;
+  /** Rows per shared table (default 1: a table per row; 0: one table for the whole matrix). */
+  tableRows?: number;
+  /** One f16 scale per row on its (shared) table. */
+  rowScale?: boolean;
+  /**
+   * The Hessian [cols, cols] of this matrix's calibration inputs: with it the weights are assigned
+   * to the fitted tables by GPTQ's error feedback (gptq.ts) instead of to the nearest entry.
+   */
+  hessian?: Float64Array;
+  /** Damping and column order of that sweep. */
+  sweep?: SweepOptions;
   /** Worker threads for the per-row k-means. */
   threads?: number;
   seed?: number;
@@ -31,30 +48,8 @@ export interface NuqOptions {
 
 export type LutType = 'f16' | 'f32';
 
-/** Rounds every centroid to f16 and moves each dense weight to its nearest rounded centroid (ties: the lower index). */
-function roundTablesToF16(w: Float32Array, sparse: Uint8Array, centroids: Float32Array, indices: Uint8Array, rows: number, cols: number, k: number): void {
-  for (let i = 0; i < centroids.length; i++) centroids[i] = halfToFloat(floatToHalf(centroids[i]));
-  for (let r = 0; r < rows; r++) {
-    const base = r * k;
-    for (let c = 0; c < cols; c++) {
-      const i = r * cols + c;
-      if (sparse[i]) continue;
-      let best = 0;
-      let bestD = Math.abs(w[i] - centroids[base]);
-      for (let j = 1; j < k; j++) {
-        const d = Math.abs(w[i] - centroids[base + j]);
-        if (d < bestD) {
-          best = j;
-          bestD = d;
-        }
-      }
-      indices[i] = best;
-    }
-  }
-}
-
 export interface NuqResult {
-  record: NuqRecord;
+  record: NuqRecord | NuqSharedRecord;
   outliers: number;
   sensitive: number;
   /** Values in the sparse part (outliers and sensitive values, counted once). */
@@ -101,12 +96,27 @@ export async function quantizeMatrix(name: string, w: Float32Array, fisher: Floa
   let sensitive = 0;
   if (fisher && opts.sensitivity) sensitive = markTopShare(fisher, opts.sensitivity, sparse);
 
-  // 2. weighted k-means per row, sparse positions at weight 0
+  // 2. weighted k-means per row (or per group of rows), sparse positions at weight 0
   const f = new Float32Array(n);
   for (let i = 0; i < n; i++) f[i] = sparse[i] ? 0 : fisher ? fisher[i] : 1;
-  const { centroids, indices } = await clusterRows(w, f, rows, cols, opts.bits, { threads: opts.threads, seed: opts.seed });
   const lutType = opts.lutType ?? 'f16';
-  if (lutType === 'f16') roundTablesToF16(w, sparse, centroids, indices, rows, cols, k);
+  const tableRows = opts.tableRows === 0 ? rows : (opts.tableRows ?? 1);
+  const shared = (tableRows > 1 && rows > 1) || opts.rowScale ? await fitSharedTables(w, f, rows, cols, { bits: opts.bits, tableRows, rowScale: opts.rowScale ?? false, lutType, threads: opts.threads, seed: opts.seed }) : undefined;
+  const fitted = shared ? { centroids: shared.perRow, indices: shared.indices } : await clusterRows(w, f, rows, cols, opts.bits, { threads: opts.threads, seed: opts.seed });
+  const centroids = fitted.centroids;
+  let indices = fitted.indices;
+  if (!shared && lutType === 'f16') {
+    // the file holds exactly what the weights are assigned to: round, then move each weight to its nearest rounded centroid
+    for (let i = 0; i < centroids.length; i++) centroids[i] = halfToFloat(floatToHalf(centroids[i]));
+    assignNearest(w, centroids, rows, cols, k, indices);
+  }
+  // with a Hessian, the assignment is GPTQ's; the sparse residuals are taken from the weights it leaves
+  let kept = w;
+  if (opts.hessian) {
+    const sw = lutSweep(name, w, rows, cols, opts.hessian, centroids, k, sparse, opts.sweep);
+    indices = sw.indices;
+    kept = sw.updated;
+  }
 
   // 3. residuals at the sparse positions, in CSR (columns ascending within a row)
   const rowPtr = new Int32Array(rows + 1);
@@ -122,7 +132,7 @@ export async function quantizeMatrix(name: string, w: Float32Array, fisher: Floa
       if (sparse[i]) {
         indices[i] = nearZero;
         colIdx.push(c);
-        values.push(w[i] - centroids[base + nearZero]);
+        values.push(kept[i] - centroids[base + nearZero]);
       } else {
         const d = w[i] - centroids[base + indices[i]];
         objective += (fisher ? fisher[i] : 1) * d * d;
@@ -131,16 +141,17 @@ export async function quantizeMatrix(name: string, w: Float32Array, fisher: Floa
     rowPtr[r + 1] = colIdx.length;
   }
 
-  const record: NuqRecord = {
+  const common = {
     name,
-    kind: 'nuq',
     shape: [rows, cols],
     bits: opts.bits,
-    lut: centroids,
     ...(lutType === 'f16' ? { lutType } : {}),
     indices: packIndices(indices, rows, cols, opts.bits),
     ...(colIdx.length ? { sparse: { rowPtr, colIdx: Int32Array.from(colIdx), values: Float32Array.from(values) } } : {}),
   };
+  const record: NuqRecord | NuqSharedRecord = shared
+    ? { ...common, kind: 'nuq-shared', tableRows, lut: shared.lut, ...(shared.rowScales ? { rowScales: shared.rowScales } : {}) }
+    : { ...common, kind: 'nuq', lut: centroids };
   return { record, outliers, sensitive, nnz: colIdx.length, objective };
 }
 
@@ -148,7 +159,7 @@ export async function quantizeMatrix(name: string, w: Float32Array, fisher: Floa
  * Row boundaries [0, b1, ..., rows] splitting a nuq matrix into `parts` contiguous blocks of about
  * equal work, counting a row's dense work as cols / DENSE_PER_SPARSE sparse non-zeros.
  */
-export function balancedRowSplit(rec: NuqRecord, parts: number): Int32Array {
+export function balancedRowSplit(rec: NuqRecord | NuqSharedRecord, parts: number): Int32Array {
   const [rows, cols] = rec.shape;
   const rowPtr = rec.sparse?.rowPtr;
   const cost = (r: number) => cols / DENSE_PER_SPARSE + (rowPtr ? rowPtr[r + 1] - rowPtr[r] : 0);

@@ -4,10 +4,10 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { payloadBytes, type TensorRecord } from '../../src/format/kinds.ts';
+import { dequantize, payloadBytes, type TensorRecord } from '../../src/format/kinds.ts';
 import { checkOutputFile, tempDirPrefix, trackTemp, untrackTemp } from '../../src/format/outpath.ts';
 import { SqzWriter } from '../../src/format/writer.ts';
-import type { ModelConfig } from '../../src/model/config.ts';
+import { LINEAR_LAYERS, type ModelConfig } from '../../src/model/config.ts';
 import { createTokenizer } from '../../src/tokenizer/index.ts';
 import { FormatError, SqzError, UsageError } from '../../src/util/errors.ts';
 import { openCheckpoint } from '../checkpoint/index.ts';
@@ -16,8 +16,11 @@ import { checkpointRecords, denseRecord } from '../convert.ts';
 import { planPrecision, type PrecisionPlan } from '../precision.ts';
 import { calibrationSequences } from '../fisher/fisher.ts';
 import { computeFisherParallel } from '../fisher/parallel.ts';
+import { LlamaGrad } from '../fisher/backward.ts';
+import { quantizeSequentially } from '../baselines/index.ts';
 import { readTextFile, splitDocuments, writeFileAtomic } from '../text.ts';
 import { assertSameModel, linearNamesOf, type LayerManifest, readLayer, readManifest, writeLayer, writeManifest } from './layers.ts';
+import { allocateBits, allocationSpec, type BitCosts } from './allocate.ts';
 import { balancedRowSplit, type LutType, quantizeMatrix } from './nuq.ts';
 import { countOutliers, type OutlierConfig, outlierConfigName, percentThreshold, rangeThreshold } from './outliers.ts';
 
@@ -151,6 +154,27 @@ async function readOutlierConfig(path: string): Promise<OutlierConfig> {
 
 // ---- nuq -------------------------------------------------------------------------------------
 
+/**
+ * How each matrix's lookup tables are laid out (shared.ts): `tableRows` consecutive rows share one
+ * table (0 = one table for the whole matrix; 1 = a table per row, as the SqueezeLLM paper), and
+ * `rowScale` gives each row an f16 scale on its table.
+ */
+export interface TableLayout {
+  tableRows: number;
+  rowScale: boolean;
+}
+
+/** The paper's layout: a table per row, no scales. */
+export const PER_ROW_TABLES: TableLayout = { tableRows: 1, rowScale: false };
+/** The default: one table per matrix, a scale per row (docs/RESULTS.md measures both). */
+export const DEFAULT_TABLES: TableLayout = { tableRows: 0, rowScale: true };
+
+/** The layout a LUT folder's manifest records (folders from before the option: per row). */
+function tableLayoutOf(source: Record<string, unknown>): TableLayout {
+  const t = source.tables as TableLayout | undefined;
+  return t && typeof t.tableRows === 'number' ? { tableRows: t.tableRows, rowScale: Boolean(t.rowScale) } : PER_ROW_TABLES;
+}
+
 export interface NuqStepOptions {
   /** Bits per weight index: 3 or 4. */
   bits: 3 | 4;
@@ -166,6 +190,10 @@ export interface NuqStepOptions {
   layerBits?: string;
   /** How lookup tables are stored (default f16); recorded in the folder for pack. */
   lutType?: LutType;
+  /** How lookup tables are laid out (default DEFAULT_TABLES); recorded in the folder. */
+  tables?: TableLayout;
+  /** Assign the weights by GPTQ's error feedback, with the Hessians of this calibration run through the checkpoint (gptq.ts). */
+  gptq?: GptqCalibration;
   /** Worker threads for the k-means (the result does not depend on it). */
   threads?: number;
   /** Seed of the k-means initialisation (default 0). */
@@ -226,40 +254,52 @@ export async function nuqStep(weightsDir: string, out: string, opts: NuqStepOpti
     const layers = m.layers.filter((i) => i >= a && i <= b);
     if (layers.length === 0) throw new UsageError(`--layers ${a},${b} selects no layer of ${m.config.nLayers}`);
     const total: NuqStepResult = { outliers: 0, sensitive: 0, nnz: 0, numel: 0 };
+    const tables = opts.tables ?? DEFAULT_TABLES;
     const names = layers.flatMap(linearNamesOf);
     let done = 0;
-    for (const i of layers) {
-      const weights = await readLayer(weightsDir, i);
-      const fisher = fisherSrc ? await fisherSrc.layer(i) : undefined;
-      const recs: TensorRecord[] = [];
-      for (const name of linearNamesOf(i)) {
-        const rec = weights.get(name)!;
-        const [rows, cols] = rec.shape;
-        const bits = plan.of.get(name)!;
-        if (typeof bits !== 'number') {
-          // kept float by the layer-bits spec: no clustering, no sparse part
-          recs.push(denseRecord(name, rec.shape, f32Of(rec, weightsDir), bits));
-          opts.onProgress?.(++done, names.length, name);
-          continue;
-        }
-        const threshold = outliers?.tensors[name]?.threshold;
-        if (outliers && threshold === undefined) throw new FormatError(`${opts.outlierConfig} has no threshold for ${name} (made for another model?)`);
-        const r = await quantizeMatrix(name, f32Of(rec, weightsDir), fisher?.get(name) ?? null, rows, cols, {
-          bits: bits as 3 | 4,
-          lutType: opts.lutType,
-          outlierThreshold: threshold,
-          sensitivity: opts.sensitivity,
-          threads: opts.threads,
-          seed: opts.seed,
-        });
-        recs.push(r.record);
-        total.outliers += r.outliers;
-        total.sensitive += r.sensitive;
-        total.nnz += r.nnz;
-        total.numel += rows * cols;
+    /** One matrix at its planned precision: clustered (GPTQ-assigned with a Hessian), or kept float. */
+    const quantizeOne = async (name: string, w: Float32Array, fisher: Float32Array | null, rows: number, cols: number, hessian?: Float64Array): Promise<TensorRecord> => {
+      const bits = plan.of.get(name)!;
+      opts.onProgress?.(done, names.length, name);
+      // kept float by the layer-bits spec: no clustering, no sparse part
+      if (typeof bits !== 'number') return denseRecord(name, [rows, cols], w, bits);
+      const threshold = outliers?.tensors[name]?.threshold;
+      if (outliers && threshold === undefined) throw new FormatError(`${opts.outlierConfig} has no threshold for ${name} (made for another model?)`);
+      const r = await quantizeMatrix(name, w, fisher, rows, cols, {
+        bits: bits as 3 | 4,
+        lutType: opts.lutType,
+        ...tables,
+        outlierThreshold: threshold,
+        sensitivity: opts.sensitivity,
+        hessian,
+        threads: opts.threads,
+        seed: opts.seed,
+      });
+      total.outliers += r.outliers;
+      total.sensitive += r.sensitive;
+      total.nnz += r.nnz;
+      total.numel += rows * cols;
+      return r.record;
+    };
+    if (opts.gptq) {
+      if (opts.layers) throw new UsageError('--gptq quantizes the layers in order through the model: it takes no --layers');
+      await nuqSequential(opts.gptq, m.config, out, fisherSrc, async (name, w, fisher, rows, cols, h) => {
+        const rec = await quantizeOne(name, w, fisher, rows, cols, h);
         opts.onProgress?.(++done, names.length, name);
+        return rec;
+      });
+    } else {
+      for (const i of layers) {
+        const weights = await readLayer(weightsDir, i);
+        const fisher = fisherSrc ? await fisherSrc.layer(i) : undefined;
+        const recs: TensorRecord[] = [];
+        for (const name of linearNamesOf(i)) {
+          const rec = weights.get(name)!;
+          recs.push(await quantizeOne(name, f32Of(rec, weightsDir), fisher?.get(name) ?? null, rec.shape[0], rec.shape[1]));
+          opts.onProgress?.(++done, names.length, name);
+        }
+        await writeLayer(out, 'lut', m.config, i, recs);
       }
-      await writeLayer(out, 'lut', m.config, i, recs);
     }
     await writeManifest(out, {
       kind: 'lut',
@@ -272,10 +312,109 @@ export async function nuqStep(weightsDir: string, out: string, opts: NuqStepOpti
         sparsePercent: total.numel ? (100 * total.nnz) / total.numel : 0,
         layerBits: plan.spec,
         lutType: opts.lutType ?? 'f16',
+        tables,
+        gptq: Boolean(opts.gptq),
       },
       layers,
     });
     return total;
+  } finally {
+    await fisherSrc?.close();
+  }
+}
+
+/** Where GPTQ's Hessians come from: the checkpoint, run on calibration sequences. */
+export interface GptqCalibration {
+  checkpoint: string;
+  calib: string;
+  samples: number;
+  seqLen: number;
+  tokenizer?: string;
+}
+
+type MatrixQuantizer = (name: string, w: Float32Array, fisher: Float32Array | null, rows: number, cols: number, h: Float64Array) => Promise<TensorRecord>;
+
+/**
+ * The nuq step in GPTQ's sequential order (tools/baselines quantizeSequentially): every block's
+ * matrices quantized with the Hessians of their inputs through the model quantized so far; each
+ * layer's records written to the LUT folder once its seven matrices are done.
+ */
+async function nuqSequential(g: GptqCalibration, config: ModelConfig, out: string, fisherSrc: FisherSource | undefined, one: MatrixQuantizer): Promise<void> {
+  await withCheckpoint(g.checkpoint, { tokenizer: g.tokenizer }, async (ckpt) => {
+    assertSameModel(config, ckpt.config, `checkpoint ${g.checkpoint}`);
+    if (!ckpt.tokenizer) throw new UsageError(`${ckpt.source}: a tokenizer is needed to read the calibration text (--tokenizer)`);
+    const tok = createTokenizer(ckpt.tokenizer);
+    const sequences = calibrationSequences(await calibrationTokens(g.calib, tok), g.samples, Math.min(g.seqLen, ckpt.config.maxSeqLen), tok.bos!);
+    const weights = new Map<string, Float32Array>();
+    for await (const rec of checkpointRecords(ckpt)) weights.set(rec.name, f32Of(rec, ckpt.source));
+    const lg = new LlamaGrad(ckpt.config, weights);
+    let fisherLayer = -1;
+    let fisher: Map<string, Float32Array> | undefined;
+    const records = new Map<string, TensorRecord>();
+    await quantizeSequentially(ckpt.config, lg, weights, sequences, async (name, w, rows, cols, h) => {
+      const layer = Number(/^layers\.(\d+)\./.exec(name)![1]);
+      if (fisherSrc && layer !== fisherLayer) {
+        fisher = await fisherSrc.layer(layer);
+        fisherLayer = layer;
+      }
+      const rec = await one(name, w, fisher?.get(name) ?? null, rows, cols, h);
+      // a layer is complete after its last matrix (mlp.down, the last stage)
+      if (name.endsWith('.mlp.down')) await writeLayer(out, 'lut', config, layer, linearNamesOf(layer).map((n) => (n === name ? rec : records.get(n)!)));
+      return rec;
+    }, records, () => {});
+  });
+}
+
+// ---- allocate (--target-bpw) ------------------------------------------------------------------
+
+export interface AllocateOptions {
+  /** Average bits per weight to stay within. */
+  target: number;
+  gradient?: string;
+  outlierConfig?: string;
+  sensitivity?: number;
+  lutType?: LutType;
+  tables?: TableLayout;
+  threads?: number;
+  seed?: number;
+  onProgress?: OnProgress;
+}
+
+/**
+ * Chooses 3 or 4 bits per linear matrix for an average of at most `target` bits per weight
+ * (allocate.ts): each matrix is clustered at both widths as nuq would (nearest assignment), its
+ * Fisher-weighted error and stored bytes measured. Returns the --layer-bits spec (null: all 3-bit)
+ * and the average it reaches.
+ */
+export async function allocateStep(weightsDir: string, opts: AllocateOptions): Promise<{ spec: string | null; avgBits: number }> {
+  const m = await readManifest(weightsDir, 'weights');
+  const outliers = opts.outlierConfig ? await readOutlierConfig(opts.outlierConfig) : undefined;
+  const fisherSrc = opts.gradient ? await openFisher(opts.gradient) : undefined;
+  try {
+    const costs: BitCosts[] = [];
+    const total = m.layers.length * LINEAR_LAYERS.length;
+    for (const i of m.layers) {
+      const weights = await readLayer(weightsDir, i);
+      const fisher = fisherSrc ? await fisherSrc.layer(i) : undefined;
+      for (const name of linearNamesOf(i)) {
+        opts.onProgress?.(costs.length, total, name);
+        const rec = weights.get(name)!;
+        const w = f32Of(rec, weightsDir);
+        const f = fisher?.get(name) ?? null;
+        const [rows, cols] = rec.shape;
+        const at = async (bits: 3 | 4) => {
+          const r = await quantizeMatrix(name, w, f, rows, cols, { bits, lutType: opts.lutType, ...(opts.tables ?? DEFAULT_TABLES), outlierThreshold: outliers?.tensors[name]?.threshold, sensitivity: f ? opts.sensitivity : undefined, threads: opts.threads, seed: opts.seed });
+          const d = dequantize(r.record);
+          let err = 0;
+          for (let j = 0; j < d.length; j++) err += (f ? f[j] : 1) * (w[j] - d[j]) ** 2;
+          return { bytes: payloadBytes(r.record), err };
+        };
+        const [q3, q4] = [await at(3), await at(4)];
+        costs.push({ name, weights: rows * cols, bytes3: q3.bytes, bytes4: q4.bytes, err3: q3.err, err4: q4.err });
+      }
+    }
+    const a = allocateBits(costs, opts.target);
+    return { spec: a.four.size ? allocationSpec(a) : null, avgBits: a.avgBits };
   } finally {
     await fisherSrc?.close();
   }
@@ -330,6 +469,8 @@ export async function packStep(source: string, lutDir: string, out: string, opts
       sensitivity: m.source.sensitivity,
       outlierPercent: m.source.outlierPercent,
       sparsePercent: opts.includeSparse ? m.source.sparsePercent : 0,
+      tables: tableLayoutOf(m.source),
+      gptq: Boolean(m.source.gptq),
       ...(layerBits !== null ? { layerBits } : {}),
       ...opts.summary,
     };
@@ -352,14 +493,15 @@ export async function packStep(source: string, lutDir: string, out: string, opts
             luts = await readLayer(lutDir, layer);
           }
           rec = luts.get(name)!;
-          const want = typeof p === 'number' ? 'nuq' : p;
-          if (rec.kind !== want) throw new FormatError(`${lutDir}: ${name} is ${rec.kind}, but its layer-bits say ${want}`);
-          if (rec.kind === 'nuq' && !opts.includeSparse && rec.sparse) rec = { ...rec, sparse: undefined };
+          const lutKind = rec.kind === 'nuq' || rec.kind === 'nuq-shared';
+          if (typeof p === 'number' ? !lutKind : rec.kind !== p) throw new FormatError(`${lutDir}: ${name} is ${rec.kind}, but its layer-bits say ${typeof p === 'number' ? 'nuq' : p}`);
+          if ((rec.kind === 'nuq' || rec.kind === 'nuq-shared') && !opts.includeSparse && rec.sparse) rec = { ...rec, sparse: undefined };
         } else if (typeof p === 'number') {
           // embed or head quantized by the spec: unweighted k-means (Fisher covers the linear layers only)
           const [rows, cols] = shape;
           const lutType = (m.source.lutType as LutType | undefined) ?? 'f32';
-          rec = (await quantizeMatrix(name, await ckpt.read(name), null, rows, cols, { bits: p as 3 | 4, lutType, threads: opts.threads, seed: opts.seed })).record;
+          const tables = tableLayoutOf(m.source);
+          rec = (await quantizeMatrix(name, await ckpt.read(name), null, rows, cols, { bits: p as 3 | 4, lutType, ...tables, threads: opts.threads, seed: opts.seed })).record;
         } else {
           rec = denseRecord(name, shape, await ckpt.read(name), p ?? 'f32');
         }
@@ -368,7 +510,7 @@ export async function packStep(source: string, lutDir: string, out: string, opts
           qWeights += shape[0] * shape[1];
         }
         // the split is counted as layout, not weights: added after the byte count
-        if (rec.kind === 'nuq' && opts.balance && opts.balance > 1) rec = { ...rec, rowSplit: balancedRowSplit(rec, opts.balance) };
+        if ((rec.kind === 'nuq' || rec.kind === 'nuq-shared') && opts.balance && opts.balance > 1) rec = { ...rec, rowSplit: balancedRowSplit(rec, opts.balance) };
         await w.add(rec);
         opts.onProgress?.(n + 1, names.length, name);
       }
@@ -402,8 +544,14 @@ export interface QuantizeOptions {
   sensitivity?: number;
   /** Mixed precision (tools/precision.ts); bits is the default. */
   layerBits?: string;
+  /** 3 or 4 bits per linear matrix, chosen by sensitivity for at most this average (allocateStep); bits must be 3, no layerBits. */
+  targetBpw?: number;
   /** How lookup tables are stored (default f16). */
   lutType?: LutType;
+  /** How lookup tables are laid out (default DEFAULT_TABLES). */
+  tables?: TableLayout;
+  /** Assign weights to the tables by GPTQ's error feedback, with Hessians from `calib` (default: whenever there is calibration text). */
+  gptq?: boolean;
   /** tokenizer.bin (llama2.c) or tokenizer.json for a checkpoint without its own. */
   tokenizer?: string;
   /** Record in each matrix a row split with about equal work for this many workers. */
@@ -427,6 +575,9 @@ export interface QuantizeResult extends PackResult {
 
 export async function quantize(source: string, out: string, opts: QuantizeOptions): Promise<QuantizeResult> {
   if (opts.outlierRange !== undefined && opts.outlierPercent !== undefined) throw new UsageError('give --outlier-range or --outlier-percent, not both');
+  if (opts.gptq && !opts.calib) throw new UsageError('GPTQ assignment needs calibration text (--calib FILE) for its Hessians');
+  const gptq = opts.gptq ?? Boolean(opts.calib);
+  if (opts.targetBpw !== undefined && (opts.layerBits !== undefined || opts.bits !== 3)) throw new UsageError('--target-bpw chooses 3 or 4 bits per matrix itself: give it with --bits 3 and without --layer-bits');
   checkOutputFile(out); // before the long steps, not after them
   const work = opts.workDir ?? mkdtempSync(tempDirPrefix(dirname(resolve(out)), 'quantize'));
   if (!opts.workDir) trackTemp(work);
@@ -456,14 +607,25 @@ export async function quantize(source: string, out: string, opts: QuantizeOption
       const rule: OutlierRule = opts.outlierRange !== undefined ? { range: opts.outlierRange } : { percent: opts.outlierPercent! };
       outlierConfig = await timed('outliers', () => outliersStep(weightsDir, work, rule, opts.onProgress));
     }
+    let layerBits = opts.layerBits;
+    const target = opts.targetBpw;
+    if (target !== undefined) {
+      const tables = opts.tables;
+      const a = await timed('allocate', () =>
+        allocateStep(weightsDir, { target, gradient: calib ? gradDir : undefined, outlierConfig, sensitivity: calib ? opts.sensitivity : undefined, lutType: opts.lutType, tables, threads: opts.threads, seed: opts.seed, onProgress: opts.onProgress }),
+      );
+      layerBits = a.spec ?? undefined;
+    }
     const sparse = await timed('nuq', () =>
       nuqStep(weightsDir, lutDir, {
         bits: opts.bits,
         gradient: calib ? gradDir : undefined,
         outlierConfig,
         sensitivity: calib ? opts.sensitivity : undefined,
-        layerBits: opts.layerBits,
+        layerBits,
         lutType: opts.lutType,
+        tables: opts.tables,
+        gptq: gptq && calib ? { checkpoint: source, calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256, tokenizer: opts.tokenizer } : undefined,
         threads: opts.threads,
         seed: opts.seed,
         onProgress: opts.onProgress,
@@ -477,7 +639,7 @@ export async function quantize(source: string, out: string, opts: QuantizeOption
         balance: opts.balance,
         threads: opts.threads,
         seed: opts.seed,
-        summary: calib ? { calibration: { file: calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256 } } : { calibration: null },
+        summary: { calibration: calib ? { file: calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256 } : null, ...(target !== undefined ? { targetBpw: target } : {}) },
         onProgress: opts.onProgress,
       }),
     );

@@ -3,7 +3,7 @@
 // lives in device memory; each Backend call enqueues one or two kernels on one stream and returns,
 // so a whole decode step runs on the GPU back to back and only read() — the logits — waits and
 // copies anything back. Weights are uploaded once, in their stored form (layout.ts).
-import { dequantize, type TensorRecord } from '../../format/kinds.ts';
+import { dequantize, nuqOfShared, type TensorRecord } from '../../format/kinds.ts';
 import type { KvShape } from '../../kernels/attention.ts';
 import { CudaUnavailableError, UnsupportedError } from '../../util/errors.ts';
 import type { AttentionShape, Backend, KvCache, Vec, Weight } from '../types.ts';
@@ -92,6 +92,8 @@ export class CudaBackend implements Backend {
   }
 
   upload(rec: TensorRecord): Weight {
+    // a table-sharing LUT matrix is the nuq matrix with its tables expanded per row (exact and int8 paths alike)
+    if (rec.kind === 'nuq-shared') return this.upload(nuqOfShared(rec));
     const base = { name: rec.name, kind: rec.kind, shape: rec.shape };
     if (rec.shape.length !== 2 || rec.kind === 'f32') return { ...base, dense: { addr: this.put(rec.kind === 'f32' ? rec.data : dequantize(rec)), half: false } } as CudaWeight;
     if (rec.kind === 'f16') return { ...base, dense: { addr: this.put(rec.data), half: true } } as CudaWeight;

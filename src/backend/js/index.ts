@@ -1,7 +1,7 @@
 // The `js` backend: the forward pass on the plain TypeScript reference kernels. Slow and simple on
 // purpose; tests hold the WASM backend to it.
 import * as ref from '../../kernels/reference.ts';
-import { dequantize, nuqRowInto, type TensorRecord } from '../../format/kinds.ts';
+import { dequantize, nuqOfShared, nuqRowInto, type TensorRecord } from '../../format/kinds.ts';
 import { KV_KINDS, type KvShape, RefKvCache } from '../../kernels/attention.ts';
 import type { AttentionShape, Backend, KvCache, Vec, Weight } from '../types.ts';
 
@@ -42,6 +42,8 @@ export class JsBackend implements Backend {
   }
 
   upload(rec: TensorRecord): Weight {
+    // a table-sharing LUT matrix is the nuq matrix with its tables expanded per row
+    if (rec.kind === 'nuq-shared') return this.upload(nuqOfShared(rec));
     const base = { name: rec.name, kind: rec.kind, shape: rec.shape };
     if (rec.kind === 'nuq') return { ...base, nuq: rec } as JsWeight;
     if (rec.kind === 'uniform') return { ...base, uniform: rec } as JsWeight;

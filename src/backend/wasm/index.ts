@@ -3,7 +3,7 @@
 // run state; nothing is allocated per token. With `threads` > 1, the big matrix products are split
 // by rows between the main thread and worker threads over the same memory (pool.ts,
 // docs/THREADS.md); everything else stays on the main thread.
-import { dequantize, type TensorRecord } from '../../format/kinds.ts';
+import { dequantize, nuqOfShared, type TensorRecord } from '../../format/kinds.ts';
 import { KV_KINDS, KV_MODE, KV_RESIDUAL, type KvShape } from '../../kernels/attention.ts';
 import { UsageError } from '../../util/errors.ts';
 import type { AttentionShape, Backend, KvCache, Vec, Weight } from '../types.ts';
@@ -128,6 +128,8 @@ export class WasmBackend implements Backend {
   }
 
   upload(rec: TensorRecord): Weight {
+    // a table-sharing LUT matrix is the nuq matrix with its tables expanded per row (exact and int8 paths alike)
+    if (rec.kind === 'nuq-shared') return this.upload(nuqOfShared(rec));
     const base = { name: rec.name, kind: rec.kind, shape: rec.shape };
     switch (rec.kind) {
       case 'f32':

@@ -23,6 +23,14 @@ function intList(p: Parsed, name: string): number[] | undefined {
   });
 }
 
+function numberList(p: Parsed, name: string): number[] | undefined {
+  return list(p, name)?.map((s) => {
+    const v = Number(s);
+    if (s.trim() === '' || !Number.isFinite(v) || v <= 0) throw new UsageError(`--${name} expects positive numbers, got '${s}'`);
+    return v;
+  });
+}
+
 export const evalCmd: Command = {
   name: 'eval',
   summary: 'SqueezeLLM against RTN/GPTQ/AWQ: perplexity table and plot (docs/EVAL.md)',
@@ -31,8 +39,10 @@ export const evalCmd: Command = {
       --text FILE          text scored for perplexity
       --methods LIST       of ${EVAL_METHODS.join(',')}
                            (default ${DEFAULT_METHODS.join(',')};
-                           squeezellm-unweighted and gptq-act-order are ablations; q4_0 .. q6_k are
+                           squeezellm-unweighted, -per-row, -nearest, -paper and gptq-act-order are
+                           ablations; squeezellm-mix is a row per --target-bpw; q4_0 .. q6_k are
                            llama.cpp's formats, one row each whatever --bits, by our GGUF encoders)
+      --target-bpw LIST    average bits per weight of the squeezellm-mix rows (e.g. 3.5,4)
       --bits LIST          bit widths, of 3,4,8 (default 3,4; SqueezeLLM takes 3 and 4)
       --groups LIST        baseline group sizes, 0 = one group per row (default 0,32)
       --sym                symmetric baselines (default asymmetric)
@@ -56,6 +66,7 @@ export const evalCmd: Command = {
     groups: { type: 'string' },
     sym: { type: 'boolean' },
     'layer-bits': { type: 'string' },
+    'target-bpw': { type: 'string' },
     samples: { type: 'string' },
     'seq-len': { type: 'string' },
     ctx: { type: 'string' },
@@ -90,6 +101,7 @@ export const evalCmd: Command = {
         bits,
         groups: intList(p, 'groups'),
         layerBits: str(p, 'layer-bits'),
+        targetBpw: numberList(p, 'target-bpw'),
         sym: Boolean(p.values.sym),
         samples: num(p, 'samples', { int: true, min: 1 }),
         seqLen: num(p, 'seq-len', { int: true, min: 2 }),

@@ -1,7 +1,7 @@
 import { UsageError } from '../../../src/util/errors.ts';
 import { quantize as quantizeModel } from '../../squeezellm/steps.ts';
 import { type Command, bitsOption, num, onePositional, required, str } from '../command.ts';
-import { lutTypeOption, runStep, seedOption, stepOptions, stepOptionsHelp, threadsOption } from './shared.ts';
+import { lutTypeOption, runStep, seedOption, stepOptions, stepOptionsHelp, tableLayoutOption, tableOptions, tableOptionsHelp, threadsOption } from './shared.ts';
 
 export const quantize: Command = {
   name: 'quantize',
@@ -17,7 +17,14 @@ export const quantize: Command = {
       --sensitivity P          top P% of Fisher scores of each matrix kept sparse (e.g. 0.05)
       --layer-bits SPEC        per-tensor precision, e.g. "layers.0=4,layers.*.mlp=3,head=f16"
                                (f32, f16, 3 or 4; last match wins; docs/TOOLCHAIN.md)
+      --target-bpw X           3 or 4 bits per linear matrix, chosen by sensitivity (Fisher-weighted
+                               error per stored byte) for at most X bits per weight on average
+                               (with --bits 3, without --layer-bits)
       --lut-type f16|f32       how lookup tables are stored (default f16: half the size)
+${tableOptionsHelp}
+      --no-gptq                assign each weight to its nearest table entry, as the paper (default
+                               with --calib: GPTQ's error feedback, Hessians of the calibration
+                               inputs, layers in order through the model)
       --balance N              record row splits for N workers
       --work-dir DIR           keep the intermediate folders (fisher, weights, lut) here
       --tokenizer FILE         tokenizer.bin for a llama2.c checkpoint
@@ -33,7 +40,10 @@ ${stepOptionsHelp}`,
     'outlier-percent': { type: 'string' },
     sensitivity: { type: 'string' },
     'layer-bits': { type: 'string' },
+    'target-bpw': { type: 'string' },
     'lut-type': { type: 'string' },
+    ...tableOptions,
+    'no-gptq': { type: 'boolean' },
     balance: { type: 'string' },
     'work-dir': { type: 'string' },
     tokenizer: { type: 'string' },
@@ -48,6 +58,7 @@ ${stepOptionsHelp}`,
     const calib = str(p, 'calib');
     if (!calib && !noFisher) throw new UsageError('sqz quantize needs --calib FILE (or --no-fisher for unweighted clustering)');
     if (calib && noFisher) throw new UsageError('--calib and --no-fisher contradict each other');
+    let step = '';
     const r = await runStep(p, 'quantize', (onProgress) =>
       quantizeModel(source, out, {
         bits: bitsOption(p),
@@ -58,14 +69,18 @@ ${stepOptionsHelp}`,
         outlierPercent: num(p, 'outlier-percent', { min: 0, max: 100 }),
         sensitivity: num(p, 'sensitivity', { min: 0, max: 100 }),
         layerBits: str(p, 'layer-bits'),
+        targetBpw: num(p, 'target-bpw', { min: 0.5, max: 32 }),
         lutType: lutTypeOption(p),
+        tables: tableLayoutOption(p),
+        gptq: calib ? !p.values['no-gptq'] : false,
         balance: num(p, 'balance', { int: true, min: 2 }),
         workDir: str(p, 'work-dir'),
         tokenizer: str(p, 'tokenizer'),
         threads: threadsOption(p),
         seed: seedOption(p),
-        onStep: (s) => process.stderr.isTTY && process.stderr.write(`${s}\n`),
-        onProgress,
+        // the bar names the step and the tensor (or what the step counts)
+        onStep: (s) => (step = s),
+        onProgress: (done, total, what) => onProgress(done, total, what ? `${step}: ${what}` : step),
       }),
     );
     const steps = Object.entries(r.seconds).map(([s, t]) => `${s} ${t.toFixed(1)} s`).join(', ');

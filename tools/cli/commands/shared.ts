@@ -5,7 +5,7 @@ import { openModel } from '../../convert.ts';
 import { UsageError } from '../../../src/util/errors.ts';
 import { KV_KINDS, type KvKind } from '../../../src/kernels/attention.ts';
 import type { LutType } from '../../squeezellm/nuq.ts';
-import type { OnProgress } from '../../squeezellm/steps.ts';
+import { DEFAULT_TABLES, type OnProgress, type TableLayout } from '../../squeezellm/steps.ts';
 import { num, type Options, type Parsed, str } from '../command.ts';
 import { watchPeakMemory } from '../memory.ts';
 import { progressBar } from '../progress.ts';
@@ -91,7 +91,7 @@ export async function runStep<T>(p: Parsed, label: string, fn: (onProgress: OnPr
   const peak = watchPeakMemory();
   const t0 = performance.now();
   try {
-    return await fn((done, total) => bar.update(done, total));
+    return await fn((done, total, what) => bar.update(done, total, what));
   } finally {
     bar.stop();
     const m = peak();
@@ -106,6 +106,18 @@ export function lutTypeOption(p: Parsed): LutType {
   const t = str(p, 'lut-type') ?? 'f16';
   if (t !== 'f16' && t !== 'f32') throw new UsageError(`--lut-type must be f16 or f32, got '${t}'`);
   return t;
+}
+
+/** SqueezeLLM's table layout (quantize, nuq). */
+export const tableOptions: Options = { 'table-rows': { type: 'string' }, 'no-row-scale': { type: 'boolean' } };
+
+export const tableOptionsHelp = `      --table-rows N           rows sharing one lookup table (default ${DEFAULT_TABLES.tableRows}: one table per matrix;
+                               1: one per row, as the SqueezeLLM paper)
+      --no-row-scale           no f16 scale per row on its table (default: one per row)`;
+
+/** --table-rows N and --no-row-scale: how the lookup tables are laid out (docs/TOOLCHAIN.md). */
+export function tableLayoutOption(p: Parsed): TableLayout {
+  return { tableRows: num(p, 'table-rows', { int: true, min: 0 }) ?? DEFAULT_TABLES.tableRows, rowScale: p.values['no-row-scale'] ? false : DEFAULT_TABLES.rowScale };
 }
 
 export function seedOption(p: Parsed): number {
