@@ -128,7 +128,9 @@ test('HF: config.json with a repeated key, a tensor in two shards, layers past n
   for (const count of [3, 2 ** 53]) {
     dir = fresh('hf');
     writeFolder(dir, two, randomFolder(two, 4), { config: { num_hidden_layers: count } });
-    await rejects(openCheckpoint(dir), FormatError, new RegExp(`num_hidden_layers is ${count}, but the file holds tensors of 2 layers`));
+    // a plausible count meets the tensor check, an absurd one the config bounds (validateConfig) first
+    const why = count > 1024 ? `config num_hidden_layers \\(nLayers\\) = ${count}` : `num_hidden_layers is ${count}, but the file holds tensors of 2 layers`;
+    await rejects(openCheckpoint(dir), FormatError, new RegExp(why));
   }
 
   dir = fresh('hf');
@@ -225,7 +227,9 @@ test('GGUF: a tensor retyped F32 -> Q4_1 fails on its size; overlapping offsets 
 
   // block_count past the stored layers (2^31 - 1 once ran for a minute to 2.5 GB before a RangeError)
   const kv = ggufKv().map(([k, v]): [string, TestValue] => (k === 'llama.block_count' ? [k, ['u32', 2 ** 31 - 1]] : [k, v]));
-  await rejects(openCheckpoint(ggufFile(buildGguf(kv, ggufTensors()))), FormatError, /block_count is 2147483647, but the file holds tensors of 1 layer$/);
+  await rejects(openCheckpoint(ggufFile(buildGguf(kv, ggufTensors()))), FormatError, /config block_count \(nLayers\) = 2147483647 /);
+  const kv3 = ggufKv().map(([k, v]): [string, TestValue] => (k === 'llama.block_count' ? [k, ['u32', 3]] : [k, v]));
+  await rejects(openCheckpoint(ggufFile(buildGguf(kv3, ggufTensors()))), FormatError, /block_count is 3, but the file holds tensors of 1 layer$/);
 });
 
 // ---- tokenizer against the model's vocabulary ----

@@ -91,7 +91,7 @@ export async function openGguf(path: string, opts: { tokenizer?: string } = {}):
       notes.push(...t.notes);
     }
     const config = configFromMetadata(md, source, vocabSize, !stored.has('head'));
-    validateConfig(config, source);
+    validateConfig(config, source, { nLayers: 'block_count' });
     checkLayerCount(h.tensors.map((t) => t.name), config.nLayers, /^blk\.(\d+)\./, `${source}: block_count`);
     if (ignored.length) notes.push(`ignored tensors: ${ignored.join(', ')}`);
 

@@ -97,7 +97,7 @@ export function hfModelConfig(cfg: Record<string, unknown>, source: string): { c
       `sliding_window ${cfg.sliding_window} is ignored: attention is full-context, which matches Mistral only for sequences of at most ${cfg.sliding_window} tokens`,
     );
   }
-  validateConfig(config, source);
+  validateConfig(config, source, { nLayers: 'num_hidden_layers' });
   return { config, notes };
 }
 
