@@ -117,15 +117,17 @@ test('the runtime runs nuq-shared as its dequantized matrix: JS, WASM exact and 
     ref.matvecLut(lutRef, nuqOfShared(rec).lut, rec.indices, x, rows, cols, bits);
     if (rec.sparse) ref.spmvCsrAdd(lutRef, rec.sparse.rowPtr, rec.sparse.colIdx, rec.sparse.values, x);
     assertClose(lutRef, want.subarray(0, rows), 1e-5, 'reference LUT matvec');
+    // the int8 fast path's own bound (test/kernels/lutint8.test.ts INT8_TOLERANCE: 7-bit tables, int8 activations)
+    const int8Tol = 5e-2;
     for (const [i, b] of backends.entries()) {
       const what = `${i === 2 ? 'wasm int8' : b.name} ${rows}x${cols} ${bits}-bit/${tr}`;
       const wt = b.upload(rec as TensorRecord);
       const xv = b.alloc(cols * n), out = b.alloc(rows * n), one = b.alloc(rows), row = b.alloc(cols);
       b.write(xv, x);
       b.matmul(out, wt, xv, n);
-      assertClose(b.read(out), want, i === 2 ? 2e-2 : 1e-5, `${what} matmul`);
+      assertClose(b.read(out), want, i === 2 ? int8Tol : 1e-5, `${what} matmul`);
       b.matvec(one, wt, xv);
-      assertClose(b.read(one), want.subarray(0, rows), i === 2 ? 2e-2 : 1e-5, `${what} matvec`);
+      assertClose(b.read(one), want.subarray(0, rows), i === 2 ? int8Tol : 1e-5, `${what} matvec`);
       b.embed(row, wt, rows - 1);
       assert.equal(Array.from(b.read(row)), Array.from(dense.subarray((rows - 1) * cols)), `${what} embed`);
     }
