@@ -57,10 +57,10 @@ export interface BrowserGroup {
   results: BrowserResult[];
 }
 
+/** The first Chromium that answers --version: $SQZ_CHROMIUM, chromium, chromium-browser or google-chrome (test/bundle uses it too). */
 export function findChromium(): string | null {
   for (const c of [process.env.SQZ_CHROMIUM, 'chromium', 'chromium-browser', 'google-chrome'].filter(Boolean) as string[]) {
-    const r = spawnSync(c, ['--version'], { encoding: 'utf8' });
-    if (r.status === 0) return c;
+    if (spawnSync(c, ['--version'], { encoding: 'utf8' }).status === 0) return c;
   }
   return null;
 }

@@ -35,6 +35,8 @@ export interface ProductResult {
   peakRss: number;
   /** Every round's raw figures. */
   runs: RunFigures[];
+  /** The rounds that failed, and why (their figures are not in the medians). */
+  failures: string[];
 }
 
 export interface GroupResult {
@@ -54,6 +56,8 @@ export interface GroupResult {
 }
 
 export interface GroupSpec {
+  /** e.g. 'm134, 1 thread, position 64'. */
+  name: string;
   shape: Shape;
   files: Map<FileKind, string>;
   products: string[];
@@ -86,7 +90,7 @@ function runEngine(product: string, file: string, g: GroupSpec, round: number): 
 
 /** Runs a group's products interleaved over its rounds; `log` gets one line per run. */
 export function runGroup(g: GroupSpec, log: (s: string) => void = console.error): GroupResult {
-  const name = `${g.shape.id}, ${g.threads} thread${g.threads > 1 ? 's' : ''}, position ${g.prompt}`;
+  const { name } = g;
   const skipped: GroupResult['skipped'] = [];
   const products = g.products.filter((k) => {
     if (PRODUCTS[k].engine !== 'llama.cpp' || existsSync(LLAMA_CPP_PEER)) return true;
@@ -94,16 +98,26 @@ export function runGroup(g: GroupSpec, log: (s: string) => void = console.error)
     return false;
   });
   const runs = new Map<string, RunFigures[]>(products.map((k) => [k, []]));
+  const failures = new Map<string, string[]>(products.map((k) => [k, []]));
   const loadBefore = loadavg();
   for (let round = 0; round < g.rounds; round++) {
     for (let j = 0; j < products.length; j++) {
       const k = products[(j + round) % products.length];
-      const f = runEngine(k, g.files.get(PRODUCTS[k].file)!, g, round);
+      let f: RunFigures;
+      try {
+        f = runEngine(k, g.files.get(PRODUCTS[k].file)!, g, round);
+      } catch (e) {
+        // one failed run (a crash, a timeout) is reported and the group goes on
+        log(`  ${name}, round ${round + 1}/${g.rounds}: ${(e as Error).message}`);
+        failures.get(k)!.push((e as Error).message);
+        continue;
+      }
       runs.get(k)!.push(f);
       log(`  ${name}, round ${round + 1}/${g.rounds}: ${PRODUCTS[k].label}: prompt ${tokPerS(g.prompt, f.promptMs).toFixed(1)} tok/s, generation ${tokPerS(g.gen, f.genMs).toFixed(1)} tok/s, peak RSS ${(f.peakRss / 2 ** 20).toFixed(0)} MiB`);
     }
   }
-  const results = products.map((k): ProductResult => {
+  for (const k of products) if (runs.get(k)!.length === 0) skipped.push({ product: k, why: `every run failed: ${failures.get(k)![0]}` });
+  const results = products.filter((k) => runs.get(k)!.length > 0).map((k): ProductResult => {
     const rs = runs.get(k)!;
     return {
       product: k,
@@ -115,6 +129,7 @@ export function runGroup(g: GroupSpec, log: (s: string) => void = console.error)
       loadMs: median(rs.map((f) => f.loadMs)),
       peakRss: Math.max(...rs.map((f) => f.peakRss)),
       runs: rs,
+      failures: failures.get(k)!,
     };
   });
   return { name, shape: g.shape.id, threads: g.threads, prompt: g.prompt, gen: g.gen, rounds: g.rounds, loadBefore, loadAfter: loadavg(), results, skipped };

@@ -16,7 +16,8 @@ export interface BenchResults {
   machine: { host: string; cpu: string; cores: number; memoryBytes: number; node: string; platform: string };
   loadAverageEnd: number[];
   seconds: number;
-  modelsReadySeconds: number;
+  /** Of `seconds`, the time spent building missing model files. */
+  buildSeconds: number;
   models: Record<string, { shape: Shape; synth: string; files: Record<string, string> }>;
   bandwidth: { before: Bandwidth; after: Bandwidth };
   kernels?: { command: string; file: string; ok: boolean; seconds: number };
@@ -63,7 +64,8 @@ function nativeTable(g: GroupResult, shape: Shape, bw: number): string {
     const reads = bytesPerToken(p, shape) * p.genTokPerS;
     return `| ${p.label} | ${MB(p.fileBytes)} | ${f1(p.promptTokPerS)} | ${f1(p.genTokPerS)} | ${vs} | ${GBs(reads)} (${(reads / bw).toFixed(2)}) | ${MiB(p.peakRss)} | ${(p.loadMs / 1000).toFixed(2)} s |`;
   });
-  const skipped = g.skipped.map((s) => `\n\nLeft out: ${s.product} (${s.why}).`).join('');
+  const failed = g.results.filter((p) => p.failures.length).map((p) => `\n\n${p.label}: ${p.failures.length} of ${g.rounds} rounds failed (${p.failures[0]}).`);
+  const skipped = [...failed, ...g.skipped.map((s) => `\n\nLeft out: ${s.product} (${s.why}).`)].join('');
   return (
     `### ${g.name}: ${g.prompt}-token prompt, then ${g.gen} generated tokens\n\n` +
     `${g.rounds} round${g.rounds > 1 ? 's' : ''}, interleaved; load average ${load(g.loadBefore)} before, ${load(g.loadAfter)} after.\n\n` +
@@ -134,7 +136,7 @@ function profileTable(p: Profile, bw: number): string {
   return (
     `#### ${profileTitle(p)}\n\n` +
     `Step: ${p.stepMs.toFixed(2)} ms without the timers, ${p.profiledStepMs.toFixed(2)} ms with them, less their own cost (${p.clockNs.toFixed(0)} ns a clock read); medians of ${p.steps} steps. ` +
-    `${p.crossingsPerStep.toFixed(0)} JS→WASM calls per step at ~${p.crossingNs.toFixed(0)} ns each on a trivial export: ${((p.crossingsPerStep * p.crossingNs) / 1e3).toFixed(3)} ms of the step (inside the rows below).\n\n` +
+    `${p.crossingsPerStep.toFixed(0)} JS→WASM calls per step at ~${p.crossingNs.toFixed(0)} ns each on a trivial export: ${((p.crossingsPerStep * p.crossingNs) / 1e3).toFixed(1)} µs of the step (inside the rows below).\n\n` +
     `| part of the step | ms | share |\n| --- | ---: | ---: |\n${rows.join('\n')}\n\n` +
     `| product (all layers) | weights read | ms per step | rate | share of bandwidth |\n| --- | ---: | ---: | ---: | ---: |\n${rates.join('\n')}\n`
   );
@@ -147,7 +149,7 @@ export function renderPerformance(r: BenchResults): string {
   parts.push(
     `## Measured: ${r.date.slice(0, 16).replace('T', ' ')} UTC, ${r.mode} run\n\n` +
       `Command: \`npm run bench${r.command.replace('node --import tsx bench/run.ts', '').length ? ' --' + r.command.replace('node --import tsx bench/run.ts', '') : ''}\` (\`${r.command}\` after the build), ` +
-      `${r.seconds.toFixed(0)} s (models ready after ${r.modelsReadySeconds.toFixed(0)} s). Results: \`${r.resultsFile}\`.\n\n` +
+      `${r.seconds.toFixed(0)} s, of which ${r.buildSeconds.toFixed(0)} s building missing models. Results: \`${r.resultsFile}\`.\n\n` +
       `Machine: ${m.cpu}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB, Node ${m.node}, ${m.platform}; load average at the end ${load(r.loadAverageEnd)}.\n\n` +
       `Memory bandwidth, one core: WASM SIMD read ${GBs(r.bandwidth.before.wasmReadBps)} before, ${GBs(r.bandwidth.after.wasmReadBps)} after (best pass over ${MiB(r.bandwidth.before.bytes)}); ` +
       `native memcpy (Uint8Array.set) ${GBs(r.bandwidth.before.memcpyBps)} / ${GBs(r.bandwidth.after.memcpyBps)} copied (it reads and writes each byte). ` +

@@ -83,7 +83,8 @@ interface NativePlan {
 
 const ALL = ['q4_0', 'q4-fast', 'iq4_nl', 'q4', 'gguf-f32', 'q3-fast', 'q3', 'q4s-fast', 'f32'];
 const S = SHAPES;
-const native: NativePlan[] =
+const groupName = (g: NativePlan) => `${g.shape.id}, ${g.threads} thread${g.threads > 1 ? 's' : ''}, position ${g.prompt}`;
+const plans: NativePlan[] =
   mode === 'full'
     ? [
         { shape: S.m134, products: ALL, threads: 1, prompt: 64, gen: 32, rounds: rounds(5) },
@@ -95,7 +96,8 @@ const native: NativePlan[] =
       ]
     : mode === 'quick'
       ? [{ shape: S.s15, products: ['q4_0', 'q4-fast', 'q4', 'f32'], threads: 1, prompt: 64, gen: 32, rounds: rounds(1) }]
-      : [{ shape: S.tiny, products: ['q4_0', 'q4-fast', 'f32'], threads: 1, prompt: 16, gen: 8, rounds: rounds(1) }];
+      : [{ shape: S.tiny, products: ['q4_0', 'q4-fast'], threads: 1, prompt: 16, gen: 8, rounds: rounds(1) }];
+const native = plans.filter((g) => wanted(groupName(g)));
 
 /** The browser products: our bundle (one thread) and wllama (1 and 2 threads), as [product, engine, threads]. */
 const BROWSER: [string, 'sqz' | 'wllama', number][] =
@@ -131,23 +133,22 @@ const profiles: ProfilePlan[] =
       ]
     : [{ kind: 'q4', fast: true, threads: 1, position: 64 }];
 
-// --- 1. the models
+// --- 1. the models, each built when the first part that runs it comes (so measuring starts early)
 const filesByShape = new Map<string, Map<FileKind, string>>();
+let buildMs = 0;
 const need = (shape: Shape, kinds: FileKind[]) => {
+  const b0 = performance.now();
   const have = filesByShape.get(shape.id) ?? new Map<FileKind, string>();
   for (const [k, v] of ensureFiles(shape, kinds, log)) have.set(k, v);
   filesByShape.set(shape.id, have);
+  buildMs += performance.now() - b0;
   return have;
 };
-for (const g of native) need(g.shape, g.products.map((k) => PRODUCTS[k].file));
-const browserFiles = argv['no-browser'] ? undefined : need(browserShape, BROWSER.map(([key]) => PRODUCTS[key].file));
-for (const p of profiles) need(profileShape, [p.kind]);
-const modelsReadyS = (performance.now() - t0) / 1000;
 
 // --- 2. bandwidth, before
 log('memory bandwidth');
-const bandwidthMiB = mode === 'tiny' ? 32 : 256;
-const bandwidthBefore = await measureBandwidth(bandwidthMiB);
+const [bandwidthMiB, passes] = mode === 'tiny' ? [32, 3] : [256, 7];
+const bandwidthBefore = await measureBandwidth(bandwidthMiB, passes);
 
 // --- 3. kernel micro-benches
 let kernels: BenchResults['kernels'];
@@ -161,15 +162,15 @@ if (mode === 'full' && !argv['no-kernels'] && wanted('kernels')) {
 // --- 4. end to end in Node
 const groups: GroupResult[] = [];
 for (const g of native) {
-  const name = `${g.shape.id}, ${g.threads} thread${g.threads > 1 ? 's' : ''}, position ${g.prompt}`;
-  if (!wanted(name)) continue;
-  log(`end to end: ${name} (${g.rounds} round${g.rounds > 1 ? 's' : ''})`);
-  groups.push(runGroup({ ...g, files: filesByShape.get(g.shape.id)! }, log));
+  log(`end to end: ${groupName(g)} (${g.rounds} round${g.rounds > 1 ? 's' : ''})`);
+  const files = need(g.shape, g.products.map((k) => PRODUCTS[k].file));
+  groups.push(runGroup({ ...g, name: groupName(g), files }, log));
 }
 
 // --- 5. the browser
 let browser: BrowserGroup | { skipped: string } | undefined;
-if (browserFiles && wanted('browser')) {
+if (!argv['no-browser'] && wanted('browser')) {
+  const browserFiles = need(browserShape, BROWSER.map(([key]) => PRODUCTS[key].file));
   const chromium = findChromium();
   if (!chromium) browser = { skipped: 'no Chromium found (chromium, chromium-browser, google-chrome or $SQZ_CHROMIUM)' };
   else {
@@ -179,8 +180,8 @@ if (browserFiles && wanted('browser')) {
       if (mode === 'tiny') Object.assign(spec, { prompt: 16, gen: 8 });
       browser = await runBrowser(spec, chromium, log);
     } catch (e) {
-      if (!String(e).includes(WLLAMA_DIR)) throw e;
-      browser = { skipped: `@wllama/wllama is not installed in bench/peers (npm run peers:install)` };
+      browser = { skipped: String(e).includes(WLLAMA_DIR) ? '@wllama/wllama is not installed in bench/peers (npm run peers:install)' : `the page failed: ${(e as Error).message}` };
+      log(`browser: ${browser.skipped}`);
     }
   }
 }
@@ -190,11 +191,17 @@ const profileResults: Profile[] = [];
 if (wanted('profile')) {
   for (const p of profiles) {
     log(`profile: ${profileShape.id} ${p.kind}${p.fast ? ' --fast' : ''}, ${p.threads} thread(s), position ${p.position}`);
-    profileResults.push(await profileDecode(filePath(profileShape, p.kind), { fast: p.fast, threads: p.threads, position: p.position, steps: mode === 'full' ? 24 : 8 }));
+    need(profileShape, [p.kind]);
+    try {
+      profileResults.push(await profileDecode(filePath(profileShape, p.kind), { fast: p.fast, threads: p.threads, position: p.position, steps: { full: 24, quick: 8, tiny: 4 }[mode] }));
+    } catch (e) {
+      log(`profile failed: ${(e as Error).stack}`);
+      process.exitCode = 1;
+    }
   }
 }
 
-const bandwidthAfter = await measureBandwidth(bandwidthMiB);
+const bandwidthAfter = await measureBandwidth(bandwidthMiB, passes);
 
 // --- the results
 const date = new Date().toISOString();
@@ -207,7 +214,7 @@ const results: BenchResults = {
   machine: { host: hostname(), cpu: cpus()[0]?.model ?? 'unknown CPU', cores: cpus().length, memoryBytes: totalmem(), node: process.version, platform: `${process.platform}-${process.arch}` },
   loadAverageEnd: loadavg(),
   seconds: (performance.now() - t0) / 1000,
-  modelsReadySeconds: modelsReadyS,
+  buildSeconds: buildMs / 1000,
   models: Object.fromEntries([...filesByShape].map(([id, files]) => [id, { shape: SHAPES[id as keyof typeof SHAPES], synth: `sqz ${synthCommand(SHAPES[id as keyof typeof SHAPES], '<cache>/' + id + '-f32.sqz').join(' ').replace(repoRoot + '/', '')}`, files: Object.fromEntries([...files].map(([k, f]) => [k, f.replace(repoRoot + '/', '')])) }])),
   bandwidth: { before: bandwidthBefore, after: bandwidthAfter },
   kernels,
@@ -231,4 +238,4 @@ if (!argv['no-docs']) {
   renameSync(docs + '.tmp', docs);
   log(`wrote the generated part of ${docs}`);
 }
-log(`bench done in ${results.seconds.toFixed(0)} s (models ready after ${modelsReadyS.toFixed(0)} s)`);
+log(`bench done in ${results.seconds.toFixed(0)} s, of which ${results.buildSeconds.toFixed(0)} s building models`);

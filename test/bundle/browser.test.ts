@@ -5,7 +5,7 @@
 // installs Debian's).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,17 +14,11 @@ import { join } from 'node:path';
 import { quantizeBaseline } from '../../tools/baselines/index.ts';
 import { quantize } from '../../tools/squeezellm/steps.ts';
 import { writeSyntheticModel } from '../../tools/synthetic.ts';
+import { findChromium } from '../../bench/_browser.ts';
 import { repoRoot, skip } from '../helpers.ts';
 import { greedyFromSources, MAX_TOKENS, PROMPT } from './_greedy.ts';
 
 const MODELS = ['f32.sqz', 'nuq.sqz', 'rtn.sqz'];
-
-function findChromium(): string | null {
-  for (const c of [process.env.SQZ_CHROMIUM, 'chromium', 'chromium-browser', 'google-chrome'].filter(Boolean) as string[]) {
-    if (spawnSync(c, ['--version'], { encoding: 'utf8' }).status === 0) return c;
-  }
-  return null;
-}
 
 const PAGE = `<!doctype html><meta charset="utf-8"><script type="module">
 const report = (o) => fetch('/result', { method: 'POST', body: JSON.stringify(o) });
