@@ -2,8 +2,8 @@
 // file of every format must end in a typed error or load with finite logits and in-range ids.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FORMATS } from '../../tools/fuzz/mutate.ts';
-import { type CaseResult, formatResult, runFuzz } from '../../tools/fuzz/run.ts';
+import { FORMATS } from './mutate.ts';
+import { type CaseResult, formatResult, runFuzz } from './run.ts';
 
 /**
  * Bad cases owned by another part of issue 11 and not fixed on this branch: NaN/Inf weights in a

@@ -6,10 +6,10 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { writeSqz } from '../../src/format/writer.ts';
-import { randomFolder, randomL2c, writeFolder, writeL2cTokenizer, writeL2cV1 } from '../../test/checkpoint/writers.ts';
-import { spTokenizerJson } from '../../test/gguf/_gguf.ts';
-import { exportGguf } from '../gguf/export.ts';
-import { syntheticRecords, syntheticTokenizer } from '../synthetic.ts';
+import { randomFolder, randomL2c, writeFolder, writeL2cTokenizer, writeL2cV1 } from '../checkpoint/writers.ts';
+import { spTokenizerJson } from '../gguf/_gguf.ts';
+import { exportGguf } from '../../tools/gguf/export.ts';
+import { syntheticRecords, syntheticTokenizer } from '../../tools/synthetic.ts';
 import type { Format } from './mutate.ts';
 
 /** What a case runs: a .sqz through loadModel, or a checkpoint (with a tokenizer file) through openModel. */
