@@ -228,8 +228,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
 export async function runProbes(probes: readonly Probe[], o: { timeoutMs: number; maxMemMb: number }): Promise<CaseResult[]> {
   const jobs: Job[] = probes.map((probe, i) => ({ index: i, format: 'probe', op: probe, request: { id: i, probe } }));
   const results: CaseResult[] = [];
-  await runJobs(jobs.length, (i) => jobs[i], 1, o, (r) => results.push(r));
-  return results;
+  await runJobs(jobs.length, (i) => jobs[i], 2, o, (r) => results.push(r));
+  return results.sort((a, b) => a.index - b.index);
 }
 
 /** The counts as a table: one row per format, one column per class that occurred, then the bad cases. */
