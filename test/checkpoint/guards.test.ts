@@ -327,8 +327,9 @@ test('a tokenizer.json whose post_processor template holds a number is refused a
   assert.throws(() => createTokenizer({ kind: 'hf', json, bos: 1, eos: 2 }), (e: Error) => e instanceof FormatError);
 });
 
-test('CLI: a NaN checkpoint for convert/export/quantize and a foreign tokenizer for run are one line, exit 1', () => {
-  const sqz = (...args: string[]) => spawnSync(process.execPath, [join(repoRoot, 'bin/sqz.mjs'), ...args], { encoding: 'utf8' });
+const sqz = (...args: string[]) => spawnSync(process.execPath, [join(repoRoot, 'bin/sqz.mjs'), ...args], { encoding: 'utf8' });
+
+test('CLI: a NaN checkpoint for convert, export and quantize is one line, exit 1 (not "internal error")', () => {
   const oneLine = (r: ReturnType<typeof sqz>, re: RegExp) => {
     assert.is(r.status, 1, r.stderr);
     assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -344,10 +345,16 @@ test('CLI: a NaN checkpoint for convert/export/quantize and a foreign tokenizer 
   writeL2cTokenizer(tok, Array.from({ length: c.vocabSize }, (_, i) => (i < 3 ? ['<unk>', '<s>', '</s>'][i] : `p${i}`)), new Array(c.vocabSize).fill(0));
   oneLine(sqz('export', bin, '--tokenizer', tok, '--gguf', fresh('x') + '.gguf', '--type', 'f32'), /tensor layers\.0\.mlp_norm holds NaN/);
   oneLine(sqz('quantize', bin, '--bits', '4', '--no-fisher', '--tokenizer', tok, '-o', fresh('q') + '.sqz'), /tensor layers\.0\.mlp_norm holds NaN/);
+});
 
+test("CLI: sqz run stories260K.bin --tokenizer tinystories-656k/tokenizer.json is one line, exit 1 (it ran garbage, exit 0)", () => {
   const shared = sharedFiles('models/stories260K.bin', 'models/tinystories-656k/tokenizer.json');
   if (!shared) return;
-  oneLine(sqz('run', shared[0], '--tokenizer', shared[1], '-n', '4'), /stories260K\.bin with tokenizer .*tokenizer\.json: the tokenizer has ids up to 2047 but the model's vocabulary has 512/);
+  const r = sqz('run', shared[0], '--tokenizer', shared[1], '-n', '4');
+  assert.is(r.status, 1, r.stderr);
+  assert.is(r.stdout, '');
+  assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /^sqz: llama2\.c stories260K\.bin with tokenizer .*tokenizer\.json: the tokenizer has ids up to 2047 but the model's vocabulary has 512/);
 });
 
 test.run();

@@ -5,9 +5,9 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FORMATS, mutate } from '../../tools/fuzz/mutate.ts';
-import { caseRng, runProbes } from '../../tools/fuzz/run.ts';
-import { writeSeeds } from '../../tools/fuzz/seeds.ts';
+import { FORMATS, mutate } from './mutate.ts';
+import { caseRng, runProbes } from './run.ts';
+import { writeSeeds } from './seeds.ts';
 
 test('probes: a hang, a crash, runaway memory, a TypeError and NaN logits are each classed bad', async () => {
   // a small memory limit and a short timeout, so the probes cost little

@@ -1,5 +1,5 @@
 // The fuzz run: seeds written once, then case i = one seeded mutation (mutate.ts) of the seed of
-// format i mod 8, laid out in its own folder and run in a pool of reused child processes
+// format i mod 9 (FORMATS), laid out in its own folder and run in a pool of reused child processes
 // (worker.ts), each with a heap limit (--max-old-space-size), a resident-memory watchdog and a
 // timeout. A worker that crashes, hangs or grows past the limit is killed, its case classed bad,
 // and a fresh worker takes its place. The result is deterministic under the seed (which case gets
@@ -27,7 +27,7 @@ export interface FuzzOptions {
   timeoutMs?: number;
   /** A worker resident past this is a memory failure (default 1024 MiB); also its V8 heap limit. */
   maxMemMb?: number;
-  /** Only these formats (default all eight). */
+  /** Only these formats (default all of FORMATS). */
   formats?: readonly Format[];
   /** Copy each bad case's folder here, with op.txt saying what was done. */
   keepBad?: string;
@@ -93,6 +93,8 @@ class Worker {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'advanced',
     });
+    // a send to a worker that just died is reported by its 'exit' (classed crash), not thrown
+    this.child.on('error', () => {});
     this.child.stderr!.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-2000);
     });
@@ -163,7 +165,13 @@ async function runJobs(count: number, makeJob: (i: number) => Job, n: number, o:
     await Promise.all(
       workers.map(async (w) => {
         while (next < count) {
-          const job = makeJob(next++);
+          let job: Job;
+          try {
+            job = makeJob(next++);
+          } catch (e) {
+            next = count; // a harness bug: stop every worker, report it
+            throw e;
+          }
           const r = await w.run(job);
           onDone({ index: job.index, format: job.format, op: job.op, ...r }, job);
         }
@@ -228,8 +236,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
 export async function runProbes(probes: readonly Probe[], o: { timeoutMs: number; maxMemMb: number }): Promise<CaseResult[]> {
   const jobs: Job[] = probes.map((probe, i) => ({ index: i, format: 'probe', op: probe, request: { id: i, probe } }));
   const results: CaseResult[] = [];
-  await runJobs(jobs.length, (i) => jobs[i], 1, o, (r) => results.push(r));
-  return results;
+  await runJobs(jobs.length, (i) => jobs[i], 2, o, (r) => results.push(r));
+  return results.sort((a, b) => a.index - b.index);
 }
 
 /** The counts as a table: one row per format, one column per class that occurred, then the bad cases. */

@@ -9,7 +9,7 @@ import { decodeFirst, packValue, unpackr } from '../../src/format/wire.ts';
 import type { Rng } from '../../src/util/random.ts';
 import { type Layout, ggufLayout, llama2cLayout, safetensorsLayout, tokenizerBinLayout } from './layout.ts';
 
-export const FORMATS = ['sqz', 'gguf-f32', 'gguf-q4_0', 'safetensors', 'config.json', 'tokenizer.json', 'llama2c', 'tokenizer.bin'] as const;
+export const FORMATS = ['sqz', 'sqz-quant', 'gguf-f32', 'gguf-q4_0', 'safetensors', 'config.json', 'tokenizer.json', 'llama2c', 'tokenizer.bin'] as const;
 export type Format = (typeof FORMATS)[number];
 
 export interface Mutation {
@@ -105,6 +105,7 @@ const SPECIAL_JSON: Json[] = [0, -1, 1, 2 ** 31, 2 ** 31 - 1, 2 ** 53, 1e9, 1e30
 /** Every path in v (arrays and objects), with the value there. */
 function paths(v: Json, at: Array<string | number> = [], out: Array<Array<string | number>> = []): Array<Array<string | number>> {
   out.push(at);
+  if (ArrayBuffer.isView(v)) return out; // a payload is one value here (mutatePayload edits inside them)
   if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...at, i], out));
   else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out);
   return out;
@@ -286,6 +287,56 @@ function joinSqz(parts: SqzParts, reindex: boolean): Uint8Array {
   return out;
 }
 
+type Payload = { path: string; holder: Record<string, unknown>; key: string; bytes: Uint8Array };
+
+/** The bin fields of a record (its sparse part's too). */
+function payloads(rec: Record<string, unknown>): Payload[] {
+  const out: Payload[] = [];
+  const scan = (o: Record<string, unknown>, at: string) => {
+    for (const [k, v] of Object.entries(o)) {
+      if (v instanceof Uint8Array) out.push({ path: at + k, holder: o, key: k, bytes: v });
+      else if (v && typeof v === 'object' && !Array.isArray(v)) scan(v as Record<string, unknown>, `${at}${k}.`);
+    }
+  };
+  scan(rec, '');
+  return out;
+}
+
+/** Element width and kind of a payload, from docs/FORMAT.md's tables. */
+function payloadType(p: Payload, rec: Record<string, unknown>): 'i32' | 'u8' | 'f16' | 'f32' {
+  if (p.key === 'rowPtr' || p.key === 'colIdx' || p.key === 'rowSplit') return 'i32';
+  if (p.key === 'indices' || (p.key === 'values' && rec.kind === 'uniform')) return 'u8';
+  if ((p.key === 'data' && rec.kind === 'f16') || (p.key === 'lut' && rec.lutType === 'f16')) return 'f16';
+  return 'f32';
+}
+
+/** One element of a payload set to a value its readers must survive: NaN/Inf/huge floats, out-of-range or negative indices. */
+function mutatePayload(p: Payload, rec: Record<string, unknown>, rng: Rng): string {
+  const t = payloadType(p, rec);
+  const size = t === 'i32' || t === 'f32' ? 4 : t === 'f16' ? 2 : 1;
+  if (p.bytes.length < size) return `${p.path} empty`;
+  const copy = p.bytes.slice();
+  const dv = new DataView(copy.buffer);
+  const k = rng.int(copy.length / size);
+  let v: number;
+  if (t === 'i32') {
+    const shape = rec.shape as number[];
+    v = pick(rng, [-1, 2 ** 31 - 1, -(2 ** 31), shape[0], shape[0] + 1, shape[1] ?? 1, (shape[1] ?? 1) + 1, dv.getInt32(4 * k, true) + 1, 1e6]);
+    dv.setInt32(4 * k, v, true);
+  } else if (t === 'u8') {
+    v = rng.int(256);
+    dv.setUint8(k, v);
+  } else if (t === 'f16') {
+    v = pick(rng, NON_FINITE_F16);
+    dv.setUint16(2 * k, v, true);
+  } else {
+    v = pick(rng, [...NON_FINITE_F32, 3e38, -1e30]);
+    dv.setFloat32(4 * k, v, true);
+  }
+  p.holder[p.key] = copy;
+  return `${p.path}[${k}] = ${t === 'f16' ? `f16 0x${v.toString(16)}` : v}`;
+}
+
 function sqzStructure(b: Uint8Array, rng: Rng): Mutation {
   const parts = splitSqz(b);
   const r = rng.int(6);
@@ -314,22 +365,17 @@ function sqzStructure(b: Uint8Array, rng: Rng): Mutation {
     parts.records.splice(i, 0, parts.records[i]);
     op = `index[${i}] ${parts.meta.tensors[i].name} twice`;
   } else {
-    // a record's payload changed, its checksum made right: NaN/Inf in f32 data, or a field edited
+    // a record's payload changed, its checksum made right: one element of a payload, or a field edited
     const i = rng.int(parts.records.length);
     let rec = unpackr.unpack(parts.records[i]) as Record<string, Json | Uint8Array>;
-    const data = rec.data;
-    if (r === 4 && data instanceof Uint8Array && rec.kind === 'f32' && data.length >= 4) {
-      const copy = data.slice();
-      const k = rng.int(copy.length / 4);
-      const v = pick(rng, NON_FINITE_F32);
-      new DataView(copy.buffer).setFloat32(4 * k, v, true);
-      rec.data = copy;
-      op = `${v} into record ${rec.name}[${k}]`;
+    const bins = payloads(rec);
+    if (r === 4 && bins.length) {
+      op = `record ${rec.name} ` + mutatePayload(pick(rng, bins), rec, rng);
     } else {
-      const bins = Object.fromEntries(Object.entries(rec).filter(([, v]) => v instanceof Uint8Array));
+      const top = Object.fromEntries(Object.entries(rec).filter(([, v]) => v instanceof Uint8Array));
       const plain = Object.fromEntries(Object.entries(rec).filter(([, v]) => !(v instanceof Uint8Array))) as Record<string, Json>;
-      op = `record ${rec.name} ` + mutateJson(plain, rng);
-      rec = { ...plain, ...bins };
+      op = `record ${rec.name} ` + mutateJson(plain, rng, (p) => !(p[0] === 'sparse' && p.length > 1));
+      rec = { ...plain, ...top };
     }
     parts.records[i] = packValue(rec);
     reindex = true;
@@ -348,7 +394,8 @@ const tokenizerKey = (p: Array<string | number>) =>
 /** One seeded mutation of a seed file of `format`. */
 export function mutate(format: Format, seed: Uint8Array, rng: Rng): Mutation {
   switch (format) {
-    case 'sqz': {
+    case 'sqz':
+    case 'sqz-quant': {
       if (rng.next() < 0.5) return sqzStructure(seed, rng);
       const headerEnd = decodeFirst(seed)!.end;
       return binary(seed, { headerEnd, fields: [], floats: [] }, rng);

@@ -10,8 +10,8 @@
 import { loadModel } from '../../src/index.ts';
 import type { Model } from '../../src/model/model.ts';
 import { SqzError } from '../../src/util/errors.ts';
-import { firstNonFinite } from '../checkpoint/checks.ts';
-import { openModel } from '../convert.ts';
+import { firstNonFinite } from '../../tools/checkpoint/checks.ts';
+import { openModel } from '../../tools/convert.ts';
 import type { CaseSpec } from './seeds.ts';
 
 export type WorkerClass = 'error' | 'accepted' | 'exception' | 'nan-logits' | 'ids';

@@ -1,15 +1,19 @@
-// The seed files the fuzzer mutates: one small, valid model in every format the project reads,
+// The seed files the fuzzer mutates: one small, valid model in every format the project reads
+// (the .sqz twice: dense f32, and every quantized tensor kind),
 // written by the project's writers (.sqz, GGUF export) and by the test writers built from the
 // format descriptions (llama2.c, safetensors, tokenizer.bin). Small enough that a case loads and
 // runs in a few milliseconds; big enough to have two layers, GQA and a byte-fallback tokenizer.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelConfig } from '../../src/model/config.ts';
+import { type ModelConfig, tensorShapes } from '../../src/model/config.ts';
+import type { TensorRecord } from '../../src/format/kinds.ts';
+import { Rng } from '../../src/util/random.ts';
 import { writeSqz } from '../../src/format/writer.ts';
-import { randomFolder, randomL2c, writeFolder, writeL2cTokenizer, writeL2cV1 } from '../../test/checkpoint/writers.ts';
-import { spTokenizerJson } from '../../test/gguf/_gguf.ts';
-import { exportGguf } from '../gguf/export.ts';
-import { syntheticRecords, syntheticTokenizer } from '../synthetic.ts';
+import { randomFolder, randomL2c, writeFolder, writeL2cTokenizer, writeL2cV1 } from '../checkpoint/writers.ts';
+import { f16Record, f32Record, nuqRecord, uniformRecord } from '../format/fixtures.ts';
+import { spTokenizerJson } from '../gguf/_gguf.ts';
+import { exportGguf } from '../../tools/gguf/export.ts';
+import { syntheticRecords, syntheticTokenizer } from '../../tools/synthetic.ts';
 import type { Format } from './mutate.ts';
 
 /** What a case runs: a .sqz through loadModel, or a checkpoint (with a tokenizer file) through openModel. */
@@ -34,11 +38,26 @@ export const SEED_CONFIG: ModelConfig = {
 /** The Hugging Face seed: rotate-half RoPE, an untied head, the 270-token SentencePiece-style tokenizer.json. */
 const HF_CONFIG: ModelConfig = { ...SEED_CONFIG, vocabSize: 270, rope: 'half', normEps: 1e-6, tiedEmbeddings: false };
 
+/** The seed model in every tensor kind: nuq (3/4-bit, sparse part, row split, f16 table), uniform (4/8-bit), f16 and f32. */
+function* quantizedRecords(c: ModelConfig): Generator<TensorRecord> {
+  const rng = new Rng(5);
+  for (const [name, shape] of tensorShapes(c)) {
+    const [rows, cols] = shape;
+    const part = name.replace(/^layers\.\d+\./, '');
+    if (shape.length === 1) yield f32Record(rng, name, shape);
+    else if (name === 'embed' || part === 'attn.o') yield f16Record(rng, name, shape);
+    else if (part === 'attn.q' || part === 'mlp.down') yield nuqRecord(rng, name, rows, cols, 4, { sparse: true, rowSplit: true }).rec;
+    else if (part === 'attn.k' || part === 'mlp.gate') yield nuqRecord(rng, name, rows, cols, 3, { f16Lut: true, sparse: part === 'mlp.gate' }).rec;
+    else yield uniformRecord(rng, name, rows, cols, part === 'mlp.up' ? 8 : 4, 16).rec;
+  }
+}
+
 export async function writeSeeds(dir: string): Promise<Record<Format, Seed>> {
   const at = (...p: string[]) => join(dir, ...p);
   for (const d of ['sqz', 'gguf', 'hf', 'l2c']) mkdirSync(at(d), { recursive: true });
   const tokenizer = syntheticTokenizer(SEED_CONFIG.vocabSize);
   await writeSqz(at('sqz', 'model.sqz'), { config: SEED_CONFIG, tokenizer, quant: { method: 'f32', source: 'fuzz seed' } }, syntheticRecords(SEED_CONFIG, { seed: 1 }));
+  await writeSqz(at('sqz', 'quant.sqz'), { config: SEED_CONFIG, tokenizer, quant: { method: 'squeezellm', source: 'fuzz seed' } }, quantizedRecords(SEED_CONFIG));
   await exportGguf(at('sqz', 'model.sqz'), at('gguf', 'f32.gguf'), { type: 'f32' });
   await exportGguf(at('sqz', 'model.sqz'), at('gguf', 'q4_0.gguf'), { type: 'q4_0' });
   writeFolder(at('hf'), HF_CONFIG, randomFolder(HF_CONFIG, 1), { tokenizer: false });
@@ -67,6 +86,7 @@ export async function writeSeeds(dir: string): Promise<Record<Format, Seed>> {
   });
   return {
     sqz: single(at('sqz', 'model.sqz'), 'model.sqz', 'sqz'),
+    'sqz-quant': single(at('sqz', 'quant.sqz'), 'model.sqz', 'sqz'),
     'gguf-f32': single(at('gguf', 'f32.gguf'), 'model.gguf', 'checkpoint'),
     'gguf-q4_0': single(at('gguf', 'q4_0.gguf'), 'model.gguf', 'checkpoint'),
     safetensors: hf('model.safetensors'),
