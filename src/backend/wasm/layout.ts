@@ -1,6 +1,6 @@
 // Table layouts the LUT kernels read (assembly/lut.ts), and the f16 kernels' halves
 // (assembly/f16.ts), built once when a weight is placed.
-import { packedIndexAt, rowBytes } from '../../format/packing.ts';
+import { rowBytes } from '../../format/packing.ts';
 import { floatToHalf, halfToFloat, lutToUint7 } from '../../kernels/reference.ts';
 
 /** Bytes of one row's byte planes (3- and 4-bit tables alike). */
@@ -54,15 +54,31 @@ export function int8Indices(packed: Uint8Array, rows: number, cols: number, bits
   const blocks = Math.ceil(cols / 64);
   const out = new Uint8Array(rows * blocks * BLOCK_BYTES3);
   const stride = rowBytes(3, cols);
+  const idx = new Uint8Array(blocks * 64); // one row's indices, 0 past cols
   for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      const k = packedIndexAt(packed, r * stride, c, 3);
-      const bp = (r * blocks + (c >> 6)) * BLOCK_BYTES3;
-      const j = c & 63;
-      const m = j >> 4;
-      const l = j & 15;
-      out[bp + l] |= (k & 3) << (2 * m);
-      out[bp + 16 + (l & 7)] |= (k >> 2) << (2 * m + (l >> 3));
+    // the row's indices, group by group (the format's layout, src/format/packing.ts)
+    for (let w = 0, p = r * stride; w < cols; w += 32, p += 12) {
+      for (let j = 0; j < 8; j++) {
+        const b = packed[p + j];
+        idx[w + j] = b & 3;
+        idx[w + 8 + j] = (b >> 2) & 3;
+        idx[w + 16 + j] = (b >> 4) & 3;
+        idx[w + 24 + j] = b >> 6;
+      }
+      for (let i = 0; i < 4; i++) {
+        const h = packed[p + 8 + i];
+        for (let k = 0; k < 8; k++) idx[w + 8 * i + k] |= ((h >> k) & 1) << 2;
+      }
+    }
+    // then block by block in the kernels' layout
+    for (let blk = 0, o = r * blocks * BLOCK_BYTES3; blk < blocks; blk++, o += BLOCK_BYTES3) {
+      const w = blk * 64;
+      for (let l = 0; l < 16; l++) out[o + l] = (idx[w + l] & 3) | ((idx[w + 16 + l] & 3) << 2) | ((idx[w + 32 + l] & 3) << 4) | ((idx[w + 48 + l] & 3) << 6);
+      for (let j = 0; j < 8; j++) {
+        let h = 0;
+        for (let m = 0; m < 4; m++) h |= ((idx[w + 16 * m + j] >> 2) << (2 * m)) | ((idx[w + 16 * m + 8 + j] >> 2) << (2 * m + 1));
+        out[o + 16 + j] = h;
+      }
     }
   }
   return out;
