@@ -60,7 +60,7 @@ const PLANE_BYTES: usize = 64;
 // The f32 table entry `i` of the row whose planes are at pl (gathered from its four bytes), for the
 // weight-by-weight tails.
 // @ts-ignore: decorator
-@inline function planeEntry(pl: usize, i: u32): f32 {
+@inline export function planeEntry(pl: usize, i: u32): f32 {
   const p = pl + <usize>i;
   return reinterpret<f32>(<u32>load<u8>(p) | (<u32>load<u8>(p, 16) << 8) | (<u32>load<u8>(p, 32) << 16) | (<u32>load<u8>(p, 48) << 24));
 }

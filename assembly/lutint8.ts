@@ -20,10 +20,10 @@
 //   is scaled into an f32x4 accumulator. The relaxed dot needs its second operand below 128: that is
 //   why the table is 7-bit and offset rather than signed int8.
 //
-// Four rows at a time share the activation loads (each 16 bytes of q and each block scale is loaded
-// once for four rows); a row's result does not depend on which rows it is computed with, and the
+// A row's result does not depend on which rows it is computed with (two at a time at 3 bits), and the
 // batched kernel computes each vector's outputs with the same operations in the same order, so a
 // batch gives every vector the bits of its own matvec (sqz ppl --fast scores what sqz run --fast runs).
+import { planeEntry } from './lut';
 import { groupBytes, hsum, indicesFirst, indicesSecond } from './simd';
 
 // Largest quantized activation (see above).
@@ -34,17 +34,24 @@ const ONES = memory.data<i16>([1, 1, 1, 1, 1, 1, 1, 1], 16);
 // values as int16, which i32x4.dot_i16x8_s takes as they are (no widening per row).
 const Q_SHIFT: i32 = ASC_FEATURE_RELAXED_SIMD ? 0 : 1;
 
-// Bytes of the activation record for `cols` columns: the values of whole groups (0 past cols; int8,
-// or int16 in the plain build), one f32 scale per group, then the f32 sum S.
+// Groups of the activation record: whole blocks of 64 columns.
+// @ts-ignore: decorator
+@inline function recordGroups(cols: i32): i32 {
+  return ((cols + 63) >> 6) << 1;
+}
+
+// Bytes of the activation record for `cols` columns: the values of whole blocks of 64 columns (two
+// groups; 0 past cols; int8, or int16 in the plain build), one f32 scale per group (0 for a group
+// past cols), then the f32 sum S.
 export function activationBytes(cols: i32): usize {
-  const groups = <usize>((cols + 31) >> 5);
+  const groups = <usize>recordGroups(cols);
   return (groups << (5 + Q_SHIFT)) + (groups << 2) + 4;
 }
 
 // xq (activationBytes(cols) bytes) = x quantized (see the top of this file): per group of 32 columns,
 // scale = max|x| / 64 and q[c] = nearest(x[c] / scale) (0 for a group of zeros, and past cols).
 export function quantizeActivations(xq: usize, x: usize, cols: i32): void {
-  const groups = (cols + 31) >> 5;
+  const groups = recordGroups(cols);
   const scales = xq + (<usize>groups << (5 + Q_SHIFT));
   let sum: f32 = 0;
   for (let g = 0; g < groups; g++) {
@@ -119,11 +126,95 @@ export function quantizeActivations(xq: usize, x: usize, cols: i32): void {
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(sum), scale));
 }
 
-// One packed group of a row (first 16 bytes v, at gp) against the group's 32 activations at xp:
-// the block's i32x4 partial sums.
+// Indices:
+// - 4 bits: the format's layout, group by group (the record's pad group is never read).
+// - 3 bits: repacked at load (layout.ts int8Indices), 24 bytes per block, rows padded to whole blocks.
+//   Bytes 0..15: byte j = lo(w[j]) | lo(w[16 + j]) << 2 | lo(w[32 + j]) << 4 | lo(w[48 + j]) << 6,
+//   lo the index's low two bits; bytes 16..23: bit 2m + h of byte j = the high bit of w[16m + 8h + j].
+//   Weights 16m..16m+15 then take one 16-bit shift and one AND for 2 * lo in each byte lane, and an
+//   AND with a per-lane bit mask and a compare for the high bit (a 0 / -1 mask, subtracted), against a
+//   table permuted so that entry 2 * lo + hi holds entry lo + 4 * hi (lutInt8Table): 17 instructions
+//   per 32 weights with the format's layout, 11 with this one.
+const BLOCK_BYTES3: usize = 24;
+// The per-lane bit of the high-bit bytes for weights 16m..16m+15 (m = 0..3): lanes 0..7 bit 2m,
+// lanes 8..15 bit 2m + 1.
+const HIGH_BITS = memory.data<u8>([
+  1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2,
+  4, 4, 4, 4, 4, 4, 4, 4, 8, 8, 8, 8, 8, 8, 8, 8,
+  16, 16, 16, 16, 16, 16, 16, 16, 32, 32, 32, 32, 32, 32, 32, 32,
+  64, 64, 64, 64, 64, 64, 64, 64, 128, 128, 128, 128, 128, 128, 128, 128,
+], 16);
+// 6 in each lane: the mask of 2 * lo.
+const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6], 16);
+
+// The table lane of weights 16m..16m+15 of the 3-bit block whose low-bit bytes are lo and high-bit
+// bytes (repeated over both halves) hi.
 // @ts-ignore: decorator
-@inline function groupDot(bits: i32, t: v128, v: v128, gp: usize, xp: usize): v128 {
-  return dot32(xp, lookup(t, indicesFirst(bits, v)), lookup(t, indicesSecond(bits, v, gp)));
+@inline function key3(lo: v128, hi: v128, m: i32): v128 {
+  // 2 * lo: the two bits of weight 16m + j sit at bits 2m, 2m + 1 of byte j
+  const twice = v128.and(m == 0 ? i16x8.shl(lo, 1) : i16x8.shr_u(lo, <i32>(2 * m - 1)), v128.load(TWO_LOW));
+  const bit = v128.load(HIGH_BITS + (<usize>m << 4));
+  return i8x16.sub(twice, i8x16.eq(v128.and(hi, bit), bit));
+}
+
+// Bytes of one row's indices as the int8 kernels read them (4 bits: the format's; 3 bits: repacked).
+// @ts-ignore: decorator
+@inline function rowStride(bits: i32, cols: i32): usize {
+  if (bits == 4) return <usize>((cols + 31) >> 5) * groupBytes(4);
+  return <usize>((cols + 63) >> 6) * BLOCK_BYTES3;
+}
+
+// The kernels step through a row in units: one 32-weight group at 4 bits (two blocks of 64 weights
+// measured ×0.7 as fast: more vectors live at once), one 64-weight block at 3 bits.
+// @ts-ignore: decorator
+@inline function unitWeights(bits: i32): i32 {
+  return bits == 4 ? 32 : 64;
+}
+
+// Address of unit u of a row.
+// @ts-ignore: decorator
+@inline function unitAt(bits: i32, row: usize, u: i32): usize {
+  return row + <usize>u * (bits == 4 ? groupBytes(4) : BLOCK_BYTES3);
+}
+
+// Offset of unit u's activation values in the record, and of its first scale from the scales.
+// @ts-ignore: decorator
+@inline function unitValues(bits: i32, u: i32): usize {
+  return <usize>(u * unitWeights(bits)) << Q_SHIFT;
+}
+// @ts-ignore: decorator
+@inline function unitScales(bits: i32, u: i32): usize {
+  return <usize>(u * unitWeights(bits)) >> 3;
+}
+
+// Table values of weights 16m..16m+15 of the unit at bp (m = 0, 1 at 4 bits; 0..3 at 3 bits), table
+// t. The calls for one 3-bit block load the same bytes; the optimizer keeps one load of each
+// (build/kernels*.wat).
+// @ts-ignore: decorator
+@inline function unitLookup(bits: i32, t: v128, bp: usize, m: i32): v128 {
+  if (bits == 4) {
+    const v = v128.load(bp);
+    return lookup(t, m == 0 ? indicesFirst(4, v) : indicesSecond(4, v, bp));
+  }
+  return lookup(t, key3(v128.load(bp), v128.load64_splat(bp, 16), m));
+}
+
+// The accumulator after the two groups of a block: table values w0..w3 (weights 0..15, ..., 48..63)
+// against the activations of groups 2b and 2b + 1 (values at xp, scales at sp), each group scaled by
+// its own scale.
+// @ts-ignore: decorator
+@inline function blockDot(acc: v128, w0: v128, w1: v128, w2: v128, w3: v128, xp: usize, sp: usize): v128 {
+  const a = addBlock(acc, dot32(xp, w0, w1), v128.load32_splat(sp));
+  return addBlock(a, dot32(xp + (32 << Q_SHIFT), w2, w3), v128.load32_splat(sp, 4));
+}
+
+// One row's unit (indices at bp, table t) against one vector (values at xp, scales at sp).
+// @ts-ignore: decorator
+@inline function rowUnit(bits: i32, acc: v128, t: v128, bp: usize, xp: usize, sp: usize): v128 {
+  const w0 = unitLookup(bits, t, bp, 0);
+  const w1 = unitLookup(bits, t, bp, 1);
+  if (bits == 4) return addBlock(acc, dot32(xp, w0, w1), v128.load32_splat(sp));
+  return blockDot(acc, w0, w1, unitLookup(bits, t, bp, 2), unitLookup(bits, t, bp, 3), xp, sp);
 }
 
 // A row's output from its accumulator: step * sum + lo * S (params: the row's step, lo).
@@ -132,55 +223,42 @@ export function quantizeActivations(xq: usize, x: usize, cols: i32): void {
   return hsum(acc) * load<f32>(params) + load<f32>(params, 4) * sumS;
 }
 
-// Bytes of one row's packed indices.
-// @ts-ignore: decorator
-@inline function rowStride(bits: i32, cols: i32): usize {
-  return <usize>((cols + 31) >> 5) * groupBytes(bits);
-}
-
-// out[r] for rows r0 <= r < r1 and one vector: four rows at a time, then one by one.
+// out[r] for rows r0 <= r < r1 and one vector.
 // @ts-ignore: decorator
 @inline function lutRowsInt8(bits: i32, out: usize, table: usize, params: usize, idx: usize, xq: usize, cols: i32, r0: i32, r1: i32): void {
-  const groups = (cols + 31) >> 5;
-  const gb = groupBytes(bits);
+  const groups = recordGroups(cols);
+  const units = (cols + unitWeights(bits) - 1) / unitWeights(bits);
   const stride = rowStride(bits, cols);
   const xs = xq + (<usize>groups << (5 + Q_SHIFT));
   const sumS = load<f32>(xs + (<usize>groups << 2));
   let r = r0;
-  for (; r + 4 <= r1; r += 4) {
-    const t0 = v128.load(table + (<usize>r << 4));
-    const t1 = v128.load(table + (<usize>r << 4), 16);
-    const t2 = v128.load(table + (<usize>r << 4), 32);
-    const t3 = v128.load(table + (<usize>r << 4), 48);
-    const p0 = idx + <usize>r * stride;
-    let a0 = f32x4.splat(0);
-    let a1 = f32x4.splat(0);
-    let a2 = f32x4.splat(0);
-    let a3 = f32x4.splat(0);
-    for (let g = 0; g < groups; g++) {
-      const xp = xq + (<usize>g << (5 + Q_SHIFT));
-      const sc = v128.load32_splat(xs + (<usize>g << 2));
-      const gp = p0 + <usize>g * gb;
-      a0 = addBlock(a0, groupDot(bits, t0, v128.load(gp), gp, xp), sc);
-      a1 = addBlock(a1, groupDot(bits, t1, v128.load(gp + stride), gp + stride, xp), sc);
-      a2 = addBlock(a2, groupDot(bits, t2, v128.load(gp + 2 * stride), gp + 2 * stride, xp), sc);
-      a3 = addBlock(a3, groupDot(bits, t3, v128.load(gp + 3 * stride), gp + 3 * stride, xp), sc);
+  // 3 bits: two rows at a time share the activation loads; 4 bits: one row (V8's register allocation
+  // measured 4-bit one row x1.18 faster than two and x1.23 than four; 3-bit two rows x1.13 faster than one)
+  if (bits == 3) {
+    for (; r + 2 <= r1; r += 2) {
+      const t0 = v128.load(table + (<usize>r << 4));
+      const t1 = v128.load(table + (<usize>r << 4), 16);
+      const p0 = idx + <usize>r * stride;
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      for (let u = 0; u < units; u++) {
+        const xp = xq + unitValues(bits, u);
+        const sp = xs + unitScales(bits, u);
+        const bp = unitAt(bits, p0, u);
+        a0 = rowUnit(bits, a0, t0, bp, xp, sp);
+        a1 = rowUnit(bits, a1, t1, bp + stride, xp, sp);
+      }
+      const pp = params + (<usize>r << 3);
+      const o = out + (<usize>r << 2);
+      store<f32>(o, finish(a0, pp, sumS));
+      store<f32>(o, finish(a1, pp + 8, sumS), 4);
     }
-    const pp = params + (<usize>r << 3);
-    const o = out + (<usize>r << 2);
-    store<f32>(o, finish(a0, pp, sumS));
-    store<f32>(o, finish(a1, pp + 8, sumS), 4);
-    store<f32>(o, finish(a2, pp + 16, sumS), 8);
-    store<f32>(o, finish(a3, pp + 24, sumS), 12);
   }
   for (; r < r1; r++) {
     const t = v128.load(table + (<usize>r << 4));
     const row = idx + <usize>r * stride;
     let acc = f32x4.splat(0);
-    for (let g = 0; g < groups; g++) {
-      const gp = row + <usize>g * gb;
-      acc = addBlock(acc, groupDot(bits, t, v128.load(gp), gp, xq + (<usize>g << (5 + Q_SHIFT))), v128.load32_splat(xs + (<usize>g << 2)));
-    }
+    for (let u = 0; u < units; u++) acc = rowUnit(bits, acc, t, unitAt(bits, row, u), xq + unitValues(bits, u), xs + unitScales(bits, u));
     store<f32>(out + (<usize>r << 2), finish(acc, params + (<usize>r << 3), sumS));
   }
 }
@@ -202,8 +280,8 @@ export function matvecLut3Int8(out: usize, table: usize, params: usize, idx: usi
 // twice): one code path for every n.
 // @ts-ignore: decorator
 @inline function lutMatmulInt8(bits: i32, out: usize, table: usize, params: usize, idx: usize, xq: usize, xqStride: usize, rows: i32, cols: i32, n: i32, r0: i32, r1: i32): void {
-  const groups = (cols + 31) >> 5;
-  const gb = groupBytes(bits);
+  const groups = recordGroups(cols);
+  const units = (cols + unitWeights(bits) - 1) / unitWeights(bits);
   const stride = rowStride(bits, cols);
   const xs = <usize>groups << (5 + Q_SHIFT);
   const sumAt = xs + (<usize>groups << 2);
@@ -221,17 +299,25 @@ export function matvecLut3Int8(out: usize, table: usize, params: usize, idx: usi
       let a1 = f32x4.splat(0);
       let a2 = f32x4.splat(0);
       let a3 = f32x4.splat(0);
-      for (let g = 0; g < groups; g++) {
-        const gp = row + <usize>g * gb;
-        const v = v128.load(gp);
-        const w0 = lookup(t, indicesFirst(bits, v));
-        const w1 = lookup(t, indicesSecond(bits, v, gp));
-        const xo = <usize>g << (5 + Q_SHIFT);
-        const so = xs + (<usize>g << 2);
-        a0 = addBlock(a0, dot32(x0 + xo, w0, w1), v128.load32_splat(x0 + so));
-        a1 = addBlock(a1, dot32(x1 + xo, w0, w1), v128.load32_splat(x1 + so));
-        a2 = addBlock(a2, dot32(x2 + xo, w0, w1), v128.load32_splat(x2 + so));
-        a3 = addBlock(a3, dot32(x3 + xo, w0, w1), v128.load32_splat(x3 + so));
+      for (let u = 0; u < units; u++) {
+        const bp = unitAt(bits, row, u);
+        const w0 = unitLookup(bits, t, bp, 0);
+        const w1 = unitLookup(bits, t, bp, 1);
+        const xo = unitValues(bits, u);
+        const so = xs + unitScales(bits, u);
+        if (bits == 4) {
+          a0 = addBlock(a0, dot32(x0 + xo, w0, w1), v128.load32_splat(x0 + so));
+          a1 = addBlock(a1, dot32(x1 + xo, w0, w1), v128.load32_splat(x1 + so));
+          a2 = addBlock(a2, dot32(x2 + xo, w0, w1), v128.load32_splat(x2 + so));
+          a3 = addBlock(a3, dot32(x3 + xo, w0, w1), v128.load32_splat(x3 + so));
+        } else {
+          const w2 = unitLookup(bits, t, bp, 2);
+          const w3 = unitLookup(bits, t, bp, 3);
+          a0 = blockDot(a0, w0, w1, w2, w3, x0 + xo, x0 + so);
+          a1 = blockDot(a1, w0, w1, w2, w3, x1 + xo, x1 + so);
+          a2 = blockDot(a2, w0, w1, w2, w3, x2 + xo, x2 + so);
+          a3 = blockDot(a3, w0, w1, w2, w3, x3 + xo, x3 + so);
+        }
       }
       const o = out + (<usize>r << 2);
       store<f32>(o + <usize>i * oStride, finish(a0, pp, load<f32>(x0 + sumAt)));
@@ -251,4 +337,25 @@ export function matmulLut4Int8(out: usize, table: usize, params: usize, idx: usi
 // The same with 3-bit packed indices.
 export function matmulLut3Int8(out: usize, table: usize, params: usize, idx: usize, xq: usize, xqStride: usize, rows: i32, cols: i32, n: i32, r0: i32, r1: i32): void {
   lutMatmulInt8(3, out, table, params, idx, xq, xqStride, rows, cols, n, r0, r1);
+}
+
+// Rows r0 <= r < r1 of a 3-bit matrix with its indices in the int8 kernels' layout (layout.ts
+// int8Indices) as f32 into dst (row r at dst + (r - r0) * cols * 4), each weight exactly its entry of
+// the byte planes: the embedding lookup on the fast path, which keeps only this copy of the indices.
+// Weight by weight (one row per token).
+export function dequantLut3Blocks(dst: usize, planes: usize, idx: usize, cols: i32, r0: i32, r1: i32): void {
+  const stride = rowStride(3, cols);
+  for (let r = r0; r < r1; r++) {
+    const pl = planes + (<usize>r << 6);
+    const row = idx + <usize>r * stride;
+    const d = dst + <usize>(r - r0) * (<usize>cols << 2);
+    for (let c = 0; c < cols; c++) {
+      const bp = unitAt(3, row, c >> 6);
+      const m = (c >> 4) & 3;
+      const l = c & 15;
+      const lo = (<u32>load<u8>(bp + <usize>l) >> (2 * m)) & 3;
+      const hi = (<u32>load<u8>(bp + 16 + <usize>(l & 7)) >> (2 * m + (l >> 3))) & 1;
+      store<f32>(d + (<usize>c << 2), planeEntry(pl, lo | (hi << 2)));
+    }
+  }
 }

@@ -144,10 +144,11 @@ export const ACTIVATION_MAX = 64;
 /**
  * The activations of the int8 fast path: per block of ACTIVATION_BLOCK columns, scale = max|x| / 64
  * (f32) and q[c] = x[c] / scale rounded to nearest even, in [-64, 64] (0 for a block of zeros); q has whole blocks,
- * 0 past cols. sum = sum_b scale_b * sum_{c in b} q[c], in f32, block after block.
+ * 0 past cols, in an even number of blocks (the kernels read two at a time; a block past cols has
+ * scale 0). sum = sum_b scale_b * sum_{c in b} q[c], in f32, block after block.
  */
 export function quantizeActivations(x: Float32Array, cols: number): { q: Int8Array; scales: Float32Array; sum: number } {
-  const blocks = Math.ceil(cols / ACTIVATION_BLOCK);
+  const blocks = 2 * Math.ceil(cols / (2 * ACTIVATION_BLOCK));
   const q = new Int8Array(blocks * ACTIVATION_BLOCK);
   const scales = new Float32Array(blocks);
   let sum = 0;

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createKernelInstance, enableRelaxedSimd, relaxedSimdAvailable, type KernelBuild, type KernelInstance } from '../../src/backend/wasm/instance.ts';
-import { lutInt8Table, lutPlanes } from '../../src/backend/wasm/layout.ts';
+import { int8Indices, lutInt8Table, lutPlanes } from '../../src/backend/wasm/layout.ts';
 import { activationStride } from '../../src/backend/wasm/protocol.ts';
 import { packIndices } from '../../src/format/packing.ts';
 import * as ref from '../../src/kernels/reference.ts';
@@ -70,7 +70,7 @@ function checkInt8(inst: KernelInstance, rows: number, cols: number, bits: 3 | 4
   const xq = ref.quantizeActivations(x, cols);
   const dense = ref.dequantLut(lut, packed, rows, cols, bits);
   const mark = heap.mark();
-  const pt = heap.place(t8.table), ps = heap.place(t8.params), pi = heap.place(packed), px = heap.place(x);
+  const pt = heap.place(t8.table), ps = heap.place(t8.params), pi = heap.place(int8Indices(packed, rows, cols, bits)), px = heap.place(x);
   const pxq = heap.alloc(k.activationBytes(cols));
   k.quantizeActivations(pxq, px, cols);
   let worst = 0;
@@ -155,7 +155,7 @@ for (const build of BUILDS) {
       const lut = rng.normals(rows << bits);
       lut.fill(0.25, 0, 1 << bits); // a row of equal entries: step 0
       const t8 = lutInt8Table(lut, bits);
-      const pt = heap.place(t8.table), pp = heap.place(t8.params), pi = heap.place(packIndices(idx, rows, cols, bits)), po = heap.alloc(rows * 4);
+      const pt = heap.place(t8.table), pp = heap.place(t8.params), pi = heap.place(int8Indices(packIndices(idx, rows, cols, bits), rows, cols, bits)), po = heap.alloc(rows * 4);
       const pxq = heap.alloc(k.activationBytes(cols));
       for (let c = 0; c < cols; c++) {
         const x = new Float32Array(cols);
@@ -185,7 +185,7 @@ function checkBatchedInt8(inst: KernelInstance, rows: number, cols: number, n: n
   const q8 = ref.lutToUint7(lut, bits);
   const dense = ref.dequantLut(lut, packed, rows, cols, bits);
   const mark = heap.mark();
-  const pt = heap.place(t8.table), ps = heap.place(t8.params), pi = heap.place(packed), px = heap.place(x);
+  const pt = heap.place(t8.table), ps = heap.place(t8.params), pi = heap.place(int8Indices(packed, rows, cols, bits)), px = heap.place(x);
   const stride = activationStride(k, cols);
   const pxq = heap.alloc(n * stride);
   for (let i = 0; i < n; i++) k.quantizeActivations(pxq + i * stride, px + i * cols * 4, cols);
@@ -237,6 +237,35 @@ for (const build of BUILDS) {
     });
   }
 }
+
+for (const build of BUILDS) {
+  test(`dequantLut3Blocks (${build}): int8Indices' 3-bit layout decodes to each weight's exact entry, every size pair, row ranges`, async () => {
+    const { exports: k, heap } = await createKernelInstance(undefined, build);
+    const rng = new Rng(1400);
+    for (const rows of [1, 3, 9]) {
+      for (const cols of SIZES) {
+        const lut = rng.normals(rows << 3);
+        const packed = packIndices(randomIndices(rng, rows * cols, 3), rows, cols, 3);
+        const want = ref.dequantLut(lut, packed, rows, cols, 3);
+        const mark = heap.mark();
+        const pl = heap.place(lutPlanes(lut, 3)), pi = heap.place(int8Indices(packed, rows, cols, 3));
+        for (const [r0, r1] of rowRanges(rows)) {
+          const pd = heap.alloc((r1 - r0) * cols * 4);
+          k.dequantLut3Blocks(pd, pl, pi, cols, r0, r1);
+          assert.equal(Array.from(heap.f32(pd, (r1 - r0) * cols)), Array.from(want.subarray(r0 * cols, r1 * cols)), `${rows}x${cols} [${r0},${r1})`);
+        }
+        heap.release(mark);
+      }
+    }
+  });
+}
+
+test('int8Indices: 4 bits are the packed array itself; 3 bits fill whole 64-weight blocks of 24 bytes', () => {
+  const rng = new Rng(1500);
+  const p4 = packIndices(randomIndices(rng, 5 * 40, 4), 5, 40, 4);
+  assert.is(int8Indices(p4, 5, 40, 4), p4);
+  for (const cols of [1, 63, 64, 65, 200]) assert.is(int8Indices(packIndices(randomIndices(rng, 3 * cols, 3), 3, cols, 3), 3, cols, 3).length, 3 * Math.ceil(cols / 64) * 24, `${cols} columns`);
+});
 
 test('lutPlanes: plane b, lane k is byte b of entry k; lanes past the entries are 0', () => {
   const lut = Float32Array.of(1, -2, 0.5, 3e-39, 7, 8, 9, 10);

@@ -44,10 +44,12 @@ export interface KernelExports extends Record<string, unknown> {
    * (layout.ts lutInt8Table), xq from quantizeActivations, rows r0 <= r < r1.
    */
   matvecLut4Int8(out: number, table: number, params: number, idx: number, xq: number, cols: number, r0: number, r1: number): void;
-  /** The same with 3-bit packed indices. */
+  /** The same with 3-bit indices in layout.ts int8Indices' layout. */
   matvecLut3Int8(out: number, table: number, params: number, idx: number, xq: number, cols: number, r0: number, r1: number): void;
   /** matvecLut4Int8 on n vectors, bit for bit: xq holds n quantizeActivations outputs xqStride bytes apart, out [n, rows], rows r0 <= r < r1. */
   matmulLut4Int8(out: number, table: number, params: number, idx: number, xq: number, xqStride: number, rows: number, cols: number, n: number, r0: number, r1: number): void;
+  /** Rows r0 <= r < r1 of a 3-bit LUT matrix whose indices are in the int8 kernels' layout (layout.ts int8Indices) as f32 into dst: the fast path's embedding lookup. */
+  dequantLut3Blocks(dst: number, planes: number, idx: number, cols: number, r0: number, r1: number): void;
   /** The same with 3-bit packed indices. */
   matmulLut3Int8(out: number, table: number, params: number, idx: number, xq: number, xqStride: number, rows: number, cols: number, n: number, r0: number, r1: number): void;
   /** Bytes of scratch matmulLut4/3, matmulF16 and matmulUniform need for `cols` columns (one tile of f32 rows). */

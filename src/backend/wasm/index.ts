@@ -9,7 +9,7 @@ import { UsageError } from '../../util/errors.ts';
 import type { AttentionShape, Backend, KvCache, Vec, Weight } from '../types.ts';
 import { createKernelInstance, type KernelBuild, type KernelInstance } from './instance.ts';
 import type { KernelPool, PoolOptions } from './pool.ts';
-import { liftHalves, lutInt8Table, lutPlanes } from './layout.ts';
+import { int8Indices, liftHalves, lutInt8Table, lutPlanes } from './layout.ts';
 import { OP_F16, OP_LUT, OP_LUT_INT8, OP_MATMUL_ROWS, OP_MATMUL_VECS, OP_MATVEC_F32, OP_UNIFORM, activationStride, quantizedJob } from './protocol.ts';
 
 // A weight holds addresses in WASM memory and a few numbers, never the record it came from: the
@@ -23,6 +23,7 @@ interface WasmWeight extends Weight {
     bits: 3 | 4;
     /** The table as byte planes (layout.ts lutPlanes), for the exact kernels. */
     planes: number;
+    /** Packed indices; with `fast`, in the int8 kernels' layout (layout.ts int8Indices: 3 bits repacked). */
     indices: number;
     sparse?: { rowPtr: number; colIdx: number; values: number };
     /** With `fast`: the 7-bit table and per-row (step, lo) (layout.ts lutInt8Table), used for every product. */
@@ -150,7 +151,9 @@ export class WasmBackend implements Backend {
         };
         const q = this.fast ? lutInt8Table(rec.lut, rec.bits) : undefined;
         const int8 = q && { table: this.heap.place(q.table), params: this.heap.place(q.params) };
-        const lut = { bits: rec.bits, planes: this.heap.place(lutPlanes(rec.lut, rec.bits)), indices: this.heap.place(rec.indices), sparse, int8, rowSplit: rec.rowSplit };
+        // with fast, only the int8 kernels' copy of the indices (3 bits: repacked; the embedding reads it too)
+        const indices = this.heap.place(q ? int8Indices(rec.indices, rec.shape[0], rec.shape[1], rec.bits) : rec.indices);
+        const lut = { bits: rec.bits, planes: this.heap.place(lutPlanes(rec.lut, rec.bits)), indices, sparse, int8, rowSplit: rec.rowSplit };
         return { ...base, lut } as WasmWeight;
       }
       case 'uniform': {
@@ -173,7 +176,7 @@ export class WasmBackend implements Backend {
     const u = ww.uni;
     if (u) return this.k.dequantUniform(dst, u.scales, u.zeros, u.values, cols, u.groupSize, u.bits, row, row + 1);
     const q = ww.lut!;
-    (q.bits === 4 ? this.k.dequantLut4 : this.k.dequantLut3)(dst, q.planes, q.indices, cols, row, row + 1);
+    (q.bits === 4 ? this.k.dequantLut4 : q.int8 ? this.k.dequantLut3Blocks : this.k.dequantLut3)(dst, q.planes, q.indices, cols, row, row + 1);
     // the row's sparse entries (a handful) added on the host
     const s = q.sparse;
     if (!s) return;

@@ -7,7 +7,7 @@ import * as ref from '../../kernels/reference.ts';
 import { maxRelErr } from '../../util/compare.ts';
 import { Rng } from '../../util/random.ts';
 import { createKernelInstance } from './instance.ts';
-import { liftHalves, lutInt8Table, lutPlanes } from './layout.ts';
+import { int8Indices, liftHalves, lutInt8Table, lutPlanes } from './layout.ts';
 import { activationStride } from './protocol.ts';
 
 export interface SelfCheckResult {
@@ -93,15 +93,15 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
     const t8 = lutInt8Table(lut, bits);
     const pxq = heap.alloc(k.activationBytes(cols));
     k.quantizeActivations(pxq, px, cols);
-    const pt8 = heap.place(t8.table), ps8 = heap.place(t8.params);
-    (bits === 4 ? k.matvecLut4Int8 : k.matvecLut3Int8)(po, pt8, ps8, pp, pxq, cols, 0, rows);
+    const pt8 = heap.place(t8.table), ps8 = heap.place(t8.params), pi8 = heap.place(int8Indices(packed, rows, cols, bits));
+    (bits === 4 ? k.matvecLut4Int8 : k.matvecLut3Int8)(po, pt8, ps8, pi8, pxq, cols, 0, rows);
     check(`matvecLut${bits}Int8`, f32(po, rows), want);
     const stride = activationStride(k, cols);
     const pxqs = heap.alloc(n * stride);
     for (let i = 0; i < n; i++) k.quantizeActivations(pxqs + i * stride, pxs + i * cols * 4, cols);
     const wantInt8 = new Float32Array(n * rows);
     ref.matmulLutInt8(wantInt8, q8.table, q8.params, packed, Array.from({ length: n }, (_, i) => ref.quantizeActivations(xs.subarray(i * cols, (i + 1) * cols), cols)), rows, cols, bits);
-    (bits === 4 ? k.matmulLut4Int8 : k.matmulLut3Int8)(po, pt8, ps8, pp, pxqs, stride, rows, cols, n, 0, rows);
+    (bits === 4 ? k.matmulLut4Int8 : k.matmulLut3Int8)(po, pt8, ps8, pi8, pxqs, stride, rows, cols, n, 0, rows);
     check(`matmulLut${bits}Int8`, f32(po, n * rows), wantInt8);
     const wantN = new Float32Array(n * rows);
     ref.matmulLut(wantN, lut, packed, xs, rows, cols, n, bits);
