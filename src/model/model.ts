@@ -19,7 +19,7 @@ import { FormatError, UsageError } from '../util/errors.ts';
 import { TurnQueue } from '../util/queue.ts';
 import { nextTick } from '../util/tick.ts';
 import { StopMatcher } from '../generate/stop.ts';
-import { KV_KINDS, type KvKind } from '../kernels/attention.ts';
+import { KV_GROUP, KV_KINDS, type KvKind } from '../kernels/attention.ts';
 import { type ModelConfig, tensorShapes, validateConfig } from './config.ts';
 import { assembleWeights, forward, RunState, type ModelWeights } from './forward.ts';
 
@@ -34,6 +34,8 @@ export interface ModelOptions {
    * recent positions.
    */
   kv?: KvKind;
+  /** The quantized kinds' f16 window of recent positions, a multiple of 32 (default 64). */
+  kvWindow?: number;
 }
 
 export interface GenerateOptions extends SamplerOptions {
@@ -114,7 +116,9 @@ export class Model {
   ) {
     const ctx = opts.ctx ?? config.maxSeqLen;
     if (!(ctx >= 2 && ctx <= config.maxSeqLen)) throw new UsageError(`context ${ctx} must be between 2 and the model's ${config.maxSeqLen}`);
-    this.state = new RunState(backend, config, ctx, Math.min(opts.batch ?? 64, ctx), kvKindFor(backend, opts.kv));
+    const w = opts.kvWindow;
+    if (w !== undefined && !(Number.isInteger(w) && w >= KV_GROUP && w % KV_GROUP === 0)) throw new UsageError(`kvWindow must be a positive multiple of ${KV_GROUP}, got ${w}`);
+    this.state = new RunState(backend, config, ctx, Math.min(opts.batch ?? 64, ctx), kvKindFor(backend, opts.kv), w);
     this.tokenizer = createTokenizer(tokenizerSpec);
     const template = tokenizerSpec.kind === 'hf' ? tokenizerSpec.chatTemplate : undefined;
     this.chatTemplate = typeof template === 'string' ? template : undefined;

@@ -28,7 +28,7 @@ for (const kind of ['f32', 'f16', 'q8', 'q4', 'q2'] as KvKind[]) {
   });
 }
 
-test('the cache is f16 unless asked, f32 where a backend keeps only f32, and kinds are checked', async () => {
+test('the cache is f16 unless asked, f32 where a backend keeps only f32; kinds and windows are checked', async () => {
   const m = synth();
   const model = await Model.fromRecords(m.config, m.tokenizer, m.records, new JsBackend());
   assert.is(model.state.kv.shape.kind, 'f16');
@@ -37,13 +37,16 @@ test('the cache is f16 unless asked, f32 where a backend keeps only f32, and kin
   }
   const only = await Model.fromRecords(m.config, m.tokenizer, m.records, new F32Only());
   assert.is(only.state.kv.shape.kind, 'f32');
-  for (const [backend, kv, message] of [
+  const windowed = await Model.fromRecords(m.config, m.tokenizer, m.records, new JsBackend(), { kv: 'q2', kvWindow: 128 });
+  assert.is(windowed.state.kv.shape.residual, 128);
+  for (const [backend, kv, message, window] of [
     [new F32Only(), 'q4', /keeps a KV cache of f32, not q4/],
     [new JsBackend(), 'q3', /kv must be f32, f16, q8, q4, q2, got 'q3'/],
+    [new JsBackend(), 'q4', /kvWindow must be a positive multiple of 32, got 48/, 48],
   ] as const) {
     let err: unknown;
     try {
-      await Model.fromRecords(m.config, m.tokenizer, m.records, backend, { kv: kv as KvKind });
+      await Model.fromRecords(m.config, m.tokenizer, m.records, backend, { kv: kv as KvKind, kvWindow: window });
     } catch (e) {
       err = e;
     }

@@ -17,6 +17,7 @@ export const ppl: Command = {
       --threads N        threads for the wasm backend's matrix products (default 1)
       --fast             int8 fast path for the lookup-table products (wasm; faster, not exact: docs/KERNELS.md)
       --kv KIND          KV cache: f16 (default), f32, or KIVI-quantized q8, q4, q2 (docs/KVCACHE.md)
+      --kv-window N      f16 window of recent positions of q8/q4/q2, a multiple of 32 (default 64)
       --json             print one JSON object (perplexity, nll, tokens, seconds, tokens/s) instead of the line`,
   options: {
     text: { type: 'string' },

@@ -28,6 +28,7 @@ export const run: Command = {
       --threads N            threads for the wasm backend's matrix products (default 1)
       --fast                 int8 fast path for the lookup-table products (wasm; faster, not exact: docs/KERNELS.md)
       --kv KIND              KV cache: f16 (default), f32, or KIVI-quantized q8, q4, q2 (docs/KVCACHE.md)
+      --kv-window N          f16 window of recent positions of q8/q4/q2, a multiple of 32 (default 64)
 Streams the prompt and the text to stdout and prints tokens per second (prompt and generation
 separately) to stderr. Every option is checked before anything is printed; Ctrl-C stops the
 generation and still prints the figures.`,

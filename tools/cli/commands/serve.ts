@@ -17,6 +17,7 @@ export const serve: Command = {
       --threads N       threads for the wasm backend's matrix products (default 1)
       --fast            int8 fast path for the lookup-table products (wasm; faster, not exact: docs/KERNELS.md)
       --kv KIND         KV cache: f16 (default), f32, or KIVI-quantized q8, q4, q2 (docs/KVCACHE.md)
+      --kv-window N     f16 window of recent positions of q8/q4/q2, a multiple of 32 (default 64)
 Routes: GET /v1/models, POST /v1/completions, POST /v1/chat/completions (stream: true for
 server-sent events). Requests take turns on the model; each answer equals the request run alone.
 Chat uses the model's chat template when its tokenizer came with one, else a plain

@@ -15,6 +15,7 @@ export const modelOptions: Options = {
   backend: { type: 'string' },
   threads: { type: 'string' },
   kv: { type: 'string' },
+  'kv-window': { type: 'string' },
 };
 
 const BACKENDS: readonly BackendName[] = ['auto', 'wasm', 'js', 'cuda'];
@@ -45,9 +46,9 @@ export function fastOption(p: Parsed): boolean {
   return p.values.fast === true;
 }
 
-/** The model a run-time command names, opened with its --tokenizer/--backend/--threads/--fast/--kv and the context (default --ctx). */
+/** The model a run-time command names, opened with its --tokenizer/--backend/--threads/--fast/--kv/--kv-window and the context (default --ctx). */
 export function openModelOption(p: Parsed, source: string, ctx = num(p, 'ctx', { int: true, min: 2 })): Promise<Model> {
-  return openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), threads: threadsOption(p), fast: fastOption(p), kv: kvOption(p), ctx });
+  return openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), threads: threadsOption(p), fast: fastOption(p), kv: kvOption(p), kvWindow: num(p, 'kv-window', { int: true, min: 32 }), ctx });
 }
 
 /** Options every toolchain step takes. */
