@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { JsBackend } from '../../src/backend/js/index.ts';
 import { WasmBackend } from '../../src/backend/wasm/index.ts';
-import { KV_RESIDUAL, type KvKind } from '../../src/kernels/attention.ts';
+import { KV_RESIDUAL, type KvKind, kvCacheBytes } from '../../src/kernels/attention.ts';
 import { Model } from '../../src/model/model.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { syntheticModel } from '../../tools/synthetic.ts';
@@ -51,6 +51,16 @@ test('the cache is f16 unless asked, f32 where a backend keeps only f32; kinds a
       err = e;
     }
     assert.ok(err instanceof UsageError && message.test(err.message), String(err));
+  }
+});
+
+test('kvCacheBytes (TypeScript, for planning) equals the kernel layout on ragged shapes', async () => {
+  const backend = await WasmBackend.create();
+  for (const kind of ['f32', 'f16', 'q8', 'q4', 'q2'] as KvKind[]) {
+    for (const [layers, nKvHeads, headSize, ctx, residual] of [[1, 1, 2, 1, 32], [2, 3, 18, 77, 64], [5, 4, 8, 512, 64], [12, 12, 64, 301, 128], [3, 2, 66, 100, 32]]) {
+      const shape = { kind, layers, ctx, nKvHeads, headSize, residual };
+      assert.is(kvCacheBytes(shape), backend.kvCache(shape).bytes, `${kind} ${layers}x${nKvHeads}x${headSize} ctx ${ctx}`);
+    }
   }
 });
 
