@@ -13,7 +13,7 @@
 // chunk in bits [s·bits, (s+1)·bits), so one 16-bit shift and a mask give 16 channels in order.
 import { high16High, high16Low } from './f16';
 import { ropeHalf, ropeInterleaved, softmaxInPlace } from './ops';
-import { dot, hsum } from './simd';
+import { hsum } from './simd';
 
 const KV_F32 = 0;
 const KV_F16 = 1;
@@ -141,31 +141,29 @@ export function attendScratchBytes(headSize: i32, ctx: i32): usize {
   return v128.and(i32x4.shr_s(s, 3), i32x4.splat(0x8fffe000));
 }
 
-// dst[0..n) = f16 of src[0..n) (f32).
-function storeHalves(dst: usize, src: usize, n: i32): void {
-  for (let c = 0; c < n; c++) store<u16>(dst + (<usize>c << 1), <u16>kvHalfBits(load<f32>(src + (<usize>c << 2))));
+// kvHalfBits of 4 lanes, in the low 16 bits of each.
+// @ts-ignore: decorator
+@inline function kvHalfBits4(b: v128): v128 {
+  const sign = v128.and(i32x4.shr_u(b, 16), i32x4.splat(0x8000));
+  const a = v128.and(b, i32x4.splat(0x7fffffff));
+  const e = i32x4.sub(a, i32x4.splat(0x38000000));
+  const odd = v128.and(i32x4.shr_u(e, 13), i32x4.splat(1));
+  let r = i32x4.shr_u(i32x4.add(i32x4.add(e, i32x4.splat(0xfff)), odd), 13);
+  r = v128.andnot(r, i32x4.lt_s(a, i32x4.splat(0x38800000)));
+  r = v128.bitselect(i32x4.splat(0x7bff), r, i32x4.ge_s(a, i32x4.splat(0x477ff000)));
+  r = v128.bitselect(i32x4.splat(0x7e00), r, i32x4.gt_s(a, i32x4.splat(0x7f800000)));
+  return v128.or(sign, r);
 }
 
-// att[t] = (q' . k_t) * scale for the f16 keys k_t at keys + t * hs * 2, 0 <= t < n; q' = q * 2^100
-// (at ql) and scale already carries 2^12.
-function scoresHalf(att: usize, ql: usize, keys: usize, n: i32, hs: i32, scale: f32): void {
-  const hs8 = hs & ~7;
-  const rowB = <usize>hs << 1;
-  for (let t = 0; t < n; t++) {
-    const row = keys + <usize>t * rowB;
-    let a0 = f32x4.splat(0);
-    let a1 = f32x4.splat(0);
-    let c = 0;
-    for (; c < hs8; c += 8) {
-      const h = v128.load(row + (<usize>c << 1));
-      const qp = ql + (<usize>c << 2);
-      a0 = f32x4.add(a0, f32x4.mul(lifted4(high16Low(h)), v128.load(qp)));
-      a1 = f32x4.add(a1, f32x4.mul(lifted4(high16High(h)), v128.load(qp, 16)));
-    }
-    let s = hsum(f32x4.add(a0, a1));
-    for (; c < hs; c++) s += liftedHalf(row + (<usize>c << 1)) * load<f32>(ql + (<usize>c << 2));
-    store<f32>(att + (<usize>t << 2), s * scale);
+// dst[0..n) = f16 of src[0..n) (f32), 8 at a time.
+function storeHalves(dst: usize, src: usize, n: i32): void {
+  const n8 = n & ~7;
+  let c = 0;
+  for (; c < n8; c += 8) {
+    const p = src + (<usize>c << 2);
+    v128.store(dst + (<usize>c << 1), i16x8.narrow_i32x4_u(kvHalfBits4(v128.load(p)), kvHalfBits4(v128.load(p, 16))));
   }
+  for (; c < n; c++) store<u16>(dst + (<usize>c << 1), <u16>kvHalfBits(load<f32>(src + (<usize>c << 2))));
 }
 
 // Channels c..c+3 (second: c+4..c+7) of a row of values: f32 as they are, f16 lifted (times 2^-112).
@@ -179,6 +177,59 @@ function scoresHalf(att: usize, ql: usize, keys: usize, n: i32, hs: i32, scale: 
 // @ts-ignore: decorator
 @inline function one(row: usize, c: i32, half: bool): f32 {
   return half ? liftedHalf(row + (<usize>c << 1)) : load<f32>(row + (<usize>c << 2));
+}
+
+// att[t] = (ql . k_t) * scale for the keys k_t at keys (rows of hs f32, or f16 when half: then ql
+// is q * 2^100 and scale carries 2^12), 0 <= t < n; four positions at a time, so each chunk of ql is
+// loaded once for four and one transposed reduction makes their four scores. Inlined per element type.
+// @ts-ignore: decorator
+@inline function scoresPlain(att: usize, ql: usize, keys: usize, n: i32, hs: i32, scale: f32, half: bool): void {
+  const hs8 = hs & ~7;
+  const rowB = <usize>hs << (half ? 1 : 2);
+  const n4 = n & ~3;
+  const vscale = f32x4.splat(scale);
+  let t = 0;
+  for (; t < n4; t += 4) {
+    const r0 = keys + <usize>t * rowB;
+    const r1 = r0 + rowB;
+    const r2 = r1 + rowB;
+    const r3 = r2 + rowB;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let c = 0;
+    for (; c < hs8; c += 8) {
+      const qp = ql + (<usize>c << 2);
+      const q0 = v128.load(qp);
+      const q1 = v128.load(qp, 16);
+      a0 = f32x4.add(a0, f32x4.add(f32x4.mul(four(r0, c, half, false), q0), f32x4.mul(four(r0, c, half, true), q1)));
+      a1 = f32x4.add(a1, f32x4.add(f32x4.mul(four(r1, c, half, false), q0), f32x4.mul(four(r1, c, half, true), q1)));
+      a2 = f32x4.add(a2, f32x4.add(f32x4.mul(four(r2, c, half, false), q0), f32x4.mul(four(r2, c, half, true), q1)));
+      a3 = f32x4.add(a3, f32x4.add(f32x4.mul(four(r3, c, half, false), q0), f32x4.mul(four(r3, c, half, true), q1)));
+    }
+    const pa = att + (<usize>t << 2);
+    v128.store(pa, f32x4.mul(sums4(a0, a1, a2, a3, true), vscale));
+    for (; c < hs; c++) {
+      const qc = load<f32>(ql + (<usize>c << 2)) * scale;
+      store<f32>(pa, load<f32>(pa) + one(r0, c, half) * qc);
+      store<f32>(pa, load<f32>(pa, 4) + one(r1, c, half) * qc, 4);
+      store<f32>(pa, load<f32>(pa, 8) + one(r2, c, half) * qc, 8);
+      store<f32>(pa, load<f32>(pa, 12) + one(r3, c, half) * qc, 12);
+    }
+  }
+  for (; t < n; t++) {
+    const r0 = keys + <usize>t * rowB;
+    let a0 = f32x4.splat(0);
+    let c = 0;
+    for (; c < hs8; c += 8) {
+      const qp = ql + (<usize>c << 2);
+      a0 = f32x4.add(a0, f32x4.add(f32x4.mul(four(r0, c, half, false), v128.load(qp)), f32x4.mul(four(r0, c, half, true), v128.load(qp, 16))));
+    }
+    let sc = hsum(a0);
+    for (; c < hs; c++) sc += one(r0, c, half) * load<f32>(ql + (<usize>c << 2));
+    store<f32>(att + (<usize>t << 2), sc * scale);
+  }
 }
 
 // A softmax weight as the value sums take it: f16 values are lifted, so times 2^112, and weights
@@ -289,12 +340,18 @@ function toInt16(dst: usize, w: usize, n: i32): f32 {
   return step;
 }
 
-// The four lane sums of a, b, c, d as one vector.
+// The four lane sums of a, b, c, d as one vector (f32 lanes, or i32 when not float).
 // @ts-ignore: decorator
-@inline function sums4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = i32x4.add(v128.shuffle<i32>(a, b, 0, 1, 4, 5), v128.shuffle<i32>(a, b, 2, 3, 6, 7));
-  const cd = i32x4.add(v128.shuffle<i32>(c, d, 0, 1, 4, 5), v128.shuffle<i32>(c, d, 2, 3, 6, 7));
-  return i32x4.add(v128.shuffle<i32>(ab, cd, 0, 2, 4, 6), v128.shuffle<i32>(ab, cd, 1, 3, 5, 7));
+@inline function sums4(a: v128, b: v128, c: v128, d: v128, float: bool): v128 {
+  const x = v128.shuffle<i32>(a, b, 0, 1, 4, 5);
+  const y = v128.shuffle<i32>(a, b, 2, 3, 6, 7);
+  const z = v128.shuffle<i32>(c, d, 0, 1, 4, 5);
+  const w = v128.shuffle<i32>(c, d, 2, 3, 6, 7);
+  const ab = float ? f32x4.add(x, y) : i32x4.add(x, y);
+  const cd = float ? f32x4.add(z, w) : i32x4.add(z, w);
+  const e = v128.shuffle<i32>(ab, cd, 0, 2, 4, 6);
+  const f = v128.shuffle<i32>(ab, cd, 1, 3, 5, 7);
+  return float ? f32x4.add(e, f) : i32x4.add(e, f);
 }
 
 // att[t] = (q . k_t) * scale for the quantized positions 0 <= t < nq (a multiple of KV_GROUP): per
@@ -357,7 +414,7 @@ function toInt16(dst: usize, w: usize, n: i32): f32 {
           a3 = i32x4.add(a3, i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(u3), wl), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(u3), wh)));
         }
       }
-      const sc = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(sums4(a0, a1, a2, a3)), step), vbias);
+      const sc = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(sums4(a0, a1, a2, a3, false)), step), vbias);
       v128.store(att + (<usize>t << 2), f32x4.mul(sc, vscale));
     }
   }
@@ -538,7 +595,7 @@ function attendHead(out: usize, q: usize, region: usize, nPos: i32, hs: i32, ctx
   const scale = <f32>(1.0 / Math.sqrt(<f64>hs));
   const hsB = <usize>hs << 2;
   if (mode == KV_F32) {
-    for (let t = 0; t < nPos; t++) store<f32>(att + (<usize>t << 2), dot(q, region + <usize>t * hsB, hs) * scale);
+    scoresPlain(att, q, region, nPos, hs, scale, false);
     softmaxInPlace(att, nPos);
     memory.fill(out, 0, hsB);
     valuesPlain(out, att, region + align16(<usize>ctx * hsB), nPos, hs, false);
@@ -554,8 +611,11 @@ function attendHead(out: usize, q: usize, region: usize, nPos: i32, hs: i32, ctx
     else if (mode == 4) scoresQuant(att, q, ql, qi, region, nq, hs, ctx, 4, scale);
     else scoresQuant(att, q, ql, qi, region, nq, hs, ctx, 2, scale);
   }
-  for (let c = 0; c < hs; c++) store<f32>(ql + (<usize>c << 2), load<f32>(q + (<usize>c << 2)) * Q_LIFT);
-  scoresHalf(att + (<usize>nq << 2), ql, keys, nPos - nq, hs, scale * SCORE_LIFT);
+  const lift = f32x4.splat(Q_LIFT);
+  let c = 0;
+  for (; c < (hs & ~3); c += 4) v128.store(ql + (<usize>c << 2), f32x4.mul(v128.load(q + (<usize>c << 2)), lift));
+  for (; c < hs; c++) store<f32>(ql + (<usize>c << 2), load<f32>(q + (<usize>c << 2)) * Q_LIFT);
+  scoresPlain(att + (<usize>nq << 2), ql, keys, nPos - nq, hs, scale * SCORE_LIFT, true);
   softmaxInPlace(att, nPos);
   let bias: f32 = 0;
   if (nq > 0) {

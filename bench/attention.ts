@@ -1,13 +1,15 @@
 // The attention of one decode step (every layer's attendBlock for one token at a given position) for
 // each KV cache kind, on the 134M benchmark model's shape unless told otherwise, in interleaved
-// rounds (bench/_timing.ts). docs/KVCACHE.md quotes it.
+// rounds (bench/_timing.ts), timed in this process's CPU time (--wall: wall time). docs/KVCACHE.md
+// quotes it.
 //
-//   node --import tsx bench/attention.ts [--positions 64,512,2048] [--layers 12 --heads 12 --kv-heads 12 --head-size 64] [--budget-ms 4000]
+//   node --no-liftoff --import tsx bench/attention.ts [--positions 64,512,2048] [--layers 12 --heads 12 --kv-heads 12 --head-size 64] [--budget-ms 4000] [--wall]
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createKernelInstance } from '../src/backend/wasm/instance.ts';
 import { KV_KINDS, KV_MODE, KV_RESIDUAL, type KvKind } from '../src/kernels/attention.ts';
 import { Rng } from '../src/util/random.ts';
-import { fmtMs, interleavedRounds, median, medianRatio } from './_timing.ts';
+import { cpuClock, fmtMs, interleavedRounds, median, medianRatio } from './_timing.ts';
 
 const { values } = parseArgs({
   options: {
@@ -17,6 +19,7 @@ const { values } = parseArgs({
     'kv-heads': { type: 'string' },
     'head-size': { type: 'string', default: '64' },
     kinds: { type: 'string', default: KV_KINDS.join(',') },
+    wall: { type: 'boolean' },
     'budget-ms': { type: 'string', default: '4000' },
   },
 });
@@ -49,7 +52,7 @@ const vv = heap.place(rng.normals(kvDim));
 const out = heap.alloc(qDim * 4);
 const scratch = heap.alloc(k.attendScratchBytes(hs, ctx));
 
-console.log(`attention of one token, ${layers} layers x ${nHeads} heads (${nKvHeads} KV heads) x ${hs}, per position: time of the step / (position + 1)`);
+console.log(`attention of one token, ${layers} layers x ${nHeads} heads (${nKvHeads} KV heads) x ${hs}, per position: time of the step / (position + 1); ${values.wall ? 'wall' : 'CPU'} time, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 console.log(`| position | ${kinds.join(' | ')} | ${kinds.filter((x) => x !== 'f32').map((x) => `${x} vs f32`).join(' | ')} |`);
 console.log(`| --- |${kinds.map(() => ' --- |').join('')}${kinds.filter((x) => x !== 'f32').map(() => ' --- |').join('')}`);
 for (const pos of positions) {
@@ -59,7 +62,7 @@ for (const pos of positions) {
   };
   // V8 compiles a WASM function with its baseline compiler first and optimizes it once it runs hot: warm up
   for (const kind of kinds) for (const t0 = performance.now(); performance.now() - t0 < 300; ) step(kind)();
-  const samples = interleavedRounds(kinds.map(step), Number(values['budget-ms']));
+  const samples = interleavedRounds(kinds.map(step), Number(values['budget-ms']), values.wall ? undefined : cpuClock);
   const cells = samples.map((s) => `${fmtMs(median(s))} (${((median(s) * 1e6) / (pos + 1)).toFixed(0)} ns)`);
   const base = kinds.indexOf('f32');
   const ratios = base < 0 ? [] : kinds.map((x, i) => (x === 'f32' ? '' : `×${medianRatio(samples[base], samples[i]).toFixed(2)}`)).filter((x) => x);

@@ -1,7 +1,7 @@
 // What the forward pass asks of a backend. A backend owns one f32 memory; a Vec is a slice of it
-// (offset and length in f32 elements), so the forward pass can cut views (a KV-cache row, one
-// position of a batch) with plain arithmetic whatever the backend. Weights are uploaded once and
-// then referred to by handle.
+// (offset and length in f32 elements), so the forward pass can cut views (one position of a batch)
+// with plain arithmetic whatever the backend. Weights are uploaded once and then referred to by
+// handle; the KV cache is placed by the backend in its own layout and only its attend() reads it.
 import type { RopeStyle } from '../kernels/reference.ts';
 import type { KvKind, KvShape } from '../kernels/attention.ts';
 import type { TensorRecord } from '../format/kinds.ts';

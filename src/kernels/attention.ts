@@ -69,6 +69,28 @@ export function quantizeAsym(values: Float32Array, at: (i: number) => number, n:
   return { scale, zero: mn };
 }
 
+const align16 = (n: number) => Math.ceil(n / 16) * 16;
+
+/**
+ * Bytes the WASM backend's cache of this shape takes (assembly/attention.ts's layout, which its
+ * kvCacheBytes export computes; test/model/kv.test.ts holds the two equal): for planning memory
+ * before anything is placed.
+ */
+export function kvCacheBytes(shape: KvShape): number {
+  const { kind, layers, ctx, nKvHeads, headSize: hs } = shape;
+  const residual = shape.residual ?? KV_RESIDUAL;
+  const bits = kvBits(kind);
+  let region: number;
+  if (!bits) region = 2 * align16(ctx * hs * (kind === 'f32' ? 4 : 2));
+  else {
+    const chunks = Math.ceil(hs / (128 / bits));
+    const codes = align16(ctx * chunks * 16);
+    const keyParams = Math.ceil(ctx / KV_GROUP) * chunks * (128 / bits) * 8;
+    region = 2 * codes + keyParams + 2 * align16(ctx * 4) + 2 * align16(residual * hs * 2);
+  }
+  return layers * nKvHeads * region;
+}
+
 export interface KvShape {
   kind: KvKind;
   layers: number;

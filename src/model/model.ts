@@ -22,7 +22,7 @@ import { nextTick } from '../util/tick.ts';
 import { StopMatcher } from '../generate/stop.ts';
 import { type BudgetBackend, checkMemory, contextLength, denseListing, type IndexedTensor, memoryLimit, planMemory, WASM_LIMIT } from './budget.ts';
 import { checkTensorSet, type ModelConfig, tensorShapes, validateConfig } from './config.ts';
-import { KV_KINDS, type KvKind } from '../kernels/attention.ts';
+import { KV_GROUP, KV_KINDS, type KvKind } from '../kernels/attention.ts';
 import { assembleWeights, forward, RunState, type ModelWeights } from './forward.ts';
 
 export interface ModelOptions {
@@ -36,6 +36,8 @@ export interface ModelOptions {
    * recent positions.
    */
   kv?: KvKind;
+  /** The quantized kinds' f16 window of recent positions, a multiple of 32 (default 64). */
+  kvWindow?: number;
   /**
    * Most bytes the load may place (weights, KV cache, activations), checked from the header before
    * anything is allocated (MemoryLimitError). The WASM backend is held to wasm32's 4 GiB anyway.
@@ -133,9 +135,10 @@ export class Model {
     ctx: number,
     batch: number,
     kv: KvKind,
+    kvWindow: number | undefined,
   ) {
     this.tokenizer = tokenizer;
-    this.state = new RunState(backend, config, ctx, batch, kv);
+    this.state = new RunState(backend, config, ctx, batch, kv, kvWindow);
     const template = tokenizerSpec.kind === 'hf' ? tokenizerSpec.chatTemplate : undefined;
     this.chatTemplate = typeof template === 'string' ? template : undefined;
   }
@@ -160,6 +163,8 @@ export class Model {
     const ctx = contextLength(config, opts.ctx);
     const batch = Math.min(opts.batch ?? 64, ctx);
     const kv = kvKindFor(backend, opts.kv);
+    const w = opts.kvWindow;
+    if (w !== undefined && !(Number.isInteger(w) && w >= KV_GROUP && w % KV_GROUP === 0)) throw new UsageError(`kvWindow must be a positive multiple of ${KV_GROUP}, got ${w}`);
     const tensors = from.tensors ?? denseListing(config);
     if (from.tensors) checkTensorSet(config, from.tensors, source);
     const b = backend as Backend & BudgetBackend;
@@ -180,7 +185,7 @@ export class Model {
       return w;
     };
     const weights = assembleWeights(config, get);
-    return placing(source, `the KV cache and activations for a context of ${ctx}`, () => new Model(config, tokenizer, tok, backend, weights, ctx, batch, kv));
+    return placing(source, `the KV cache and activations for a context of ${ctx}`, () => new Model(config, tokenizer, tok, backend, weights, ctx, batch, kv, w));
   }
 
   /** Releases the backend's resources (the WASM backend's worker threads); the model cannot run afterwards. */

@@ -22,6 +22,8 @@ interface Case {
   style: 'interleaved' | 'half';
   /** Multiplies q (peaked softmax when large). */
   qScale?: number;
+  /** Maps the random normal k and v entries (default: as they are). */
+  kv?: (x: number, rng: Rng) => number;
 }
 
 /** Runs a case through the kernel and the reference side by side; returns the number of outputs compared. */
@@ -46,8 +48,9 @@ function runCase(inst: KernelInstance, rng: Rng, c: Case): number {
   let compared = 0;
   for (const n of c.batches) {
     const q = rng.normals(n * qDim).map((x) => x * (c.qScale ?? 1));
-    const kk = rng.normals(n * kvDim);
-    const vv = rng.normals(n * kvDim);
+    const map = c.kv ?? ((x: number) => x);
+    const kk = rng.normals(n * kvDim).map((x) => map(x, rng));
+    const vv = rng.normals(n * kvDim).map((x) => map(x, rng));
     heap.f32(pq, n * qDim).set(q);
     heap.f32(pk, n * kvDim).set(kk);
     heap.f32(pv, n * kvDim).set(vv);
@@ -170,6 +173,16 @@ test('attendBlock with peaked scores (large q) and a long cache', async () => {
   const rng = new Rng(83);
   for (const kind of ['f32', 'f16', 'q8', 'q4', 'q2'] as KvKind[]) {
     runCase(inst, rng, { kind, nHeads: 8, nKvHeads: 2, headSize: 64, ctx: 300, residual: 64, batches: [64, 64, 64, 64, 33, 1], style: 'interleaved', qScale: 6 });
+  }
+});
+
+test('attendBlock f16: values below 2^-14 flush to zero, beyond 65504 saturate, as the reference', async () => {
+  const inst = await createKernelInstance();
+  const rng = new Rng(85);
+  // magnitudes from 1e-9 to 1e6, and exact zeros
+  const kv = (x: number, r: Rng) => (r.next() < 0.05 ? 0 : x * 10 ** (r.next() * 15 - 9));
+  for (const kind of ['f16', 'q8'] as KvKind[]) {
+    runCase(inst, rng, { kind, nHeads: 4, nKvHeads: 2, headSize: 24, ctx: 80, residual: 32, batches: [9, 31, 1, 30], style: 'half', qScale: 1e-5, kv });
   }
 });
 

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { JsBackend } from '../../src/backend/js/index.ts';
 import { WasmBackend } from '../../src/backend/wasm/index.ts';
-import { KV_RESIDUAL, type KvKind } from '../../src/kernels/attention.ts';
+import { KV_RESIDUAL, type KvKind, kvCacheBytes } from '../../src/kernels/attention.ts';
 import { Model } from '../../src/model/model.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { syntheticModel } from '../../tools/synthetic.ts';
@@ -28,7 +28,7 @@ for (const kind of ['f32', 'f16', 'q8', 'q4', 'q2'] as KvKind[]) {
   });
 }
 
-test('the cache is f16 unless asked, f32 where a backend keeps only f32, and kinds are checked', async () => {
+test('the cache is f16 unless asked, f32 where a backend keeps only f32; kinds and windows are checked', async () => {
   const m = synth();
   const model = await Model.fromRecords(m.config, m.tokenizer, m.records, new JsBackend());
   assert.is(model.state.kv.shape.kind, 'f16');
@@ -37,17 +37,30 @@ test('the cache is f16 unless asked, f32 where a backend keeps only f32, and kin
   }
   const only = await Model.fromRecords(m.config, m.tokenizer, m.records, new F32Only());
   assert.is(only.state.kv.shape.kind, 'f32');
-  for (const [backend, kv, message] of [
+  const windowed = await Model.fromRecords(m.config, m.tokenizer, m.records, new JsBackend(), { kv: 'q2', kvWindow: 128 });
+  assert.is(windowed.state.kv.shape.residual, 128);
+  for (const [backend, kv, message, window] of [
     [new F32Only(), 'q4', /keeps a KV cache of f32, not q4/],
     [new JsBackend(), 'q3', /kv must be f32, f16, q8, q4, q2, got 'q3'/],
+    [new JsBackend(), 'q4', /kvWindow must be a positive multiple of 32, got 48/, 48],
   ] as const) {
     let err: unknown;
     try {
-      await Model.fromRecords(m.config, m.tokenizer, m.records, backend, { kv: kv as KvKind });
+      await Model.fromRecords(m.config, m.tokenizer, m.records, backend, { kv: kv as KvKind, kvWindow: window });
     } catch (e) {
       err = e;
     }
     assert.ok(err instanceof UsageError && message.test(err.message), String(err));
+  }
+});
+
+test('kvCacheBytes (TypeScript, for planning) equals the kernel layout on ragged shapes', async () => {
+  const backend = await WasmBackend.create();
+  for (const kind of ['f32', 'f16', 'q8', 'q4', 'q2'] as KvKind[]) {
+    for (const [layers, nKvHeads, headSize, ctx, residual] of [[1, 1, 2, 1, 32], [2, 3, 18, 77, 64], [5, 4, 8, 512, 64], [12, 12, 64, 301, 128], [3, 2, 66, 100, 32]]) {
+      const shape = { kind, layers, ctx, nKvHeads, headSize, residual };
+      assert.is(kvCacheBytes(shape), backend.kvCache(shape).bytes, `${kind} ${layers}x${nKvHeads}x${headSize} ctx ${ctx}`);
+    }
   }
 });
 

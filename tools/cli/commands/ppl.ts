@@ -19,6 +19,7 @@ export const ppl: Command = {
       --fast, --exact    LUT products on the int8 fast path (default on the wasm backend, 3 and 4 bits:
                          perplexity within 0.36% (4-bit) / 0.86% (3-bit) of exact on stories3M and tinystories-656k) or exact
       --kv KIND          KV cache: f16 (default), f32, or KIVI-quantized q8, q4, q2 (docs/KVCACHE.md)
+      --kv-window N      f16 window of recent positions of q8/q4/q2, a multiple of 32 (default 64)
       --json             print one JSON object (perplexity, nll, tokens, seconds, tokens/s) instead of the line`,
   options: {
     text: { type: 'string' },

@@ -30,6 +30,7 @@ export const run: Command = {
       --fast, --exact        LUT products on the int8 fast path (default on the wasm backend, 3 and 4 bits:
                              perplexity within 0.36% (4-bit) / 0.86% (3-bit) of exact on stories3M and tinystories-656k) or exact
       --kv KIND              KV cache: f16 (default), f32, or KIVI-quantized q8, q4, q2 (docs/KVCACHE.md)
+      --kv-window N          f16 window of recent positions of q8/q4/q2, a multiple of 32 (default 64)
 Streams the prompt and the text to stdout and prints tokens per second (prompt and generation
 separately) to stderr. Every option is checked before anything is printed; Ctrl-C stops the
 generation, still prints the figures, and exits with status 130 (as a shell reports SIGINT).`,

@@ -19,6 +19,7 @@ export const serve: Command = {
       --fast, --exact   LUT products on the int8 fast path (default on the wasm backend, 3 and 4 bits:
                         perplexity within 0.36% (4-bit) / 0.86% (3-bit) of exact on stories3M and tinystories-656k) or exact
       --kv KIND         KV cache: f16 (default), f32, or KIVI-quantized q8, q4, q2 (docs/KVCACHE.md)
+      --kv-window N     f16 window of recent positions of q8/q4/q2, a multiple of 32 (default 64)
 Routes: GET /v1/models, POST /v1/completions, POST /v1/chat/completions (stream: true for
 server-sent events). Requests take turns on the model; each answer equals the request run alone.
 Chat uses the model's chat template when its tokenizer came with one, else a plain

@@ -17,6 +17,7 @@ export const modelOptions: Options = {
   threads: { type: 'string' },
   'max-memory': { type: 'string' },
   kv: { type: 'string' },
+  'kv-window': { type: 'string' },
 };
 
 const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 };
@@ -69,9 +70,18 @@ export function fastOption(p: Parsed): boolean {
   return b === 'wasm' || (b === 'auto' && (threadsOption(p) > 1 || !cudaStatus().ok));
 }
 
-/** The model a run-time command names, opened with its --tokenizer/--backend/--threads/--fast/--kv/--max-memory and the context (default --ctx). */
+/** The model a run-time command names, opened with its --tokenizer/--backend/--threads/--fast/--kv/--kv-window/--max-memory and the context (default --ctx). */
 export function openModelOption(p: Parsed, source: string, ctx = num(p, 'ctx', { int: true, min: 2 })): Promise<Model> {
-  return openModel(source, { tokenizer: str(p, 'tokenizer'), backend: backendOption(p), threads: threadsOption(p), fast: fastOption(p), kv: kvOption(p), ctx, maxMemory: maxMemoryOption(p) });
+  return openModel(source, {
+    tokenizer: str(p, 'tokenizer'),
+    backend: backendOption(p),
+    threads: threadsOption(p),
+    fast: fastOption(p),
+    kv: kvOption(p),
+    kvWindow: num(p, 'kv-window', { int: true, min: 32 }),
+    ctx,
+    maxMemory: maxMemoryOption(p),
+  });
 }
 
 /** Options every toolchain step takes. */
