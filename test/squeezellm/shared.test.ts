@@ -225,4 +225,18 @@ test('quantizeMatrix with shared tables keeps the dense-and-sparse contract: den
   encodeSqz(meta, [rec]);
 });
 
+test('a group too large for the exact DP is clustered over a histogram: within 1% of the exact fit', async () => {
+  const rng = new Rng(9);
+  const rows = 40, cols = 300;
+  const w = rng.normals(rows * cols);
+  for (let i = 0; i < w.length; i += 37) w[i] *= 6; // heavy tail
+  const f = Float32Array.from({ length: rows * cols }, () => rng.next());
+  const err = (fit: Awaited<ReturnType<typeof fitSharedTables>>) => weightedError(w, f, Float32Array.from(fit.indices, (j, i) => fit.perRow[Math.floor(i / cols) * 16 + j]));
+  const o = { bits: 4 as const, tableRows: rows, rowScale: true, lutType: 'f32' as const };
+  const exact = await fitSharedTables(w, f, rows, cols, o);
+  const binned = await fitSharedTables(w, f, rows, cols, { ...o, maxPoints: 1000 });
+  assert.not.equal(Array.from(binned.lut), Array.from(exact.lut), 'the histogram path ran');
+  assert.ok(err(binned) < err(exact) * 1.01, `binned ${err(binned)} vs exact ${err(exact)}`);
+});
+
 test.run();

@@ -24,6 +24,8 @@ export interface SharedTableOptions {
   lutType: 'f16' | 'f32';
   /** Refinement rounds after the clustering (default 2). */
   rounds?: number;
+  /** Values of a group clustered exactly as they are; above it, over a histogram of this many bins (default MAX_JOINT_POINTS). */
+  maxPoints?: number;
   threads?: number;
   seed?: number;
 }
@@ -40,6 +42,43 @@ export interface SharedTables {
 }
 
 const toHalf = (v: number): number => halfToFloat(floatToHalf(v));
+
+/**
+ * Groups of more values than this (a whole 4096 x 4096 matrix has 16.7M) are clustered over a
+ * histogram of this many equal-width bins: the exact DP's time and memory grow with the values
+ * (about 130 bytes each), the histogram's error is a bin width, far below a table's spacing.
+ */
+export const MAX_JOINT_POINTS = 1 << 16;
+
+/** Equal-width bins over [min, max] of v: each non-empty bin as one point at its weighted mean, weighing the sum of its weights. */
+export function histogramPoints(v: Float32Array, f: Float32Array, bins: number): { w: Float32Array; f: Float32Array } {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < v.length; i++) {
+    if (!(f[i] > 0)) continue;
+    if (v[i] < lo) lo = v[i];
+    if (v[i] > hi) hi = v[i];
+  }
+  if (!(hi >= lo)) return { w: new Float32Array(0), f: new Float32Array(0) };
+  const sw = new Float64Array(bins);
+  const sf = new Float64Array(bins);
+  const scale = hi > lo ? (bins - 1) / (hi - lo) : 0;
+  for (let i = 0; i < v.length; i++) {
+    if (!(f[i] > 0)) continue;
+    const j = Math.round((v[i] - lo) * scale);
+    sw[j] += f[i] * v[i];
+    sf[j] += f[i];
+  }
+  const w: number[] = [];
+  const ff: number[] = [];
+  for (let j = 0; j < bins; j++) {
+    if (sf[j] > 0) {
+      w.push(sw[j] / sf[j]);
+      ff.push(sf[j]);
+    }
+  }
+  return { w: Float32Array.from(w), f: Float32Array.from(ff) };
+}
 
 /** The entry of table[base .. base + k) nearest v (ties: the lower index). */
 export function nearestEntry(table: Float32Array, base: number, k: number, v: number): number {
@@ -97,8 +136,21 @@ export async function fitSharedTables(w: Float32Array, f: Float32Array, rows: nu
   const lut = new Float32Array(nT * k);
   const full = Math.floor(rows / G);
   const kmOpts = { threads: opts.threads, seed: opts.seed };
-  if (full > 0) lut.set((await clusterRows(wn.subarray(0, full * G * cols), fn.subarray(0, full * G * cols), full, G * cols, bits, kmOpts)).centroids);
-  if (full < nT) lut.set((await clusterRows(wn.subarray(full * G * cols), fn.subarray(full * G * cols), 1, (rows - full * G) * cols, bits, kmOpts)).centroids, full * k);
+  const span = G * cols;
+  const maxPoints = opts.maxPoints ?? MAX_JOINT_POINTS;
+  if (span <= maxPoints) {
+    if (full > 0) lut.set((await clusterRows(wn.subarray(0, full * span), fn.subarray(0, full * span), full, span, bits, kmOpts)).centroids);
+    if (full < nT) lut.set((await clusterRows(wn.subarray(full * span), fn.subarray(full * span), 1, (rows - full * G) * cols, bits, kmOpts)).centroids, full * k);
+  } else {
+    // a group too large for the exact DP over its values: clustered exactly over a histogram of
+    // them (the refinement rounds below then run on every value)
+    for (let t = 0; t < nT; t++) {
+      const a = t * span;
+      const b = Math.min(rows * cols, a + span);
+      const h = histogramPoints(wn.subarray(a, b), fn.subarray(a, b), maxPoints);
+      lut.set((await clusterRows(h.w, h.f, 1, h.w.length, bits, kmOpts)).centroids, t * k);
+    }
+  }
   for (let i = 0; i < lut.length; i++) lut[i] = round(lut[i]);
 
   const scales = opts.rowScale ? s : undefined;
