@@ -6,8 +6,9 @@
 // forward.ts): an upper bound, so a model that fits is never refused, and a close one (within
 // 0.5 MiB of the WASM heap after a run on the models measured, test/model/budget.test.ts).
 import { numel } from '../format/kinds.ts';
+import { kvCacheBytes, type KvKind } from '../kernels/attention.ts';
 import { MemoryLimitError, UsageError } from '../util/errors.ts';
-import { type ModelConfig, kvDim, tensorShapes } from './config.ts';
+import { headSize, type ModelConfig, tensorShapes } from './config.ts';
 
 /** Context a load allocates its KV cache for when the caller names none: the model's own, up to this. */
 export const DEFAULT_CONTEXT = 4096;
@@ -41,7 +42,7 @@ export interface BudgetBackend {
 export interface MemoryPlan {
   /** Weights as the backend places them. */
   weights: number;
-  /** Keys and values for `ctx` positions of every layer. */
+  /** Keys and values for `ctx` positions of every layer, as the cache kind holds them (kvCacheBytes). */
   kvCache: number;
   /** Activations for a batch, logits and the kernels' scratch. */
   activations: number;
@@ -89,11 +90,14 @@ export function denseListing(c: ModelConfig): IndexedTensor[] {
   return [...tensorShapes(c)].map(([name, shape]) => ({ name, kind: 'f32', shape, bytes: numel(shape) * F32 }));
 }
 
-/** What loading `tensors` with a KV cache of `ctx` positions and batches of `batch` tokens takes on backend `b`. */
-export function planMemory(c: ModelConfig, tensors: readonly IndexedTensor[], b: BudgetBackend, ctx: number, batch: number): MemoryPlan {
+/**
+ * What loading `tensors` with a KV cache of `ctx` positions (held as `kv`, with `kvWindow` recent
+ * positions in f16 for the quantized kinds) and batches of `batch` tokens takes on backend `b`.
+ */
+export function planMemory(c: ModelConfig, tensors: readonly IndexedTensor[], b: BudgetBackend, ctx: number, batch: number, kv: KvKind = 'f32', kvWindow?: number): MemoryPlan {
   let weights = 0;
   for (const t of tensors) weights += placedBytes(t, b);
-  const kvCache = kvBytes(c, ctx);
+  const kvCache = kvCacheBytes({ kind: kv, layers: c.nLayers, ctx, nKvHeads: c.nKvHeads, headSize: headSize(c), residual: kvWindow });
   const state = batch * (5 * c.dim + 2 * c.hiddenDim + c.vocabSize) * F32 + 2 * c.nLayers * BLOCK;
   // The kernels' named scratch (wasm/index.ts): attention scores, one decoded tile of rows per
   // thread (dense.ts matmulScratchBytes), the fast path's int16 activations, the split matmul's
@@ -110,10 +114,6 @@ export function planMemory(c: ModelConfig, tensors: readonly IndexedTensor[], b:
   return { weights, kvCache, activations, base, total: weights + kvCache + activations + base };
 }
 
-function kvBytes(c: ModelConfig, ctx: number): number {
-  return 2 * c.nLayers * ctx * kvDim(c) * F32;
-}
-
 /** The limit a load on backend `b` runs under: wasm32's 4 GiB on the WASM backend, and `maxMemory` when the caller sets one. */
 export function memoryLimit(b: BudgetBackend, maxMemory: number | undefined): { bytes: number; what: string } | null {
   if (maxMemory !== undefined && !(Number.isFinite(maxMemory) && maxMemory > 0)) throw new UsageError(`maxMemory must be a positive number of bytes, got ${maxMemory}`);
@@ -123,10 +123,10 @@ export function memoryLimit(b: BudgetBackend, maxMemory: number | undefined): { 
 }
 
 /** Throws MemoryLimitError (one line naming `source`, the need, its parts and the limit) when the plan does not fit. */
-export function checkMemory(plan: MemoryPlan, c: ModelConfig, ctx: number, limit: { bytes: number; what: string } | null, source: string): void {
+export function checkMemory(plan: MemoryPlan, ctx: number, limit: { bytes: number; what: string } | null, source: string): void {
   if (!limit || plan.total <= limit.bytes) return;
   // the longest context that would fit, when the cache is what does not
-  const perPosition = kvBytes(c, 1);
+  const perPosition = plan.kvCache / ctx;
   const room = limit.bytes - (plan.total - plan.kvCache);
   const fits = Math.floor(room / perPosition);
   const hint = fits >= 2 ? `; a context of at most ${fits} would fit (ctx option, --ctx)` : '; the weights alone do not fit';

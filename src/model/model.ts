@@ -168,7 +168,7 @@ export class Model {
     const tensors = from.tensors ?? denseListing(config);
     if (from.tensors) checkTensorSet(config, from.tensors, source);
     const b = backend as Backend & BudgetBackend;
-    checkMemory(planMemory(config, tensors, b, ctx, batch), config, ctx, memoryLimit(b, opts.maxMemory), source);
+    checkMemory(planMemory(config, tensors, b, ctx, batch, kv, w), ctx, memoryLimit(b, opts.maxMemory), source);
     const tok = withContext(source, 'header tokenizer', 'the tokenizer', () => createTokenizer(tokenizer));
     assertTokenizerFits(tok.vocabSize, config.vocabSize, source);
     const shapes = tensorShapes(config);

@@ -3,21 +3,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FORMATS } from './mutate.ts';
-import { type CaseResult, formatResult, runFuzz } from './run.ts';
-
-/**
- * Bad cases owned by another part of issue 11 and not fixed on this branch: NaN/Inf weights in a
- * .sqz record (with a valid checksum) reach the logits; the runtime half of point 7 refuses them.
- * `npm run fuzz` still counts them bad. Remove the entry once it lands.
- */
-const OPEN_ELSEWHERE = (b: CaseResult) => (b.format === 'sqz' || b.format === 'sqz-quant') && b.cls === 'nan-logits';
+import { formatResult, runFuzz } from './run.ts';
 
 test('fuzz smoke: 200 cases over the nine seeds, none bad', async () => {
   const cases = 200;
   const r = await runFuzz({ cases, seed: 1, workers: 2 });
   const report = formatResult(r, { cases, seed: 1 });
-  const bad = r.bad.filter((b) => !OPEN_ELSEWHERE(b));
-  assert.is(bad.length, 0, report);
+  assert.is(r.bad.length, 0, report);
   for (const f of FORMATS) {
     const n = Object.values(r.counts[f]).reduce((a, b) => a + (b ?? 0), 0);
     assert.ok(n === Math.floor(cases / FORMATS.length) || n === Math.ceil(cases / FORMATS.length), `${f}: ${report}`);
