@@ -3,7 +3,8 @@
 // consecutive tokens goes through at once (matmul over the batch), so a prompt costs one pass.
 import type { Backend, Vec, Weight } from '../backend/types.ts';
 import { slice } from '../backend/types.ts';
-import { type ModelConfig, headSize, kvDim } from './config.ts';
+import { type ModelConfig, headSize, kvDim, resolveFamily } from './config.ts';
+import { ropeInvFreqs } from '../kernels/family.ts';
 
 export interface LayerWeights {
   attnNorm: Weight;
@@ -15,6 +16,11 @@ export interface LayerWeights {
   gate: Weight;
   up: Weight;
   down: Weight;
+  /** Present when the config has them (qkvBias, oBias). */
+  qBias?: Weight;
+  kBias?: Weight;
+  vBias?: Weight;
+  oBias?: Weight;
 }
 
 export interface ModelWeights {
@@ -39,6 +45,8 @@ export function assembleWeights(c: ModelConfig, get: (name: string) => Weight): 
       gate: get(`layers.${i}.mlp.gate`),
       up: get(`layers.${i}.mlp.up`),
       down: get(`layers.${i}.mlp.down`),
+      ...(c.qkvBias ? { qBias: get(`layers.${i}.attn.q_bias`), kBias: get(`layers.${i}.attn.k_bias`), vBias: get(`layers.${i}.attn.v_bias`) } : {}),
+      ...(c.oBias ? { oBias: get(`layers.${i}.attn.o_bias`) } : {}),
     })),
     norm: get('norm'),
     head: c.tiedEmbeddings ? get('embed') : get('head'),
@@ -84,50 +92,72 @@ export function forward(b: Backend, c: ModelConfig, w: ModelWeights, s: RunState
   const kv = kvDim(c);
   const row = (v: Vec, i: number, width: number) => slice(v, i * width, width);
   const rows = (v: Vec, count: number, width: number) => slice(v, 0, count * width);
+  // the family's choices (config.ts); each `!` op is there, checked at load (family.ts)
+  const f = resolveFamily(c);
+  const norm = (out: Vec, x: Vec, weight: Weight) => (f.normKind === 'layer' ? b.layernorm!(out, x, weight, c.normEps) : b.rmsnorm(out, x, weight, c.normEps));
+  const bias = (v: Vec, weight: Weight | undefined) => weight && b.addBias!(v, weight);
+  const invFreq = f.ropeScaling && ropeInvFreqs(hs, c.ropeTheta, f.ropeScaling);
 
   // token embeddings into the residual stream
   for (let i = 0; i < n; i++) b.embed(row(s.x, i, dim), w.embed, tokens[i]);
+  if (f.embedScale !== 1) b.scale!(rows(s.x, n, dim), f.embedScale);
 
   for (let l = 0; l < c.nLayers; l++) {
     const L = w.layers[l];
     const kCache = s.keyCache[l];
     const vCache = s.valueCache[l];
 
-    // attention rmsnorm
-    for (let i = 0; i < n; i++) b.rmsnorm(row(s.xb, i, dim), row(s.x, i, dim), L.attnNorm, c.normEps);
+    // attention norm
+    for (let i = 0; i < n; i++) norm(row(s.xb, i, dim), row(s.x, i, dim), L.attnNorm);
 
     // q, k, v projections; k and v are written straight into the cache rows of their positions
     b.matmul(rows(s.q, n, dim), L.q, rows(s.xb, n, dim), n);
     b.matmul(slice(kCache, pos * kv, n * kv), L.k, rows(s.xb, n, dim), n);
     b.matmul(slice(vCache, pos * kv, n * kv), L.v, rows(s.xb, n, dim), n);
+    bias(rows(s.q, n, dim), L.qBias);
+    bias(slice(kCache, pos * kv, n * kv), L.kBias);
+    bias(slice(vCache, pos * kv, n * kv), L.vBias);
 
     // RoPE: rotate q and k by their position
     for (let i = 0; i < n; i++) {
+      if (invFreq) {
+        b.ropeWithFreqs!(row(s.q, i, dim), hs, pos + i, invFreq, c.rope);
+        b.ropeWithFreqs!(row(kCache, pos + i, kv), hs, pos + i, invFreq, c.rope);
+        continue;
+      }
       b.rope(row(s.q, i, dim), hs, pos + i, c.ropeTheta, c.rope);
       b.rope(row(kCache, pos + i, kv), hs, pos + i, c.ropeTheta, c.rope);
     }
 
-    // causal multi-head (grouped-query) attention over the cache: position pos+i sees 0..pos+i
-    for (let i = 0; i < n; i++) b.attention(row(s.att, i, dim), row(s.q, i, dim), kCache, vCache, nHeads, nKvHeads, hs, pos + i + 1);
+    // causal multi-head (grouped-query) attention over the cache: position pos+i sees 0..pos+i,
+    // or with a sliding window of W only its last W positions (the cache rows from `first` on)
+    for (let i = 0; i < n; i++) {
+      const first = f.slidingWindow ? Math.max(0, pos + i + 1 - f.slidingWindow) : 0;
+      const seen = pos + i + 1 - first;
+      b.attention(row(s.att, i, dim), row(s.q, i, dim), slice(kCache, first * kv, seen * kv), slice(vCache, first * kv, seen * kv), nHeads, nKvHeads, hs, seen);
+    }
 
     // output projection and residual
     b.matmul(rows(s.xb2, n, dim), L.o, rows(s.att, n, dim), n);
+    bias(rows(s.xb2, n, dim), L.oBias);
     b.add(rows(s.x, n, dim), rows(s.x, n, dim), rows(s.xb2, n, dim));
 
-    // ffn rmsnorm
-    for (let i = 0; i < n; i++) b.rmsnorm(row(s.xb, i, dim), row(s.x, i, dim), L.mlpNorm, c.normEps);
+    // ffn norm
+    for (let i = 0; i < n; i++) norm(row(s.xb, i, dim), row(s.x, i, dim), L.mlpNorm);
 
-    // SwiGLU feed-forward: down(silu(gate x) * up x), and residual
+    // gated feed-forward: down(act(gate x) * up x) (SwiGLU for silu, GeGLU for gelu-tanh), and residual
     b.matmul(rows(s.hb, n, hiddenDim), L.gate, rows(s.xb, n, dim), n);
     b.matmul(rows(s.hb2, n, hiddenDim), L.up, rows(s.xb, n, dim), n);
-    b.swiglu(rows(s.hb, n, hiddenDim), rows(s.hb, n, hiddenDim), rows(s.hb2, n, hiddenDim));
+    if (f.activation === 'silu') b.swiglu(rows(s.hb, n, hiddenDim), rows(s.hb, n, hiddenDim), rows(s.hb2, n, hiddenDim));
+    else b.gatedActivation!(rows(s.hb, n, hiddenDim), rows(s.hb, n, hiddenDim), rows(s.hb2, n, hiddenDim), f.activation);
     b.matmul(rows(s.xb2, n, dim), L.down, rows(s.hb, n, hiddenDim), n);
     b.add(rows(s.x, n, dim), rows(s.x, n, dim), rows(s.xb2, n, dim));
   }
 
-  // final rmsnorm and the classifier, for the positions whose logits are wanted
+  // final norm and the classifier, for the positions whose logits are wanted
   const m = n - logitsFrom;
-  for (let i = 0; i < m; i++) b.rmsnorm(row(s.xb, i, dim), row(s.x, logitsFrom + i, dim), w.norm, c.normEps);
+  for (let i = 0; i < m; i++) norm(row(s.xb, i, dim), row(s.x, logitsFrom + i, dim), w.norm);
   b.matmul(rows(s.logits, m, vocabSize), w.head, rows(s.xb, m, dim), m);
+  if (f.logitSoftcap) b.softcap!(rows(s.logits, m, vocabSize), f.logitSoftcap);
   return b.read(rows(s.logits, m, vocabSize));
 }

@@ -23,6 +23,7 @@ import { StopMatcher } from '../generate/stop.ts';
 import { type BudgetBackend, checkMemory, contextLength, denseListing, type IndexedTensor, memoryLimit, planMemory, WASM_LIMIT } from './budget.ts';
 import { checkTensorSet, type ModelConfig, tensorShapes, validateConfig } from './config.ts';
 import { assembleWeights, forward, RunState, type ModelWeights } from './forward.ts';
+import { checkBackendOps, withNormOffset } from './family.ts';
 
 export interface ModelOptions {
   /** Context length to allocate the KV cache for (default: the model's maximum, up to 4096). */
@@ -140,6 +141,7 @@ export class Model {
   ): Promise<Model> {
     const source = from.source ?? 'model';
     validateConfig(config, source);
+    checkBackendOps(config, backend, source);
     if (!tokenizer) throw new FormatError(`${source}: the model has no tokenizer (a llama2.c checkpoint needs --tokenizer tokenizer.bin)`);
     const ctx = contextLength(config, opts.ctx);
     const batch = Math.min(opts.batch ?? 64, ctx);
@@ -154,7 +156,7 @@ export class Model {
       const want = shapes.get(rec.name);
       if (!want) throw new FormatError(`${source}: tensor '${rec.name}' is not one the config (${config.nLayers} layers) uses`);
       if (want.join('x') !== rec.shape.join('x')) throw new FormatError(`${source}: tensor '${rec.name}' has shape [${rec.shape}] but the config implies [${want}]`);
-      byName.set(rec.name, placing(source, `tensor '${rec.name}'`, () => backend.upload(rec)));
+      byName.set(rec.name, placing(source, `tensor '${rec.name}'`, () => backend.upload(withNormOffset(rec, config))));
     }
     const get = (name: string): Weight => {
       const w = byName.get(name);
