@@ -60,7 +60,15 @@ export function syntheticConfig(opts: SyntheticOptions = {}): ModelConfig {
     normEps: opts.normEps ?? 1e-5,
     tiedEmbeddings: opts.tiedEmbeddings ?? true,
     rope: opts.rope ?? 'interleaved',
+    ...familyFields(opts),
   };
+}
+
+const FAMILY_KEYS = ['qkvBias', 'oBias', 'normKind', 'normOffset', 'activation', 'gated', 'ropeScaling', 'embedScale', 'logitSoftcap', 'slidingWindow'] as const;
+
+/** The family fields (config.ts) the options set; absent ones stay absent (Llama 2's defaults). */
+function familyFields(opts: SyntheticOptions): Partial<ModelConfig> {
+  return Object.fromEntries(FAMILY_KEYS.filter((k) => opts[k] !== undefined).map((k) => [k, opts[k]]));
 }
 
 /**
@@ -72,8 +80,11 @@ export function* syntheticRecords(config: ModelConfig, opts: SyntheticOptions = 
   const outlierShare = opts.outlierChannels ?? 0.01;
   for (const [name, shape] of tensorShapes(config)) {
     if (shape.length === 1) {
+      // norm weights near 1 (near 0 where the config adds 1 to them), biases spread around 0
+      const centre = name.endsWith('_bias') ? 0 : 1 - (config.normOffset ?? 0);
+      const spread = name.endsWith('_bias') ? 0.5 : 0.1;
       const data = new Float32Array(shape[0]);
-      for (let i = 0; i < data.length; i++) data[i] = 1 + 0.1 * rng.normal();
+      for (let i = 0; i < data.length; i++) data[i] = centre + spread * rng.normal();
       yield { name, kind: 'f32', shape, data };
       continue;
     }

@@ -62,6 +62,20 @@ export interface Backend {
   attend(out: Vec, q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, n: number, a: AttentionShape): void;
   swiglu(out: Vec, gate: Vec, up: Vec): void;
   add(out: Vec, a: Vec, b: Vec): void;
+
+  // The ops of the families beyond Llama 2 (src/kernels/family.ts). A backend that runs only the
+  // Llama 2 block leaves them out, and loading a model that needs one fails, naming it
+  // (src/model/family.ts).
+  /** Adds the vector `bias` to each of the rows of v (v.len a multiple of its length). */
+  addBias?(v: Vec, bias: Weight): void;
+  /** v *= s. */
+  scale?(v: Vec, s: number): void;
+  /** v = cap * tanh(v / cap). */
+  softcap?(v: Vec, cap: number): void;
+  /** out = act(gate) * up (silu goes through swiglu). */
+  gatedActivation?(out: Vec, gate: Vec, up: Vec, act: 'gelu-tanh' | 'relu'): void;
+  /** LayerNorm without bias. */
+  layernorm?(out: Vec, x: Vec, w: Weight, eps: number): void;
 }
 
 /** The sub-slice [start, start + len) of v. */

@@ -17,6 +17,84 @@ export interface ModelConfig {
   tiedEmbeddings: boolean;
   /** RoPE pairing of the source checkpoint: llama2.c and GGUF pair (2i, 2i+1), Hugging Face pairs (i, i + headSize/2). */
   rope: RopeStyle;
+  // What sets the families apart, as data (issue 17). Every field is optional and its default is
+  // Llama 2's, so headers written before these fields existed load unchanged (resolveFamily).
+  /** Biases on the q, k and v projections (Qwen2): tensors layers.{i}.attn.{q,k,v}_bias. Default false. */
+  qkvBias?: boolean;
+  /** A bias on the attention output projection: layers.{i}.attn.o_bias. Default false. */
+  oBias?: boolean;
+  /** 'rms' (RMSNorm, default) or 'layer' (LayerNorm without bias: the mean is taken out first). */
+  normKind?: NormKind;
+  /** Added to every norm weight before it scales (Gemma's Hugging Face weights are stored as w - 1: offset 1). Default 0. */
+  normOffset?: number;
+  /** The feed-forward's activation: 'silu' (default), 'gelu-tanh' (Gemma's GeGLU) or 'relu'. */
+  activation?: Activation;
+  /** act(gate x) * (up x), the only form the forward pass runs so far. Default true. */
+  gated?: boolean;
+  /** RoPE frequency scaling (Llama 3.1/3.2's 'llama3'); absent: none. */
+  ropeScaling?: RopeScaling;
+  /** The token embedding is multiplied by this before the first block (Gemma: sqrt(dim)). Default 1. */
+  embedScale?: number;
+  /** Final logits become cap * tanh(logits / cap) (Gemma 2: 30). Default 0: none. */
+  logitSoftcap?: number;
+  /** Each position attends to at most this many positions, itself included (Mistral: 4096). Default 0: all. */
+  slidingWindow?: number;
+}
+
+export type NormKind = 'rms' | 'layer';
+export type Activation = 'silu' | 'gelu-tanh' | 'relu';
+/** Llama 3's RoPE scaling: wavelengths longer than originalMaxSeqLen / lowFreqFactor are divided by factor, shorter than originalMaxSeqLen / highFreqFactor kept, those between blended. */
+export interface RopeScaling {
+  kind: 'llama3';
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalMaxSeqLen: number;
+}
+
+/** A config's family fields with the Llama 2 defaults filled in: what the forward pass reads. */
+export interface Family {
+  qkvBias: boolean;
+  oBias: boolean;
+  normKind: NormKind;
+  normOffset: number;
+  activation: Activation;
+  gated: boolean;
+  ropeScaling: RopeScaling | undefined;
+  embedScale: number;
+  logitSoftcap: number;
+  slidingWindow: number;
+}
+
+export function resolveFamily(c: ModelConfig): Family {
+  return {
+    qkvBias: c.qkvBias ?? false,
+    oBias: c.oBias ?? false,
+    normKind: c.normKind ?? 'rms',
+    normOffset: c.normOffset ?? 0,
+    activation: c.activation ?? 'silu',
+    gated: c.gated ?? true,
+    ropeScaling: c.ropeScaling,
+    embedScale: c.embedScale ?? 1,
+    logitSoftcap: c.logitSoftcap ?? 0,
+    slidingWindow: c.slidingWindow ?? 0,
+  };
+}
+
+/** The ops a config uses beyond Llama 2's (none for Llama 2, SmolLM, Mistral within its window), named for a message. */
+export function familyOpsBeyondLlama(c: ModelConfig): string[] {
+  const f = resolveFamily(c);
+  const ops: string[] = [];
+  if (f.qkvBias) ops.push('q/k/v biases');
+  if (f.oBias) ops.push('an output-projection bias');
+  if (f.normKind !== 'rms') ops.push(`${f.normKind} norm`);
+  if (f.normOffset !== 0) ops.push(`norm weight offset ${f.normOffset}`);
+  if (f.activation !== 'silu') ops.push(`${f.activation} activation`);
+  if (f.ropeScaling) ops.push(`${f.ropeScaling.kind} RoPE scaling`);
+  if (f.embedScale !== 1) ops.push(`embedding scale ${f.embedScale}`);
+  if (f.logitSoftcap) ops.push(`logit soft-cap ${f.logitSoftcap}`);
+  if (f.slidingWindow) ops.push(`sliding window ${f.slidingWindow}`);
+  return ops;
 }
 
 /** The seven linear layers of a block, in forward order; SqueezeLLM quantizes exactly these. */
@@ -28,7 +106,8 @@ export const kvDim = (c: ModelConfig): number => (c.dim / c.nHeads) * c.nKvHeads
 
 /**
  * Canonical tensor names and shapes, in file order. Matrices are [out, in] (one row per output).
- *   embed [vocab, dim]; layers.{i}.attn_norm [dim]; layers.{i}.attn.{q,k,v,o}; layers.{i}.mlp_norm [dim];
+ *   embed [vocab, dim]; layers.{i}.attn_norm [dim]; layers.{i}.attn.{q,k,v,o};
+ *   layers.{i}.attn.{q,k,v}_bias [dim | kvDim] when qkvBias; layers.{i}.attn.o_bias [dim] when oBias; layers.{i}.mlp_norm [dim];
  *   layers.{i}.mlp.{gate,up} [hidden, dim]; layers.{i}.mlp.down [dim, hidden]; norm [dim]; head [vocab, dim] unless tied.
  */
 export function tensorShapes(c: ModelConfig): Map<string, number[]> {
@@ -42,6 +121,12 @@ export function tensorShapes(c: ModelConfig): Map<string, number[]> {
     m.set(p + 'attn.k', [kv, c.dim]);
     m.set(p + 'attn.v', [kv, c.dim]);
     m.set(p + 'attn.o', [c.dim, c.dim]);
+    if (c.qkvBias) {
+      m.set(p + 'attn.q_bias', [c.dim]);
+      m.set(p + 'attn.k_bias', [kv]);
+      m.set(p + 'attn.v_bias', [kv]);
+    }
+    if (c.oBias) m.set(p + 'attn.o_bias', [c.dim]);
     m.set(p + 'mlp_norm', [c.dim]);
     m.set(p + 'mlp.gate', [c.hiddenDim, c.dim]);
     m.set(p + 'mlp.up', [c.hiddenDim, c.dim]);
@@ -94,6 +179,35 @@ export function validateConfig(c: ModelConfig, source: string, names: ConfigFiel
   if (typeof c.normEps !== 'number' || !Number.isFinite(c.normEps) || c.normEps <= 0 || c.normEps >= 1) bad('normEps', 'is not a number between 0 and 1');
   if (typeof c.tiedEmbeddings !== 'boolean') bad('tiedEmbeddings', 'is not true or false');
   if (c.rope !== 'interleaved' && c.rope !== 'half') bad('rope', "is not 'interleaved' or 'half'");
+  validateFamilyFields(c, bad);
+}
+
+/**
+ * Bounds on the family fields (each may be absent: its default). The numeric bounds sit far beyond
+ * released models (Gemma's embedding scale is sqrt(dim) <= 256, its soft-caps 30 and 50, Llama 3's
+ * RoPE factor 8 to 32) and exclude what would make the forward pass meaningless (NaN, a negative cap).
+ */
+function validateFamilyFields(c: ModelConfig, bad: (k: keyof ModelConfig, why: string) => never): void {
+  const optional = (k: keyof ModelConfig, ok: (v: unknown) => boolean, why: string) => {
+    if (c[k] !== undefined && !ok(c[k])) bad(k, why);
+  };
+  const num = (lo: number, hi: number) => (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
+  const bool = (v: unknown) => typeof v === 'boolean';
+  optional('qkvBias', bool, 'is not true or false');
+  optional('oBias', bool, 'is not true or false');
+  optional('normKind', (v) => v === 'rms' || v === 'layer', "is not 'rms' or 'layer'");
+  optional('normOffset', num(-16, 16), 'is not a number between -16 and 16');
+  optional('activation', (v) => v === 'silu' || v === 'gelu-tanh' || v === 'relu', "is not 'silu', 'gelu-tanh' or 'relu'");
+  optional('gated', (v) => v === true, 'is not supported (only gated feed-forwards, act(gate x) * up x, run so far)');
+  optional('embedScale', (v) => num(0, 1 << 16)(v) && (v as number) > 0, `is not a positive number (at most ${1 << 16})`);
+  optional('logitSoftcap', num(0, 1e6), 'is not 0 (none) or a positive number (at most 1e6)');
+  optional('slidingWindow', (v) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= CONFIG_LIMITS.maxSeqLen, `is not 0 (none) or a positive integer (at most ${CONFIG_LIMITS.maxSeqLen})`);
+  const r = c.ropeScaling;
+  if (r === undefined) return;
+  const why = 'is not {kind: "llama3", factor >= 1, 0 < lowFreqFactor < highFreqFactor, originalMaxSeqLen a positive integer}';
+  if (typeof r !== 'object' || r === null || r.kind !== 'llama3') bad('ropeScaling', why);
+  const ok = num(1, 1024)(r.factor) && num(1e-6, 1e6)(r.lowFreqFactor) && num(1e-6, 1e6)(r.highFreqFactor) && r.lowFreqFactor < r.highFreqFactor;
+  if (!ok || !Number.isSafeInteger(r.originalMaxSeqLen) || r.originalMaxSeqLen < 1 || r.originalMaxSeqLen > CONFIG_LIMITS.maxSeqLen) bad('ropeScaling', why);
 }
 
 /** A config value as it would read in the file (NaN, 1e+308, "text", ...), kept short. */

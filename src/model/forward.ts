@@ -4,7 +4,7 @@
 import type { AttentionShape, Backend, KvCache, Vec, Weight } from '../backend/types.ts';
 import { slice } from '../backend/types.ts';
 import type { KvKind } from '../kernels/attention.ts';
-import { type ModelConfig, headSize, kvDim } from './config.ts';
+import { type ModelConfig, headSize, kvDim, resolveFamily } from './config.ts';
 
 export interface LayerWeights {
   attnNorm: Weight;
@@ -16,6 +16,11 @@ export interface LayerWeights {
   gate: Weight;
   up: Weight;
   down: Weight;
+  /** Present when the config has them (qkvBias, oBias). */
+  qBias?: Weight;
+  kBias?: Weight;
+  vBias?: Weight;
+  oBias?: Weight;
 }
 
 export interface ModelWeights {
@@ -40,6 +45,8 @@ export function assembleWeights(c: ModelConfig, get: (name: string) => Weight): 
       gate: get(`layers.${i}.mlp.gate`),
       up: get(`layers.${i}.mlp.up`),
       down: get(`layers.${i}.mlp.down`),
+      ...(c.qkvBias ? { qBias: get(`layers.${i}.attn.q_bias`), kBias: get(`layers.${i}.attn.k_bias`), vBias: get(`layers.${i}.attn.v_bias`) } : {}),
+      ...(c.oBias ? { oBias: get(`layers.${i}.attn.o_bias`) } : {}),
     })),
     norm: get('norm'),
     head: c.tiedEmbeddings ? get('embed') : get('head'),
@@ -87,41 +94,53 @@ export function forward(b: Backend, c: ModelConfig, w: ModelWeights, s: RunState
   const shape: AttentionShape = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headSize: headSize(c), ropeTheta: c.ropeTheta, rope: c.rope };
   const row = (v: Vec, i: number, width: number) => slice(v, i * width, width);
   const rows = (v: Vec, count: number, width: number) => slice(v, 0, count * width);
+  // the family's choices (config.ts); each `!` op is there, checked at load (family.ts)
+  const f = resolveFamily(c);
+  const norm = (out: Vec, x: Vec, weight: Weight) => (f.normKind === 'layer' ? b.layernorm!(out, x, weight, c.normEps) : b.rmsnorm(out, x, weight, c.normEps));
+  const bias = (v: Vec, weight: Weight | undefined) => weight && b.addBias!(v, weight);
 
   // token embeddings into the residual stream
   for (let i = 0; i < n; i++) b.embed(row(s.x, i, dim), w.embed, tokens[i]);
+  if (f.embedScale !== 1) b.scale!(rows(s.x, n, dim), f.embedScale);
 
   for (let l = 0; l < c.nLayers; l++) {
     const L = w.layers[l];
-    // attention rmsnorm
-    for (let i = 0; i < n; i++) b.rmsnorm(row(s.xb, i, dim), row(s.x, i, dim), L.attnNorm, c.normEps);
+    // attention norm
+    for (let i = 0; i < n; i++) norm(row(s.xb, i, dim), row(s.x, i, dim), L.attnNorm);
 
     // q, k, v projections
     b.matmul(rows(s.q, n, dim), L.q, rows(s.xb, n, dim), n);
     b.matmul(rows(s.k, n, kv), L.k, rows(s.xb, n, dim), n);
     b.matmul(rows(s.v, n, kv), L.v, rows(s.xb, n, dim), n);
+    bias(rows(s.q, n, dim), L.qBias);
+    bias(rows(s.k, n, kv), L.kBias);
+    bias(rows(s.v, n, kv), L.vBias);
 
-    // RoPE on q and k, k and v into the cache, causal grouped-query attention: position pos+i sees 0..pos+i
+    // RoPE on q and k, k and v into the cache, causal grouped-query attention: position pos+i sees
+    // 0..pos+i (RoPE scaling and a window shorter than the context are refused at load, family.ts)
     b.attend(rows(s.att, n, dim), rows(s.q, n, dim), rows(s.k, n, kv), rows(s.v, n, kv), s.kv, l, pos, n, shape);
 
     // output projection and residual
     b.matmul(rows(s.xb2, n, dim), L.o, rows(s.att, n, dim), n);
+    bias(rows(s.xb2, n, dim), L.oBias);
     b.add(rows(s.x, n, dim), rows(s.x, n, dim), rows(s.xb2, n, dim));
 
-    // ffn rmsnorm
-    for (let i = 0; i < n; i++) b.rmsnorm(row(s.xb, i, dim), row(s.x, i, dim), L.mlpNorm, c.normEps);
+    // ffn norm
+    for (let i = 0; i < n; i++) norm(row(s.xb, i, dim), row(s.x, i, dim), L.mlpNorm);
 
-    // SwiGLU feed-forward: down(silu(gate x) * up x), and residual
+    // gated feed-forward: down(act(gate x) * up x) (SwiGLU for silu, GeGLU for gelu-tanh), and residual
     b.matmul(rows(s.hb, n, hiddenDim), L.gate, rows(s.xb, n, dim), n);
     b.matmul(rows(s.hb2, n, hiddenDim), L.up, rows(s.xb, n, dim), n);
-    b.swiglu(rows(s.hb, n, hiddenDim), rows(s.hb, n, hiddenDim), rows(s.hb2, n, hiddenDim));
+    if (f.activation === 'silu') b.swiglu(rows(s.hb, n, hiddenDim), rows(s.hb, n, hiddenDim), rows(s.hb2, n, hiddenDim));
+    else b.gatedActivation!(rows(s.hb, n, hiddenDim), rows(s.hb, n, hiddenDim), rows(s.hb2, n, hiddenDim), f.activation);
     b.matmul(rows(s.xb2, n, dim), L.down, rows(s.hb, n, hiddenDim), n);
     b.add(rows(s.x, n, dim), rows(s.x, n, dim), rows(s.xb2, n, dim));
   }
 
-  // final rmsnorm and the classifier, for the positions whose logits are wanted
+  // final norm and the classifier, for the positions whose logits are wanted
   const m = n - logitsFrom;
-  for (let i = 0; i < m; i++) b.rmsnorm(row(s.xb, i, dim), row(s.x, logitsFrom + i, dim), w.norm, c.normEps);
+  for (let i = 0; i < m; i++) norm(row(s.xb, i, dim), row(s.x, logitsFrom + i, dim), w.norm);
   b.matmul(rows(s.logits, m, vocabSize), w.head, rows(s.xb, m, dim), m);
+  if (f.logitSoftcap) b.softcap!(rows(s.logits, m, vocabSize), f.logitSoftcap);
   return b.read(rows(s.logits, m, vocabSize));
 }

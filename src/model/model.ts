@@ -24,6 +24,7 @@ import { type BudgetBackend, checkMemory, contextLength, denseListing, type Inde
 import { checkTensorSet, type ModelConfig, tensorShapes, validateConfig } from './config.ts';
 import { KV_GROUP, KV_KINDS, type KvKind } from '../kernels/attention.ts';
 import { assembleWeights, forward, RunState, type ModelWeights } from './forward.ts';
+import { checkBackendOps, withNormOffset } from './family.ts';
 
 export interface ModelOptions {
   /** Context length to allocate the KV cache for (default: the model's maximum, up to 4096). */
@@ -161,6 +162,7 @@ export class Model {
     validateConfig(config, source);
     if (!tokenizer) throw new FormatError(`${source}: the model has no tokenizer (a llama2.c checkpoint needs --tokenizer tokenizer.bin)`);
     const ctx = contextLength(config, opts.ctx);
+    checkBackendOps(config, backend, source, ctx);
     const batch = Math.min(opts.batch ?? 64, ctx);
     const kv = kvKindFor(backend, opts.kv);
     const w = opts.kvWindow;
@@ -177,7 +179,7 @@ export class Model {
       const want = shapes.get(rec.name);
       if (!want) throw new FormatError(`${source}: tensor '${rec.name}' is not one the config (${config.nLayers} layers) uses`);
       if (want.join('x') !== rec.shape.join('x')) throw new FormatError(`${source}: tensor '${rec.name}' has shape [${rec.shape}] but the config implies [${want}]`);
-      byName.set(rec.name, placing(source, `tensor '${rec.name}'`, () => backend.upload(rec)));
+      byName.set(rec.name, placing(source, `tensor '${rec.name}'`, () => backend.upload(withNormOffset(rec, config))));
     }
     const get = (name: string): Weight => {
       const w = byName.get(name);

@@ -163,7 +163,7 @@ test('HF config: unsupported model_type, rope_scaling, activation; Mistral note;
     const c = hfc();
     const f = randomFolder(c, 10);
     writeFolder(t.dir, c, f, { config: { model_type: 'gpt2' } });
-    await rejects(openCheckpoint(t.dir), UnsupportedError, /model_type 'gpt2' is not supported \(supported: llama, mistral\)/);
+    await rejects(openCheckpoint(t.dir), UnsupportedError, /model_type 'gpt2' is not supported \(supported: llama, mistral, qwen2, gemma\)/);
     writeFolder(t.dir, c, f, { config: { rope_scaling: { type: 'linear', factor: 2 } } });
     await rejects(openCheckpoint(t.dir), UnsupportedError, /rope_scaling/);
     writeFolder(t.dir, c, f, { config: { hidden_act: 'gelu' } });
@@ -174,15 +174,40 @@ test('HF config: unsupported model_type, rope_scaling, activation; Mistral note;
     await rejects(openCheckpoint(t.dir), FormatError, /not a multiple of n_heads 3/);
     writeFileSync(join(t.dir, 'config.json'), '{ not json');
     await rejects(openCheckpoint(t.dir), FormatError, /config\.json: not valid JSON/);
-    // Mistral: read like Llama; sliding_window is noted. Defaults: kv heads = heads, theta 1e4, eps 1e-6.
-    const m = hfc({ nKvHeads: 4, tiedEmbeddings: true });
+    // Mistral: read like Llama, with its sliding window. Defaults: kv heads = heads, theta 1e4, eps 1e-6.
+    const m = hfc({ nKvHeads: 4, tiedEmbeddings: true, slidingWindow: 4 });
     const fm = randomFolder(m, 11);
     writeFolder(t.dir, m, fm, {
       config: { model_type: 'mistral', sliding_window: 4, num_key_value_heads: undefined, rope_theta: undefined, rms_norm_eps: undefined },
     });
     const ck = await checkAll(t.dir, m, fm.want);
-    assert.equal(ck.notes?.length, 1);
-    assert.match(ck.notes![0], /sliding_window 4 is ignored/);
+    assert.equal(ck.notes, undefined);
+  } finally {
+    t.done();
+  }
+});
+
+test('HF families: qwen2 (q/k/v biases read), gemma (GeGLU, sqrt(dim) embedding scale, norm + 1, tied by default), llama with attention_bias and llama3 rope_scaling', async () => {
+  const t = tempDir('hffam');
+  try {
+    const q = hfc({ qkvBias: true, tiedEmbeddings: true, ropeTheta: 1000000 });
+    const fq = randomFolder(q, 21);
+    writeFolder(t.dir, q, fq, { config: { model_type: 'qwen2', rope_theta: 1000000, sliding_window: 4, use_sliding_window: false } });
+    await checkAll(t.dir, q, fq.want);
+    const g = hfc({ activation: 'gelu-tanh', normOffset: 1, embedScale: Math.sqrt(tinyConfig().dim), tiedEmbeddings: true });
+    const fg = randomFolder(g, 22);
+    writeFolder(t.dir, g, fg, { config: { model_type: 'gemma', hidden_act: 'gelu', tie_word_embeddings: undefined } });
+    await checkAll(t.dir, g, fg.want);
+    const scaling = { kind: 'llama3' as const, factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxSeqLen: 64 };
+    const l = hfc({ qkvBias: true, oBias: true, ropeScaling: scaling });
+    const fl = randomFolder(l, 23);
+    const rope_scaling = { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 };
+    writeFolder(t.dir, l, fl, { config: { attention_bias: true, rope_scaling } });
+    await checkAll(t.dir, l, fl.want);
+    // a bias the config implies must be there
+    delete fq.tensors['model.layers.1.self_attn.k_proj.bias'];
+    writeFolder(t.dir, q, fq, { config: { model_type: 'qwen2', rope_theta: 1000000 } });
+    await rejects(openCheckpoint(t.dir), FormatError, /model\.layers\.1\.self_attn\.k_proj\.bias \(layers\.1\.attn\.k_bias\) is missing/);
   } finally {
     t.done();
   }

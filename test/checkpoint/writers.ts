@@ -220,8 +220,8 @@ export const hfName = (canonical: string): string => {
   if (canonical === 'embed') return 'model.embed_tokens.weight';
   if (canonical === 'norm') return 'model.norm.weight';
   if (canonical === 'head') return 'lm_head.weight';
-  const [, i, part] = /^layers\.(\d+)\.(.+)$/.exec(canonical)!;
-  return `model.layers.${i}.${HF_LAYER_NAMES[part]}.weight`;
+  const [, i, part, bias] = /^layers\.(\d+)\.(.+?)(_bias)?$/.exec(canonical)!;
+  return `model.layers.${i}.${HF_LAYER_NAMES[part]}.${bias ? 'bias' : 'weight'}`;
 };
 
 /** A random tensor stored as `dtype`, and the f32 values a reader must return for it. */

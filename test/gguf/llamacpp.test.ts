@@ -23,10 +23,9 @@
 //     same tokens, are far closer to our import of that file than to the unquantized model.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { tensorShapes } from '../../src/model/config.ts';
 import { openCheckpoint } from '../../tools/checkpoint/index.ts';
 import type { Checkpoint } from '../../tools/checkpoint/types.ts';
@@ -37,103 +36,18 @@ import { argmax } from '../../src/generate/sampler.ts';
 import { GT } from '../../tools/gguf/spec.ts';
 import { createTokenizer, hfTokenizerSpec } from '../../src/tokenizer/index.ts';
 import { byteLevelTokenizerJson, checkpointOf, spTokenizerJson, TOKENIZER_SAMPLES } from './_gguf.ts';
-import { maxRelErr, repoRoot, sharedFile, sharedFiles, skip } from '../helpers.ts';
+import { maxRelErr, sharedFile, sharedFiles, skip } from '../helpers.ts';
+import { disposePeer, llamaGreedy, llamaLogits, loadPeer, ourGreedy, ourLogits, type Peer, skipReason } from './_peer.ts';
 
-const PEER = join(repoRoot, 'bench', 'peers', 'node_modules', 'node-llama-cpp', 'dist', 'index.js');
 const PROMPT = 'Once upon a time';
 const STEPS = 60;
 const MIN_MATCH = 40;
 
-// The slice of node-llama-cpp's API used here.
-interface LlamaSequence {
-  evaluate(tokens: number[], opts: { temperature: number }): AsyncGenerator<number>;
-  controlledEvaluate(input: Array<number | [number, { generateNext: { logits: true } }]>): Promise<Array<{ next: { logits?: Map<number, number> } } | undefined>>;
-}
-interface LlamaContext {
-  getSequence(): LlamaSequence;
-  dispose(): Promise<void>;
-}
-interface LlamaModel {
-  tokenize(text: string, specialTokens?: boolean): number[];
-  detokenize(tokens: number[]): string;
-  createContext(opts: { contextSize: number; threads: number; batchSize: number }): Promise<LlamaContext>;
-  dispose(): Promise<void>;
-}
-interface Llama {
-  loadModel(opts: { modelPath: string; gpuLayers: number }): Promise<LlamaModel>;
-  dispose(): Promise<void>;
-}
-interface GgufInfo {
-  version: number;
-  metadata: { general: { architecture: string; name?: string }; tokenizer: { ggml: { model: string; tokens: string[] } } };
-  tensorInfo?: Array<{ name: string; dimensions: Array<number | bigint>; ggmlType: number }>;
-}
-interface NodeLlamaCpp {
-  getLlama(opts: Record<string, unknown>): Promise<Llama>;
-  readGgufFileInfo(path: string, opts?: Record<string, unknown>): Promise<GgufInfo>;
-  LlamaLogLevel: Record<string, string>;
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'sqz-llamacpp-'));
-let peer: { nlc: NodeLlamaCpp; llama: Llama } | null | undefined;
-let skipReason = '';
-
-/** node-llama-cpp and a llama.cpp binding that loads without building or downloading anything, or null (reason in skipReason). */
-async function loadPeer(): Promise<{ nlc: NodeLlamaCpp; llama: Llama } | null> {
-  if (peer !== undefined) return peer;
-  peer = null;
-  if (!existsSync(PEER)) {
-    skipReason = `${PEER} is absent (run npm run peers:install)`;
-    return null;
-  }
-  try {
-    process.env.NODE_LLAMA_CPP_SKIP_DOWNLOAD = 'true';
-    const nlc = (await import(pathToFileURL(PEER).href)) as NodeLlamaCpp;
-    const llama = await nlc.getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, progressLogs: false, logLevel: nlc.LlamaLogLevel.error });
-    peer = { nlc, llama };
-  } catch (e) {
-    skipReason = `node-llama-cpp does not load its prebuilt llama.cpp binary: ${(e as Error).message}`;
-  }
-  return peer;
-}
-
 test.after(async () => {
-  if (peer) await peer.llama.dispose();
+  await disposePeer();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** llama.cpp's greedy continuation of `prompt` ids (one thread, so it is quick and steady on 2 cores). */
-async function llamaGreedy(llama: Llama, path: string, prompt: number[], steps: number): Promise<{ ids: number[]; text: string }> {
-  const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
-  try {
-    const ctx = await model.createContext({ contextSize: 512, threads: 1, batchSize: 64 });
-    try {
-      const ids: number[] = [];
-      for await (const t of ctx.getSequence().evaluate(prompt, { temperature: 0 })) {
-        ids.push(Number(t));
-        if (ids.length >= steps) break;
-      }
-      return { ids, text: model.detokenize(ids) };
-    } finally {
-      await ctx.dispose();
-    }
-  } finally {
-    await model.dispose();
-  }
-}
-
-/** Our runtime's greedy continuation of `prompt` ids (through EOS too, as llama.cpp's evaluate goes on). */
-async function ourGreedy(source: string, opts: { tokenizer?: string }, prompt: number[], steps: number): Promise<number[]> {
-  const m = await openModel(source, opts);
-  const ids: number[] = [];
-  let logits = m.forward(prompt, 0);
-  while (ids.length < steps) {
-    ids.push(argmax(logits));
-    logits = m.forward([ids[ids.length - 1]], prompt.length + ids.length - 1);
-  }
-  await m.close();
-  return ids;
-}
 
 const STORIES_PROMPT = [1, 403, 407, 261, 378];
 
@@ -152,7 +66,7 @@ async function stories(type: GgufExportType): Promise<string | null> {
 
 test('llama.cpp parses our f32 GGUF of stories260K and tokenizes as we do', async () => {
   const p = await loadPeer();
-  if (!p) return skip(skipReason);
+  if (!p) return skip(skipReason());
   const path = await stories('f32');
   if (!path) return;
   const info = await p.nlc.readGgufFileInfo(path, { logWarnings: false });
@@ -182,7 +96,7 @@ test('llama.cpp parses our f32 GGUF of stories260K and tokenizes as we do', asyn
 
 test(`llama.cpp's greedy continuation of our f32 export equals our runtime's, token for token (${STEPS} tokens)`, async () => {
   const p = await loadPeer();
-  if (!p) return skip(skipReason);
+  if (!p) return skip(skipReason());
   const path = await stories('f32');
   if (!path) return;
   const bin = sharedFile('models/stories260K.bin')!;
@@ -281,38 +195,13 @@ async function paddedExports(): Promise<Map<string, string> | null> {
 
 test('stories260K padded to dim 256: llama.cpp and we generate the original text from its f32 GGUF', async () => {
   const p = await loadPeer();
-  if (!p) return skip(skipReason);
+  if (!p) return skip(skipReason());
   const files = await paddedExports();
   if (!files) return;
   const original = await ourGreedy(sharedFile('models/stories260K.bin')!, { tokenizer: sharedFile('models/tok512.bin')! }, STORIES_PROMPT, MIN_MATCH);
   assert.equal(await ourGreedy(files.get('f32')!, {}, STORIES_PROMPT, MIN_MATCH), original, 'squeeze-edge on the padded model');
   assert.equal((await llamaGreedy(p.llama, files.get('f32')!, STORIES_PROMPT, MIN_MATCH)).ids, original, 'llama.cpp on the padded model');
 });
-
-/** llama.cpp's logits after each token of `seq` from index `from` on, the tokens given (teacher forcing). */
-async function llamaLogits(llama: Llama, path: string, seq: number[], from: number, vocab: number): Promise<Float32Array[]> {
-  const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
-  try {
-    const ctx = await model.createContext({ contextSize: 128, threads: 1, batchSize: 64 });
-    try {
-      const res = await ctx.getSequence().controlledEvaluate(seq.map((t, i) => (i >= from ? [t, { generateNext: { logits: true } }] : t)));
-      return res.slice(from).map((r) => Float32Array.from({ length: vocab }, (_, v) => r!.next.logits!.get(v)!));
-    } finally {
-      await ctx.dispose();
-    }
-  } finally {
-    await model.dispose();
-  }
-}
-
-/** Our logits after each token of `seq` from index `from` on, one row per position. */
-async function ourLogits(path: string, opts: { tokenizer?: string }, seq: number[], from: number): Promise<Float32Array[]> {
-  const m = await openModel(path, opts);
-  const V = m.config.vocabSize;
-  const l = m.forward(seq, 0, from);
-  await m.close();
-  return Array.from({ length: seq.length - from }, (_, i) => l.subarray(i * V, (i + 1) * V));
-}
 
 const worstRelErr = (a: Float32Array[], b: Float32Array[]): number => Math.max(...a.map((x, i) => maxRelErr(x, b[i])));
 
@@ -344,7 +233,7 @@ interface Original {
  * greedy run parts from ours, if at all, only at a near-tie. A misread block (scale, min, nibble or
  * bit order) would break these within a few tokens.
  */
-async function agreement(p: { nlc: NodeLlamaCpp; llama: Llama }, label: string, path: string, prompt: number[], original: Original, types: number[], nearTie = NEAR_TIE): Promise<void> {
+async function agreement(p: Peer, label: string, path: string, prompt: number[], original: Original, types: number[], nearTie = NEAR_TIE): Promise<void> {
   const info = await p.nlc.readGgufFileInfo(path, { logWarnings: false });
   const stored = [...new Set((info.tensorInfo ?? []).map((t) => t.ggmlType).filter((t) => t !== GT.F32))].sort((a, b) => a - b);
   assert.equal(stored, types, `${label}: ggml types of the matrices as llama.cpp reads them`);
@@ -396,7 +285,7 @@ const STORIES_TYPES: Partial<Record<GgufExportType, number[]>> = {
 for (const [type, types] of Object.entries(STORIES_TYPES) as Array<[GgufExportType, number[]]>) {
   test(`stories260K as ${type}: llama.cpp agrees with our runtime on the same file`, async () => {
     const p = await loadPeer();
-    if (!p) return skip(skipReason);
+    if (!p) return skip(skipReason());
     const path = await stories(type);
     if (!path) return;
     await agreement(p, `stories260K ${type}`, path, STORIES_PROMPT, { source: sharedFile('models/stories260K.bin')!, opts: { tokenizer: sharedFile('models/tok512.bin')! } }, types);
@@ -409,7 +298,7 @@ const TINY_TEXTS = [PROMPT, '  two  spaces ', 'line one\nline two\n\n', 'Tom sai
 
 test('tinystories-656k with its own tokenizer as f32, q4_k_m and q5_k_m (all falling back, to Q5_0 / Q5_1 and Q8_0): llama.cpp tokenizes as we do and agrees with our runtime on the same file', async () => {
   const p = await loadPeer();
-  if (!p) return skip(skipReason);
+  if (!p) return skip(skipReason());
   const folder = sharedFiles('models/tinystories-656k')?.[0];
   if (!folder) return;
   const base = await openModel(folder, {});
@@ -433,7 +322,7 @@ test('tinystories-656k with its own tokenizer as f32, q4_k_m and q5_k_m (all fal
 
 test('synthetic SentencePiece-style (all byte pieces) and GPT-2 byte-level tokenizer.json exports: llama.cpp tokenizes sample texts, non-ASCII included, as we do', async () => {
   const p = await loadPeer();
-  if (!p) return skip(skipReason);
+  if (!p) return skip(skipReason());
   const m = syntheticModel({ dim: 32, hiddenDim: 64, nLayers: 1, nHeads: 4, nKvHeads: 4, vocabSize: 270, seed: 13 });
   for (const [name, json, extra] of [['sp', spTokenizerJson(), []], ['gpt2', byteLevelTokenizerJson(), ['\u{1F600} \u4e2d\u6587']]] as const) {
     const spec = hfTokenizerSpec(json, `${name}.json`);
@@ -452,7 +341,7 @@ test('synthetic SentencePiece-style (all byte pieces) and GPT-2 byte-level token
 for (const type of K_TYPES) {
   test(`${type}: llama.cpp agrees with our runtime on the same file (padded stories260K, every matrix K-quantized)`, async () => {
     const p = await loadPeer();
-    if (!p) return skip(skipReason);
+    if (!p) return skip(skipReason());
     const files = await paddedExports();
     if (!files) return;
     const types = { q2_k: [GT.Q2_K], q3_k: [GT.Q3_K], q4_k: [GT.Q4_K], q5_k: [GT.Q5_K], q6_k: [GT.Q6_K], q4_k_m: [GT.Q4_K, GT.Q6_K], q5_k_m: [GT.Q5_K, GT.Q6_K] }[type];
@@ -462,7 +351,7 @@ for (const type of K_TYPES) {
 
 test('K-quants on a dense random model (dim 256): llama.cpp\'s logits match our import of the same file, not the unquantized model', async () => {
   const p = await loadPeer();
-  if (!p) return skip(skipReason);
+  if (!p) return skip(skipReason());
   const src = join(dir, 'dense256.sqz');
   await writeSyntheticModel(src, { dim: 256, hiddenDim: 512, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 320, seed: 11, tiedEmbeddings: false, outlierChannels: 0 });
   const base = await openModel(src, {});

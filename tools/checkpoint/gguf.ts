@@ -1,4 +1,4 @@
-// GGUF import (llama.cpp's model file, v2/v3, architecture `llama`): config from the llama.* keys,
+// GGUF import (llama.cpp's model file, v2/v3, architecture `llama`, `qwen2` or `gemma`): config from the <arch>.* keys,
 // the SentencePiece tokenizer from tokenizer.ggml.* (as a llama2c-kind spec), tensors in F32, F16,
 // BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS, Q2_K, Q3_K, Q4_K, Q5_K or Q6_K dequantized to
 // f32 one at a time.
@@ -67,7 +67,7 @@ export async function openGguf(path: string, opts: { tokenizer?: string } = {}):
     const h = await readGgufHeader(fh, size, name);
     checkLayout(h, size, source);
     const md = h.metadata;
-    checkArchitecture(md, source);
+    const arch = checkArchitecture(md, source);
 
     const stored = new Map<string, GgufTensorInfo>();
     const ignored: string[] = [];
@@ -80,8 +80,8 @@ export async function openGguf(path: string, opts: { tokenizer?: string } = {}):
 
     const tokens = ggufTokens(md, source);
     const embed = stored.get('embed');
-    const vocabSize = tokens?.length ?? metaNumber(md, 'llama.vocab_size', source, { int: true }) ?? embed?.ne[1];
-    if (vocabSize === undefined) throw new FormatError(`${source}: cannot tell the vocabulary size (no tokenizer.ggml.tokens, llama.vocab_size or token_embd.weight)`);
+    const vocabSize = tokens?.length ?? metaNumber(md, `${arch}.vocab_size`, source, { int: true }) ?? embed?.ne[1];
+    if (vocabSize === undefined) throw new FormatError(`${source}: cannot tell the vocabulary size (no tokenizer.ggml.tokens, ${arch}.vocab_size or token_embd.weight)`);
     const notes: string[] = [];
     let tokenizer: TokenizerSpec;
     if (opts.tokenizer) tokenizer = await readTokenizerFile(opts.tokenizer, vocabSize, { configs: [] });
@@ -90,7 +90,7 @@ export async function openGguf(path: string, opts: { tokenizer?: string } = {}):
       tokenizer = t.spec;
       notes.push(...t.notes);
     }
-    const config = configFromMetadata(md, source, vocabSize, !stored.has('head'));
+    const config = configFromMetadata(md, source, vocabSize, !stored.has('head'), arch);
     validateConfig(config, source, { nLayers: 'block_count' });
     checkLayerCount(h.tensors.map((t) => t.name), config.nLayers, /^blk\.(\d+)\./, `${source}: block_count`);
     if (ignored.length) notes.push(`ignored tensors: ${ignored.join(', ')}`);
@@ -118,6 +118,12 @@ export async function openGguf(path: string, opts: { tokenizer?: string } = {}):
         throw new FormatError(`${source}: truncated: tensor ${info.name} (${type.name}) needs bytes ${offset}..${offset + bytes}, the file has ${size}`);
       }
       table.set(canonical, { info, offset, bytes, numel });
+    }
+    for (const [canonical, info] of stored) {
+      if (shapes.has(canonical)) continue;
+      // a bias the architecture does not have (llama's q bias, qwen2's o bias) changes what the model computes
+      if (canonical.endsWith('_bias')) throw new UnsupportedError(`${source}: tensor ${info.name} is not supported (the ${arch} architecture has no place for it)`);
+      throw new FormatError(`${source}: tensor ${info.name} does not fit the config (block_count ${config.nLayers})`);
     }
 
     const names = [...shapes.keys()];

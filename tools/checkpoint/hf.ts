@@ -1,10 +1,10 @@
-// Hugging Face Llama/Mistral folders: config.json, model.safetensors or model.safetensors.index.json
+// Hugging Face Llama/Mistral/Qwen2/Gemma folders: config.json, model.safetensors or model.safetensors.index.json
 // (+ shards), tokenizer.json. Stored names are mapped to canonical ones (hfTensorName); every tensor
 // the config implies must exist with exactly the shape tensorShapes() gives.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { LINEAR_LAYERS, type ModelConfig, tensorShapes, validateConfig } from '../../src/model/config.ts';
+import { LINEAR_LAYERS, type ModelConfig, type RopeScaling, tensorShapes, validateConfig } from '../../src/model/config.ts';
 import type { TokenizerSpec } from '../../src/tokenizer/spec.ts';
 import { FormatError, UnsupportedError } from '../../src/util/errors.ts';
 import { checkLayerCount, nameList } from './checks.ts';
@@ -14,7 +14,7 @@ import { type TensorRef, assertLittleEndianHost, fmtShape, makeCheckpoint } from
 import { type SpecialTokenHints, readHfTokenizer, readTokenizerFile } from './tokenizer.ts';
 import type { Checkpoint } from './types.ts';
 
-export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral'] as const;
+export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'gemma'] as const;
 
 const LAYER_PARTS: Record<string, string> = {
   attn_norm: 'input_layernorm.weight',
@@ -22,6 +22,10 @@ const LAYER_PARTS: Record<string, string> = {
   'attn.k': 'self_attn.k_proj.weight',
   'attn.v': 'self_attn.v_proj.weight',
   'attn.o': 'self_attn.o_proj.weight',
+  'attn.q_bias': 'self_attn.q_proj.bias',
+  'attn.k_bias': 'self_attn.k_proj.bias',
+  'attn.v_bias': 'self_attn.v_proj.bias',
+  'attn.o_bias': 'self_attn.o_proj.bias',
   mlp_norm: 'post_attention_layernorm.weight',
   'mlp.gate': 'mlp.gate_proj.weight',
   'mlp.up': 'mlp.up_proj.weight',
@@ -63,10 +67,10 @@ export function hfModelConfig(cfg: Record<string, unknown>, source: string): { c
   const refuse = (what: string) => {
     throw new UnsupportedError(`${source}: ${what} is not supported`);
   };
-  if (cfg.rope_scaling != null) refuse(`rope_scaling ${JSON.stringify(cfg.rope_scaling)}`);
-  const act = cfg.hidden_act ?? cfg.hidden_activation;
-  if (act !== undefined && act !== 'silu') refuse(`hidden_act '${act}' (only silu)`);
-  if (cfg.attention_bias === true) refuse('attention_bias true');
+  const ropeScaling = hfRopeScaling(cfg.rope_scaling, refuse);
+  // Gemma's hidden_act "gelu" is run as the tanh approximation by Transformers itself
+  const act = type === 'gemma' ? 'gelu-tanh' : cfg.hidden_act ?? 'silu';
+  if (act !== 'silu' && act !== 'gelu-tanh') refuse(`hidden_act '${act}' (only silu)`);
   if (cfg.mlp_bias === true) refuse('mlp_bias true');
 
   const dim = num('hidden_size');
@@ -88,17 +92,30 @@ export function hfModelConfig(cfg: Record<string, unknown>, source: string): { c
     maxSeqLen: num('max_position_embeddings'),
     ropeTheta: num('rope_theta', 10000),
     normEps: num('rms_norm_eps', 1e-6),
-    // LlamaConfig and MistralConfig both default to untied.
-    tiedEmbeddings: cfg.tie_word_embeddings === true,
+    // LlamaConfig, MistralConfig and Qwen2Config default to untied, GemmaConfig to tied.
+    tiedEmbeddings: cfg.tie_word_embeddings === true || (type === 'gemma' && cfg.tie_word_embeddings === undefined),
     rope: 'half',
   };
-  if (type === 'mistral' && typeof cfg.sliding_window === 'number' && cfg.sliding_window < config.maxSeqLen) {
-    notes.push(
-      `sliding_window ${cfg.sliding_window} is ignored: attention is full-context, which matches Mistral only for sequences of at most ${cfg.sliding_window} tokens`,
-    );
-  }
+  // Qwen2 always has q/k/v biases; Llama's attention_bias puts one on o as well
+  if (type === 'qwen2' || cfg.attention_bias === true) config.qkvBias = true;
+  if (type !== 'qwen2' && cfg.attention_bias === true) config.oBias = true;
+  if (ropeScaling) config.ropeScaling = ropeScaling;
+  if (type === 'gemma') Object.assign(config, { activation: 'gelu-tanh', normOffset: 1, embedScale: Math.sqrt(dim) });
+  // Mistral's window (Qwen2's only with use_sliding_window, off in every released config)
+  const window = type === 'mistral' || (type === 'qwen2' && cfg.use_sliding_window === true) ? cfg.sliding_window : undefined;
+  if (typeof window === 'number' && window < config.maxSeqLen) config.slidingWindow = window;
   validateConfig(config, source, { nLayers: 'num_hidden_layers' });
   return { config, notes };
+}
+
+/** config.json's rope_scaling: none, or Llama 3's (rope_type "llama3"); any other kind is refused. */
+function hfRopeScaling(v: unknown, refuse: (what: string) => never): RopeScaling | undefined {
+  if (v === undefined || v === null) return undefined;
+  const r = v as Record<string, unknown>;
+  const kind = r.rope_type ?? r.type;
+  if (kind !== 'llama3') refuse(`rope_scaling ${JSON.stringify(v)}`);
+  const n = (k: string) => (typeof r[k] === 'number' ? (r[k] as number) : refuse(`rope_scaling without a number ${k}`));
+  return { kind: 'llama3', factor: n('factor'), lowFreqFactor: n('low_freq_factor'), highFreqFactor: n('high_freq_factor'), originalMaxSeqLen: n('original_max_position_embeddings') };
 }
 
 /** All safetensors files of the folder, and which file holds each stored name. */

@@ -5,8 +5,8 @@
 // through as [T, dim] matrices and every activation the backward needs is kept; storage is f32,
 // every sum is f64. docs/FISHER.md writes out the equations.
 import { type TensorRecord, dequantize } from '../../src/format/kinds.ts';
-import { type ModelConfig, LINEAR_LAYERS, headSize, kvDim, tensorShapes, validateConfig } from '../../src/model/config.ts';
-import { FormatError, UsageError } from '../../src/util/errors.ts';
+import { type ModelConfig, LINEAR_LAYERS, familyOpsBeyondLlama, headSize, kvDim, tensorShapes, validateConfig } from '../../src/model/config.ts';
+import { FormatError, UnsupportedError, UsageError } from '../../src/util/errors.ts';
 import { linearBackInput, linearBackWeight, linearForward, rmsnormBackAdd, rmsnormRows, transpose } from './kernels.ts';
 
 export type WeightMap = Map<string, Float32Array>;
@@ -119,6 +119,11 @@ export class LlamaGrad {
 
   constructor(config: ModelConfig, weights: WeightMap) {
     validateConfig(config, 'model');
+    // this pass (and its backward) is the Llama 2 block: a family op it lacks would be silently wrong
+    const beyond = familyOpsBeyondLlama(config);
+    if (beyond.length) {
+      throw new UnsupportedError(`model: Fisher information and GPTQ/AWQ calibration run the Llama 2 block only, and this model has ${beyond.join(', ')} (RTN and GGUF export need neither)`);
+    }
     this.config = config;
     const shapes = tensorShapes(config);
     const get = (name: string): Float32Array => {

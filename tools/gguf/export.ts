@@ -13,7 +13,8 @@ import { UsageError } from '../../src/util/errors.ts';
 import { openCheckpoint } from '../checkpoint/index.ts';
 import type { Checkpoint } from '../checkpoint/types.ts';
 import { encodeGgml } from './blocks.ts';
-import { configMetadata, ggufTensorName, permuteHalfToInterleaved, tokenizerMetadata } from './llama.ts';
+import { configMetadata, ggufArchitectureOf, ggufTensorName, permuteHalfToInterleaved, permuteInterleavedToHalf, tokenizerMetadata } from './llama.ts';
+import { normValues } from '../../src/model/family.ts';
 import { FILE_TYPE, GGML_TYPES, GT } from './spec.ts';
 import { type KvValue, type TensorPlan, writeGguf } from './write.ts';
 
@@ -155,17 +156,27 @@ export async function exportCheckpointGguf(ckpt: Checkpoint, out: string, opts: 
   const c = ckpt.config;
   const { plans, notes } = planTensors(ckpt, type);
   const quantized = type !== 'f32' && type !== 'f16';
+  const arch = ggufArchitectureOf(c, ckpt.source);
   const metadata: Array<[string, KvValue]> = [
-    ...configMetadata(c, opts.name ?? ckpt.source, FILE_TYPE[type], quantized),
+    ...configMetadata(c, opts.name ?? ckpt.source, FILE_TYPE[type], quantized, arch),
     ...tokenizerMetadata(ckpt.tokenizer, c.vocabSize, ckpt.source),
   ];
-  const half = c.rope === 'half';
-  if (half) notes.push('q and k rows permuted from rotate-half (Hugging Face) RoPE to the interleaved layout GGUF uses');
+  // llama.cpp's llama pairs RoPE (2i, 2i+1); its qwen2 and gemma pair (i, i + headSize/2) as Hugging Face does
+  const wantHalf = arch !== 'llama';
+  const permute = (c.rope === 'half') !== wantHalf;
+  if (permute && c.rope === 'half') notes.push('q and k rows permuted from rotate-half (Hugging Face) RoPE to the interleaved layout GGUF uses');
+  if (permute && c.rope !== 'half') notes.push(`q and k rows permuted from the interleaved RoPE layout to the rotate-half one llama.cpp's ${arch} uses`);
   const hs = headSize(c);
   const bytes = await writeGguf(out, metadata, plans, async (i) => {
     const p = plans[i];
     let x = await ckpt.read(p.canonical);
-    if (half && /\.attn\.[qk]$/.test(p.canonical)) x = permuteHalfToInterleaved(x, p.ne[1], p.ne[0], hs);
+    if (permute && /\.attn\.[qk](_bias)?$/.test(p.canonical)) {
+      const rows = p.ne.length > 1 ? p.ne[1] : p.ne[0];
+      const cols = p.ne.length > 1 ? p.ne[0] : 1;
+      x = c.rope === 'half' ? permuteHalfToInterleaved(x, rows, cols, hs) : permuteInterleavedToHalf(x, rows, cols, hs);
+    }
+    // GGUF keeps norm weights as they scale (llama.cpp's gemma converter adds Hugging Face's + 1)
+    x = normValues(p.canonical, x, c);
     const b = encodeGgml(p.type, x);
     opts.onTensor?.(i + 1, plans.length);
     return b;

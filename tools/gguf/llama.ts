@@ -1,7 +1,8 @@
-// The `llama` architecture in GGUF: tensor names, the llama.* config keys, the SentencePiece
+// The `llama` architecture in GGUF and its kin `qwen2` and `gemma` (the same block with family
+// fields set, src/model/config.ts): tensor names, the <arch>.* config keys, the SentencePiece
 // (`tokenizer.ggml.model = "llama"`) tokenizer keys, and the RoPE row permutation. Both directions
 // (import: tools/checkpoint/gguf.ts; export: tools/gguf/export.ts). docs/GGUF.md has the tables.
-import { type ModelConfig, headSize } from '../../src/model/config.ts';
+import { type ModelConfig, headSize, resolveFamily } from '../../src/model/config.ts';
 import type { TokenizerSpec } from '../../src/tokenizer/spec.ts';
 import { FormatError, UnsupportedError } from '../../src/util/errors.ts';
 import { gpt2TokenizerSpec, hfTokenizerMetadata } from './hf-tokenizer.ts';
@@ -27,32 +28,37 @@ const LAYER_PARTS: Record<string, string> = {
 };
 const LAYER_PARTS_BACK = new Map(Object.entries(LAYER_PARTS).map(([c, g]) => [g, c]));
 
-/** GGUF name of a canonical tensor: embed -> token_embd.weight, layers.3.attn.q -> blk.3.attn_q.weight, ... */
+/** GGUF name of a canonical tensor: embed -> token_embd.weight, layers.3.attn.q -> blk.3.attn_q.weight, layers.3.attn.q_bias -> blk.3.attn_q.bias, ... */
 export function ggufTensorName(canonical: string): string {
   if (canonical === 'embed') return 'token_embd.weight';
   if (canonical === 'norm') return 'output_norm.weight';
   if (canonical === 'head') return 'output.weight';
-  const m = /^layers\.(\d+)\.(.+)$/.exec(canonical);
+  const m = /^layers\.(\d+)\.(.+?)(_bias)?$/.exec(canonical);
   const part = m && LAYER_PARTS[m[2]];
   if (!m || !part) throw new Error(`no GGUF name for canonical tensor '${canonical}'`);
-  return `blk.${m[1]}.${part}.weight`;
+  return `blk.${m[1]}.${part}.${m[3] ? 'bias' : 'weight'}`;
 }
 
-/** Canonical name of a GGUF llama tensor, or undefined for a name we do not map. */
+/** Canonical name of a GGUF tensor, or undefined for a name we do not map. */
 export function canonicalTensorName(gguf: string): string | undefined {
   if (gguf === 'token_embd.weight') return 'embed';
   if (gguf === 'output_norm.weight') return 'norm';
   if (gguf === 'output.weight') return 'head';
-  const m = /^blk\.(\d+)\.([a-z_]+)\.weight$/.exec(gguf);
+  const m = /^blk\.(\d+)\.([a-z_]+)\.(weight|bias)$/.exec(gguf);
   const part = m && LAYER_PARTS_BACK.get(m[2]);
-  return m && part ? `layers.${Number(m[1])}.${part}` : undefined;
+  if (!m || !part) return undefined;
+  // biases exist for the attention projections only (Qwen2's q/k/v, o where a family has it)
+  if (m[3] === 'bias') return /^attn\.[qkvo]$/.test(part) ? `layers.${Number(m[1])}.${part}_bias` : undefined;
+  return `layers.${Number(m[1])}.${part}`;
 }
 
 /**
- * Stored tensors of a llama GGUF that change what the model computes and that the forward pass has
- * no place for: biases, RoPE frequency factors (Llama 3.1 scaling), mixture-of-experts parts.
+ * Stored tensors of a GGUF that change what the model computes and that the forward pass has no
+ * place for: biases (other than the attention ones canonicalTensorName maps), RoPE frequency factors
+ * (Llama 3.1 scaling), mixture-of-experts parts.
  */
 export function isRefusedTensor(gguf: string): boolean {
+  if (canonicalTensorName(gguf) !== undefined) return false;
   return /\.bias$/.test(gguf) || gguf === 'rope_freqs.weight' || /\.ffn_(gate_inp|gate_exps|up_exps|down_exps)\./.test(gguf);
 }
 
@@ -142,16 +148,53 @@ function metaArray(md: Metadata, key: string, source: string): GgufArray | undef
 // ---------------------------------------------------------------------------------------------
 // Config
 
-/** general.architecture, checked to be llama. */
-export function checkArchitecture(md: Metadata, source: string): void {
+/** The GGUF architectures read and written: the llama block with these family fields. */
+export const GGUF_ARCHITECTURES = ['llama', 'qwen2', 'gemma'] as const;
+export type GgufArchitecture = (typeof GGUF_ARCHITECTURES)[number];
+
+/** general.architecture, checked to be one we read. */
+export function checkArchitecture(md: Metadata, source: string): GgufArchitecture {
   const arch = metaString(md, 'general.architecture', source);
   if (arch === undefined) throw new FormatError(`${source}: metadata general.architecture is missing`);
-  if (arch !== 'llama') throw new UnsupportedError(`${source}: GGUF architecture '${arch}' is not supported (only 'llama')`);
+  if (!(GGUF_ARCHITECTURES as readonly string[]).includes(arch)) {
+    throw new UnsupportedError(`${source}: GGUF architecture '${arch}' is not supported (supported: ${GGUF_ARCHITECTURES.join(', ')})`);
+  }
+  return arch as GgufArchitecture;
 }
 
-/** llama.* keys to a ModelConfig (vocabulary size and tied head come from the tokenizer and tensors). */
-export function configFromMetadata(md: Metadata, source: string, vocabSize: number, tied: boolean): ModelConfig {
-  const need = (key: string): number => {
+/**
+ * What each architecture is, as config fields, the way llama.cpp runs it. llama pairs RoPE
+ * (2i, 2i+1) (its converter permutes Hugging Face q/k into that); qwen2 and gemma use the NEOX
+ * pairing (i, i + headSize/2), Hugging Face's own, unpermuted. Gemma's converter stores the norm
+ * weights with Hugging Face's + 1 already added (so normOffset is 0 here), and llama.cpp scales
+ * the embedding by sqrt(dim) and uses GELU (tanh) in a gated feed-forward.
+ */
+function familyOf(arch: GgufArchitecture, dim: number): Partial<ModelConfig> {
+  if (arch === 'qwen2') return { rope: 'half', qkvBias: true };
+  if (arch === 'gemma') return { rope: 'half', activation: 'gelu-tanh', embedScale: Math.sqrt(dim) };
+  return { rope: 'interleaved' };
+}
+
+/**
+ * The architecture a config is written as, or an UnsupportedError naming what no GGUF architecture
+ * here carries. `normOffset` is not a difference: export folds it into the norm weights.
+ */
+export function ggufArchitectureOf(c: ModelConfig, source: string): GgufArchitecture {
+  const f = resolveFamily(c);
+  // sqrt(dim) as a reader computed it, or as an f32 header keeps it
+  const gemma = f.activation === 'gelu-tanh' && Math.abs(f.embedScale - Math.sqrt(c.dim)) <= 1e-6 * Math.sqrt(c.dim);
+  const arch: GgufArchitecture = f.qkvBias ? 'qwen2' : gemma ? 'gemma' : 'llama';
+  const want = resolveFamily({ ...c, ...familyOf(arch, c.dim), normOffset: f.normOffset, ...(gemma ? { embedScale: f.embedScale } : {}) });
+  const differs = (Object.keys(want) as (keyof typeof want)[]).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(f[k]));
+  if (differs.length) throw new UnsupportedError(`${source}: no GGUF architecture here carries this model's ${differs.join(', ')} (GGUF export writes ${GGUF_ARCHITECTURES.join(', ')})`);
+  if (arch === 'gemma' && !c.tiedEmbeddings) throw new UnsupportedError(`${source}: llama.cpp's gemma ties the output head to the embedding; this model has its own head`);
+  return arch;
+}
+
+/** <arch>.* keys to a ModelConfig (vocabulary size and tied head come from the tokenizer and tensors). */
+export function configFromMetadata(md: Metadata, source: string, vocabSize: number, tied: boolean, arch: GgufArchitecture = 'llama'): ModelConfig {
+  const need = (name: string): number => {
+    const key = `${arch}.${name}`;
     const v = metaNumber(md, key, source, { int: true });
     if (v === undefined) throw new FormatError(`${source}: metadata ${key} is missing`);
     return v;
@@ -159,67 +202,67 @@ export function configFromMetadata(md: Metadata, source: string, vocabSize: numb
   const refuse = (what: string): never => {
     throw new UnsupportedError(`${source}: ${what} is not supported`);
   };
-  const kvHeads = md.get('llama.attention.head_count_kv');
-  if (kvHeads !== undefined && typeof kvHeads === 'object') refuse('a per-layer llama.attention.head_count_kv array');
-  const nHeads = need('llama.attention.head_count');
-  const eps = metaNumber(md, 'llama.attention.layer_norm_rms_epsilon', source);
-  if (eps === undefined) throw new FormatError(`${source}: metadata llama.attention.layer_norm_rms_epsilon is missing`);
+  const kvHeads = md.get(`${arch}.attention.head_count_kv`);
+  if (kvHeads !== undefined && typeof kvHeads === 'object') refuse(`a per-layer ${arch}.attention.head_count_kv array`);
+  const nHeads = need('attention.head_count');
+  const eps = metaNumber(md, `${arch}.attention.layer_norm_rms_epsilon`, source);
+  if (eps === undefined) throw new FormatError(`${source}: metadata ${arch}.attention.layer_norm_rms_epsilon is missing`);
   const config: ModelConfig = {
     arch: 'llama',
-    dim: need('llama.embedding_length'),
-    hiddenDim: need('llama.feed_forward_length'),
-    nLayers: need('llama.block_count'),
+    dim: need('embedding_length'),
+    hiddenDim: need('feed_forward_length'),
+    nLayers: need('block_count'),
     nHeads,
-    nKvHeads: metaNumber(md, 'llama.attention.head_count_kv', source, { int: true }) ?? nHeads,
+    nKvHeads: metaNumber(md, `${arch}.attention.head_count_kv`, source, { int: true }) ?? nHeads,
     vocabSize,
-    maxSeqLen: need('llama.context_length'),
-    ropeTheta: f32Decimal(metaNumber(md, 'llama.rope.freq_base', source) ?? 10000),
+    maxSeqLen: need('context_length'),
+    ropeTheta: f32Decimal(metaNumber(md, `${arch}.rope.freq_base`, source) ?? 10000),
     normEps: f32Decimal(eps),
     tiedEmbeddings: tied,
-    // llama.cpp's LLAMA rope mode pairs (2i, 2i+1); its converter permutes Hugging Face q/k into it
     rope: 'interleaved',
   };
-  const declared = metaNumber(md, 'llama.vocab_size', source, { int: true });
+  Object.assign(config, familyOf(arch, config.dim));
+  const declared = metaNumber(md, `${arch}.vocab_size`, source, { int: true });
   if (declared !== undefined && declared !== vocabSize) {
-    throw new FormatError(`${source}: llama.vocab_size ${declared} differs from the tokenizer's ${vocabSize} tokens`);
+    throw new FormatError(`${source}: ${arch}.vocab_size ${declared} differs from the tokenizer's ${vocabSize} tokens`);
   }
   if (config.nHeads > 0 && config.dim % config.nHeads === 0) {
     const hs = config.dim / config.nHeads;
-    const rd = metaNumber(md, 'llama.rope.dimension_count', source, { int: true });
-    if (rd !== undefined && rd !== hs) refuse(`llama.rope.dimension_count ${rd} (partial rotary; head size is ${hs})`);
-    for (const k of ['llama.attention.key_length', 'llama.attention.value_length']) {
+    const rd = metaNumber(md, `${arch}.rope.dimension_count`, source, { int: true });
+    if (rd !== undefined && rd !== hs) refuse(`${arch}.rope.dimension_count ${rd} (partial rotary; head size is ${hs})`);
+    for (const k of [`${arch}.attention.key_length`, `${arch}.attention.value_length`]) {
       const v = metaNumber(md, k, source, { int: true });
       if (v !== undefined && v !== hs) refuse(`${k} ${v} (head size is embedding_length / head_count = ${hs})`);
     }
   }
-  const scaling = md.get('llama.rope.scaling.type');
-  if (scaling !== undefined && scaling !== 'none') refuse(`RoPE scaling '${String(scaling)}' (llama.rope.scaling.type)`);
-  const factor = metaNumber(md, 'llama.rope.scale_linear', source);
-  if (factor !== undefined && factor !== 1) refuse(`llama.rope.scale_linear ${factor}`);
-  const experts = metaNumber(md, 'llama.expert_count', source, { int: true });
-  if (experts !== undefined && experts > 0) refuse(`a mixture of experts (llama.expert_count ${experts})`);
+  const scaling = md.get(`${arch}.rope.scaling.type`);
+  if (scaling !== undefined && scaling !== 'none') refuse(`RoPE scaling '${String(scaling)}' (${arch}.rope.scaling.type)`);
+  const factor = metaNumber(md, `${arch}.rope.scale_linear`, source);
+  if (factor !== undefined && factor !== 1) refuse(`${arch}.rope.scale_linear ${factor}`);
+  const experts = metaNumber(md, `${arch}.expert_count`, source, { int: true });
+  if (experts !== undefined && experts > 0) refuse(`a mixture of experts (${arch}.expert_count ${experts})`);
   return config;
 }
 
-/** The llama.* and general.* keys for a config. */
-export function configMetadata(c: ModelConfig, name: string, fileType: number, quantized: boolean): Array<[string, KvValue]> {
+/** The <arch>.* and general.* keys for a config. */
+export function configMetadata(c: ModelConfig, name: string, fileType: number, quantized: boolean, arch: GgufArchitecture = 'llama'): Array<[string, KvValue]> {
   const out: Array<[string, KvValue]> = [
-    ['general.architecture', kv.str('llama')],
+    ['general.architecture', kv.str(arch)],
     ['general.name', kv.str(name)],
     ['general.file_type', kv.u32(fileType)],
   ];
   if (quantized) out.push(['general.quantization_version', kv.u32(2)]);
   out.push(
-    ['llama.vocab_size', kv.u32(c.vocabSize)],
-    ['llama.context_length', kv.u32(c.maxSeqLen)],
-    ['llama.embedding_length', kv.u32(c.dim)],
-    ['llama.block_count', kv.u32(c.nLayers)],
-    ['llama.feed_forward_length', kv.u32(c.hiddenDim)],
-    ['llama.rope.dimension_count', kv.u32(headSize(c))],
-    ['llama.attention.head_count', kv.u32(c.nHeads)],
-    ['llama.attention.head_count_kv', kv.u32(c.nKvHeads)],
-    ['llama.attention.layer_norm_rms_epsilon', kv.f32(c.normEps)],
-    ['llama.rope.freq_base', kv.f32(c.ropeTheta)],
+    [`${arch}.vocab_size`, kv.u32(c.vocabSize)],
+    [`${arch}.context_length`, kv.u32(c.maxSeqLen)],
+    [`${arch}.embedding_length`, kv.u32(c.dim)],
+    [`${arch}.block_count`, kv.u32(c.nLayers)],
+    [`${arch}.feed_forward_length`, kv.u32(c.hiddenDim)],
+    [`${arch}.rope.dimension_count`, kv.u32(headSize(c))],
+    [`${arch}.attention.head_count`, kv.u32(c.nHeads)],
+    [`${arch}.attention.head_count_kv`, kv.u32(c.nKvHeads)],
+    [`${arch}.attention.layer_norm_rms_epsilon`, kv.f32(c.normEps)],
+    [`${arch}.rope.freq_base`, kv.f32(c.ropeTheta)],
   );
   return out;
 }

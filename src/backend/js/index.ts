@@ -1,6 +1,7 @@
 // The `js` backend: the forward pass on the plain TypeScript reference kernels. Slow and simple on
 // purpose; tests hold the WASM backend to it.
 import * as ref from '../../kernels/reference.ts';
+import * as fam from '../../kernels/family.ts';
 import { dequantize, nuqOfShared, nuqRowInto, type TensorRecord } from '../../format/kinds.ts';
 import { KV_KINDS, type KvShape, RefKvCache } from '../../kernels/attention.ts';
 import type { AttentionShape, Backend, KvCache, Vec, Weight } from '../types.ts';
@@ -106,4 +107,25 @@ export class JsBackend implements Backend {
   add(out: Vec, a: Vec, b: Vec): void {
     ref.add(this.f(out), this.f(a), this.f(b), out.len);
   }
+
+  addBias(v: Vec, bias: Weight): void {
+    fam.addBias(this.f(v), (bias as JsWeight).dense!);
+  }
+
+  scale(v: Vec, s: number): void {
+    fam.scale(this.f(v), s);
+  }
+
+  softcap(v: Vec, cap: number): void {
+    fam.softcap(this.f(v), cap);
+  }
+
+  gatedActivation(out: Vec, gate: Vec, up: Vec, act: 'gelu-tanh' | 'relu'): void {
+    fam.gatedActivation(this.f(out), this.f(gate), this.f(up), act);
+  }
+
+  layernorm(out: Vec, x: Vec, w: Weight, eps: number): void {
+    fam.layernorm(this.f(out), this.f(x), (w as JsWeight).dense!, eps);
+  }
+
 }

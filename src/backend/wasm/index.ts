@@ -5,6 +5,7 @@
 // docs/THREADS.md); everything else stays on the main thread.
 import { dequantize, nuqOfShared, type TensorRecord } from '../../format/kinds.ts';
 import { KV_KINDS, KV_MODE, KV_RESIDUAL, type KvShape } from '../../kernels/attention.ts';
+import * as fam from '../../kernels/family.ts';
 import { UsageError } from '../../util/errors.ts';
 import type { AttentionShape, Backend, KvCache, Vec, Weight } from '../types.ts';
 import { createKernelInstance, type KernelBuild, type KernelInstance } from './instance.ts';
@@ -283,6 +284,36 @@ export class WasmBackend implements Backend {
 
   add(out: Vec, a: Vec, b: Vec): void {
     this.k.add(out.off << 2, a.off << 2, b.off << 2, out.len);
+  }
+
+  // The family ops (src/kernels/family.ts) on views of the shared memory: elementwise, so plain
+  // TypeScript costs little beside the matrix products.
+  private view(v: Vec): Float32Array {
+    return this.heap.f32(v.off << 2, v.len);
+  }
+
+  private vector(w: Weight): Float32Array {
+    return this.heap.f32((w as WasmWeight).f32!, w.shape[0]);
+  }
+
+  addBias(v: Vec, bias: Weight): void {
+    fam.addBias(this.view(v), this.vector(bias));
+  }
+
+  scale(v: Vec, s: number): void {
+    fam.scale(this.view(v), s);
+  }
+
+  softcap(v: Vec, cap: number): void {
+    fam.softcap(this.view(v), cap);
+  }
+
+  gatedActivation(out: Vec, gate: Vec, up: Vec, act: 'gelu-tanh' | 'relu'): void {
+    fam.gatedActivation(this.view(out), this.view(gate), this.view(up), act);
+  }
+
+  layernorm(out: Vec, x: Vec, w: Weight, eps: number): void {
+    fam.layernorm(this.view(out), this.view(x), this.vector(w), eps);
   }
 }
 
