@@ -14,6 +14,7 @@ import { Model } from '../../src/model/model.ts';
 import { FormatError, UnsupportedError } from '../../src/util/errors.ts';
 import { LlamaGrad, weightsFromRecords } from '../../tools/fisher/backward.ts';
 import { syntheticModel } from '../../tools/synthetic.ts';
+import { rejects } from '../helpers.ts';
 
 const SHAPE = { dim: 32, hiddenDim: 48, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 300, maxSeqLen: 64, outlierChannels: 0 };
 const LLAMA3 = { kind: 'llama3' as const, factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxSeqLen: 16 };
@@ -102,12 +103,26 @@ function referenceLogits(c: ModelConfig, records: TensorRecord[], tokens: number
 
 const TOKENS = [1, 270, 281, 265, 299, 260, 272, 290];
 
-for (const [label, fields] of CASES) {
+// Not in the attention kernels yet (one attend() call per layer does RoPE and attention): refused at
+// load, naming what is missing. Their reference stays above for when the kernels take them.
+const NOT_YET = (fields: Partial<ModelConfig>) => fields.ropeScaling !== undefined || fields.slidingWindow !== undefined;
+
+for (const [label, fields] of CASES.filter(([, f]) => NOT_YET(f))) {
+  test(`a model with ${label} is refused at load with one line, until the attention kernels take it`, async () => {
+    const m = syntheticModel({ ...SHAPE, tiedEmbeddings: false, ...fields, seed: 5 });
+    for (const backend of [new JsBackend(), await WasmBackend.create()] as Backend[]) {
+      await rejects(Model.fromRecords(m.config, m.tokenizer, m.records, backend, { batch: 4, ctx: 32 }), UnsupportedError, /^model: (llama3 RoPE scaling|a sliding window of 3 positions) is not in the attention kernels yet/);
+    }
+  });
+}
+
+for (const [label, fields] of CASES.filter(([, f]) => !NOT_YET(f))) {
   test(`forward with ${label} = the f64 reference, js and wasm backends, a prompt batch and one token at a time`, async () => {
     const m = syntheticModel({ ...SHAPE, tiedEmbeddings: false, ...fields, seed: 5 });
     const ref = referenceLogits(m.config, m.records, TOKENS);
     for (const backend of [new JsBackend(), await WasmBackend.create()] as Backend[]) {
-      const model = await Model.fromRecords(m.config, m.tokenizer, m.records, backend, { batch: 4, ctx: 32 });
+      // an f32 KV cache: the reference is f64 throughout, and the default f16 cache rounds K and V
+      const model = await Model.fromRecords(m.config, m.tokenizer, m.records, backend, { batch: 4, ctx: 32, kv: 'f32' });
       const batched = model.forward(TOKENS, 0, 0); // two batches of 4
       const V = m.config.vocabSize;
       for (let p = 0; p < TOKENS.length; p++) {
