@@ -16,6 +16,7 @@
 // Each figure is the median over the steps (one descheduled step on a shared machine moves none),
 // with the cost of the clock reads subtracted; the report gives the step time without any timer
 // beside the timed one, which shows how well that correction holds.
+import { enableRelaxedSimd } from '../src/backend/wasm/instance.ts';
 import { loadModel } from '../src/index.ts';
 import type { Model } from '../src/model/model.ts';
 import { median } from './_timing.ts';
@@ -192,6 +193,7 @@ function crossingCost(model: Model): number {
 
 /** Loads `file` and profiles `steps` decode steps from `position` (after a prompt that fills the cache up to it). */
 export async function profileDecode(file: string, opts: { fast: boolean; threads: number; position: number; steps: number }): Promise<Profile> {
+  await enableRelaxedSimd(); // the kernel build `sqz run` takes (Node 20 has relaxed SIMD behind a flag)
   const model = await loadModel(file, { backend: 'wasm', fast: opts.fast, threads: opts.threads, ctx: opts.position + 2 * opts.steps + 4 });
   try {
     const V = model.config.vocabSize;
