@@ -3,7 +3,6 @@
 // them. Written for clarity, not speed; sums accumulate in f64 so they are at least as exact as the
 // kernels they check. Matrices are row-major [rows, cols], one row per output.
 import { type PackedBits, packedIndexAt, rowBytes } from '../format/packing.ts';
-import { ropeInvFreqs, ropeWithFreqs } from './family.ts';
 
 export type RopeStyle = 'interleaved' | 'half';
 
@@ -323,7 +322,20 @@ export function rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array
  * 'half' (Hugging Face rotate_half): pairs (i, i + headSize/2), same angles.
  */
 export function rope(vec: Float32Array, n: number, headSize: number, pos: number, theta: number, style: RopeStyle): void {
-  ropeWithFreqs(vec.subarray(0, n), headSize, pos, ropeInvFreqs(headSize, theta, undefined), style);
+  const half = headSize / 2;
+  for (let h = 0; h < n; h += headSize) {
+    for (let i = 0; i < half; i++) {
+      const angle = pos * Math.pow(theta, (-2 * i) / headSize);
+      const cos = Math.cos(angle);
+      const sin = Math.sin(angle);
+      const a = style === 'interleaved' ? h + 2 * i : h + i;
+      const b = style === 'interleaved' ? a + 1 : a + half;
+      const x0 = vec[a];
+      const x1 = vec[b];
+      vec[a] = x0 * cos - x1 * sin;
+      vec[b] = x0 * sin + x1 * cos;
+    }
+  }
 }
 
 /** Softmax in place over x[0..n). */
