@@ -24,12 +24,23 @@
 // batched kernel computes each vector's outputs with the same operations in the same order, so a
 // batch gives every vector the bits of its own matvec (sqz ppl --fast scores what sqz run --fast runs).
 import { planeEntry } from './lut';
-import { groupBytes, hsum, indicesFirst, indicesSecond } from './simd';
+import { groupBytes, hsum, nibbleMask, nibblesFirst, nibblesSecond } from './simd';
 
 // Largest quantized activation (see above).
 const Q_MAX: f32 = 64;
 // i16 ones: i32x4.dot_i16x8_s with them adds lane pairs (loaded, not built: see simd.ts DECODE).
 const ONES = memory.data<i16>([1, 1, 1, 1, 1, 1, 1, 1], 16);
+
+// The lane constants of the decode and the dot products (the nibble mask, the 3-bit masks, the ones
+// above) are loaded by the matvec once before its loops and handed down in locals: V8 (TurboFan,
+// Node 20) moves neither a load nor a v128.const out of a loop, so each one used inside the loop was
+// one more instruction per group (docs/KERNELS.md, "LUT products"). The helpers without "With" load
+// them where they are used (the batched kernel's).
+// @ts-ignore: decorator
+@inline function onesI16(): v128 {
+  // the plain build's dot32 takes no ones (a constant it drops, rather than a load it must keep)
+  return ASC_FEATURE_RELAXED_SIMD ? v128.load(ONES) : i16x8.splat(1);
+}
 // log2 of the bytes per stored activation: int8 for the relaxed dot; the plain build stores the same
 // values as int16, which i32x4.dot_i16x8_s takes as they are (no widening per row).
 const Q_SHIFT: i32 = ASC_FEATURE_RELAXED_SIMD ? 0 : 1;
@@ -102,8 +113,12 @@ export function quantizeActivations(xq: usize, x: usize, cols: i32): void {
 // the table values w0 (weights 0..15) and w1 (16..31), in [0, 127]; the four lanes add up to the dot.
 // @ts-ignore: decorator
 @inline function dot32(xp: usize, w0: v128, w1: v128): v128 {
+  return dot32With(xp, w0, w1, onesI16());
+}
+// @ts-ignore: decorator
+@inline function dot32With(xp: usize, w0: v128, w1: v128, ones: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
-    return i32x4.dot_i16x8_s(i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xp), w0), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xp, 16), w1)), v128.load(ONES));
+    return i32x4.dot_i16x8_s(i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xp), w0), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xp, 16), w1)), ones);
   }
   return i32x4.add(
     i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(w0), v128.load(xp)), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(w0), v128.load(xp, 16))),
@@ -149,12 +164,16 @@ const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]
 
 // The table lane of weights 16m..16m+15 of the 3-bit block whose low-bit bytes are lo and high-bit
 // bytes (repeated over both halves) hi.
+// With the masks given: two = TWO_LOW, bit = HIGH_BITS' vector m (highBits(m)).
 // @ts-ignore: decorator
-@inline function key3(lo: v128, hi: v128, m: i32): v128 {
+@inline function key3With(lo: v128, hi: v128, m: i32, two: v128, bit: v128): v128 {
   // 2 * lo: the two bits of weight 16m + j sit at bits 2m, 2m + 1 of byte j
-  const twice = v128.and(m == 0 ? i16x8.shl(lo, 1) : i16x8.shr_u(lo, <i32>(2 * m - 1)), v128.load(TWO_LOW));
-  const bit = v128.load(HIGH_BITS + (<usize>m << 4));
+  const twice = v128.and(m == 0 ? i16x8.shl(lo, 1) : i16x8.shr_u(lo, <i32>(2 * m - 1)), two);
   return i8x16.sub(twice, i8x16.eq(v128.and(hi, bit), bit));
+}
+// @ts-ignore: decorator
+@inline function highBits(m: i32): v128 {
+  return v128.load(HIGH_BITS + (<usize>m << 4));
 }
 
 // Bytes of one row's indices as the int8 kernels read them (4 bits: the format's; 3 bits: repacked).
@@ -192,11 +211,18 @@ const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]
 // (build/kernels*.wat).
 // @ts-ignore: decorator
 @inline function unitLookup(bits: i32, t: v128, bp: usize, m: i32): v128 {
+  const mask = bits == 4 ? nibbleMask() : v128.load(TWO_LOW);
+  return unitLookupWith(bits, t, bp, m, mask, bits == 4 ? mask : highBits(m));
+}
+// The same with the masks given: mask = nibbleMask() at 4 bits, TWO_LOW at 3 bits; bit = highBits(m)
+// (unused at 4 bits).
+// @ts-ignore: decorator
+@inline function unitLookupWith(bits: i32, t: v128, bp: usize, m: i32, mask: v128, bit: v128): v128 {
   if (bits == 4) {
     const v = v128.load(bp);
-    return lookup(t, m == 0 ? indicesFirst(4, v) : indicesSecond(4, v, bp));
+    return lookup(t, m == 0 ? nibblesFirst(v, mask) : nibblesSecond(v, mask));
   }
-  return lookup(t, key3(v128.load(bp), v128.load64_splat(bp, 16), m));
+  return lookup(t, key3With(v128.load(bp), v128.load64_splat(bp, 16), m, mask, bit));
 }
 
 // The accumulator after the two groups of a block: table values w0..w3 (weights 0..15, ..., 48..63)
@@ -204,17 +230,22 @@ const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]
 // its own scale.
 // @ts-ignore: decorator
 @inline function blockDot(acc: v128, w0: v128, w1: v128, w2: v128, w3: v128, xp: usize, sp: usize): v128 {
-  const a = addBlock(acc, dot32(xp, w0, w1), v128.load32_splat(sp));
-  return addBlock(a, dot32(xp + (32 << Q_SHIFT), w2, w3), v128.load32_splat(sp, 4));
+  return blockDotWith(acc, w0, w1, w2, w3, xp, sp, onesI16());
+}
+// @ts-ignore: decorator
+@inline function blockDotWith(acc: v128, w0: v128, w1: v128, w2: v128, w3: v128, xp: usize, sp: usize, ones: v128): v128 {
+  const a = addBlock(acc, dot32With(xp, w0, w1, ones), v128.load32_splat(sp));
+  return addBlock(a, dot32With(xp + (32 << Q_SHIFT), w2, w3, ones), v128.load32_splat(sp, 4));
 }
 
-// One row's unit (indices at bp, table t) against one vector (values at xp, scales at sp).
+// One row's unit (indices at bp, table t) against one vector (values at xp, scales at sp), the
+// constants given (mask: unitLookupWith's; b0..b3: highBits(0..3) at 3 bits, unused at 4).
 // @ts-ignore: decorator
-@inline function rowUnit(bits: i32, acc: v128, t: v128, bp: usize, xp: usize, sp: usize): v128 {
-  const w0 = unitLookup(bits, t, bp, 0);
-  const w1 = unitLookup(bits, t, bp, 1);
-  if (bits == 4) return addBlock(acc, dot32(xp, w0, w1), v128.load32_splat(sp));
-  return blockDot(acc, w0, w1, unitLookup(bits, t, bp, 2), unitLookup(bits, t, bp, 3), xp, sp);
+@inline function rowUnit(bits: i32, acc: v128, t: v128, bp: usize, xp: usize, sp: usize, mask: v128, b0: v128, b1: v128, b2: v128, b3: v128, ones: v128): v128 {
+  const w0 = unitLookupWith(bits, t, bp, 0, mask, b0);
+  const w1 = unitLookupWith(bits, t, bp, 1, mask, b1);
+  if (bits == 4) return addBlock(acc, dot32With(xp, w0, w1, ones), v128.load32_splat(sp));
+  return blockDotWith(acc, w0, w1, unitLookupWith(bits, t, bp, 2, mask, b2), unitLookupWith(bits, t, bp, 3, mask, b3), xp, sp, ones);
 }
 
 // A row's output from its accumulator: step * sum + lo * S (params: the row's step, lo).
@@ -223,7 +254,16 @@ const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]
   return hsum(acc) * load<f32>(params) + load<f32>(params, 4) * sumS;
 }
 
-// out[r] for rows r0 <= r < r1 and one vector.
+// out[r] for rows r0 <= r < r1 and one vector. Every row sums its units in order into one
+// accumulator, as the batched kernel does (so a batch has the matvec's bits); how the loops are laid
+// out only changes the instructions around that chain. Each loop steps three pointers (indices,
+// activation values, scales) instead of computing the unit's addresses from its number, and keeps
+// the lane constants in locals (above): 4-bit from ~32 instructions per 32-weight group to ~19 in
+// V8's code (docs/KERNELS.md, "LUT products").
+// - 4 bits: one row at a time (two rows measured no faster from memory), two groups per loop step
+//   (one loop test and stack check per 64 weights; four per step measured slower).
+// - 3 bits: two rows at a time sharing the activation loads (x1.13 over one before this layout of
+//   the loops; about even after it), one 64-weight block per step.
 // @ts-ignore: decorator
 @inline function lutRowsInt8(bits: i32, out: usize, table: usize, params: usize, idx: usize, xq: usize, cols: i32, r0: i32, r1: i32): void {
   const groups = recordGroups(cols);
@@ -231,22 +271,30 @@ const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]
   const stride = rowStride(bits, cols);
   const xs = xq + (<usize>groups << (5 + Q_SHIFT));
   const sumS = load<f32>(xs + (<usize>groups << 2));
+  const mask = bits == 4 ? nibbleMask() : v128.load(TWO_LOW);
+  const b0 = bits == 4 ? mask : highBits(0);
+  const b1 = bits == 4 ? mask : highBits(1);
+  const b2 = bits == 4 ? mask : highBits(2);
+  const b3 = bits == 4 ? mask : highBits(3);
+  const ones = onesI16();
+  // one unit's step of the three pointers
+  const bStep = unitAt(bits, 0, 1);
+  const xStep = unitValues(bits, 1);
+  const sStep = <usize>unitScales(bits, 1);
   let r = r0;
-  // 3 bits: two rows at a time share the activation loads; 4 bits: one row (V8's register allocation
-  // measured 4-bit one row x1.18 faster than two and x1.23 than four; 3-bit two rows x1.13 faster than one)
   if (bits == 3) {
     for (; r + 2 <= r1; r += 2) {
       const t0 = v128.load(table + (<usize>r << 4));
       const t1 = v128.load(table + (<usize>r << 4), 16);
-      const p0 = idx + <usize>r * stride;
+      let bp = idx + <usize>r * stride;
+      const end = bp + <usize>units * bStep;
+      let xp = xq;
+      let sp = xs;
       let a0 = f32x4.splat(0);
       let a1 = f32x4.splat(0);
-      for (let u = 0; u < units; u++) {
-        const xp = xq + unitValues(bits, u);
-        const sp = xs + unitScales(bits, u);
-        const bp = unitAt(bits, p0, u);
-        a0 = rowUnit(bits, a0, t0, bp, xp, sp);
-        a1 = rowUnit(bits, a1, t1, bp + stride, xp, sp);
+      for (; bp < end; bp += bStep, xp += xStep, sp += sStep) {
+        a0 = rowUnit(bits, a0, t0, bp, xp, sp, mask, b0, b1, b2, b3, ones);
+        a1 = rowUnit(bits, a1, t1, bp + stride, xp, sp, mask, b0, b1, b2, b3, ones);
       }
       const pp = params + (<usize>r << 3);
       const o = out + (<usize>r << 2);
@@ -256,9 +304,19 @@ const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]
   }
   for (; r < r1; r++) {
     const t = v128.load(table + (<usize>r << 4));
-    const row = idx + <usize>r * stride;
+    let bp = idx + <usize>r * stride;
+    let xp = xq;
+    let sp = xs;
     let acc = f32x4.splat(0);
-    for (let u = 0; u < units; u++) acc = rowUnit(bits, acc, t, unitAt(bits, row, u), xq + unitValues(bits, u), xs + unitScales(bits, u));
+    if (bits == 4) {
+      const pairsEnd = bp + <usize>(units >> 1) * (bStep << 1);
+      for (; bp < pairsEnd; bp += bStep << 1, xp += xStep << 1, sp += sStep << 1) {
+        acc = rowUnit(bits, acc, t, bp, xp, sp, mask, b0, b1, b2, b3, ones);
+        acc = rowUnit(bits, acc, t, bp + bStep, xp + xStep, sp + sStep, mask, b0, b1, b2, b3, ones);
+      }
+    }
+    const end = idx + <usize>r * stride + <usize>units * bStep;
+    for (; bp < end; bp += bStep, xp += xStep, sp += sStep) acc = rowUnit(bits, acc, t, bp, xp, sp, mask, b0, b1, b2, b3, ones);
     store<f32>(out + (<usize>r << 2), finish(acc, params + (<usize>r << 3), sumS));
   }
 }

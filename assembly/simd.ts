@@ -123,11 +123,25 @@ const HIGH: usize = 48;
 // with a shift and a mask): the bits a byte takes from its neighbour are above bit 3 and the AND drops them.
 // @ts-ignore: decorator
 @inline function unpack4first(v: v128): v128 {
-  return v128.and(v, v128.load(DECODE + LOW4));
+  return nibblesFirst(v, nibbleMask());
 }
 // @ts-ignore: decorator
 @inline function unpack4second(v: v128): v128 {
-  return v128.and(i16x8.shr_u(v, 4), v128.load(DECODE + LOW4));
+  return nibblesSecond(v, nibbleMask());
+}
+// The same with the mask given, for a kernel that loads it once before its loop (nibbleMask).
+// @ts-ignore: decorator
+@inline export function nibblesFirst(v: v128, mask: v128): v128 {
+  return v128.and(v, mask);
+}
+// @ts-ignore: decorator
+@inline export function nibblesSecond(v: v128, mask: v128): v128 {
+  return v128.and(i16x8.shr_u(v, 4), mask);
+}
+// The mask of a 4-bit index in every lane.
+// @ts-ignore: decorator
+@inline export function nibbleMask(): v128 {
+  return v128.load(DECODE + LOW4);
 }
 
 // 3 bits: `v` holds the group's 12 bytes in lanes 0..11.
