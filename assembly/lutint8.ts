@@ -25,6 +25,7 @@
 // batch gives every vector the bits of its own matvec (sqz ppl --fast scores what sqz run --fast runs).
 import { planeEntry } from './lut';
 import { groupBytes, hsum, nibbleMask, nibblesFirst, nibblesSecond } from './simd';
+import { csrRowSum } from './sparse';
 
 // Largest quantized activation (see above).
 const Q_MAX: f32 = 64;
@@ -254,6 +255,14 @@ const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]
   return hsum(acc) * load<f32>(params) + load<f32>(params, 4) * sumS;
 }
 
+// The sparse part of a matvec (CSR: rowPtr, colIdx, values; x the f32 input), added to each row in the
+// row pass; rowPtr 0: none. The same bits as spmvCsrAdd after the dense pass (which the batched kernel
+// takes), without a second pass over the rows.
+// @ts-ignore: decorator
+@inline function storeRow(o: usize, dense: f32, rowPtr: usize, colIdx: usize, values: usize, x: usize, r: i32): void {
+  store<f32>(o, rowPtr == 0 ? dense : dense + csrRowSum(rowPtr, colIdx, values, x, r));
+}
+
 // out[r] for rows r0 <= r < r1 and one vector. Every row sums its units in order into one
 // accumulator, as the batched kernel does (so a batch has the matvec's bits); how the loops are laid
 // out only changes the instructions around that chain. Each loop steps three pointers (indices,
@@ -265,7 +274,7 @@ const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]
 // - 3 bits: two rows at a time sharing the activation loads (x1.13 over one before this layout of
 //   the loops; about even after it), one 64-weight block per step.
 // @ts-ignore: decorator
-@inline function lutRowsInt8(bits: i32, out: usize, table: usize, params: usize, idx: usize, xq: usize, cols: i32, r0: i32, r1: i32): void {
+@inline function lutRowsInt8(bits: i32, out: usize, table: usize, params: usize, idx: usize, xq: usize, cols: i32, r0: i32, r1: i32, rowPtr: usize, colIdx: usize, values: usize, x: usize): void {
   const groups = recordGroups(cols);
   const units = (cols + unitWeights(bits) - 1) / unitWeights(bits);
   const stride = rowStride(bits, cols);
@@ -298,8 +307,8 @@ const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]
       }
       const pp = params + (<usize>r << 3);
       const o = out + (<usize>r << 2);
-      store<f32>(o, finish(a0, pp, sumS));
-      store<f32>(o, finish(a1, pp + 8, sumS), 4);
+      storeRow(o, finish(a0, pp, sumS), rowPtr, colIdx, values, x, r);
+      storeRow(o + 4, finish(a1, pp + 8, sumS), rowPtr, colIdx, values, x, r + 1);
     }
   }
   for (; r < r1; r++) {
@@ -317,19 +326,30 @@ const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]
     }
     const end = idx + <usize>r * stride + <usize>units * bStep;
     for (; bp < end; bp += bStep, xp += xStep, sp += sStep) acc = rowUnit(bits, acc, t, bp, xp, sp, mask, b0, b1, b2, b3, ones);
-    store<f32>(out + (<usize>r << 2), finish(acc, params + (<usize>r << 3), sumS));
+    storeRow(out + (<usize>r << 2), finish(acc, params + (<usize>r << 3), sumS), rowPtr, colIdx, values, x, r);
   }
 }
 
 // The int8 fast path of matvecLut4: table [rows, 16] bytes (7-bit entries), params f32 [rows, 2]
 // (step, lo), 4-bit packed indices, xq from quantizeActivations; rows r0 <= r < r1.
 export function matvecLut4Int8(out: usize, table: usize, params: usize, idx: usize, xq: usize, cols: i32, r0: i32, r1: i32): void {
-  lutRowsInt8(4, out, table, params, idx, xq, cols, r0, r1);
+  lutRowsInt8(4, out, table, params, idx, xq, cols, r0, r1, 0, 0, 0, 0);
 }
 
 // The same with 3-bit packed indices (table lanes 8..15 unused).
 export function matvecLut3Int8(out: usize, table: usize, params: usize, idx: usize, xq: usize, cols: i32, r0: i32, r1: i32): void {
-  lutRowsInt8(3, out, table, params, idx, xq, cols, r0, r1);
+  lutRowsInt8(3, out, table, params, idx, xq, cols, r0, r1, 0, 0, 0, 0);
+}
+
+// matvecLut4Int8 plus a sparse part (CSR rowPtr, colIdx i32, values f32, rowPtr non-zero) against the
+// f32 input x, in the same row pass: the bits of matvecLut4Int8 then spmvCsrAdd.
+export function matvecLut4Int8Sparse(out: usize, table: usize, params: usize, idx: usize, xq: usize, cols: i32, r0: i32, r1: i32, rowPtr: usize, colIdx: usize, values: usize, x: usize): void {
+  lutRowsInt8(4, out, table, params, idx, xq, cols, r0, r1, rowPtr, colIdx, values, x);
+}
+
+// The same with 3-bit packed indices.
+export function matvecLut3Int8Sparse(out: usize, table: usize, params: usize, idx: usize, xq: usize, cols: i32, r0: i32, r1: i32, rowPtr: usize, colIdx: usize, values: usize, x: usize): void {
+  lutRowsInt8(3, out, table, params, idx, xq, cols, r0, r1, rowPtr, colIdx, values, x);
 }
 
 // The int8 matvec on n vectors (xq: n activation records xqStride bytes apart; out [n, rows]) for rows

@@ -1,6 +1,7 @@
 // Helpers for the kernel tests (not a test file itself: the runner picks up *.test.ts only).
 import * as assert from 'uvu/assert';
 import type { WasmHeap } from '../../src/backend/wasm/heap.ts';
+import type { Rng } from '../../src/util/random.ts';
 
 /** Sizes every kernel is run over: ones below, at and above the SIMD widths and group sizes. */
 export const SIZES = [1, 3, 5, 7, 15, 17, 31, 33, 63, 64, 65, 172, 257];
@@ -166,4 +167,25 @@ export function checkDequant(heap: WasmHeap, rows: number, cols: number, dense: 
     assertCloseDot(got.subarray(0, n), dense.subarray(r0 * cols, r1 * cols), 0, 1e-5, where);
     assertUntouched(got, 0, n, where);
   }
+}
+
+/** A random CSR matrix (sorted columns, some empty rows) and its dense twin. */
+export function randomCsr(rng: Rng, rows: number, cols: number, density: number) {
+  const rowPtr = new Int32Array(rows + 1);
+  const colIdx: number[] = [];
+  const values: number[] = [];
+  const dense = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const empty = rng.next() < 0.2;
+    for (let c = 0; c < cols; c++) {
+      if (!empty && rng.next() < density) {
+        const v = Math.fround(rng.normal());
+        colIdx.push(c);
+        values.push(v);
+        dense[r * cols + c] = v;
+      }
+    }
+    rowPtr[r + 1] = colIdx.length;
+  }
+  return { rowPtr, colIdx: Int32Array.from(colIdx), values: Float32Array.from(values), dense };
 }

@@ -7,7 +7,7 @@ import { packIndices } from '../../src/format/packing.ts';
 import * as ref from '../../src/kernels/reference.ts';
 import { Rng } from '../../src/util/random.ts';
 import { skip } from '../helpers.ts';
-import { SIZES, assertCloseDot, assertUntouched, dotScale, placeSentinel, rowRanges } from './_util.ts';
+import { SIZES, assertCloseDot, assertUntouched, dotScale, placeSentinel, randomCsr, rowRanges } from './_util.ts';
 
 // Both builds of the kernels run every test: plain SIMD, and relaxed SIMD (on Node 20 behind a flag
 // that this turns on; where the engine has no relaxed SIMD at all, its tests are skipped).
@@ -169,6 +169,59 @@ for (const build of BUILDS) {
           if (Math.abs(got[r] - want) > halfStep + 1e-6 * Math.abs(want)) assert.unreachable(`row ${r} column ${c}: ${got[r]} vs ${want} (half step ${halfStep})`);
         }
       }
+    });
+  }
+}
+
+/**
+ * matvecLut{bits}Int8Sparse (the sparse part in the row pass) on one matrix over its row ranges: the
+ * bits of matvecLut{bits}Int8 followed by spmvCsrAdd, nothing outside the range written, and within 1e-5
+ * of the twins ref.matvecLutInt8 + ref.spmvCsrAdd.
+ */
+function checkInt8Sparse(inst: KernelInstance, rows: number, cols: number, bits: 3 | 4, rng: Rng, density: number): void {
+  const { exports: k, heap } = inst;
+  const lut = rng.normals(rows << bits, 0.05);
+  const x = rng.normals(cols);
+  const packed = packIndices(randomIndices(rng, rows * cols, bits), rows, cols, bits);
+  const csr = randomCsr(rng, rows, cols, density);
+  const t8 = lutInt8Table(lut, bits);
+  const q8 = ref.lutToUint7(lut, bits);
+  const xq = ref.quantizeActivations(x, cols);
+  const dense = ref.dequantLut(lut, packed, rows, cols, bits);
+  for (let i = 0; i < dense.length; i++) dense[i] += csr.dense[i];
+  const mark = heap.mark();
+  const pt = heap.place(t8.table), ps = heap.place(t8.params), pi = heap.place(int8Indices(packed, rows, cols, bits)), px = heap.place(x);
+  const prp = heap.place(csr.rowPtr), pci = heap.place(csr.colIdx.length ? csr.colIdx : new Int32Array(1)), pv = heap.place(csr.values.length ? csr.values : new Float32Array(1));
+  const pxq = heap.alloc(k.activationBytes(cols));
+  k.quantizeActivations(pxq, px, cols);
+  for (const [r0, r1] of rowRanges(rows)) {
+    const what = `matvecLut${bits}Int8Sparse (${inst.build}) ${rows}x${cols} [${r0},${r1})`;
+    const po = placeSentinel(heap, rows);
+    (bits === 4 ? k.matvecLut4Int8Sparse : k.matvecLut3Int8Sparse)(po, pt, ps, pi, pxq, cols, r0, r1, prp, pci, pv, px);
+    const got = heap.f32(po, rows).slice();
+    assertUntouched(got, r0, r1, what);
+    const pw = placeSentinel(heap, rows);
+    (bits === 4 ? k.matvecLut4Int8 : k.matvecLut3Int8)(pw, pt, ps, pi, pxq, cols, r0, r1);
+    k.spmvCsrAdd(pw, prp, pci, pv, px, r0, r1);
+    assert.equal(Array.from(got), Array.from(heap.f32(pw, rows)), `${what}: the bits of the two passes`);
+    const twin = new Float32Array(rows);
+    ref.matvecLutInt8(twin, q8.table, q8.params, packed, xq, rows, cols, bits, r0, r1);
+    ref.spmvCsrAdd(twin, csr.rowPtr, csr.colIdx, csr.values, x, r0, r1);
+    const scale = dotScale(dense, x, rows, cols, r0, r1);
+    assertCloseDot(got.subarray(r0, r1), twin.subarray(r0, r1), Math.max(scale, offsetScale(q8.params, xq.sum, r0, r1)), 1e-5, `${what} against its twins`);
+  }
+  heap.release(mark);
+}
+
+for (const build of BUILDS) {
+  for (const bits of [4, 3] as const) {
+    test(`matvecLut${bits}Int8Sparse (${build}) gives matvecLut${bits}Int8 then spmvCsrAdd bit for bit, every size pair, row ranges`, async () => {
+      const inst = await createKernelInstance(undefined, build);
+      const rng = new Rng(1500 + bits);
+      for (const rows of SIZES) {
+        for (const cols of SIZES) checkInt8Sparse(inst, rows, cols, bits, rng, rng.next() < 0.5 ? 0.05 : 0.3);
+      }
+      checkInt8Sparse(inst, 64, 2048 + 17, bits, rng, 0.0045);
     });
   }
 }

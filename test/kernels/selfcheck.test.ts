@@ -6,7 +6,7 @@ test('kernelSelfCheck covers every kernel and all pass', async () => {
   const results = await kernelSelfCheck();
   const names = results.map((r) => r.name).sort();
   assert.equal(names, [
-    'add', 'attendBlock f16', 'attendBlock q4', 'f16ToF32', 'matmulF32', 'matvecF32', 'matvecLut3', 'matvecLut4', 'matvecLut3Int8', 'matvecLut4Int8', 'matmulLut3Int8', 'matmulLut4Int8', 'matmulLut3', 'matmulLut4', 'ropeHalf',
+    'add', 'attendBlock f16', 'attendBlock q4', 'f16ToF32', 'matmulF32', 'matvecF32', 'matvecLut3', 'matvecLut4', 'matvecLut3Int8', 'matvecLut4Int8', 'matvecLut3Int8Sparse', 'matvecLut4Int8Sparse', 'matmulLut3Int8', 'matmulLut4Int8', 'matmulLut3', 'matmulLut4', 'ropeHalf',
     'matvecUniform3', 'matvecUniform4', 'matvecUniform8', 'matmulUniform3', 'matmulUniform4', 'matmulUniform8',
     'matvecF16', 'matmulF16', 'dequantLut4', 'dequantLut3', 'dequantUniform3', 'dequantUniform4', 'dequantUniform8',
     'ropeInterleaved', 'rmsnorm', 'softmax', 'spmvCsrAdd', 'spmmCsrAdd', 'swiglu',

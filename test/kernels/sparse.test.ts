@@ -3,28 +3,7 @@ import * as assert from 'uvu/assert';
 import { createKernelInstance } from '../../src/backend/wasm/instance.ts';
 import * as ref from '../../src/kernels/reference.ts';
 import { Rng } from '../../src/util/random.ts';
-import { SIZES, assertCloseDot, assertUntouched, batchOf, checkBatched, dotScale, rowRanges } from './_util.ts';
-
-/** A random CSR matrix (sorted columns, some empty rows) and its dense twin. */
-function randomCsr(rng: Rng, rows: number, cols: number, density: number) {
-  const rowPtr = new Int32Array(rows + 1);
-  const colIdx: number[] = [];
-  const values: number[] = [];
-  const dense = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const empty = rng.next() < 0.2;
-    for (let c = 0; c < cols; c++) {
-      if (!empty && rng.next() < density) {
-        const v = Math.fround(rng.normal());
-        colIdx.push(c);
-        values.push(v);
-        dense[r * cols + c] = v;
-      }
-    }
-    rowPtr[r + 1] = colIdx.length;
-  }
-  return { rowPtr, colIdx: Int32Array.from(colIdx), values: Float32Array.from(values), dense };
-}
+import { SIZES, assertCloseDot, assertUntouched, batchOf, checkBatched, dotScale, randomCsr, rowRanges } from './_util.ts';
 
 test('spmvCsrAdd adds the sparse product into out over every size pair and row ranges', async () => {
   const { exports: k, heap } = await createKernelInstance();

@@ -46,6 +46,13 @@ export interface KernelExports extends Record<string, unknown> {
   matvecLut4Int8(out: number, table: number, params: number, idx: number, xq: number, cols: number, r0: number, r1: number): void;
   /** The same with 3-bit indices in layout.ts int8Indices' layout. */
   matvecLut3Int8(out: number, table: number, params: number, idx: number, xq: number, cols: number, r0: number, r1: number): void;
+  /**
+   * matvecLut4Int8 with a sparse part (CSR rowPtr, colIdx i32, values f32; rowPtr non-zero) against the f32 input x added to
+   * each row in the same pass: the bits of matvecLut4Int8 then spmvCsrAdd.
+   */
+  matvecLut4Int8Sparse(out: number, table: number, params: number, idx: number, xq: number, cols: number, r0: number, r1: number, rowPtr: number, colIdx: number, values: number, x: number): void;
+  /** The same with 3-bit indices. */
+  matvecLut3Int8Sparse(out: number, table: number, params: number, idx: number, xq: number, cols: number, r0: number, r1: number, rowPtr: number, colIdx: number, values: number, x: number): void;
   /** matvecLut4Int8 on n vectors, bit for bit: xq holds n quantizeActivations outputs xqStride bytes apart, out [n, rows], rows r0 <= r < r1. */
   matmulLut4Int8(out: number, table: number, params: number, idx: number, xq: number, xqStride: number, rows: number, cols: number, n: number, r0: number, r1: number): void;
   /** Rows r0 <= r < r1 of a 3-bit LUT matrix whose indices are in the int8 kernels' layout (layout.ts int8Indices) as f32 into dst: the fast path's embedding lookup. */

@@ -144,6 +144,8 @@ export function quantizedJob(k: KernelExports, op: number, a: (i: number) => num
     const out = a(0), table = a(1), params = a(2), idx = a(3), xq = a(4), cols = a(5), bits = a(6);
     const rowPtr = a(7), x = a(10), rows = a(11), n = a(12);
     const four = lutBits(bits) === 4;
+    // one token: the sparse part in the LUT kernel's row pass (the same bits as spmmCsrAdd after it)
+    if (n === 1 && rowPtr !== 0) return (four ? k.matvecLut4Int8Sparse : k.matvecLut3Int8Sparse)(out, table, params, idx, xq, cols, r0, r1, rowPtr, a(8), a(9), x);
     if (n === 1) (four ? k.matvecLut4Int8 : k.matvecLut3Int8)(out, table, params, idx, xq, cols, r0, r1);
     else (four ? k.matmulLut4Int8 : k.matmulLut3Int8)(out, table, params, idx, xq, activationStride(k, cols), rows, cols, n, r0, r1);
     if (rowPtr !== 0) k.spmmCsrAdd(out, rowPtr, a(8), a(9), x, rows, cols, n, r0, r1);

@@ -96,6 +96,13 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
     const pt8 = heap.place(t8.table), ps8 = heap.place(t8.params), pi8 = heap.place(int8Indices(packed, rows, cols, bits));
     (bits === 4 ? k.matvecLut4Int8 : k.matvecLut3Int8)(po, pt8, ps8, pi8, pxq, cols, 0, rows);
     check(`matvecLut${bits}Int8`, f32(po, rows), want);
+    // the same with a sparse part added in the row pass (one entry per row)
+    const rowPtr = Int32Array.from({ length: rows + 1 }, (_, r) => r);
+    const colIdx = Int32Array.from({ length: rows }, (_, r) => (7 * r) % cols);
+    const values = rng.normals(rows);
+    ref.spmvCsrAdd(want, rowPtr, colIdx, values, x);
+    (bits === 4 ? k.matvecLut4Int8Sparse : k.matvecLut3Int8Sparse)(po, pt8, ps8, pi8, pxq, cols, 0, rows, heap.place(rowPtr), heap.place(colIdx), heap.place(values), px);
+    check(`matvecLut${bits}Int8Sparse`, f32(po, rows), want);
     const stride = activationStride(k, cols);
     const pxqs = heap.alloc(n * stride);
     for (let i = 0; i < n; i++) k.quantizeActivations(pxqs + i * stride, pxs + i * cols * 4, cols);
