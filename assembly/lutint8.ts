@@ -144,37 +144,36 @@ export function quantizeActivations(xq: usize, x: usize, cols: i32): void {
 
 // Indices:
 // - 4 bits: the format's layout, group by group (the record's pad group is never read).
-// - 3 bits: repacked at load (layout.ts int8Indices), 24 bytes per block, rows padded to whole blocks.
-//   Bytes 0..15: byte j = lo(w[j]) | lo(w[16 + j]) << 2 | lo(w[32 + j]) << 4 | lo(w[48 + j]) << 6,
-//   lo the index's low two bits; bytes 16..23: bit 2m + h of byte j = the high bit of w[16m + 8h + j].
-//   Weights 16m..16m+15 then take one 16-bit shift and one AND for 2 * lo in each byte lane, and an
-//   AND with a per-lane bit mask and a compare for the high bit (a 0 / -1 mask, subtracted), against a
-//   table permuted so that entry 2 * lo + hi holds entry lo + 4 * hi (lutInt8Table): 17 instructions
-//   per 32 weights with the format's layout, 11 with this one.
+// - 3 bits: repacked at load (layout.ts int8Indices), 24 bytes per 64-weight block, rows padded to
+//   whole blocks, k(i) the index of the block's weight i:
+//   bytes 0..15:  byte j = k(j) | k(16 + j) << 3 | (k(32 + j) >> 1) << 6;
+//   bytes 16..23: byte i = n(2i) | n(2i + 1) << 4, nibble n(l) = (k(32 + l) & 1) | k(48 + l) << 1.
+//   With A the first 16 bytes and N the nibbles spread one to a byte lane (N = the 8 bytes interleaved
+//   with themselves shifted right by 4: one psrlw and one punpcklbw), weights 0..15 are A & 7,
+//   16..31 (A >> 3) & 7, 32..47 ((A >> 5) & 6) | (N & 1), 48..63 (N >> 1) & 7 (16-bit shifts: what a
+//   byte takes from its neighbour lands above the mask). 11 instructions per 64 weights, and the
+//   table in its natural order. The layout before (2-bit fields and a bit mask per high bit, against
+//   a permuted table) took 20; the format's 3-bit layout 34.
 const BLOCK_BYTES3: usize = 24;
-// The per-lane bit of the high-bit bytes for weights 16m..16m+15 (m = 0..3): lanes 0..7 bit 2m,
-// lanes 8..15 bit 2m + 1.
-const HIGH_BITS = memory.data<u8>([
-  1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2,
-  4, 4, 4, 4, 4, 4, 4, 4, 8, 8, 8, 8, 8, 8, 8, 8,
-  16, 16, 16, 16, 16, 16, 16, 16, 32, 32, 32, 32, 32, 32, 32, 32,
-  64, 64, 64, 64, 64, 64, 64, 64, 128, 128, 128, 128, 128, 128, 128, 128,
-], 16);
-// 6 in each lane: the mask of 2 * lo.
-const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6], 16);
+const SEVENS = memory.data<u8>([7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7], 16);
+const SIXES = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6], 16);
+const ONES8 = memory.data<u8>([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 16);
 
-// The table lane of weights 16m..16m+15 of the 3-bit block whose low-bit bytes are lo and high-bit
-// bytes (repeated over both halves) hi.
-// With the masks given: two = TWO_LOW, bit = HIGH_BITS' vector m (highBits(m)).
+// The nibbles of the 3-bit block at bp, one to a byte lane (lane l holds n(l) in bits 0..3).
 // @ts-ignore: decorator
-@inline function key3With(lo: v128, hi: v128, m: i32, two: v128, bit: v128): v128 {
-  // 2 * lo: the two bits of weight 16m + j sit at bits 2m, 2m + 1 of byte j
-  const twice = v128.and(m == 0 ? i16x8.shl(lo, 1) : i16x8.shr_u(lo, <i32>(2 * m - 1)), two);
-  return i8x16.sub(twice, i8x16.eq(v128.and(hi, bit), bit));
+@inline function nibbles3(bp: usize): v128 {
+  const h = v128.load64_zero(bp, 16);
+  return i8x16.shuffle(h, i16x8.shr_u(h, 4), 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
 }
+
+// The indices of weights 16m..16m+15 of the 3-bit block whose first 16 bytes are a and nibbles n
+// (nibbles3), the masks given: sevens, sixes, ones (SEVENS, SIXES, ONES8).
 // @ts-ignore: decorator
-@inline function highBits(m: i32): v128 {
-  return v128.load(HIGH_BITS + (<usize>m << 4));
+@inline function key3With(a: v128, n: v128, m: i32, sevens: v128, sixes: v128, ones: v128): v128 {
+  if (m == 0) return v128.and(a, sevens);
+  if (m == 1) return v128.and(i16x8.shr_u(a, 3), sevens);
+  if (m == 2) return v128.or(v128.and(i16x8.shr_u(a, 5), sixes), v128.and(n, ones));
+  return v128.and(i16x8.shr_u(n, 1), sevens);
 }
 
 // Bytes of one row's indices as the int8 kernels read them (4 bits: the format's; 3 bits: repacked).
@@ -212,18 +211,17 @@ const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]
 // (build/kernels*.wat).
 // @ts-ignore: decorator
 @inline function unitLookup(bits: i32, t: v128, bp: usize, m: i32): v128 {
-  const mask = bits == 4 ? nibbleMask() : v128.load(TWO_LOW);
-  return unitLookupWith(bits, t, bp, m, mask, bits == 4 ? mask : highBits(m));
+  const k0 = bits == 4 ? nibbleMask() : v128.load(SEVENS);
+  return unitLookupWith(bits, t, bp, m, k0, bits == 4 ? k0 : v128.load(SIXES), bits == 4 ? k0 : v128.load(ONES8));
 }
-// The same with the masks given: mask = nibbleMask() at 4 bits, TWO_LOW at 3 bits; bit = highBits(m)
-// (unused at 4 bits).
+// The same with the masks given: k0 = nibbleMask() at 4 bits (k1, k2 unused); SEVENS, SIXES, ONES8 at 3.
 // @ts-ignore: decorator
-@inline function unitLookupWith(bits: i32, t: v128, bp: usize, m: i32, mask: v128, bit: v128): v128 {
+@inline function unitLookupWith(bits: i32, t: v128, bp: usize, m: i32, k0: v128, k1: v128, k2: v128): v128 {
   if (bits == 4) {
     const v = v128.load(bp);
-    return lookup(t, m == 0 ? nibblesFirst(v, mask) : nibblesSecond(v, mask));
+    return lookup(t, m == 0 ? nibblesFirst(v, k0) : nibblesSecond(v, k0));
   }
-  return lookup(t, key3With(v128.load(bp), v128.load64_splat(bp, 16), m, mask, bit));
+  return lookup(t, key3With(v128.load(bp), nibbles3(bp), m, k0, k1, k2));
 }
 
 // The accumulator after the two groups of a block: table values w0..w3 (weights 0..15, ..., 48..63)
@@ -240,13 +238,13 @@ const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]
 }
 
 // One row's unit (indices at bp, table t) against one vector (values at xp, scales at sp), the
-// constants given (mask: unitLookupWith's; b0..b3: highBits(0..3) at 3 bits, unused at 4).
+// constants given (k0..k2: unitLookupWith's).
 // @ts-ignore: decorator
-@inline function rowUnit(bits: i32, acc: v128, t: v128, bp: usize, xp: usize, sp: usize, mask: v128, b0: v128, b1: v128, b2: v128, b3: v128, ones: v128): v128 {
-  const w0 = unitLookupWith(bits, t, bp, 0, mask, b0);
-  const w1 = unitLookupWith(bits, t, bp, 1, mask, b1);
+@inline function rowUnit(bits: i32, acc: v128, t: v128, bp: usize, xp: usize, sp: usize, k0: v128, k1: v128, k2: v128, ones: v128): v128 {
+  const w0 = unitLookupWith(bits, t, bp, 0, k0, k1, k2);
+  const w1 = unitLookupWith(bits, t, bp, 1, k0, k1, k2);
   if (bits == 4) return addBlock(acc, dot32With(xp, w0, w1, ones), v128.load32_splat(sp));
-  return blockDotWith(acc, w0, w1, unitLookupWith(bits, t, bp, 2, mask, b2), unitLookupWith(bits, t, bp, 3, mask, b3), xp, sp, ones);
+  return blockDotWith(acc, w0, w1, unitLookupWith(bits, t, bp, 2, k0, k1, k2), unitLookupWith(bits, t, bp, 3, k0, k1, k2), xp, sp, ones);
 }
 
 // A row's output from its accumulator: step * sum + lo * S (params: the row's step, lo).
@@ -280,11 +278,9 @@ const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]
   const stride = rowStride(bits, cols);
   const xs = xq + (<usize>groups << (5 + Q_SHIFT));
   const sumS = load<f32>(xs + (<usize>groups << 2));
-  const mask = bits == 4 ? nibbleMask() : v128.load(TWO_LOW);
-  const b0 = bits == 4 ? mask : highBits(0);
-  const b1 = bits == 4 ? mask : highBits(1);
-  const b2 = bits == 4 ? mask : highBits(2);
-  const b3 = bits == 4 ? mask : highBits(3);
+  const k0 = bits == 4 ? nibbleMask() : v128.load(SEVENS);
+  const k1 = bits == 4 ? k0 : v128.load(SIXES);
+  const k2 = bits == 4 ? k0 : v128.load(ONES8);
   const ones = onesI16();
   // one unit's step of the three pointers
   const bStep = unitAt(bits, 0, 1);
@@ -302,8 +298,8 @@ const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]
       let a0 = f32x4.splat(0);
       let a1 = f32x4.splat(0);
       for (; bp < end; bp += bStep, xp += xStep, sp += sStep) {
-        a0 = rowUnit(bits, a0, t0, bp, xp, sp, mask, b0, b1, b2, b3, ones);
-        a1 = rowUnit(bits, a1, t1, bp + stride, xp, sp, mask, b0, b1, b2, b3, ones);
+        a0 = rowUnit(bits, a0, t0, bp, xp, sp, k0, k1, k2, ones);
+        a1 = rowUnit(bits, a1, t1, bp + stride, xp, sp, k0, k1, k2, ones);
       }
       const pp = params + (<usize>r << 3);
       const o = out + (<usize>r << 2);
@@ -320,12 +316,12 @@ const TWO_LOW = memory.data<u8>([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]
     if (bits == 4) {
       const pairsEnd = bp + <usize>(units >> 1) * (bStep << 1);
       for (; bp < pairsEnd; bp += bStep << 1, xp += xStep << 1, sp += sStep << 1) {
-        acc = rowUnit(bits, acc, t, bp, xp, sp, mask, b0, b1, b2, b3, ones);
-        acc = rowUnit(bits, acc, t, bp + bStep, xp + xStep, sp + sStep, mask, b0, b1, b2, b3, ones);
+        acc = rowUnit(bits, acc, t, bp, xp, sp, k0, k1, k2, ones);
+        acc = rowUnit(bits, acc, t, bp + bStep, xp + xStep, sp + sStep, k0, k1, k2, ones);
       }
     }
     const end = idx + <usize>r * stride + <usize>units * bStep;
-    for (; bp < end; bp += bStep, xp += xStep, sp += sStep) acc = rowUnit(bits, acc, t, bp, xp, sp, mask, b0, b1, b2, b3, ones);
+    for (; bp < end; bp += bStep, xp += xStep, sp += sStep) acc = rowUnit(bits, acc, t, bp, xp, sp, k0, k1, k2, ones);
     storeRow(out + (<usize>r << 2), finish(acc, params + (<usize>r << 3), sumS), rowPtr, colIdx, values, x, r);
   }
 }
@@ -431,9 +427,10 @@ export function dequantLut3Blocks(dst: usize, planes: usize, idx: usize, cols: i
       const bp = unitAt(3, row, c >> 6);
       const m = (c >> 4) & 3;
       const l = c & 15;
-      const lo = (<u32>load<u8>(bp + <usize>l) >> (2 * m)) & 3;
-      const hi = (<u32>load<u8>(bp + 16 + <usize>(l & 7)) >> (2 * m + (l >> 3))) & 1;
-      store<f32>(d + (<usize>c << 2), planeEntry(pl, lo | (hi << 2)));
+      const a = <u32>load<u8>(bp + <usize>l);
+      const n = (<u32>load<u8>(bp + 16 + <usize>(l >> 1)) >> (4 * (l & 1))) & 15;
+      const k = m == 0 ? a & 7 : m == 1 ? (a >> 3) & 7 : m == 2 ? ((a >> 6) << 1) | (n & 1) : n >> 1;
+      store<f32>(d + (<usize>c << 2), planeEntry(pl, k));
     }
   }
 }

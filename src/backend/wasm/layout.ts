@@ -27,8 +27,7 @@ export function lutPlanes(lut: Float32Array, bits: 3 | 4): Uint8Array {
 
 /**
  * The int8 fast path's table: 7-bit entries, 16 bytes per row (lanes 8..15 are 0 at 3 bits), and (step,
- * lo) f32 per row (ref.lutToUint7). At 3 bits the entries are permuted: lane 2 * lo + hi holds entry
- * lo + 4 * hi, the lane the kernels' decode of int8Indices' layout gives (assembly/lutint8.ts).
+ * lo) f32 per row (ref.lutToUint7).
  */
 export function lutInt8Table(lut: Float32Array, bits: 3 | 4): { table: Uint8Array; params: Float32Array } {
   const { table, params } = lutToUint7(lut, bits);
@@ -36,7 +35,7 @@ export function lutInt8Table(lut: Float32Array, bits: 3 | 4): { table: Uint8Arra
   const rows = params.length >> 1;
   const out = new Uint8Array(rows * 16);
   for (let r = 0; r < rows; r++) {
-    for (let k = 0; k < levels; k++) out[r * 16 + (bits === 4 ? k : 2 * (k & 3) + (k >> 2))] = table[r * levels + k];
+    out.set(table.subarray(r * levels, (r + 1) * levels), r * 16);
   }
   return { table: out, params };
 }
@@ -47,7 +46,7 @@ const BLOCK_BYTES3 = 24;
 /**
  * The indices as the int8 kernels read them: 4 bits as packed (the same array); 3 bits repacked into
  * 64-weight blocks of 24 bytes, rows padded to whole blocks with index 0 (assembly/lutint8.ts has the
- * layout and why: 11 instructions of decode per 32 weights instead of 17).
+ * layout and why: 11 instructions of decode per 64 weights).
  */
 export function int8Indices(packed: Uint8Array, rows: number, cols: number, bits: 3 | 4): Uint8Array {
   if (bits === 4) return packed;
@@ -70,15 +69,12 @@ export function int8Indices(packed: Uint8Array, rows: number, cols: number, bits
         for (let k = 0; k < 8; k++) idx[w + 8 * i + k] |= ((h >> k) & 1) << 2;
       }
     }
-    // then block by block in the kernels' layout
+    // then block by block in the kernels' layout: fields of 3 bits and nibbles (assembly/lutint8.ts)
     for (let blk = 0, o = r * blocks * BLOCK_BYTES3; blk < blocks; blk++, o += BLOCK_BYTES3) {
       const w = blk * 64;
-      for (let l = 0; l < 16; l++) out[o + l] = (idx[w + l] & 3) | ((idx[w + 16 + l] & 3) << 2) | ((idx[w + 32 + l] & 3) << 4) | ((idx[w + 48 + l] & 3) << 6);
-      for (let j = 0; j < 8; j++) {
-        let h = 0;
-        for (let m = 0; m < 4; m++) h |= ((idx[w + 16 * m + j] >> 2) << (2 * m)) | ((idx[w + 16 * m + 8 + j] >> 2) << (2 * m + 1));
-        out[o + 16 + j] = h;
-      }
+      for (let j = 0; j < 16; j++) out[o + j] = idx[w + j] | (idx[w + 16 + j] << 3) | ((idx[w + 32 + j] >> 1) << 6);
+      const nibble = (l: number) => (idx[w + 32 + l] & 1) | (idx[w + 48 + l] << 1);
+      for (let i = 0; i < 8; i++) out[o + 16 + i] = nibble(2 * i) | (nibble(2 * i + 1) << 4);
     }
   }
   return out;
