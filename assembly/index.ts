@@ -4,7 +4,8 @@ export { matvecF32, matmulF32, matmulScratchBytes } from './dense';
 export { f16ToF32, matvecF16, matmulF16 } from './f16';
 export { matvecLut4, matvecLut3, matmulLut4, matmulLut3, dequantLut4, dequantLut3 } from './lut';
 // the opt-in int8 fast path of the LUT matvecs (docs/KERNELS.md)
-export { activationBytes, quantizeActivations, matvecLut4Int8, matvecLut3Int8, matvecLut4Int8Sparse, matvecLut3Int8Sparse, matmulLut4Int8, matmulLut3Int8, dequantLut3Blocks } from './lutint8';
+export { activationBytes, quantizeActivations, matvecLut4Int8, matvecLut3Int8, matvecLut4Int8Sparse, matvecLut3Int8Sparse, dequantLut3Blocks } from './lutint8';
+export { matmulLut4Int8, matmulLut3Int8 } from './lutgemm';
 export { spmvCsrAdd, spmmCsrAdd } from './sparse';
 // uniform (RTN / GPTQ / AWQ) values with a scale and zero per group (docs/BASELINES.md)
 export { matvecUniform, matmulUniform, dequantUniform } from './uniform';

@@ -21,8 +21,9 @@
 //   why the table is 7-bit and offset rather than signed int8.
 //
 // A row's result does not depend on which rows it is computed with (two at a time at 3 bits), and the
-// batched kernel computes each vector's outputs with the same operations in the same order, so a
-// batch gives every vector the bits of its own matvec (sqz ppl --fast scores what sqz run --fast runs).
+// batched kernel (lutgemm.ts) computes each vector's outputs with the same operations in the same
+// order, so a batch gives every vector the bits of its own matvec (sqz ppl --fast scores what sqz run
+// --fast runs). It imports the helpers below, the one decoder of the index layout.
 import { planeEntry } from './lut';
 import { groupBytes, hsum, nibbleMask, nibblesFirst, nibblesSecond } from './simd';
 import { csrRowSum } from './sparse';
@@ -44,11 +45,11 @@ const ONES = memory.data<i16>([1, 1, 1, 1, 1, 1, 1, 1], 16);
 }
 // log2 of the bytes per stored activation: int8 for the relaxed dot; the plain build stores the same
 // values as int16, which i32x4.dot_i16x8_s takes as they are (no widening per row).
-const Q_SHIFT: i32 = ASC_FEATURE_RELAXED_SIMD ? 0 : 1;
+export const Q_SHIFT: i32 = ASC_FEATURE_RELAXED_SIMD ? 0 : 1;
 
 // Groups of the activation record: whole blocks of 64 columns.
 // @ts-ignore: decorator
-@inline function recordGroups(cols: i32): i32 {
+@inline export function recordGroups(cols: i32): i32 {
   return ((cols + 63) >> 6) << 1;
 }
 
@@ -113,7 +114,7 @@ export function quantizeActivations(xq: usize, x: usize, cols: i32): void {
 // i32x4 partial sums of the 32 products of one group: the activations at xp (x in [-64, 64]) with
 // the table values w0 (weights 0..15) and w1 (16..31), in [0, 127]; the four lanes add up to the dot.
 // @ts-ignore: decorator
-@inline function dot32(xp: usize, w0: v128, w1: v128): v128 {
+@inline export function dot32(xp: usize, w0: v128, w1: v128): v128 {
   return dot32With(xp, w0, w1, onesI16());
 }
 // @ts-ignore: decorator
@@ -137,7 +138,7 @@ export function quantizeActivations(xq: usize, x: usize, cols: i32): void {
 
 // acc + f32(sum) * scale (fused where the relaxed build can).
 // @ts-ignore: decorator
-@inline function addBlock(acc: v128, sum: v128, scale: v128): v128 {
+@inline export function addBlock(acc: v128, sum: v128, scale: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(f32x4.convert_i32x4_s(sum), scale, acc);
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(sum), scale));
 }
@@ -178,7 +179,7 @@ const ONES8 = memory.data<u8>([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 
 
 // Bytes of one row's indices as the int8 kernels read them (4 bits: the format's; 3 bits: repacked).
 // @ts-ignore: decorator
-@inline function rowStride(bits: i32, cols: i32): usize {
+@inline export function rowStride(bits: i32, cols: i32): usize {
   if (bits == 4) return <usize>((cols + 31) >> 5) * groupBytes(4);
   return <usize>((cols + 63) >> 6) * BLOCK_BYTES3;
 }
@@ -186,23 +187,23 @@ const ONES8 = memory.data<u8>([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 
 // The kernels step through a row in units: one 32-weight group at 4 bits (two blocks of 64 weights
 // measured ×0.7 as fast: more vectors live at once), one 64-weight block at 3 bits.
 // @ts-ignore: decorator
-@inline function unitWeights(bits: i32): i32 {
+@inline export function unitWeights(bits: i32): i32 {
   return bits == 4 ? 32 : 64;
 }
 
 // Address of unit u of a row.
 // @ts-ignore: decorator
-@inline function unitAt(bits: i32, row: usize, u: i32): usize {
+@inline export function unitAt(bits: i32, row: usize, u: i32): usize {
   return row + <usize>u * (bits == 4 ? groupBytes(4) : BLOCK_BYTES3);
 }
 
 // Offset of unit u's activation values in the record, and of its first scale from the scales.
 // @ts-ignore: decorator
-@inline function unitValues(bits: i32, u: i32): usize {
+@inline export function unitValues(bits: i32, u: i32): usize {
   return <usize>(u * unitWeights(bits)) << Q_SHIFT;
 }
 // @ts-ignore: decorator
-@inline function unitScales(bits: i32, u: i32): usize {
+@inline export function unitScales(bits: i32, u: i32): usize {
   return <usize>(u * unitWeights(bits)) >> 3;
 }
 
@@ -210,7 +211,7 @@ const ONES8 = memory.data<u8>([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 
 // t. The calls for one 3-bit block load the same bytes; the optimizer keeps one load of each
 // (build/kernels*.wat).
 // @ts-ignore: decorator
-@inline function unitLookup(bits: i32, t: v128, bp: usize, m: i32): v128 {
+@inline export function unitLookup(bits: i32, t: v128, bp: usize, m: i32): v128 {
   const k0 = bits == 4 ? nibbleMask() : v128.load(SEVENS);
   return unitLookupWith(bits, t, bp, m, k0, bits == 4 ? k0 : v128.load(SIXES), bits == 4 ? k0 : v128.load(ONES8));
 }
@@ -249,7 +250,7 @@ const ONES8 = memory.data<u8>([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 
 
 // A row's output from its accumulator: step * sum + lo * S (params: the row's step, lo).
 // @ts-ignore: decorator
-@inline function finish(acc: v128, params: usize, sumS: f32): f32 {
+@inline export function finish(acc: v128, params: usize, sumS: f32): f32 {
   return hsum(acc) * load<f32>(params) + load<f32>(params, 4) * sumS;
 }
 
@@ -346,71 +347,6 @@ export function matvecLut4Int8Sparse(out: usize, table: usize, params: usize, id
 // The same with 3-bit packed indices.
 export function matvecLut3Int8Sparse(out: usize, table: usize, params: usize, idx: usize, xq: usize, cols: i32, r0: i32, r1: i32, rowPtr: usize, colIdx: usize, values: usize, x: usize): void {
   lutRowsInt8(3, out, table, params, idx, xq, cols, r0, r1, rowPtr, colIdx, values, x);
-}
-
-// The int8 matvec on n vectors (xq: n activation records xqStride bytes apart; out [n, rows]) for rows
-// r0 <= r < r1. Row by row, four vectors at a time: each group is decoded once (in registers) for
-// the four. In the last block of four, the places past n take vector n - 1 again (the same bits stored
-// twice): one code path for every n.
-// @ts-ignore: decorator
-@inline function lutMatmulInt8(bits: i32, out: usize, table: usize, params: usize, idx: usize, xq: usize, xqStride: usize, rows: i32, cols: i32, n: i32, r0: i32, r1: i32): void {
-  const groups = recordGroups(cols);
-  const units = (cols + unitWeights(bits) - 1) / unitWeights(bits);
-  const stride = rowStride(bits, cols);
-  const xs = <usize>groups << (5 + Q_SHIFT);
-  const sumAt = xs + (<usize>groups << 2);
-  const oStride = <usize>rows << 2;
-  for (let r = r0; r < r1; r++) {
-    const t = v128.load(table + (<usize>r << 4));
-    const row = idx + <usize>r * stride;
-    const pp = params + (<usize>r << 3);
-    for (let i = 0; i < n; i += 4) {
-      const x0 = xq + <usize>i * xqStride;
-      const x1 = xq + <usize>min(i + 1, n - 1) * xqStride;
-      const x2 = xq + <usize>min(i + 2, n - 1) * xqStride;
-      const x3 = xq + <usize>min(i + 3, n - 1) * xqStride;
-      let a0 = f32x4.splat(0);
-      let a1 = f32x4.splat(0);
-      let a2 = f32x4.splat(0);
-      let a3 = f32x4.splat(0);
-      for (let u = 0; u < units; u++) {
-        const bp = unitAt(bits, row, u);
-        const w0 = unitLookup(bits, t, bp, 0);
-        const w1 = unitLookup(bits, t, bp, 1);
-        const xo = unitValues(bits, u);
-        const so = xs + unitScales(bits, u);
-        if (bits == 4) {
-          a0 = addBlock(a0, dot32(x0 + xo, w0, w1), v128.load32_splat(x0 + so));
-          a1 = addBlock(a1, dot32(x1 + xo, w0, w1), v128.load32_splat(x1 + so));
-          a2 = addBlock(a2, dot32(x2 + xo, w0, w1), v128.load32_splat(x2 + so));
-          a3 = addBlock(a3, dot32(x3 + xo, w0, w1), v128.load32_splat(x3 + so));
-        } else {
-          const w2 = unitLookup(bits, t, bp, 2);
-          const w3 = unitLookup(bits, t, bp, 3);
-          a0 = blockDot(a0, w0, w1, w2, w3, x0 + xo, x0 + so);
-          a1 = blockDot(a1, w0, w1, w2, w3, x1 + xo, x1 + so);
-          a2 = blockDot(a2, w0, w1, w2, w3, x2 + xo, x2 + so);
-          a3 = blockDot(a3, w0, w1, w2, w3, x3 + xo, x3 + so);
-        }
-      }
-      const o = out + (<usize>r << 2);
-      store<f32>(o + <usize>i * oStride, finish(a0, pp, load<f32>(x0 + sumAt)));
-      store<f32>(o + <usize>min(i + 1, n - 1) * oStride, finish(a1, pp, load<f32>(x1 + sumAt)));
-      store<f32>(o + <usize>min(i + 2, n - 1) * oStride, finish(a2, pp, load<f32>(x2 + sumAt)));
-      store<f32>(o + <usize>min(i + 3, n - 1) * oStride, finish(a3, pp, load<f32>(x3 + sumAt)));
-    }
-  }
-}
-
-// matvecLut4Int8 on n vectors, bit for bit: xq holds n quantizeActivations records xqStride bytes
-// apart, out [n, rows], rows r0 <= r < r1 of every vector.
-export function matmulLut4Int8(out: usize, table: usize, params: usize, idx: usize, xq: usize, xqStride: usize, rows: i32, cols: i32, n: i32, r0: i32, r1: i32): void {
-  lutMatmulInt8(4, out, table, params, idx, xq, xqStride, rows, cols, n, r0, r1);
-}
-
-// The same with 3-bit packed indices.
-export function matmulLut3Int8(out: usize, table: usize, params: usize, idx: usize, xq: usize, xqStride: usize, rows: i32, cols: i32, n: i32, r0: i32, r1: i32): void {
-  lutMatmulInt8(3, out, table, params, idx, xq, xqStride, rows, cols, n, r0, r1);
 }
 
 // Rows r0 <= r < r1 of a 3-bit matrix with its indices in the int8 kernels' layout (layout.ts

@@ -1,6 +1,7 @@
-// Where one decode step goes: a loaded model's backend is instrumented from the outside (the
-// runtime carries no timing code, so nothing costs anything when no profile runs), then timed
-// steps run at a given position.
+// Where one decode step, or one prompt batch, goes: a loaded model's backend is instrumented from
+// the outside (the runtime carries no timing code, so nothing costs anything when no profile runs),
+// then timed steps run at a given position. A step is one forward call over `batch` tokens: 1 for a
+// decode step, n for a prompt of n tokens (all of its products are n-vector matmuls).
 //
 // - Each call the forward pass makes on the backend (matmul, attention, rmsnorm, rope, …; a
 //   matmul named by the weight's role: attn.q, mlp.down, head) is timed inclusively. Calls the
@@ -35,6 +36,8 @@ export interface Profile {
   fast: boolean;
   threads: number;
   position: number;
+  /** Tokens per step: 1 for decode, the prompt's length for a prompt batch. */
+  batch: number;
   steps: number;
   /** Median step without the timers, and with them (their own cost subtracted). */
   stepMs: number;
@@ -191,19 +194,27 @@ function crossingCost(model: Model): number {
   return best;
 }
 
-/** Loads `file` and profiles `steps` decode steps from `position` (after a prompt that fills the cache up to it). */
-export async function profileDecode(file: string, opts: { fast: boolean; threads: number; position: number; steps: number }): Promise<Profile> {
+/**
+ * Loads `file` and profiles `steps` steps of `batch` tokens (default 1: decode steps) from `position`
+ * (after a prompt that fills the cache up to it). A batch step runs its tokens at the same positions
+ * each time (the cache entries are written again), so every step costs the same.
+ */
+export async function profileDecode(file: string, opts: { fast: boolean; threads: number; position: number; steps: number; batch?: number }): Promise<Profile> {
   await enableRelaxedSimd(); // the kernel build `sqz run` takes (Node 20 has relaxed SIMD behind a flag)
-  const model = await loadModel(file, { backend: 'wasm', fast: opts.fast, threads: opts.threads, ctx: opts.position + 2 * opts.steps + 4 });
+  const batch = opts.batch ?? 1;
+  const grows = batch === 1 ? 2 * opts.steps + 4 : batch;
+  const model = await loadModel(file, { backend: 'wasm', fast: opts.fast, threads: opts.threads, ctx: opts.position + grows, ...(batch > 1 ? { batch } : {}) });
   try {
     const V = model.config.vocabSize;
-    const prompt = Array.from({ length: opts.position }, (_, i) => 3 + ((i * 7919) % (V - 3)));
-    let logits = model.forward(prompt, 0);
+    const tokens = (from: number, length: number) => Array.from({ length }, (_, i) => 3 + (((from + i) * 7919) % (V - 3)));
+    let logits = opts.position > 0 ? model.forward(tokens(0, opts.position), 0) : new Float32Array(V);
     let pos = opts.position;
+    // one step: the next token at the next position (decode), or the batch at `position` again
+    const step = (tok: number) => (batch === 1 ? model.forward([tok], pos++) : model.forward([tok, ...tokens(opts.position + 1, batch - 1)], opts.position));
     const plain: number[] = [];
     for (let i = 0; i < opts.steps; i++) {
       const t0 = performance.now();
-      logits = model.forward([argmax(logits)], pos++);
+      logits = step(argmax(logits));
       plain.push(performance.now() - t0);
     }
     const crossingNs = crossingCost(model);
@@ -211,7 +222,7 @@ export async function profileDecode(file: string, opts: { fast: boolean; threads
     const rec = new Recorder(opts.steps, clockMs);
     const { crossings } = instrument(model, rec);
     // two steps through the new wrappers before recording, so their first calls' compilation is not counted
-    for (let i = 0; i < 2; i++) logits = model.forward([argmax(logits)], pos++);
+    for (let i = 0; i < 2; i++) logits = step(argmax(logits));
     const steps: number[] = [];
     const samples: number[] = [];
     for (let i = 0; i < opts.steps; i++) {
@@ -219,7 +230,7 @@ export async function profileDecode(file: string, opts: { fast: boolean; threads
       const t0 = performance.now();
       const tok = argmax(logits);
       const t1 = performance.now();
-      logits = model.forward([tok], pos++);
+      logits = step(tok);
       const t2 = performance.now();
       rec.step = -1;
       // the step less its timers: two clock reads per interval, and the two around the argmax
@@ -240,6 +251,7 @@ export async function profileDecode(file: string, opts: { fast: boolean; threads
       fast: opts.fast,
       threads: opts.threads,
       position: opts.position,
+      batch,
       steps: opts.steps,
       stepMs: median(plain),
       profiledStepMs: median(steps),

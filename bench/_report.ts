@@ -119,10 +119,11 @@ export function profileParts(p: Profile): [string, number][] {
 
 function profileTitle(p: Profile): string {
   const file = p.file.split('/').pop()!;
-  return `${file}${p.fast ? ' --fast' : ''}, ${p.threads} thread${p.threads > 1 ? 's' : ''}, position ${p.position}`;
+  const what = p.batch > 1 ? `a prompt batch of ${p.batch} tokens at position ${p.position}` : `position ${p.position}`;
+  return `${file}${p.fast ? ' --fast' : ''}, ${p.threads} thread${p.threads > 1 ? 's' : ''}, ${what}`;
 }
 
-function profileTable(p: Profile, bw: number): string {
+export function profileTable(p: Profile, bw: number): string {
   const parts = profileParts(p);
   const accounted = parts.reduce((s, [, ms]) => s + ms, 0);
   const rows = parts.map(([k, ms]) => `| ${k} | ${ms.toFixed(3)} | ${((100 * ms) / accounted).toFixed(1)}% |`);
@@ -165,7 +166,7 @@ export function renderPerformance(r: BenchResults): string {
   for (const g of r.groups) parts.push(nativeTable(g, r.models[g.shape].shape, bw));
   if (r.browser && 'skipped' in r.browser) parts.push(`### In the browser\n\nNot run: ${r.browser.skipped}.\n`);
   else if (r.browser) parts.push(browserTable(r.browser));
-  if (r.profiles.length) parts.push(`### Profile of one decode step\n\n${r.profiles.map((p) => profileTable(p, bw)).join('\n')}`);
+  if (r.profiles.length) parts.push(`### Profiles: one decode step, one prompt batch\n\n${r.profiles.map((p) => profileTable(p, bw)).join('\n')}`);
   if (r.kernels) parts.push(`### Kernel micro-benches\n\n\`${r.kernels.command}\` (${r.kernels.seconds.toFixed(0)} s${r.kernels.ok ? '' : ', failed'}): its tables are in \`${r.kernels.file}\`.\n`);
   return parts.join('\n');
 }

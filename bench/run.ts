@@ -13,7 +13,7 @@
 // 4. End to end in Node (bench/_e2e.ts): our bundle against native llama.cpp (node-llama-cpp,
 //    bench/peers), each run a fresh process, products interleaved round by round, medians.
 // 5. In headless Chromium (bench/_browser.ts): our browser bundle against @wllama/wllama.
-// 6. The profile of a decode step (bench/_profile.ts).
+// 6. The profile of a decode step and of a 64-token prompt batch (bench/_profile.ts).
 // Writes bench/results/<date>-<host>.json and the generated part of docs/PERFORMANCE.md.
 // --quick: the 15M model only, one round, no kernel micro-benches: under 3 minutes once its
 // files are built. A peer that is not installed (npm run peers:install) or a missing Chromium
@@ -118,6 +118,8 @@ interface ProfilePlan {
   fast: boolean;
   threads: number;
   position: number;
+  /** Tokens per profiled step (default 1: decode). */
+  batch?: number;
 }
 const profileShape = mode === 'full' ? S.m134 : mode === 'quick' ? S.s15 : S.tiny;
 const profiles: ProfilePlan[] =
@@ -130,8 +132,13 @@ const profiles: ProfilePlan[] =
         { kind: 'f32', fast: false, threads: 1, position: 64 },
         { kind: 'q4', fast: true, threads: 1, position: 2048 },
         { kind: 'q4', fast: true, threads: 2, position: 64 },
+        { kind: 'q4', fast: true, threads: 1, position: 0, batch: 64 },
+        { kind: 'q4', fast: false, threads: 1, position: 0, batch: 64 },
       ]
-    : [{ kind: 'q4', fast: true, threads: 1, position: 64 }];
+    : [
+        { kind: 'q4', fast: true, threads: 1, position: 64 },
+        { kind: 'q4', fast: true, threads: 1, position: 0, batch: 16 },
+      ];
 
 // --- 1. the models, each built when the first part that runs it comes (so measuring starts early)
 const filesByShape = new Map<string, Map<FileKind, string>>();
@@ -190,10 +197,10 @@ if (!argv['no-browser'] && wanted('browser')) {
 const profileResults: Profile[] = [];
 if (wanted('profile')) {
   for (const p of profiles) {
-    log(`profile: ${profileShape.id} ${p.kind}${p.fast ? ' --fast' : ''}, ${p.threads} thread(s), position ${p.position}`);
+    log(`profile: ${profileShape.id} ${p.kind}${p.fast ? ' --fast' : ''}, ${p.threads} thread(s), position ${p.position}${p.batch ? `, batch ${p.batch}` : ''}`);
     need(profileShape, [p.kind]);
     try {
-      profileResults.push(await profileDecode(filePath(profileShape, p.kind), { fast: p.fast, threads: p.threads, position: p.position, steps: { full: 24, quick: 8, tiny: 4 }[mode] }));
+      profileResults.push(await profileDecode(filePath(profileShape, p.kind), { fast: p.fast, threads: p.threads, position: p.position, batch: p.batch, steps: (p.batch ? { full: 8, quick: 4, tiny: 2 } : { full: 24, quick: 8, tiny: 4 })[mode] }));
     } catch (e) {
       log(`profile failed: ${(e as Error).stack}`);
       process.exitCode = 1;

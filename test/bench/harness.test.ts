@@ -2,7 +2,8 @@
 // sums; the generated part of docs/PERFORMANCE.md is replaced between its markers and the hand-written
 // rest kept; and a --tiny run (a 0.2M-parameter model built into a temporary cache, one round, no
 // browser) goes end to end: the JSON names every product with finite figures, file sizes as on
-// disk, the profile's head reads the bytes its shape implies, and the markdown has a row per product.
+// disk, the profile's head reads the bytes its shape implies, the prompt-batch profile has one
+// batched product per matrix and layer, and the markdown has a row per product.
 // Takes ~10 s; the llama.cpp rows are there when bench/peers has node-llama-cpp, else reported as left out.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -79,6 +80,12 @@ test('bench/run.ts --tiny runs end to end and writes the JSON and the markdown i
   assert.is(head!.weightBytes, (SHAPES.tiny.vocab * SHAPES.tiny.dim) / 2);
   assert.is(head!.callsPerStep, 1);
   assert.is(prof.ops.find((o) => o.op === 'matmul mlp.up')!.callsPerStep, SHAPES.tiny.layers);
+  // the prompt batch's profile: one batched product per matrix and layer, the head for its last token only
+  const batch = res.profiles.find((p) => p.batch > 1);
+  assert.ok(batch, 'a prompt-batch profile');
+  assert.is(batch!.batch, 16);
+  assert.is(batch!.ops.find((o) => o.op === 'matmul mlp.up')!.callsPerStep, SHAPES.tiny.layers);
+  assert.is(batch!.ops.find((o) => o.op === 'matmul head')!.callsPerStep, 1);
   const text = readFileSync(md, 'utf8');
   assert.ok(text.startsWith('# Speed\n\nkept by hand\n'), 'the hand-written part is kept');
   assert.ok(text.includes(BEGIN) && text.includes(END));

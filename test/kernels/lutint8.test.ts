@@ -266,7 +266,7 @@ function checkBatchedInt8(inst: KernelInstance, rows: number, cols: number, n: n
 
 for (const build of BUILDS) {
   for (const bits of [4, 3] as const) {
-    test(`matmulLut${bits}Int8 (${build}) gives matvecLut${bits}Int8's bits for every vector: n = 1..9, every size pair, row ranges`, async () => {
+    test(`matmulLut${bits}Int8 (${build}) gives matvecLut${bits}Int8's bits for every vector: n = 1..9 and 16..21 (the 3-bit tiles of 8 and their rest), every size pair, row ranges`, async () => {
       const inst = await createKernelInstance(undefined, build);
       const rng = new Rng(1200 + bits);
       for (const rows of SIZES) {
@@ -275,7 +275,7 @@ for (const build of BUILDS) {
           checkBatchedInt8(inst, rows, cols, n, bits, rng.normals(rows << bits, 0.05), rng.normals(n * cols), randomIndices(rng, rows * cols, bits));
         }
       }
-      for (const n of [1, 2, 3, 4, 5, 8, 9]) checkBatchedInt8(inst, 33, 65, n, bits, rng.normals(33 << bits, 0.05), rng.normals(n * 65), randomIndices(rng, 33 * 65, bits));
+      for (const n of [1, 2, 3, 4, 5, 8, 9, 16, 17, 19, 21]) checkBatchedInt8(inst, 33, 65, n, bits, rng.normals(33 << bits, 0.05), rng.normals(n * 65), randomIndices(rng, 33 * 65, bits));
     });
 
     test(`matmulLut${bits}Int8 (${build}) on model-like data: many activation blocks, wide rows`, async () => {
