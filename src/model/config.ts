@@ -1,5 +1,6 @@
 // The model description shared by every reader, the .sqz header and the forward pass.
 import type { RopeStyle } from '../kernels/reference.ts';
+import { type Llama3Scaling, dividedFrequencies, llama3Frequencies } from '../kernels/family.ts';
 import { FormatError } from '../util/errors.ts';
 
 export interface ModelConfig {
@@ -39,18 +40,23 @@ export interface ModelConfig {
   logitSoftcap?: number;
   /** Each position attends to at most this many positions, itself included (Mistral: 4096). Default 0: all. */
   slidingWindow?: number;
+  /** With a sliding window, layer l is global (sees every position) when (l + 1) % this == 0 (Gemma 2: 2, odd layers global). Default 0: every layer slides. */
+  slidingWindowPattern?: number;
+  /** Attention scores become cap * tanh(score / cap) before the softmax (Gemma 2: 50). Default 0: none. */
+  attnSoftcap?: number;
+  /** A norm on each sublayer's output before the residual add (Gemma 2): tensors layers.{i}.attn_post_norm, layers.{i}.mlp_post_norm. Default false. */
+  postNorms?: boolean;
 }
 
 export type NormKind = 'rms' | 'layer';
 export type Activation = 'silu' | 'gelu-tanh' | 'relu';
-/** Llama 3's RoPE scaling: wavelengths longer than originalMaxSeqLen / lowFreqFactor are divided by factor, shorter than originalMaxSeqLen / highFreqFactor kept, those between blended. */
-export interface RopeScaling {
-  kind: 'llama3';
-  factor: number;
-  lowFreqFactor: number;
-  highFreqFactor: number;
-  originalMaxSeqLen: number;
-}
+/**
+ * RoPE frequency scaling. 'llama3': wavelengths longer than originalMaxSeqLen / lowFreqFactor are
+ * divided by factor, shorter than originalMaxSeqLen / highFreqFactor kept, those between blended
+ * (src/kernels/family.ts llama3Frequencies). 'factors': pair i's frequency divided by divisors[i]
+ * (headSize / 2 of them), as GGUF stores Llama 3's scaling (the rope_freqs tensor).
+ */
+export type RopeScaling = ({ kind: 'llama3' } & Llama3Scaling) | { kind: 'factors'; divisors: number[] };
 
 /** A config's family fields with the Llama 2 defaults filled in: what the forward pass reads. */
 export interface Family {
@@ -64,6 +70,9 @@ export interface Family {
   embedScale: number;
   logitSoftcap: number;
   slidingWindow: number;
+  slidingWindowPattern: number;
+  attnSoftcap: number;
+  postNorms: boolean;
 }
 
 export function resolveFamily(c: ModelConfig): Family {
@@ -78,7 +87,22 @@ export function resolveFamily(c: ModelConfig): Family {
     embedScale: c.embedScale ?? 1,
     logitSoftcap: c.logitSoftcap ?? 0,
     slidingWindow: c.slidingWindow ?? 0,
+    slidingWindowPattern: c.slidingWindowPattern ?? 0,
+    attnSoftcap: c.attnSoftcap ?? 0,
+    postNorms: c.postNorms ?? false,
   };
+}
+
+/** The per-pair RoPE frequencies of a scaled config, or undefined for plain theta^(-2i/headSize). */
+export function ropeFrequencies(c: ModelConfig): Float64Array | undefined {
+  const r = c.ropeScaling;
+  if (!r) return undefined;
+  return r.kind === 'llama3' ? llama3Frequencies(headSize(c), c.ropeTheta, r) : dividedFrequencies(headSize(c), c.ropeTheta, r.divisors);
+}
+
+/** The sliding window layer l attends within, or 0 for all positions (slidingWindow, slidingWindowPattern). */
+export function layerWindow(f: Family, l: number): number {
+  return f.slidingWindowPattern && (l + 1) % f.slidingWindowPattern === 0 ? 0 : f.slidingWindow;
 }
 
 /** The ops a config uses beyond Llama 2's (none for Llama 2, SmolLM, Mistral within its window), named for a message. */
@@ -93,7 +117,9 @@ export function familyOpsBeyondLlama(c: ModelConfig): string[] {
   if (f.ropeScaling) ops.push(`${f.ropeScaling.kind} RoPE scaling`);
   if (f.embedScale !== 1) ops.push(`embedding scale ${f.embedScale}`);
   if (f.logitSoftcap) ops.push(`logit soft-cap ${f.logitSoftcap}`);
-  if (f.slidingWindow) ops.push(`sliding window ${f.slidingWindow}`);
+  if (f.slidingWindow) ops.push(`sliding window ${f.slidingWindow}${f.slidingWindowPattern ? ` (every ${f.slidingWindowPattern}th layer global)` : ''}`);
+  if (f.attnSoftcap) ops.push(`attention soft-cap ${f.attnSoftcap}`);
+  if (f.postNorms) ops.push('post-sublayer norms');
   return ops;
 }
 
@@ -108,7 +134,8 @@ export const kvDim = (c: ModelConfig): number => (c.dim / c.nHeads) * c.nKvHeads
  * Canonical tensor names and shapes, in file order. Matrices are [out, in] (one row per output).
  *   embed [vocab, dim]; layers.{i}.attn_norm [dim]; layers.{i}.attn.{q,k,v,o};
  *   layers.{i}.attn.{q,k,v}_bias [dim | kvDim] when qkvBias; layers.{i}.attn.o_bias [dim] when oBias; layers.{i}.mlp_norm [dim];
- *   layers.{i}.mlp.{gate,up} [hidden, dim]; layers.{i}.mlp.down [dim, hidden]; norm [dim]; head [vocab, dim] unless tied.
+ *   layers.{i}.attn_post_norm [dim] when postNorms; layers.{i}.mlp.{gate,up} [hidden, dim]; layers.{i}.mlp.down [dim, hidden];
+ *   layers.{i}.mlp_post_norm [dim] when postNorms; norm [dim]; head [vocab, dim] unless tied.
  */
 export function tensorShapes(c: ModelConfig): Map<string, number[]> {
   const m = new Map<string, number[]>();
@@ -127,10 +154,12 @@ export function tensorShapes(c: ModelConfig): Map<string, number[]> {
       m.set(p + 'attn.v_bias', [kv]);
     }
     if (c.oBias) m.set(p + 'attn.o_bias', [c.dim]);
+    if (c.postNorms) m.set(p + 'attn_post_norm', [c.dim]);
     m.set(p + 'mlp_norm', [c.dim]);
     m.set(p + 'mlp.gate', [c.hiddenDim, c.dim]);
     m.set(p + 'mlp.up', [c.hiddenDim, c.dim]);
     m.set(p + 'mlp.down', [c.dim, c.hiddenDim]);
+    if (c.postNorms) m.set(p + 'mlp_post_norm', [c.dim]);
   }
   m.set('norm', [c.dim]);
   if (!c.tiedEmbeddings) m.set('head', [c.vocabSize, c.dim]);
@@ -202,9 +231,18 @@ function validateFamilyFields(c: ModelConfig, bad: (k: keyof ModelConfig, why: s
   optional('embedScale', (v) => num(0, 1 << 16)(v) && (v as number) > 0, `is not a positive number (at most ${1 << 16})`);
   optional('logitSoftcap', num(0, 1e6), 'is not 0 (none) or a positive number (at most 1e6)');
   optional('slidingWindow', (v) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= CONFIG_LIMITS.maxSeqLen, `is not 0 (none) or a positive integer (at most ${CONFIG_LIMITS.maxSeqLen})`);
+  optional('slidingWindowPattern', (v) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= CONFIG_LIMITS.nLayers, `is not 0 (every layer slides) or a positive integer (at most ${CONFIG_LIMITS.nLayers})`);
+  optional('attnSoftcap', num(0, 1e6), 'is not 0 (none) or a positive number (at most 1e6)');
+  optional('postNorms', bool, 'is not true or false');
   const r = c.ropeScaling;
   if (r === undefined) return;
-  const why = 'is not {kind: "llama3", factor >= 1, 0 < lowFreqFactor < highFreqFactor, originalMaxSeqLen a positive integer}';
+  if (typeof r === 'object' && r !== null && r.kind === 'factors') {
+    const d = r.divisors;
+    const ok = Array.isArray(d) && d.length === c.dim / c.nHeads / 2 && d.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0);
+    if (!ok) bad('ropeScaling', `is not {kind: "factors", divisors: ${c.dim / c.nHeads / 2} positive numbers (one per RoPE pair)}`);
+    return;
+  }
+  const why = 'is not {kind: "llama3", factor >= 1, 0 < lowFreqFactor < highFreqFactor, originalMaxSeqLen a positive integer} or {kind: "factors", divisors}';
   if (typeof r !== 'object' || r === null || r.kind !== 'llama3') bad('ropeScaling', why);
   const ok = num(1, 1024)(r.factor) && num(1e-6, 1e6)(r.lowFreqFactor) && num(1e-6, 1e6)(r.highFreqFactor) && r.lowFreqFactor < r.highFreqFactor;
   if (!ok || !Number.isSafeInteger(r.originalMaxSeqLen) || r.originalMaxSeqLen < 1 || r.originalMaxSeqLen > CONFIG_LIMITS.maxSeqLen) bad('ropeScaling', why);

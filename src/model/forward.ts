@@ -4,7 +4,7 @@
 import type { AttentionShape, Backend, KvCache, Vec, Weight } from '../backend/types.ts';
 import { slice } from '../backend/types.ts';
 import type { KvKind } from '../kernels/attention.ts';
-import { type ModelConfig, headSize, kvDim, resolveFamily } from './config.ts';
+import { type ModelConfig, headSize, kvDim, layerWindow, resolveFamily, ropeFrequencies } from './config.ts';
 
 export interface LayerWeights {
   attnNorm: Weight;
@@ -16,11 +16,13 @@ export interface LayerWeights {
   gate: Weight;
   up: Weight;
   down: Weight;
-  /** Present when the config has them (qkvBias, oBias). */
+  /** Present when the config has them (qkvBias, oBias, postNorms). */
   qBias?: Weight;
   kBias?: Weight;
   vBias?: Weight;
   oBias?: Weight;
+  attnPostNorm?: Weight;
+  mlpPostNorm?: Weight;
 }
 
 export interface ModelWeights {
@@ -47,6 +49,7 @@ export function assembleWeights(c: ModelConfig, get: (name: string) => Weight): 
       down: get(`layers.${i}.mlp.down`),
       ...(c.qkvBias ? { qBias: get(`layers.${i}.attn.q_bias`), kBias: get(`layers.${i}.attn.k_bias`), vBias: get(`layers.${i}.attn.v_bias`) } : {}),
       ...(c.oBias ? { oBias: get(`layers.${i}.attn.o_bias`) } : {}),
+      ...(c.postNorms ? { attnPostNorm: get(`layers.${i}.attn_post_norm`), mlpPostNorm: get(`layers.${i}.mlp_post_norm`) } : {}),
     })),
     norm: get('norm'),
     head: c.tiedEmbeddings ? get('embed') : get('head'),
@@ -91,13 +94,21 @@ export function forward(b: Backend, c: ModelConfig, w: ModelWeights, s: RunState
   const n = tokens.length;
   const { dim, hiddenDim, vocabSize } = c;
   const kv = kvDim(c);
-  const shape: AttentionShape = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headSize: headSize(c), ropeTheta: c.ropeTheta, rope: c.rope };
   const row = (v: Vec, i: number, width: number) => slice(v, i * width, width);
   const rows = (v: Vec, count: number, width: number) => slice(v, 0, count * width);
   // the family's choices (config.ts); each `!` op is there, checked at load (family.ts)
   const f = resolveFamily(c);
   const norm = (out: Vec, x: Vec, weight: Weight) => (f.normKind === 'layer' ? b.layernorm!(out, x, weight, c.normEps) : b.rmsnorm(out, x, weight, c.normEps));
   const bias = (v: Vec, weight: Weight | undefined) => weight && b.addBias!(v, weight);
+  // a sublayer's output normed before the residual add where the family has post-norms (Gemma 2)
+  const postNorm = (v: Vec, weight: Weight | undefined) => {
+    if (weight) for (let i = 0; i < n; i++) norm(row(v, i, dim), row(v, i, dim), weight);
+  };
+  const ropeFreqs = ropeFrequencies(c);
+  const attention = (l: number): AttentionShape => ({
+    nHeads: c.nHeads, nKvHeads: c.nKvHeads, headSize: headSize(c), ropeTheta: c.ropeTheta, rope: c.rope,
+    ...(ropeFreqs ? { ropeFreqs } : {}), window: layerWindow(f, l), scoreSoftcap: f.attnSoftcap,
+  });
 
   // token embeddings into the residual stream
   for (let i = 0; i < n; i++) b.embed(row(s.x, i, dim), w.embed, tokens[i]);
@@ -116,13 +127,14 @@ export function forward(b: Backend, c: ModelConfig, w: ModelWeights, s: RunState
     bias(rows(s.k, n, kv), L.kBias);
     bias(rows(s.v, n, kv), L.vBias);
 
-    // RoPE on q and k, k and v into the cache, causal grouped-query attention: position pos+i sees
-    // 0..pos+i (RoPE scaling and a window shorter than the context are refused at load, family.ts)
-    b.attend(rows(s.att, n, dim), rows(s.q, n, dim), rows(s.k, n, kv), rows(s.v, n, kv), s.kv, l, pos, n, shape);
+    // RoPE on q and k (per-pair frequencies when scaled), k and v into the cache, causal
+    // grouped-query attention: position pos+i sees 0..pos+i, or the layer's sliding window of them
+    b.attend(rows(s.att, n, dim), rows(s.q, n, dim), rows(s.k, n, kv), rows(s.v, n, kv), s.kv, l, pos, n, attention(l));
 
     // output projection and residual
     b.matmul(rows(s.xb2, n, dim), L.o, rows(s.att, n, dim), n);
     bias(rows(s.xb2, n, dim), L.oBias);
+    postNorm(s.xb2, L.attnPostNorm);
     b.add(rows(s.x, n, dim), rows(s.x, n, dim), rows(s.xb2, n, dim));
 
     // ffn norm
@@ -134,6 +146,7 @@ export function forward(b: Backend, c: ModelConfig, w: ModelWeights, s: RunState
     if (f.activation === 'silu') b.swiglu(rows(s.hb, n, hiddenDim), rows(s.hb, n, hiddenDim), rows(s.hb2, n, hiddenDim));
     else b.gatedActivation!(rows(s.hb, n, hiddenDim), rows(s.hb, n, hiddenDim), rows(s.hb2, n, hiddenDim), f.activation);
     b.matmul(rows(s.xb2, n, dim), L.down, rows(s.hb, n, hiddenDim), n);
+    postNorm(s.xb2, L.mlpPostNorm);
     b.add(rows(s.x, n, dim), rows(s.x, n, dim), rows(s.xb2, n, dim));
   }
 
