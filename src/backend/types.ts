@@ -84,6 +84,8 @@ export interface Backend {
   softcap?(v: Vec, cap: number): void;
   /** out = act(gate) * up (silu goes through swiglu). */
   gatedActivation?(out: Vec, gate: Vec, up: Vec, act: 'gelu-tanh' | 'relu'): void;
+  /** v = act(v) in place (an ungated feed-forward). */
+  activation?(v: Vec, act: 'silu' | 'gelu-tanh' | 'relu'): void;
   /** LayerNorm without bias. */
   layernorm?(out: Vec, x: Vec, w: Weight, eps: number): void;
 }

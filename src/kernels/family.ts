@@ -31,6 +31,14 @@ export function gatedActivation(out: Float32Array, gate: Float32Array, up: Float
   }
 }
 
+/** v = act(v) in place: an ungated feed-forward's activation (OPT's ReLU). */
+export function activation(v: Float32Array, act: 'silu' | 'gelu-tanh' | 'relu'): void {
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    v[i] = act === 'relu' ? Math.max(x, 0) : act === 'gelu-tanh' ? geluTanh(x) : x / (1 + Math.exp(-x));
+  }
+}
+
 /** LayerNorm without bias: out = (x - mean) * weight / sqrt(var + eps). */
 export function layernorm(out: Float32Array, x: Float32Array, weight: Float32Array, eps: number): void {
   const n = x.length;

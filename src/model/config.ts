@@ -30,8 +30,14 @@ export interface ModelConfig {
   normOffset?: number;
   /** The feed-forward's activation: 'silu' (default), 'gelu-tanh' (Gemma's GeGLU) or 'relu'. */
   activation?: Activation;
-  /** act(gate x) * (up x), the only form the forward pass runs so far. Default true. */
+  /** true (default): down(act(gate x) * up x); false: down(act(up x)), no gate tensor (OPT's fc1 / fc2). */
   gated?: boolean;
+  /** Biases on the feed-forward matrices (OPT): layers.{i}.mlp.{gate,up,down}_bias. Default false. */
+  mlpBias?: boolean;
+  /** Biases on every norm (OPT's LayerNorm): layers.{i}.{attn_norm,mlp_norm}_bias and norm_bias. Default false. */
+  normBias?: boolean;
+  /** 'rope' (default) or 'learned': a pos_embed [maxSeqLen, dim] row added to each token's embedding, no RoPE (OPT). */
+  positions?: 'rope' | 'learned';
   /** RoPE frequency scaling (Llama 3.1/3.2's 'llama3'); absent: none. */
   ropeScaling?: RopeScaling;
   /** The token embedding is multiplied by this before the first block (Gemma: sqrt(dim)). Default 1. */
@@ -66,6 +72,9 @@ export interface Family {
   normOffset: number;
   activation: Activation;
   gated: boolean;
+  mlpBias: boolean;
+  normBias: boolean;
+  positions: 'rope' | 'learned';
   ropeScaling: RopeScaling | undefined;
   embedScale: number;
   logitSoftcap: number;
@@ -83,6 +92,9 @@ export function resolveFamily(c: ModelConfig): Family {
     normOffset: c.normOffset ?? 0,
     activation: c.activation ?? 'silu',
     gated: c.gated ?? true,
+    mlpBias: c.mlpBias ?? false,
+    normBias: c.normBias ?? false,
+    positions: c.positions ?? 'rope',
     ropeScaling: c.ropeScaling,
     embedScale: c.embedScale ?? 1,
     logitSoftcap: c.logitSoftcap ?? 0,
@@ -93,8 +105,12 @@ export function resolveFamily(c: ModelConfig): Family {
   };
 }
 
-/** The per-pair RoPE frequencies of a scaled config, or undefined for plain theta^(-2i/headSize). */
+/**
+ * The per-pair RoPE frequencies of a scaled config, or undefined for plain theta^(-2i/headSize).
+ * Learned positions take all zeros: every angle 0, so RoPE leaves q and k as they are (cos 1, sin 0).
+ */
 export function ropeFrequencies(c: ModelConfig): Float64Array | undefined {
+  if (c.positions === 'learned') return new Float64Array(headSize(c) / 2);
   const r = c.ropeScaling;
   if (!r) return undefined;
   return r.kind === 'llama3' ? llama3Frequencies(headSize(c), c.ropeTheta, r) : dividedFrequencies(headSize(c), c.ropeTheta, r.divisors);
@@ -114,6 +130,10 @@ export function familyOpsBeyondLlama(c: ModelConfig): string[] {
   if (f.normKind !== 'rms') ops.push(`${f.normKind} norm`);
   if (f.normOffset !== 0) ops.push(`norm weight offset ${f.normOffset}`);
   if (f.activation !== 'silu') ops.push(`${f.activation} activation`);
+  if (!f.gated) ops.push('an ungated feed-forward');
+  if (f.mlpBias) ops.push('feed-forward biases');
+  if (f.normBias) ops.push('norm biases');
+  if (f.positions !== 'rope') ops.push(`${f.positions} positions`);
   if (f.ropeScaling) ops.push(`${f.ropeScaling.kind} RoPE scaling`);
   if (f.embedScale !== 1) ops.push(`embedding scale ${f.embedScale}`);
   if (f.logitSoftcap) ops.push(`logit soft-cap ${f.logitSoftcap}`);
@@ -135,15 +155,19 @@ export const kvDim = (c: ModelConfig): number => (c.dim / c.nHeads) * c.nKvHeads
  *   embed [vocab, dim]; layers.{i}.attn_norm [dim]; layers.{i}.attn.{q,k,v,o};
  *   layers.{i}.attn.{q,k,v}_bias [dim | kvDim] when qkvBias; layers.{i}.attn.o_bias [dim] when oBias; layers.{i}.mlp_norm [dim];
  *   layers.{i}.attn_post_norm [dim] when postNorms; layers.{i}.mlp.{gate,up} [hidden, dim]; layers.{i}.mlp.down [dim, hidden];
- *   layers.{i}.mlp_post_norm [dim] when postNorms; norm [dim]; head [vocab, dim] unless tied.
+ *   layers.{i}.mlp_post_norm [dim] when postNorms; norm [dim]; head [vocab, dim] unless tied. OPT's fields add
+ *   pos_embed [maxSeqLen, dim] (learned positions), a *_bias [dim] after each norm (normBias), mlp.{gate,up,down}_bias
+ *   (mlpBias), and drop mlp.gate (gated false).
  */
 export function tensorShapes(c: ModelConfig): Map<string, number[]> {
   const m = new Map<string, number[]>();
   const kv = kvDim(c);
   m.set('embed', [c.vocabSize, c.dim]);
+  if (c.positions === 'learned') m.set('pos_embed', [c.maxSeqLen, c.dim]);
   for (let i = 0; i < c.nLayers; i++) {
     const p = `layers.${i}.`;
     m.set(p + 'attn_norm', [c.dim]);
+    if (c.normBias) m.set(p + 'attn_norm_bias', [c.dim]);
     m.set(p + 'attn.q', [c.dim, c.dim]);
     m.set(p + 'attn.k', [kv, c.dim]);
     m.set(p + 'attn.v', [kv, c.dim]);
@@ -156,12 +180,17 @@ export function tensorShapes(c: ModelConfig): Map<string, number[]> {
     if (c.oBias) m.set(p + 'attn.o_bias', [c.dim]);
     if (c.postNorms) m.set(p + 'attn_post_norm', [c.dim]);
     m.set(p + 'mlp_norm', [c.dim]);
-    m.set(p + 'mlp.gate', [c.hiddenDim, c.dim]);
+    if (c.normBias) m.set(p + 'mlp_norm_bias', [c.dim]);
+    if (c.gated !== false) m.set(p + 'mlp.gate', [c.hiddenDim, c.dim]);
+    if (c.gated !== false && c.mlpBias) m.set(p + 'mlp.gate_bias', [c.hiddenDim]);
     m.set(p + 'mlp.up', [c.hiddenDim, c.dim]);
+    if (c.mlpBias) m.set(p + 'mlp.up_bias', [c.hiddenDim]);
     m.set(p + 'mlp.down', [c.dim, c.hiddenDim]);
+    if (c.mlpBias) m.set(p + 'mlp.down_bias', [c.dim]);
     if (c.postNorms) m.set(p + 'mlp_post_norm', [c.dim]);
   }
   m.set('norm', [c.dim]);
+  if (c.normBias) m.set('norm_bias', [c.dim]);
   if (!c.tiedEmbeddings) m.set('head', [c.vocabSize, c.dim]);
   return m;
 }
@@ -227,7 +256,10 @@ function validateFamilyFields(c: ModelConfig, bad: (k: keyof ModelConfig, why: s
   optional('normKind', (v) => v === 'rms' || v === 'layer', "is not 'rms' or 'layer'");
   optional('normOffset', num(-16, 16), 'is not a number between -16 and 16');
   optional('activation', (v) => v === 'silu' || v === 'gelu-tanh' || v === 'relu', "is not 'silu', 'gelu-tanh' or 'relu'");
-  optional('gated', (v) => v === true, 'is not supported (only gated feed-forwards, act(gate x) * up x, run so far)');
+  optional('gated', bool, 'is not true or false');
+  optional('mlpBias', bool, 'is not true or false');
+  optional('normBias', bool, 'is not true or false');
+  optional('positions', (v) => v === 'rope' || v === 'learned', "is not 'rope' or 'learned'");
   optional('embedScale', (v) => num(0, 1 << 16)(v) && (v as number) > 0, `is not a positive number (at most ${1 << 16})`);
   optional('logitSoftcap', num(0, 1e6), 'is not 0 (none) or a positive number (at most 1e6)');
   optional('slidingWindow', (v) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= CONFIG_LIMITS.maxSeqLen, `is not 0 (none) or a positive integer (at most ${CONFIG_LIMITS.maxSeqLen})`);

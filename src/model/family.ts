@@ -6,16 +6,18 @@ import { dequantize, type TensorRecord } from '../format/kinds.ts';
 import { UnsupportedError } from '../util/errors.ts';
 import { type ModelConfig, resolveFamily } from './config.ts';
 
-type FamilyOp = 'addBias' | 'scale' | 'softcap' | 'gatedActivation' | 'layernorm';
+type FamilyOp = 'addBias' | 'scale' | 'softcap' | 'gatedActivation' | 'activation' | 'layernorm';
 
 /** The optional backend ops the config's forward pass calls, each with the field that calls it. */
 export function familyOpsNeeded(c: ModelConfig): Array<[FamilyOp, string]> {
   const f = resolveFamily(c);
   const ops: Array<[FamilyOp, string]> = [];
   if (f.qkvBias || f.oBias) ops.push(['addBias', 'attention biases']);
+  if (f.mlpBias || f.normBias) ops.push(['addBias', 'feed-forward or norm biases']);
   if (f.embedScale !== 1) ops.push(['scale', `embedding scale ${f.embedScale}`]);
   if (f.logitSoftcap) ops.push(['softcap', `logit soft-cap ${f.logitSoftcap}`]);
-  if (f.activation !== 'silu') ops.push(['gatedActivation', `the ${f.activation} activation`]);
+  if (f.gated && f.activation !== 'silu') ops.push(['gatedActivation', `the ${f.activation} activation`]);
+  if (!f.gated) ops.push(['activation', `an ungated ${f.activation} feed-forward`]);
   if (f.normKind === 'layer') ops.push(['layernorm', 'LayerNorm']);
   return ops;
 }

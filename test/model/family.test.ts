@@ -45,6 +45,12 @@ const CASES: Array<[string, Partial<ModelConfig>]> = [
   ['gemma', { activation: 'gelu-tanh', embedScale: Math.sqrt(SHAPE.dim), normOffset: 1, rope: 'half' }],
   ['llama 3', { ropeScaling: LLAMA3, ropeTheta: 500000, tiedEmbeddings: true }],
   ['mistral', { slidingWindow: 5, rope: 'half' }],
+  ['ungated relu', { gated: false, activation: 'relu' }],
+  ['feed-forward biases', { mlpBias: true }],
+  ['norm biases', { normBias: true, normKind: 'layer' }],
+  ['learned positions', { positions: 'learned' }],
+  // OPT (the SqueezeLLM reference's other family), which llama.cpp lacks: held to this reference alone
+  ['opt', { positions: 'learned', normKind: 'layer', normBias: true, qkvBias: true, oBias: true, mlpBias: true, gated: false, activation: 'relu', normEps: 1e-5 }],
   ['gemma 2', { activation: 'gelu-tanh', embedScale: Math.sqrt(SHAPE.dim), normOffset: 1, rope: 'half', postNorms: true, attnSoftcap: 1, logitSoftcap: 5, slidingWindow: 3, slidingWindowPattern: 2 }],
 ];
 
@@ -55,10 +61,11 @@ function referenceLogits(c: ModelConfig, records: TensorRecord[], tokens: number
   const D = c.dim, H = c.hiddenDim, hs = D / c.nHeads, kvd = hs * c.nKvHeads;
   const mv = (w: Float64Array, x: Float64Array, rows: number) => Float64Array.from({ length: rows }, (_, r) => x.reduce((s, v, i) => s + w[r * x.length + i] * v, 0));
   const plus = (a: Float64Array, b?: Float64Array) => (b ? a.map((v, i) => v + b[i]) : a);
-  const norm = (x: Float64Array, w: Float64Array) => {
+  // LayerNorm / RMSNorm, then the norm's bias where the family has one (OPT)
+  const norm = (x: Float64Array, w: Float64Array, b?: Float64Array) => {
     const mean = c.normKind === 'layer' ? x.reduce((s, v) => s + v, 0) / D : 0;
     const ms = x.reduce((s, v) => s + (v - mean) ** 2, 0) / D;
-    return x.map((v, i) => ((v - mean) / Math.sqrt(ms + c.normEps)) * (w[i] + (c.normOffset ?? 0)));
+    return x.map((v, i) => ((v - mean) / Math.sqrt(ms + c.normEps)) * (w[i] + (c.normOffset ?? 0)) + (b ? b[i] : 0));
   };
   const freq = (i: number) => {
     const f = c.ropeTheta ** ((-2 * i) / hs);
@@ -72,6 +79,7 @@ function referenceLogits(c: ModelConfig, records: TensorRecord[], tokens: number
     return (1 - t) * (f / s.factor) + t * f;
   };
   const rope = (v: Float64Array, p: number) => {
+    if (c.positions === 'learned') return v; // OPT adds a learned row to the embedding instead
     for (let h = 0; h < v.length; h += hs) {
       for (let i = 0; i < hs / 2; i++) {
         const [a, b] = c.rope === 'half' ? [h + i, h + i + hs / 2] : [h + 2 * i, h + 2 * i + 1];
@@ -87,9 +95,10 @@ function referenceLogits(c: ModelConfig, records: TensorRecord[], tokens: number
   const out: Float64Array[] = [];
   tokens.forEach((tok, p) => {
     let x: Float64Array = get('embed').slice(tok * D, (tok + 1) * D).map((v) => v * (c.embedScale ?? 1));
+    if (c.positions === 'learned') x = plus(x, get('pos_embed').slice(p * D, (p + 1) * D));
     for (let l = 0; l < c.nLayers; l++) {
       const P = `layers.${l}.`;
-      const xn = norm(x, get(P + 'attn_norm'));
+      const xn = norm(x, get(P + 'attn_norm'), W.get(P + 'attn_norm_bias'));
       const q = rope(plus(mv(get(P + 'attn.q'), xn, D), W.get(P + 'attn.q_bias')), p);
       (keys[l] ??= []).push(rope(plus(mv(get(P + 'attn.k'), xn, kvd), W.get(P + 'attn.k_bias')), p));
       (vals[l] ??= []).push(plus(mv(get(P + 'attn.v'), xn, kvd), W.get(P + 'attn.v_bias')));
@@ -109,11 +118,13 @@ function referenceLogits(c: ModelConfig, records: TensorRecord[], tokens: number
       }
       const post = (v: Float64Array, name: string) => (c.postNorms ? norm(v, get(P + name)) : v);
       x = plus(x, post(plus(mv(get(P + 'attn.o'), att, D), W.get(P + 'attn.o_bias')), 'attn_post_norm'));
-      const xm = norm(x, get(P + 'mlp_norm'));
-      const g = mv(get(P + 'mlp.gate'), xm, H), u = mv(get(P + 'mlp.up'), xm, H);
-      x = plus(x, post(mv(get(P + 'mlp.down'), g.map((v, i) => act(v) * u[i]), D), 'mlp_post_norm'));
+      const xm = norm(x, get(P + 'mlp_norm'), W.get(P + 'mlp_norm_bias'));
+      const u = plus(mv(get(P + 'mlp.up'), xm, H), W.get(P + 'mlp.up_bias'));
+      // gated: act(gate x) * up x; OPT: act(fc1 x)
+      const h = c.gated === false ? u.map(act) : plus(mv(get(P + 'mlp.gate'), xm, H), W.get(P + 'mlp.gate_bias')).map((v, i) => act(v) * u[i]);
+      x = plus(x, post(plus(mv(get(P + 'mlp.down'), h, D), W.get(P + 'mlp.down_bias')), 'mlp_post_norm'));
     }
-    const logits = mv(W.get('head') ?? get('embed'), norm(x, get('norm')), c.vocabSize);
+    const logits = mv(W.get('head') ?? get('embed'), norm(x, get('norm'), W.get('norm_bias')), c.vocabSize);
     out.push(c.logitSoftcap ? logits.map((v) => c.logitSoftcap! * Math.tanh(v / c.logitSoftcap!)) : logits);
   });
   return out;
@@ -213,7 +224,9 @@ test('family fields out of bounds are refused naming the field; a config without
     [{ normKind: 'batch' }, /normKind = "batch"/],
     [{ normOffset: NaN }, /normOffset = NaN/],
     [{ activation: 'swish' }, /activation = "swish"/],
-    [{ gated: false }, /gated = false is not supported/],
+    [{ gated: 'no' }, /gated = "no" is not true or false/],
+    [{ positions: 'alibi' }, /positions = "alibi" is not 'rope' or 'learned'/],
+    [{ mlpBias: 0 }, /mlpBias = 0 is not true or false/],
     [{ embedScale: 0 }, /embedScale = 0/],
     [{ embedScale: Infinity }, /embedScale = Infinity/],
     [{ logitSoftcap: -1 }, /logitSoftcap = -1/],

@@ -125,6 +125,10 @@ export class JsBackend implements Backend {
     fam.gatedActivation(this.f(out), this.f(gate), this.f(up), act);
   }
 
+  activation(v: Vec, act: 'silu' | 'gelu-tanh' | 'relu'): void {
+    fam.activation(this.f(v), act);
+  }
+
   layernorm(out: Vec, x: Vec, w: Weight, eps: number): void {
     fam.layernorm(this.f(out), this.f(x), (w as JsWeight).dense!, eps);
   }

@@ -315,6 +315,10 @@ export class WasmBackend implements Backend {
     fam.gatedActivation(this.view(out), this.view(gate), this.view(up), act);
   }
 
+  activation(v: Vec, act: 'silu' | 'gelu-tanh' | 'relu'): void {
+    fam.activation(this.view(v), act);
+  }
+
   layernorm(out: Vec, x: Vec, w: Weight, eps: number): void {
     fam.layernorm(this.view(out), this.view(x), this.vector(w), eps);
   }
