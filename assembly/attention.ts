@@ -12,7 +12,7 @@
 // A code row packs 128 / bits channels per 16 bytes: byte j of a chunk holds channel s·16 + j of the
 // chunk in bits [s·bits, (s+1)·bits), so one 16-bit shift and a mask give 16 channels in order.
 import { high16High, high16Low } from './f16';
-import { ropeHalf, ropeInterleaved, softmaxInPlace } from './ops';
+import { rope, softmaxInPlace } from './ops';
 import { hsum } from './simd';
 
 const KV_F32 = 0;
@@ -580,10 +580,24 @@ function storeHead(region: usize, k: usize, v: usize, pos: i32, hs: i32, ctx: i3
   if (slot == residual - 1) flushWindow(region, pos + 1 - residual, hs, ctx, mode, residual);
 }
 
-// out_h [hs] = attention of query head q_h [hs] over positions 0..nPos-1 of one KV head's region.
+// The scores att[0..nPos) into attention weights: positions below `lo` (outside a sliding window)
+// get 0, the rest cap * tanh(s / cap) when cap > 0 (Gemma 2's attention soft-cap), then softmax.
+function weighScores(att: usize, nPos: i32, lo: i32, cap: f32): void {
+  if (cap > 0) {
+    for (let t = lo; t < nPos; t++) {
+      const p = att + (<usize>t << 2);
+      store<f32>(p, <f32>(<f64>cap * Math.tanh(<f64>(load<f32>(p) / cap))));
+    }
+  }
+  softmaxInPlace(att + (<usize>lo << 2), nPos - lo);
+  memory.fill(att, 0, <usize>lo << 2);
+}
+
+// out_h [hs] = attention of query head q_h [hs] over positions lo..nPos-1 of one KV head's region
+// (lo > 0: a sliding window), its scores soft-capped by cap when cap > 0.
 // scratch: att (ctx f32); ql, acc, accI (roundHs(hs) f32/f32/i32), qi (as many int16, padded to
 // f32 size); w (VALUE_BLOCK f32) and wi (as many int16).
-function attendHead(out: usize, q: usize, region: usize, nPos: i32, hs: i32, ctx: i32, mode: i32, residual: i32, scratch: usize): void {
+function attendHead(out: usize, q: usize, region: usize, nPos: i32, lo: i32, cap: f32, hs: i32, ctx: i32, mode: i32, residual: i32, scratch: usize): void {
   const att = scratch;
   const vecB = <usize>roundHs(hs) << 2;
   const ql = scratch + align16(<usize>ctx << 2);
@@ -596,7 +610,7 @@ function attendHead(out: usize, q: usize, region: usize, nPos: i32, hs: i32, ctx
   const hsB = <usize>hs << 2;
   if (mode == KV_F32) {
     scoresPlain(att, q, region, nPos, hs, scale, false);
-    softmaxInPlace(att, nPos);
+    weighScores(att, nPos, lo, cap);
     memory.fill(out, 0, hsB);
     valuesPlain(out, att, region + align16(<usize>ctx * hsB), nPos, hs, false);
     return;
@@ -616,7 +630,7 @@ function attendHead(out: usize, q: usize, region: usize, nPos: i32, hs: i32, ctx
   for (; c < (hs & ~3); c += 4) v128.store(ql + (<usize>c << 2), f32x4.mul(v128.load(q + (<usize>c << 2)), lift));
   for (; c < hs; c++) store<f32>(ql + (<usize>c << 2), load<f32>(q + (<usize>c << 2)) * Q_LIFT);
   scoresPlain(att + (<usize>nq << 2), ql, keys, nPos - nq, hs, scale * SCORE_LIFT, true);
-  softmaxInPlace(att, nPos);
+  weighScores(att, nPos, lo, cap);
   let bias: f32 = 0;
   if (nq > 0) {
     if (mode == 8) bias = valuesQuant(acc, accI, w, wi, att, region, nq, hs, ctx, 8);
@@ -628,13 +642,16 @@ function attendHead(out: usize, q: usize, region: usize, nPos: i32, hs: i32, ctx
 }
 
 // The attention sublayer of one layer for n consecutive tokens at positions pos .. pos + n - 1, in
-// order: token i's q (q + i·nHeads·hs·4) and k (k + i·kvDim·4) are rotated in place (RoPE: ropeHalf
-// when halfPairs, else interleaved pairs), its k and v (v + i·kvDim·4) written to the cache, then
-// out + i·nHeads·hs·4 gets its attention over positions 0 .. pos + i. mode: 0 f32, 1 f16, 8/4/2 the
-// quantized kinds; residual: their f16 window. scratch: attendScratchBytes(headSize, ctx).
+// order: token i's q (q + i·nHeads·hs·4) and k (k + i·kvDim·4) are rotated in place (RoPE: pairs
+// (i, i + hs/2) when halfPairs, else interleaved; by theta, or by the f64 per-pair frequencies at
+// freqs when it is not 0), its k and v (v + i·kvDim·4) written to the cache, then out + i·nHeads·hs·4
+// gets its attention over positions 0 .. pos + i, or the last `window` of them when window > 0, the
+// scores soft-capped by cap when cap > 0. mode: 0 f32, 1 f16, 8/4/2 the quantized kinds; residual:
+// their f16 window. scratch: attendScratchBytes(headSize, ctx).
 export function attendBlock(
   out: usize, q: usize, k: usize, v: usize, cache: usize, layer: i32, pos: i32, n: i32,
   nHeads: i32, nKvHeads: i32, headSize: i32, ctx: i32, mode: i32, residual: i32, theta: f64, halfPairs: i32, scratch: usize,
+  freqs: usize, window: i32, cap: f32,
 ): void {
   const hs = headSize;
   const regionB = regionBytes(mode, hs, ctx, residual);
@@ -647,21 +664,17 @@ export function attendBlock(
     const qi = q + (<usize>(i * qDim) << 2);
     const ki = k + (<usize>(i * kvDim) << 2);
     const vi = v + (<usize>(i * kvDim) << 2);
-    if (halfPairs) {
-      ropeHalf(qi, qDim, hs, p, theta);
-      ropeHalf(ki, kvDim, hs, p, theta);
-    } else {
-      ropeInterleaved(qi, qDim, hs, p, theta);
-      ropeInterleaved(ki, kvDim, hs, p, theta);
-    }
+    rope(qi, qDim, hs, p, theta, freqs, halfPairs != 0);
+    rope(ki, kvDim, hs, p, theta, freqs, halfPairs != 0);
     for (let g = 0; g < nKvHeads; g++) {
       const o = <usize>(g * hs) << 2;
       storeHead(layerBase + <usize>g * regionB, ki + o, vi + o, p, hs, ctx, mode, residual);
     }
     const oi = out + (<usize>(i * qDim) << 2);
+    const lo = window > 0 && p + 1 > window ? p + 1 - window : 0;
     for (let h = 0; h < nHeads; h++) {
       const o = <usize>(h * hs) << 2;
-      attendHead(oi + o, qi + o, layerBase + <usize>(h / group) * regionB, p + 1, hs, ctx, mode, residual, scratch);
+      attendHead(oi + o, qi + o, layerBase + <usize>(h / group) * regionB, p + 1, lo, cap, hs, ctx, mode, residual, scratch);
     }
   }
 }

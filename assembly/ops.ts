@@ -24,33 +24,29 @@ export function rmsnorm(out: usize, x: usize, weight: usize, n: i32, eps: f32): 
 // pairs (2i, 2i + 1) of every head turn by pos * theta^(-2i / headSize). Angle, cos and sin in f64,
 // once per pair index for all heads; the rotation in f64, stored as f32.
 export function ropeInterleaved(vec: usize, n: i32, headSize: i32, pos: i32, theta: f64): void {
-  const half = headSize >> 1;
-  for (let i = 0; i < half; i++) {
-    const angle = <f64>pos * Math.pow(theta, <f64>(-2 * i) / <f64>headSize);
-    const c = Math.cos(angle);
-    const s = Math.sin(angle);
-    for (let h = 0; h < n; h += headSize) {
-      const a = vec + (<usize>(h + 2 * i) << 2);
-      const x0 = <f64>load<f32>(a);
-      const x1 = <f64>load<f32>(a, 4);
-      store<f32>(a, <f32>(x0 * c - x1 * s));
-      store<f32>(a, <f32>(x0 * s + x1 * c), 4);
-    }
-  }
+  rope(vec, n, headSize, pos, theta, 0, false);
 }
 
 // Rotary position embedding in place, Hugging Face rotate_half style: the pairs (i, i + headSize/2)
 // of every head turn by pos * theta^(-2i / headSize). Same arithmetic as ropeInterleaved.
 export function ropeHalf(vec: usize, n: i32, headSize: i32, pos: i32, theta: f64): void {
+  rope(vec, n, headSize, pos, theta, 0, true);
+}
+
+// Both RoPE pairings: pair i turns by pos * freq_i, where freq_i is theta^(-2i / headSize), or
+// freqs[i] (f64, headSize / 2 of them) when freqs is not 0: a model's own per-pair frequencies
+// (Llama 3's scaling, GGUF's rope_freqs), computed by the host (src/kernels/family.ts ropeFrequencies).
+export function rope(vec: usize, n: i32, headSize: i32, pos: i32, theta: f64, freqs: usize, halfPairs: bool): void {
   const half = headSize >> 1;
-  const halfBytes = <usize>half << 2;
+  const second: usize = halfPairs ? <usize>half << 2 : 4;
   for (let i = 0; i < half; i++) {
-    const angle = <f64>pos * Math.pow(theta, <f64>(-2 * i) / <f64>headSize);
+    const freq = freqs ? load<f64>(freqs + (<usize>i << 3)) : Math.pow(theta, <f64>(-2 * i) / <f64>headSize);
+    const angle = <f64>pos * freq;
     const c = Math.cos(angle);
     const s = Math.sin(angle);
     for (let h = 0; h < n; h += headSize) {
-      const a = vec + (<usize>(h + i) << 2);
-      const b = a + halfBytes;
+      const a = vec + (<usize>(h + (halfPairs ? i : 2 * i)) << 2);
+      const b = a + second;
       const x0 = <f64>load<f32>(a);
       const x1 = <f64>load<f32>(b);
       store<f32>(a, <f32>(x0 * c - x1 * s));

@@ -58,7 +58,7 @@ console.log(`| --- |${kinds.map(() => ' --- |').join('')}${kinds.filter((x) => x
 for (const pos of positions) {
   // pos + 1 positions never end a residual window here, so no call quantizes one
   const step = (kind: KvKind) => () => {
-    for (let l = 0; l < layers; l++) k.attendBlock(out, q, kk, vv, caches.get(kind)!, l, pos, 1, nHeads, nKvHeads, hs, ctx, KV_MODE[kind], KV_RESIDUAL, 10000, 0, scratch);
+    for (let l = 0; l < layers; l++) k.attendBlock(out, q, kk, vv, caches.get(kind)!, l, pos, 1, nHeads, nKvHeads, hs, ctx, KV_MODE[kind], KV_RESIDUAL, 10000, 0, scratch, 0, 0, 0);
   };
   // V8 compiles a WASM function with its baseline compiler first and optimizes it once it runs hot: warm up
   for (const kind of kinds) for (const t0 = performance.now(); performance.now() - t0 < 300; ) step(kind)();

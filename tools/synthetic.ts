@@ -64,7 +64,7 @@ export function syntheticConfig(opts: SyntheticOptions = {}): ModelConfig {
   };
 }
 
-const FAMILY_KEYS = ['qkvBias', 'oBias', 'normKind', 'normOffset', 'activation', 'gated', 'ropeScaling', 'embedScale', 'logitSoftcap', 'slidingWindow'] as const;
+const FAMILY_KEYS = ['qkvBias', 'oBias', 'normKind', 'normOffset', 'activation', 'gated', 'ropeScaling', 'embedScale', 'logitSoftcap', 'slidingWindow', 'slidingWindowPattern', 'attnSoftcap', 'postNorms', 'mlpBias', 'normBias', 'positions'] as const;
 
 /** The family fields (config.ts) the options set; absent ones stay absent (Llama 2's defaults). */
 function familyFields(opts: SyntheticOptions): Partial<ModelConfig> {

@@ -32,12 +32,22 @@ export interface AttentionShape {
   headSize: number;
   ropeTheta: number;
   rope: RopeStyle;
+  // What some families add (issue 17); a backend without attendExtras is refused such a model at
+  // load (src/model/family.ts).
+  /** Per-pair RoPE frequencies [headSize / 2] replacing theta^(-2i / headSize) (Llama 3's scaling, GGUF's rope_freqs). */
+  ropeFreqs?: Float64Array;
+  /** Each query sees only the last `window` positions, itself included (Mistral, Gemma 2); 0 or absent: all. */
+  window?: number;
+  /** Scores become cap * tanh(score / cap) before the softmax (Gemma 2's attention soft-cap); 0 or absent: none. */
+  scoreSoftcap?: number;
 }
 
 export interface Backend {
   readonly name: string;
   /** The KV cache kinds kvCache() places (src/kernels/attention.ts, docs/KVCACHE.md). */
   readonly kvKinds: readonly KvKind[];
+  /** attend() takes AttentionShape's ropeFreqs, window and scoreSoftcap. */
+  readonly attendExtras?: boolean;
   /** A zeroed f32 buffer of n elements, placed once. */
   alloc(n: number): Vec;
   write(v: Vec, data: Float32Array): void;
@@ -74,6 +84,8 @@ export interface Backend {
   softcap?(v: Vec, cap: number): void;
   /** out = act(gate) * up (silu goes through swiglu). */
   gatedActivation?(out: Vec, gate: Vec, up: Vec, act: 'gelu-tanh' | 'relu'): void;
+  /** v = act(v) in place (an ungated feed-forward). */
+  activation?(v: Vec, act: 'silu' | 'gelu-tanh' | 'relu'): void;
   /** LayerNorm without bias. */
   layernorm?(out: Vec, x: Vec, w: Weight, eps: number): void;
 }

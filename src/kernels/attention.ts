@@ -203,9 +203,9 @@ export class RefKvCache {
     return { k, v };
   }
 
-  /** out [nHeads * headSize] = the grouped-query attention of q over positions 0..nPos-1 of a layer. */
-  attend(out: Float32Array, q: Float32Array, layer: number, nPos: number, nHeads: number): void {
+  /** out [nHeads * headSize] = the grouped-query attention of q over positions 0..nPos-1 of a layer (window, cap: reference.attention's). */
+  attend(out: Float32Array, q: Float32Array, layer: number, nPos: number, nHeads: number, window = 0, cap = 0): void {
     const { k, v } = this.view(layer, nPos);
-    attention(out, q, k, v, nHeads, this.shape.nKvHeads, this.shape.headSize, nPos);
+    attention(out, q, k, v, nHeads, this.shape.nKvHeads, this.shape.headSize, nPos, window, cap);
   }
 }

@@ -31,6 +31,14 @@ export function gatedActivation(out: Float32Array, gate: Float32Array, up: Float
   }
 }
 
+/** v = act(v) in place: an ungated feed-forward's activation (OPT's ReLU). */
+export function activation(v: Float32Array, act: 'silu' | 'gelu-tanh' | 'relu'): void {
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    v[i] = act === 'relu' ? Math.max(x, 0) : act === 'gelu-tanh' ? geluTanh(x) : x / (1 + Math.exp(-x));
+  }
+}
+
 /** LayerNorm without bias: out = (x - mean) * weight / sqrt(var + eps). */
 export function layernorm(out: Float32Array, x: Float32Array, weight: Float32Array, eps: number): void {
   const n = x.length;
@@ -41,4 +49,39 @@ export function layernorm(out: Float32Array, x: Float32Array, weight: Float32Arr
   for (let i = 0; i < n; i++) v += (x[i] - mean) * (x[i] - mean);
   const inv = 1 / Math.sqrt(v / n + eps);
   for (let i = 0; i < n; i++) out[i] = weight[i] * ((x[i] - mean) * inv);
+}
+
+/** Llama 3's RoPE scaling parameters (config.json rope_scaling, rope_type "llama3"). */
+export interface Llama3Scaling {
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalMaxSeqLen: number;
+}
+
+/**
+ * Llama 3's per-pair RoPE frequencies (Transformers' _compute_llama3_parameters): pair i's base
+ * frequency theta^(-2i/headSize) is kept when its wavelength 2 pi / f is shorter than
+ * originalMaxSeqLen / highFreqFactor, divided by `factor` when longer than originalMaxSeqLen /
+ * lowFreqFactor, and between the two blended linearly, in originalMaxSeqLen / wavelength, from
+ * divided to kept.
+ */
+export function llama3Frequencies(headSize: number, theta: number, s: Llama3Scaling): Float64Array {
+  const f = new Float64Array(headSize / 2);
+  for (let i = 0; i < f.length; i++) {
+    const base = Math.pow(theta, (-2 * i) / headSize);
+    const wavelength = (2 * Math.PI) / base;
+    if (wavelength < s.originalMaxSeqLen / s.highFreqFactor) f[i] = base;
+    else if (wavelength > s.originalMaxSeqLen / s.lowFreqFactor) f[i] = base / s.factor;
+    else {
+      const t = (s.originalMaxSeqLen / wavelength - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+      f[i] = (1 - t) * (base / s.factor) + t * base;
+    }
+  }
+  return f;
+}
+
+/** Per-pair frequencies from divisors (GGUF's rope_freqs): theta^(-2i/headSize) / divisors[i]. */
+export function dividedFrequencies(headSize: number, theta: number, divisors: readonly number[]): Float64Array {
+  return Float64Array.from({ length: headSize / 2 }, (_, i) => Math.pow(theta, (-2 * i) / headSize) / divisors[i]);
 }

@@ -320,12 +320,13 @@ export function rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array
  * Rotary position embedding, in place, over a vector of heads (n = heads * headSize).
  * 'interleaved' (llama2.c, GGUF): pairs (2i, 2i+1) of each head, angle pos * theta^(-2i/headSize).
  * 'half' (Hugging Face rotate_half): pairs (i, i + headSize/2), same angles.
+ * With `freqs` (headSize/2 of them), pair i's angle is pos * freqs[i] instead.
  */
-export function rope(vec: Float32Array, n: number, headSize: number, pos: number, theta: number, style: RopeStyle): void {
+export function rope(vec: Float32Array, n: number, headSize: number, pos: number, theta: number, style: RopeStyle, freqs?: Float64Array): void {
   const half = headSize / 2;
   for (let h = 0; h < n; h += headSize) {
     for (let i = 0; i < half; i++) {
-      const angle = pos * Math.pow(theta, (-2 * i) / headSize);
+      const angle = pos * (freqs ? freqs[i] : Math.pow(theta, (-2 * i) / headSize));
       const cos = Math.cos(angle);
       const sin = Math.sin(angle);
       const a = style === 'interleaved' ? h + 2 * i : h + i;
@@ -368,23 +369,25 @@ export function add(out: Float32Array, a: Float32Array, b: Float32Array, n: numb
  * Causal attention of one query position over the KV cache, grouped-query style.
  * q: [nHeads * headSize]; kCache, vCache: [nPos, nKvHeads * headSize]; out: [nHeads * headSize].
  * Head h reads KV head floor(h / (nHeads / nKvHeads)); scores are scaled by 1/sqrt(headSize).
+ * window > 0: only positions nPos - window .. nPos - 1 are seen; cap > 0: scores become cap * tanh(score / cap).
  */
-export function attention(out: Float32Array, q: Float32Array, kCache: Float32Array, vCache: Float32Array, nHeads: number, nKvHeads: number, headSize: number, nPos: number): void {
+export function attention(out: Float32Array, q: Float32Array, kCache: Float32Array, vCache: Float32Array, nHeads: number, nKvHeads: number, headSize: number, nPos: number, window = 0, cap = 0): void {
   const kvDim = nKvHeads * headSize;
   const group = nHeads / nKvHeads;
   const scale = 1 / Math.sqrt(headSize);
-  const att = new Float32Array(nPos);
+  const lo = window > 0 ? Math.max(0, nPos - window) : 0;
+  const att = new Float32Array(nPos - lo);
   for (let h = 0; h < nHeads; h++) {
     const kvOff = Math.floor(h / group) * headSize;
-    for (let t = 0; t < nPos; t++) {
+    for (let t = lo; t < nPos; t++) {
       let s = 0;
       for (let i = 0; i < headSize; i++) s += q[h * headSize + i] * kCache[t * kvDim + kvOff + i];
-      att[t] = s * scale;
+      att[t - lo] = cap > 0 ? cap * Math.tanh((s * scale) / cap) : s * scale;
     }
-    softmax(att, nPos);
+    softmax(att, nPos - lo);
     for (let i = 0; i < headSize; i++) {
       let s = 0;
-      for (let t = 0; t < nPos; t++) s += att[t] * vCache[t * kvDim + kvOff + i];
+      for (let t = lo; t < nPos; t++) s += att[t - lo] * vCache[t * kvDim + kvOff + i];
       out[h * headSize + i] = s;
     }
   }

@@ -1,5 +1,6 @@
 // The model description shared by every reader, the .sqz header and the forward pass.
 import type { RopeStyle } from '../kernels/reference.ts';
+import { type Llama3Scaling, dividedFrequencies, llama3Frequencies } from '../kernels/family.ts';
 import { FormatError } from '../util/errors.ts';
 
 export interface ModelConfig {
@@ -29,8 +30,14 @@ export interface ModelConfig {
   normOffset?: number;
   /** The feed-forward's activation: 'silu' (default), 'gelu-tanh' (Gemma's GeGLU) or 'relu'. */
   activation?: Activation;
-  /** act(gate x) * (up x), the only form the forward pass runs so far. Default true. */
+  /** true (default): down(act(gate x) * up x); false: down(act(up x)), no gate tensor (OPT's fc1 / fc2). */
   gated?: boolean;
+  /** Biases on the feed-forward matrices (OPT): layers.{i}.mlp.{gate,up,down}_bias. Default false. */
+  mlpBias?: boolean;
+  /** Biases on every norm (OPT's LayerNorm): layers.{i}.{attn_norm,mlp_norm}_bias and norm_bias. Default false. */
+  normBias?: boolean;
+  /** 'rope' (default) or 'learned': a pos_embed [maxSeqLen, dim] row added to each token's embedding, no RoPE (OPT). */
+  positions?: 'rope' | 'learned';
   /** RoPE frequency scaling (Llama 3.1/3.2's 'llama3'); absent: none. */
   ropeScaling?: RopeScaling;
   /** The token embedding is multiplied by this before the first block (Gemma: sqrt(dim)). Default 1. */
@@ -39,18 +46,23 @@ export interface ModelConfig {
   logitSoftcap?: number;
   /** Each position attends to at most this many positions, itself included (Mistral: 4096). Default 0: all. */
   slidingWindow?: number;
+  /** With a sliding window, layer l is global (sees every position) when (l + 1) % this == 0 (Gemma 2: 2, odd layers global). Default 0: every layer slides. */
+  slidingWindowPattern?: number;
+  /** Attention scores become cap * tanh(score / cap) before the softmax (Gemma 2: 50). Default 0: none. */
+  attnSoftcap?: number;
+  /** A norm on each sublayer's output before the residual add (Gemma 2): tensors layers.{i}.attn_post_norm, layers.{i}.mlp_post_norm. Default false. */
+  postNorms?: boolean;
 }
 
 export type NormKind = 'rms' | 'layer';
 export type Activation = 'silu' | 'gelu-tanh' | 'relu';
-/** Llama 3's RoPE scaling: wavelengths longer than originalMaxSeqLen / lowFreqFactor are divided by factor, shorter than originalMaxSeqLen / highFreqFactor kept, those between blended. */
-export interface RopeScaling {
-  kind: 'llama3';
-  factor: number;
-  lowFreqFactor: number;
-  highFreqFactor: number;
-  originalMaxSeqLen: number;
-}
+/**
+ * RoPE frequency scaling. 'llama3': wavelengths longer than originalMaxSeqLen / lowFreqFactor are
+ * divided by factor, shorter than originalMaxSeqLen / highFreqFactor kept, those between blended
+ * (src/kernels/family.ts llama3Frequencies). 'factors': pair i's frequency divided by divisors[i]
+ * (headSize / 2 of them), as GGUF stores Llama 3's scaling (the rope_freqs tensor).
+ */
+export type RopeScaling = ({ kind: 'llama3' } & Llama3Scaling) | { kind: 'factors'; divisors: number[] };
 
 /** A config's family fields with the Llama 2 defaults filled in: what the forward pass reads. */
 export interface Family {
@@ -60,10 +72,16 @@ export interface Family {
   normOffset: number;
   activation: Activation;
   gated: boolean;
+  mlpBias: boolean;
+  normBias: boolean;
+  positions: 'rope' | 'learned';
   ropeScaling: RopeScaling | undefined;
   embedScale: number;
   logitSoftcap: number;
   slidingWindow: number;
+  slidingWindowPattern: number;
+  attnSoftcap: number;
+  postNorms: boolean;
 }
 
 export function resolveFamily(c: ModelConfig): Family {
@@ -74,11 +92,33 @@ export function resolveFamily(c: ModelConfig): Family {
     normOffset: c.normOffset ?? 0,
     activation: c.activation ?? 'silu',
     gated: c.gated ?? true,
+    mlpBias: c.mlpBias ?? false,
+    normBias: c.normBias ?? false,
+    positions: c.positions ?? 'rope',
     ropeScaling: c.ropeScaling,
     embedScale: c.embedScale ?? 1,
     logitSoftcap: c.logitSoftcap ?? 0,
     slidingWindow: c.slidingWindow ?? 0,
+    slidingWindowPattern: c.slidingWindowPattern ?? 0,
+    attnSoftcap: c.attnSoftcap ?? 0,
+    postNorms: c.postNorms ?? false,
   };
+}
+
+/**
+ * The per-pair RoPE frequencies of a scaled config, or undefined for plain theta^(-2i/headSize).
+ * Learned positions take all zeros: every angle 0, so RoPE leaves q and k as they are (cos 1, sin 0).
+ */
+export function ropeFrequencies(c: ModelConfig): Float64Array | undefined {
+  if (c.positions === 'learned') return new Float64Array(headSize(c) / 2);
+  const r = c.ropeScaling;
+  if (!r) return undefined;
+  return r.kind === 'llama3' ? llama3Frequencies(headSize(c), c.ropeTheta, r) : dividedFrequencies(headSize(c), c.ropeTheta, r.divisors);
+}
+
+/** The sliding window layer l attends within, or 0 for all positions (slidingWindow, slidingWindowPattern). */
+export function layerWindow(f: Family, l: number): number {
+  return f.slidingWindowPattern && (l + 1) % f.slidingWindowPattern === 0 ? 0 : f.slidingWindow;
 }
 
 /** The ops a config uses beyond Llama 2's (none for Llama 2, SmolLM, Mistral within its window), named for a message. */
@@ -90,10 +130,16 @@ export function familyOpsBeyondLlama(c: ModelConfig): string[] {
   if (f.normKind !== 'rms') ops.push(`${f.normKind} norm`);
   if (f.normOffset !== 0) ops.push(`norm weight offset ${f.normOffset}`);
   if (f.activation !== 'silu') ops.push(`${f.activation} activation`);
+  if (!f.gated) ops.push('an ungated feed-forward');
+  if (f.mlpBias) ops.push('feed-forward biases');
+  if (f.normBias) ops.push('norm biases');
+  if (f.positions !== 'rope') ops.push(`${f.positions} positions`);
   if (f.ropeScaling) ops.push(`${f.ropeScaling.kind} RoPE scaling`);
   if (f.embedScale !== 1) ops.push(`embedding scale ${f.embedScale}`);
   if (f.logitSoftcap) ops.push(`logit soft-cap ${f.logitSoftcap}`);
-  if (f.slidingWindow) ops.push(`sliding window ${f.slidingWindow}`);
+  if (f.slidingWindow) ops.push(`sliding window ${f.slidingWindow}${f.slidingWindowPattern ? ` (every ${f.slidingWindowPattern}th layer global)` : ''}`);
+  if (f.attnSoftcap) ops.push(`attention soft-cap ${f.attnSoftcap}`);
+  if (f.postNorms) ops.push('post-sublayer norms');
   return ops;
 }
 
@@ -108,15 +154,20 @@ export const kvDim = (c: ModelConfig): number => (c.dim / c.nHeads) * c.nKvHeads
  * Canonical tensor names and shapes, in file order. Matrices are [out, in] (one row per output).
  *   embed [vocab, dim]; layers.{i}.attn_norm [dim]; layers.{i}.attn.{q,k,v,o};
  *   layers.{i}.attn.{q,k,v}_bias [dim | kvDim] when qkvBias; layers.{i}.attn.o_bias [dim] when oBias; layers.{i}.mlp_norm [dim];
- *   layers.{i}.mlp.{gate,up} [hidden, dim]; layers.{i}.mlp.down [dim, hidden]; norm [dim]; head [vocab, dim] unless tied.
+ *   layers.{i}.attn_post_norm [dim] when postNorms; layers.{i}.mlp.{gate,up} [hidden, dim]; layers.{i}.mlp.down [dim, hidden];
+ *   layers.{i}.mlp_post_norm [dim] when postNorms; norm [dim]; head [vocab, dim] unless tied. OPT's fields add
+ *   pos_embed [maxSeqLen, dim] (learned positions), a *_bias [dim] after each norm (normBias), mlp.{gate,up,down}_bias
+ *   (mlpBias), and drop mlp.gate (gated false).
  */
 export function tensorShapes(c: ModelConfig): Map<string, number[]> {
   const m = new Map<string, number[]>();
   const kv = kvDim(c);
   m.set('embed', [c.vocabSize, c.dim]);
+  if (c.positions === 'learned') m.set('pos_embed', [c.maxSeqLen, c.dim]);
   for (let i = 0; i < c.nLayers; i++) {
     const p = `layers.${i}.`;
     m.set(p + 'attn_norm', [c.dim]);
+    if (c.normBias) m.set(p + 'attn_norm_bias', [c.dim]);
     m.set(p + 'attn.q', [c.dim, c.dim]);
     m.set(p + 'attn.k', [kv, c.dim]);
     m.set(p + 'attn.v', [kv, c.dim]);
@@ -127,12 +178,19 @@ export function tensorShapes(c: ModelConfig): Map<string, number[]> {
       m.set(p + 'attn.v_bias', [kv]);
     }
     if (c.oBias) m.set(p + 'attn.o_bias', [c.dim]);
+    if (c.postNorms) m.set(p + 'attn_post_norm', [c.dim]);
     m.set(p + 'mlp_norm', [c.dim]);
-    m.set(p + 'mlp.gate', [c.hiddenDim, c.dim]);
+    if (c.normBias) m.set(p + 'mlp_norm_bias', [c.dim]);
+    if (c.gated !== false) m.set(p + 'mlp.gate', [c.hiddenDim, c.dim]);
+    if (c.gated !== false && c.mlpBias) m.set(p + 'mlp.gate_bias', [c.hiddenDim]);
     m.set(p + 'mlp.up', [c.hiddenDim, c.dim]);
+    if (c.mlpBias) m.set(p + 'mlp.up_bias', [c.hiddenDim]);
     m.set(p + 'mlp.down', [c.dim, c.hiddenDim]);
+    if (c.mlpBias) m.set(p + 'mlp.down_bias', [c.dim]);
+    if (c.postNorms) m.set(p + 'mlp_post_norm', [c.dim]);
   }
   m.set('norm', [c.dim]);
+  if (c.normBias) m.set('norm_bias', [c.dim]);
   if (!c.tiedEmbeddings) m.set('head', [c.vocabSize, c.dim]);
   return m;
 }
@@ -198,13 +256,25 @@ function validateFamilyFields(c: ModelConfig, bad: (k: keyof ModelConfig, why: s
   optional('normKind', (v) => v === 'rms' || v === 'layer', "is not 'rms' or 'layer'");
   optional('normOffset', num(-16, 16), 'is not a number between -16 and 16');
   optional('activation', (v) => v === 'silu' || v === 'gelu-tanh' || v === 'relu', "is not 'silu', 'gelu-tanh' or 'relu'");
-  optional('gated', (v) => v === true, 'is not supported (only gated feed-forwards, act(gate x) * up x, run so far)');
+  optional('gated', bool, 'is not true or false');
+  optional('mlpBias', bool, 'is not true or false');
+  optional('normBias', bool, 'is not true or false');
+  optional('positions', (v) => v === 'rope' || v === 'learned', "is not 'rope' or 'learned'");
   optional('embedScale', (v) => num(0, 1 << 16)(v) && (v as number) > 0, `is not a positive number (at most ${1 << 16})`);
   optional('logitSoftcap', num(0, 1e6), 'is not 0 (none) or a positive number (at most 1e6)');
   optional('slidingWindow', (v) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= CONFIG_LIMITS.maxSeqLen, `is not 0 (none) or a positive integer (at most ${CONFIG_LIMITS.maxSeqLen})`);
+  optional('slidingWindowPattern', (v) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= CONFIG_LIMITS.nLayers, `is not 0 (every layer slides) or a positive integer (at most ${CONFIG_LIMITS.nLayers})`);
+  optional('attnSoftcap', num(0, 1e6), 'is not 0 (none) or a positive number (at most 1e6)');
+  optional('postNorms', bool, 'is not true or false');
   const r = c.ropeScaling;
   if (r === undefined) return;
-  const why = 'is not {kind: "llama3", factor >= 1, 0 < lowFreqFactor < highFreqFactor, originalMaxSeqLen a positive integer}';
+  if (typeof r === 'object' && r !== null && r.kind === 'factors') {
+    const d = r.divisors;
+    const ok = Array.isArray(d) && d.length === c.dim / c.nHeads / 2 && d.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0);
+    if (!ok) bad('ropeScaling', `is not {kind: "factors", divisors: ${c.dim / c.nHeads / 2} positive numbers (one per RoPE pair)}`);
+    return;
+  }
+  const why = 'is not {kind: "llama3", factor >= 1, 0 < lowFreqFactor < highFreqFactor, originalMaxSeqLen a positive integer} or {kind: "factors", divisors}';
   if (typeof r !== 'object' || r === null || r.kind !== 'llama3') bad('ropeScaling', why);
   const ok = num(1, 1024)(r.factor) && num(1e-6, 1e6)(r.lowFreqFactor) && num(1e-6, 1e6)(r.highFreqFactor) && r.lowFreqFactor < r.highFreqFactor;
   if (!ok || !Number.isSafeInteger(r.originalMaxSeqLen) || r.originalMaxSeqLen < 1 || r.originalMaxSeqLen > CONFIG_LIMITS.maxSeqLen) bad('ropeScaling', why);

@@ -4,7 +4,7 @@
 import type { AttentionShape, Backend, KvCache, Vec, Weight } from '../backend/types.ts';
 import { slice } from '../backend/types.ts';
 import type { KvKind } from '../kernels/attention.ts';
-import { type ModelConfig, headSize, kvDim, resolveFamily } from './config.ts';
+import { type ModelConfig, headSize, kvDim, layerWindow, resolveFamily, ropeFrequencies } from './config.ts';
 
 export interface LayerWeights {
   attnNorm: Weight;
@@ -13,20 +13,31 @@ export interface LayerWeights {
   v: Weight;
   o: Weight;
   mlpNorm: Weight;
-  gate: Weight;
+  /** Absent for an ungated feed-forward (gated false). */
+  gate?: Weight;
   up: Weight;
   down: Weight;
-  /** Present when the config has them (qkvBias, oBias). */
+  /** Present when the config has them (qkvBias, oBias, postNorms, normBias, mlpBias). */
   qBias?: Weight;
   kBias?: Weight;
   vBias?: Weight;
   oBias?: Weight;
+  attnPostNorm?: Weight;
+  mlpPostNorm?: Weight;
+  attnNormBias?: Weight;
+  mlpNormBias?: Weight;
+  gateBias?: Weight;
+  upBias?: Weight;
+  downBias?: Weight;
 }
 
 export interface ModelWeights {
   embed: Weight;
+  /** Learned position embeddings (positions 'learned'). */
+  posEmbed?: Weight;
   layers: LayerWeights[];
   norm: Weight;
+  normBias?: Weight;
   /** The embedding itself when the model ties them. */
   head: Weight;
 }
@@ -35,6 +46,7 @@ export interface ModelWeights {
 export function assembleWeights(c: ModelConfig, get: (name: string) => Weight): ModelWeights {
   return {
     embed: get('embed'),
+    ...(c.positions === 'learned' ? { posEmbed: get('pos_embed') } : {}),
     layers: Array.from({ length: c.nLayers }, (_, i) => ({
       attnNorm: get(`layers.${i}.attn_norm`),
       q: get(`layers.${i}.attn.q`),
@@ -42,13 +54,17 @@ export function assembleWeights(c: ModelConfig, get: (name: string) => Weight): 
       v: get(`layers.${i}.attn.v`),
       o: get(`layers.${i}.attn.o`),
       mlpNorm: get(`layers.${i}.mlp_norm`),
-      gate: get(`layers.${i}.mlp.gate`),
+      ...(c.gated !== false ? { gate: get(`layers.${i}.mlp.gate`) } : {}),
       up: get(`layers.${i}.mlp.up`),
       down: get(`layers.${i}.mlp.down`),
       ...(c.qkvBias ? { qBias: get(`layers.${i}.attn.q_bias`), kBias: get(`layers.${i}.attn.k_bias`), vBias: get(`layers.${i}.attn.v_bias`) } : {}),
       ...(c.oBias ? { oBias: get(`layers.${i}.attn.o_bias`) } : {}),
+      ...(c.postNorms ? { attnPostNorm: get(`layers.${i}.attn_post_norm`), mlpPostNorm: get(`layers.${i}.mlp_post_norm`) } : {}),
+      ...(c.normBias ? { attnNormBias: get(`layers.${i}.attn_norm_bias`), mlpNormBias: get(`layers.${i}.mlp_norm_bias`) } : {}),
+      ...(c.mlpBias ? { upBias: get(`layers.${i}.mlp.up_bias`), downBias: get(`layers.${i}.mlp.down_bias`), ...(c.gated !== false ? { gateBias: get(`layers.${i}.mlp.gate_bias`) } : {}) } : {}),
     })),
     norm: get('norm'),
+    ...(c.normBias ? { normBias: get('norm_bias') } : {}),
     head: c.tiedEmbeddings ? get('embed') : get('head'),
   };
 }
@@ -91,22 +107,39 @@ export function forward(b: Backend, c: ModelConfig, w: ModelWeights, s: RunState
   const n = tokens.length;
   const { dim, hiddenDim, vocabSize } = c;
   const kv = kvDim(c);
-  const shape: AttentionShape = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headSize: headSize(c), ropeTheta: c.ropeTheta, rope: c.rope };
   const row = (v: Vec, i: number, width: number) => slice(v, i * width, width);
   const rows = (v: Vec, count: number, width: number) => slice(v, 0, count * width);
   // the family's choices (config.ts); each `!` op is there, checked at load (family.ts)
   const f = resolveFamily(c);
-  const norm = (out: Vec, x: Vec, weight: Weight) => (f.normKind === 'layer' ? b.layernorm!(out, x, weight, c.normEps) : b.rmsnorm(out, x, weight, c.normEps));
   const bias = (v: Vec, weight: Weight | undefined) => weight && b.addBias!(v, weight);
+  const norm = (out: Vec, x: Vec, weight: Weight, shift?: Weight) => {
+    if (f.normKind === 'layer') b.layernorm!(out, x, weight, c.normEps);
+    else b.rmsnorm(out, x, weight, c.normEps);
+    bias(out, shift);
+  };
+  // a sublayer's output normed before the residual add where the family has post-norms (Gemma 2)
+  const postNorm = (v: Vec, weight: Weight | undefined) => {
+    if (weight) for (let i = 0; i < n; i++) norm(row(v, i, dim), row(v, i, dim), weight);
+  };
+  const ropeFreqs = ropeFrequencies(c);
+  const attention = (l: number): AttentionShape => ({
+    nHeads: c.nHeads, nKvHeads: c.nKvHeads, headSize: headSize(c), ropeTheta: c.ropeTheta, rope: c.rope,
+    ...(ropeFreqs ? { ropeFreqs } : {}), window: layerWindow(f, l), scoreSoftcap: f.attnSoftcap,
+  });
 
   // token embeddings into the residual stream
   for (let i = 0; i < n; i++) b.embed(row(s.x, i, dim), w.embed, tokens[i]);
   if (f.embedScale !== 1) b.scale!(rows(s.x, n, dim), f.embedScale);
+  // learned positions (OPT): each position's row added; RoPE then turns by angle 0 (ropeFrequencies)
+  if (w.posEmbed) {
+    for (let i = 0; i < n; i++) b.embed(row(s.xb, i, dim), w.posEmbed, pos + i);
+    b.add(rows(s.x, n, dim), rows(s.x, n, dim), rows(s.xb, n, dim));
+  }
 
   for (let l = 0; l < c.nLayers; l++) {
     const L = w.layers[l];
     // attention norm
-    for (let i = 0; i < n; i++) norm(row(s.xb, i, dim), row(s.x, i, dim), L.attnNorm);
+    for (let i = 0; i < n; i++) norm(row(s.xb, i, dim), row(s.x, i, dim), L.attnNorm, L.attnNormBias);
 
     // q, k, v projections
     b.matmul(rows(s.q, n, dim), L.q, rows(s.xb, n, dim), n);
@@ -116,30 +149,43 @@ export function forward(b: Backend, c: ModelConfig, w: ModelWeights, s: RunState
     bias(rows(s.k, n, kv), L.kBias);
     bias(rows(s.v, n, kv), L.vBias);
 
-    // RoPE on q and k, k and v into the cache, causal grouped-query attention: position pos+i sees
-    // 0..pos+i (RoPE scaling and a window shorter than the context are refused at load, family.ts)
-    b.attend(rows(s.att, n, dim), rows(s.q, n, dim), rows(s.k, n, kv), rows(s.v, n, kv), s.kv, l, pos, n, shape);
+    // RoPE on q and k (per-pair frequencies when scaled), k and v into the cache, causal
+    // grouped-query attention: position pos+i sees 0..pos+i, or the layer's sliding window of them
+    b.attend(rows(s.att, n, dim), rows(s.q, n, dim), rows(s.k, n, kv), rows(s.v, n, kv), s.kv, l, pos, n, attention(l));
 
     // output projection and residual
     b.matmul(rows(s.xb2, n, dim), L.o, rows(s.att, n, dim), n);
     bias(rows(s.xb2, n, dim), L.oBias);
+    postNorm(s.xb2, L.attnPostNorm);
     b.add(rows(s.x, n, dim), rows(s.x, n, dim), rows(s.xb2, n, dim));
 
     // ffn norm
-    for (let i = 0; i < n; i++) norm(row(s.xb, i, dim), row(s.x, i, dim), L.mlpNorm);
+    for (let i = 0; i < n; i++) norm(row(s.xb, i, dim), row(s.x, i, dim), L.mlpNorm, L.mlpNormBias);
 
-    // gated feed-forward: down(act(gate x) * up x) (SwiGLU for silu, GeGLU for gelu-tanh), and residual
-    b.matmul(rows(s.hb, n, hiddenDim), L.gate, rows(s.xb, n, dim), n);
-    b.matmul(rows(s.hb2, n, hiddenDim), L.up, rows(s.xb, n, dim), n);
-    if (f.activation === 'silu') b.swiglu(rows(s.hb, n, hiddenDim), rows(s.hb, n, hiddenDim), rows(s.hb2, n, hiddenDim));
-    else b.gatedActivation!(rows(s.hb, n, hiddenDim), rows(s.hb, n, hiddenDim), rows(s.hb2, n, hiddenDim), f.activation);
-    b.matmul(rows(s.xb2, n, dim), L.down, rows(s.hb, n, hiddenDim), n);
+    // feed-forward: down(act(gate x) * up x) (SwiGLU for silu, GeGLU for gelu-tanh), or ungated
+    // down(act(up x)) (OPT's ReLU), and residual
+    const hb = rows(s.hb, n, hiddenDim);
+    if (L.gate) {
+      b.matmul(hb, L.gate, rows(s.xb, n, dim), n);
+      bias(hb, L.gateBias);
+      b.matmul(rows(s.hb2, n, hiddenDim), L.up, rows(s.xb, n, dim), n);
+      bias(rows(s.hb2, n, hiddenDim), L.upBias);
+      if (f.activation === 'silu') b.swiglu(hb, hb, rows(s.hb2, n, hiddenDim));
+      else b.gatedActivation!(hb, hb, rows(s.hb2, n, hiddenDim), f.activation);
+    } else {
+      b.matmul(hb, L.up, rows(s.xb, n, dim), n);
+      bias(hb, L.upBias);
+      b.activation!(hb, f.activation);
+    }
+    b.matmul(rows(s.xb2, n, dim), L.down, hb, n);
+    bias(rows(s.xb2, n, dim), L.downBias);
+    postNorm(s.xb2, L.mlpPostNorm);
     b.add(rows(s.x, n, dim), rows(s.x, n, dim), rows(s.xb2, n, dim));
   }
 
   // final norm and the classifier, for the positions whose logits are wanted
   const m = n - logitsFrom;
-  for (let i = 0; i < m; i++) norm(row(s.xb, i, dim), row(s.x, logitsFrom + i, dim), w.norm);
+  for (let i = 0; i < m; i++) norm(row(s.xb, i, dim), row(s.x, logitsFrom + i, dim), w.norm, w.normBias);
   b.matmul(rows(s.logits, m, vocabSize), w.head, rows(s.xb, m, dim), m);
   if (f.logitSoftcap) b.softcap!(rows(s.logits, m, vocabSize), f.logitSoftcap);
   return b.read(rows(s.logits, m, vocabSize));

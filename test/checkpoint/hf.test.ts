@@ -163,7 +163,7 @@ test('HF config: unsupported model_type, rope_scaling, activation; Mistral note;
     const c = hfc();
     const f = randomFolder(c, 10);
     writeFolder(t.dir, c, f, { config: { model_type: 'gpt2' } });
-    await rejects(openCheckpoint(t.dir), UnsupportedError, /model_type 'gpt2' is not supported \(supported: llama, mistral, qwen2, gemma\)/);
+    await rejects(openCheckpoint(t.dir), UnsupportedError, /model_type 'gpt2' is not supported \(supported: llama, mistral, qwen2, gemma, gemma2, phi3\)/);
     writeFolder(t.dir, c, f, { config: { rope_scaling: { type: 'linear', factor: 2 } } });
     await rejects(openCheckpoint(t.dir), UnsupportedError, /rope_scaling/);
     writeFolder(t.dir, c, f, { config: { hidden_act: 'gelu' } });
@@ -208,6 +208,54 @@ test('HF families: qwen2 (q/k/v biases read), gemma (GeGLU, sqrt(dim) embedding 
     delete fq.tensors['model.layers.1.self_attn.k_proj.bias'];
     writeFolder(t.dir, q, fq, { config: { model_type: 'qwen2', rope_theta: 1000000 } });
     await rejects(openCheckpoint(t.dir), FormatError, /model\.layers\.1\.self_attn\.k_proj\.bias \(layers\.1\.attn\.k_bias\) is missing/);
+  } finally {
+    t.done();
+  }
+});
+
+test('HF gemma2 (its four norms per block, soft-caps, window on even layers) and phi3 (fused qkv_proj and gate_up_proj split at load, its window), F32 and BF16', async () => {
+  const t = tempDir('hffam2');
+  try {
+    const dim = tinyConfig().dim;
+    // Gemma 2: a folder with Gemma 2's own norm names (modeling_gemma2.py's Gemma2DecoderLayer)
+    const g = hfc({ activation: 'gelu-tanh', normOffset: 1, embedScale: Math.sqrt(dim), tiedEmbeddings: true, postNorms: true, slidingWindowPattern: 2, attnSoftcap: 50, logitSoftcap: 30, slidingWindow: 4 });
+    const plain = randomFolder({ ...g, postNorms: undefined }, 24);
+    const r = new Rng(25);
+    const tensors = { ...plain.tensors };
+    const want = new Map(plain.want);
+    for (let l = 0; l < g.nLayers; l++) {
+      const p = `model.layers.${l}.`;
+      tensors[p + 'pre_feedforward_layernorm.weight'] = tensors[p + 'post_attention_layernorm.weight'];
+      for (const [name, canonical] of [['post_attention_layernorm', 'attn_post_norm'], ['post_feedforward_layernorm', 'mlp_post_norm']]) {
+        const v = r.normals(dim);
+        tensors[`${p}${name}.weight`] = f32Tensor([dim], v);
+        want.set(`layers.${l}.${canonical}`, v);
+      }
+    }
+    const gemma2 = { model_type: 'gemma2', hidden_activation: 'gelu_pytorch_tanh', tie_word_embeddings: undefined, attn_logit_softcapping: 50, final_logit_softcapping: 30, sliding_window: 4, query_pre_attn_scalar: dim / g.nHeads };
+    writeFolder(t.dir, g, { tensors, want }, { config: gemma2 });
+    await checkAll(t.dir, g, want);
+    writeFolder(t.dir, g, { tensors, want }, { config: { ...gemma2, query_pre_attn_scalar: 3 } });
+    await rejects(openCheckpoint(t.dir), UnsupportedError, /query_pre_attn_scalar 3 != head size/);
+    // Phi-3: q, k, v and gate, up stored stacked by rows
+    for (const dtype of ['F32', 'BF16'] as StDtype[]) {
+      const c = hfc({ slidingWindow: 4 });
+      const f = randomFolder(c, 26, () => dtype);
+      for (let l = 0; l < c.nLayers; l++) {
+        const p = `model.layers.${l}.`;
+        const stack = (names: string[], into: string) => {
+          const parts = names.map((n) => f.tensors[p + n]);
+          const data = new Uint8Array(parts.reduce((s, x) => s + x.data.length, 0));
+          parts.reduce((at, x) => (data.set(x.data, at), at + x.data.length), 0);
+          f.tensors[p + into] = { dtype, shape: [parts.reduce((s, x) => s + x.shape[0], 0), parts[0].shape[1]], data };
+          for (const n of names) delete f.tensors[p + n];
+        };
+        stack(['self_attn.q_proj.weight', 'self_attn.k_proj.weight', 'self_attn.v_proj.weight'], 'self_attn.qkv_proj.weight');
+        stack(['mlp.gate_proj.weight', 'mlp.up_proj.weight'], 'mlp.gate_up_proj.weight');
+      }
+      writeFolder(t.dir, c, f, { config: { model_type: 'phi3', sliding_window: 4 } });
+      await checkAll(t.dir, c, f.want);
+    }
   } finally {
     t.done();
   }

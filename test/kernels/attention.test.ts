@@ -24,6 +24,10 @@ interface Case {
   qScale?: number;
   /** Maps the random normal k and v entries (default: as they are). */
   kv?: (x: number, rng: Rng) => number;
+  /** Per-pair RoPE frequencies, a sliding window and an attention soft-cap (issue 17's families). */
+  freqs?: Float64Array;
+  window?: number;
+  cap?: number;
 }
 
 /** Runs a case through the kernel and the reference side by side; returns the number of outputs compared. */
@@ -44,6 +48,7 @@ function runCase(inst: KernelInstance, rng: Rng, c: Case): number {
   const pk = heap.alloc(maxN * kvDim * 4);
   const pv = heap.alloc(maxN * kvDim * 4);
   const po = placeSentinel(heap, maxN * qDim + 5);
+  const pf = c.freqs ? heap.place(c.freqs, 8) : 0;
   let pos = 0;
   let compared = 0;
   for (const n of c.batches) {
@@ -55,14 +60,14 @@ function runCase(inst: KernelInstance, rng: Rng, c: Case): number {
     heap.f32(pk, n * kvDim).set(kk);
     heap.f32(pv, n * kvDim).set(vv);
     heap.f32(po, maxN * qDim + 5).fill(12345.5);
-    k.attendBlock(po, pq, pk, pv, cache, layer, pos, n, nHeads, nKvHeads, hs, ctx, MODES[kind], residual, theta, c.style === 'half' ? 1 : 0, scratch);
+    k.attendBlock(po, pq, pk, pv, cache, layer, pos, n, nHeads, nKvHeads, hs, ctx, MODES[kind], residual, theta, c.style === 'half' ? 1 : 0, scratch, pf, c.window ?? 0, c.cap ?? 0);
     const what = `${kind} heads ${nHeads}/${nKvHeads} hs ${hs} residual ${residual} batch at ${pos}+${n} ${c.style}`;
     // RoPE in place: the rotated q and k the kernel used, against the reference rotation
     const qr = heap.f32(pq, n * qDim).slice();
     const kr = heap.f32(pk, n * kvDim).slice();
     for (let i = 0; i < n; i++) {
-      rope(q.subarray(i * qDim, (i + 1) * qDim), qDim, hs, pos + i, theta, c.style);
-      rope(kk.subarray(i * kvDim, (i + 1) * kvDim), kvDim, hs, pos + i, theta, c.style);
+      rope(q.subarray(i * qDim, (i + 1) * qDim), qDim, hs, pos + i, theta, c.style, c.freqs);
+      rope(kk.subarray(i * kvDim, (i + 1) * kvDim), kvDim, hs, pos + i, theta, c.style, c.freqs);
     }
     assertClose(qr, q, 1e-5, `${what}: rotated q`);
     assertClose(kr, kk, 1e-5, `${what}: rotated k`);
@@ -74,7 +79,7 @@ function runCase(inst: KernelInstance, rng: Rng, c: Case): number {
     const want = new Float32Array(qDim);
     for (let i = 0; i < n; i++) {
       ref.store(layer, pos + i, kr.subarray(i * kvDim, (i + 1) * kvDim), vv.subarray(i * kvDim, (i + 1) * kvDim));
-      ref.attend(want, qr.subarray(i * qDim, (i + 1) * qDim), layer, pos + i + 1, nHeads);
+      ref.attend(want, qr.subarray(i * qDim, (i + 1) * qDim), layer, pos + i + 1, nHeads, c.window, c.cap);
       assertClose(got.subarray(i * qDim, (i + 1) * qDim), want, kind === 'f32' || kind === 'f16' ? 1e-5 : 1e-3, `${what}: token ${pos + i}`);
       compared += qDim;
     }
@@ -143,6 +148,22 @@ test('attendBlock matches the reference: every kind, GQA, ragged head sizes and 
   assert.ok(compared > 100000);
 });
 
+test('attendBlock with per-pair RoPE frequencies, a sliding window and an attention soft-cap matches the reference, every kind', async () => {
+  const inst = await createKernelInstance();
+  const rng = new Rng(82);
+  let compared = 0;
+  for (const kind of ['f32', 'f16', 'q8', 'q4', 'q2'] as KvKind[]) {
+    for (const [window, cap] of [[1, 0], [5, 0], [40, 0], [0, 0.7], [7, 3]]) {
+      const headSize = [6, 16, 34][compared % 3];
+      const freqs = Float64Array.from({ length: headSize / 2 }, () => rng.next() * 0.9);
+      const residual = KV_GROUP;
+      const total = residual * 3 + 5;
+      compared += runCase(inst, rng, { kind, nHeads: 4, nKvHeads: 2, headSize, ctx: total, residual, batches: raggedBatches(rng, total), style: rng.next() < 0.5 ? 'interleaved' : 'half', freqs, window, cap, qScale: 2 });
+    }
+  }
+  assert.ok(compared > 10000);
+});
+
 test('attendBlock: one token at a time gives the batch its bits, across residual windows', async () => {
   const inst = await createKernelInstance();
   const { exports: k, heap } = inst;
@@ -159,7 +180,7 @@ test('attendBlock: one token at a time gives the batch its bits, across residual
       const scratch = heap.alloc(k.attendScratchBytes(hs, ctx));
       const [pq, pk, pv, po] = [heap.place(q), heap.place(kk), heap.place(vv), heap.alloc(q.byteLength)];
       for (let p = 0; p < n; p += step) {
-        k.attendBlock(po + p * nHeads * hs * 4, pq + p * nHeads * hs * 4, pk + p * nKvHeads * hs * 4, pv + p * nKvHeads * hs * 4, cache, 0, p, step, nHeads, nKvHeads, hs, ctx, MODES[kind], residual, 10000, 0, scratch);
+        k.attendBlock(po + p * nHeads * hs * 4, pq + p * nHeads * hs * 4, pk + p * nKvHeads * hs * 4, pv + p * nKvHeads * hs * 4, cache, 0, p, step, nHeads, nKvHeads, hs, ctx, MODES[kind], residual, 10000, 0, scratch, 0, 0, 0);
       }
       results.push(heap.f32(po, q.length).slice());
       heap.release(mark);

@@ -1,6 +1,7 @@
-// Hugging Face Llama/Mistral/Qwen2/Gemma folders: config.json, model.safetensors or model.safetensors.index.json
+// Hugging Face Llama/Mistral/Qwen2/Gemma/Gemma 2/Phi-3 folders: config.json, model.safetensors or model.safetensors.index.json
 // (+ shards), tokenizer.json. Stored names are mapped to canonical ones (hfTensorName); every tensor
-// the config implies must exist with exactly the shape tensorShapes() gives.
+// the config implies must exist with exactly the shape tensorShapes() gives. Phi-3's fused
+// qkv_proj and gate_up_proj are split into their parts by row ranges of the stored tensor.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -10,11 +11,11 @@ import { FormatError, UnsupportedError } from '../../src/util/errors.ts';
 import { checkLayerCount, nameList } from './checks.ts';
 import { parseJsonObject } from './json.ts';
 import { type SafetensorsFile, openSafetensors, safetensorsRef } from './safetensors.ts';
-import { type TensorRef, assertLittleEndianHost, fmtShape, makeCheckpoint } from './tensors.ts';
+import { type TensorRef, assertLittleEndianHost, fmtShape, makeCheckpoint, storedBytes } from './tensors.ts';
 import { type SpecialTokenHints, readHfTokenizer, readTokenizerFile } from './tokenizer.ts';
 import type { Checkpoint } from './types.ts';
 
-export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'gemma'] as const;
+export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'gemma', 'gemma2', 'phi3'] as const;
 
 const LAYER_PARTS: Record<string, string> = {
   attn_norm: 'input_layernorm.weight',
@@ -32,13 +33,27 @@ const LAYER_PARTS: Record<string, string> = {
   'mlp.down': 'mlp.down_proj.weight',
 };
 
-/** The Hugging Face name of a canonical tensor (embed -> model.embed_tokens.weight, ...). */
-export function hfTensorName(canonical: string): string {
+/** Gemma 2 has a norm before and after each sublayer, and names them its own way. */
+const GEMMA2_PARTS: Record<string, string> = {
+  attn_post_norm: 'post_attention_layernorm.weight',
+  mlp_norm: 'pre_feedforward_layernorm.weight',
+  mlp_post_norm: 'post_feedforward_layernorm.weight',
+};
+
+/** Phi-3 stores q, k, v as one matrix and gate, up as another, stacked by rows in this order. */
+const PHI3_FUSED: Record<string, { name: string; parts: readonly string[] }> = {
+  'attn.q': { name: 'self_attn.qkv_proj.weight', parts: ['attn.q', 'attn.k', 'attn.v'] },
+  'mlp.gate': { name: 'mlp.gate_up_proj.weight', parts: ['mlp.gate', 'mlp.up'] },
+};
+const PHI3_PART_OF = new Map(Object.values(PHI3_FUSED).flatMap((f) => f.parts.map((p) => [p, f] as const)));
+
+/** The Hugging Face name of a canonical tensor (embed -> model.embed_tokens.weight, ...): for Phi-3's q, k, v, gate and up, the fused tensor holding them. */
+export function hfTensorName(canonical: string, modelType = 'llama'): string {
   if (canonical === 'embed') return 'model.embed_tokens.weight';
   if (canonical === 'norm') return 'model.norm.weight';
   if (canonical === 'head') return 'lm_head.weight';
   const m = /^layers\.(\d+)\.(.+)$/.exec(canonical);
-  const part = m && LAYER_PARTS[m[2]];
+  const part = m && ((modelType === 'gemma2' && GEMMA2_PARTS[m[2]]) || (modelType === 'phi3' && PHI3_PART_OF.get(m[2])?.name) || LAYER_PARTS[m[2]]);
   if (!m || !part) throw new Error(`no Hugging Face name for canonical tensor '${canonical}'`);
   return `model.layers.${m[1]}.${part}`;
 }
@@ -68,8 +83,9 @@ export function hfModelConfig(cfg: Record<string, unknown>, source: string): { c
     throw new UnsupportedError(`${source}: ${what} is not supported`);
   };
   const ropeScaling = hfRopeScaling(cfg.rope_scaling, refuse);
-  // Gemma's hidden_act "gelu" is run as the tanh approximation by Transformers itself
-  const act = type === 'gemma' ? 'gelu-tanh' : cfg.hidden_act ?? 'silu';
+  // Gemma's hidden_act "gelu" is run as the tanh approximation by Transformers itself; Gemma 2's is gelu_pytorch_tanh
+  const gemma = type === 'gemma' || type === 'gemma2';
+  const act = gemma ? 'gelu-tanh' : cfg.hidden_act ?? 'silu';
   if (act !== 'silu' && act !== 'gelu-tanh') refuse(`hidden_act '${act}' (only silu)`);
   if (cfg.mlp_bias === true) refuse('mlp_bias true');
 
@@ -92,17 +108,22 @@ export function hfModelConfig(cfg: Record<string, unknown>, source: string): { c
     maxSeqLen: num('max_position_embeddings'),
     ropeTheta: num('rope_theta', 10000),
     normEps: num('rms_norm_eps', 1e-6),
-    // LlamaConfig, MistralConfig and Qwen2Config default to untied, GemmaConfig to tied.
-    tiedEmbeddings: cfg.tie_word_embeddings === true || (type === 'gemma' && cfg.tie_word_embeddings === undefined),
+    // LlamaConfig, MistralConfig, Qwen2Config and Phi3Config default to untied, GemmaConfig and Gemma2Config to tied.
+    tiedEmbeddings: cfg.tie_word_embeddings === true || (gemma && cfg.tie_word_embeddings === undefined),
     rope: 'half',
   };
   // Qwen2 always has q/k/v biases; Llama's attention_bias puts one on o as well
   if (type === 'qwen2' || cfg.attention_bias === true) config.qkvBias = true;
   if (type !== 'qwen2' && cfg.attention_bias === true) config.oBias = true;
   if (ropeScaling) config.ropeScaling = ropeScaling;
-  if (type === 'gemma') Object.assign(config, { activation: 'gelu-tanh', normOffset: 1, embedScale: Math.sqrt(dim) });
-  // Mistral's window (Qwen2's only with use_sliding_window, off in every released config)
-  const window = type === 'mistral' || (type === 'qwen2' && cfg.use_sliding_window === true) ? cfg.sliding_window : undefined;
+  if (gemma) Object.assign(config, { activation: 'gelu-tanh', normOffset: 1, embedScale: Math.sqrt(dim) });
+  if (type === 'gemma2') {
+    // scores scaled by query_pre_attn_scalar^-1/2: the kernels scale by headSize^-1/2 (Gemma 2 2B and 9B: equal)
+    if (num('query_pre_attn_scalar', dim / nHeads) !== dim / nHeads) refuse(`query_pre_attn_scalar ${cfg.query_pre_attn_scalar} != head size ${dim / nHeads}`);
+    Object.assign(config, { postNorms: true, slidingWindowPattern: 2, attnSoftcap: num('attn_logit_softcapping', 0), logitSoftcap: num('final_logit_softcapping', 0) });
+  }
+  // Mistral's, Gemma 2's (even layers) and Phi-3's window (Qwen2's only with use_sliding_window, off in every released config)
+  const window = type === 'mistral' || type === 'gemma2' || type === 'phi3' || (type === 'qwen2' && cfg.use_sliding_window === true) ? cfg.sliding_window : undefined;
   if (typeof window === 'number' && window < config.maxSeqLen) config.slidingWindow = window;
   validateConfig(config, source, { nLayers: 'num_hidden_layers' });
   return { config, notes };
@@ -197,6 +218,19 @@ function leftovers(stored: Iterable<string>, used: Map<string, TensorRef>, confi
   return ignored.length ? [`ignored tensors: ${nameList(ignored, 8)}`] : [];
 }
 
+/** The rows of a fused Phi-3 tensor (q, k, v or gate, up stacked) that are `canonical`, checking the whole has the parts' rows. */
+function fusedPartRef(whole: TensorRef, canonical: string, parts: readonly string[], config: ModelConfig, source: string): TensorRef {
+  const prefix = canonical.replace(/[^.]+\.[^.]+$/, '');
+  const shapes = tensorShapes(config);
+  const rows = parts.map((p) => shapes.get(prefix + p)![0]);
+  const cols = shapes.get(canonical)![1];
+  const want = [rows.reduce((a, b) => a + b, 0), cols];
+  if (fmtShape(whole.shape) !== fmtShape(want)) throw new FormatError(`${source}: tensor ${whole.storedName} has shape ${fmtShape(whole.shape)}, expected ${fmtShape(want)} (${parts.join(', ')} stacked) from config.json`);
+  const i = parts.findIndex((p) => prefix + p === canonical);
+  const before = rows.slice(0, i).reduce((a, b) => a + b, 0);
+  return { ...whole, offset: whole.offset + storedBytes(whole.dtype, before * cols), shape: [rows[i], cols] };
+}
+
 /** Opens a Hugging Face folder. `tokenizer` replaces the folder's tokenizer.json (a .json, or a llama2.c tokenizer.bin). */
 export async function openHf(dir: string, opts: { tokenizer?: string; gradients?: boolean } = {}): Promise<Checkpoint> {
   assertLittleEndianHost();
@@ -219,8 +253,9 @@ export async function openHf(dir: string, opts: { tokenizer?: string; gradients?
     const stored = storedNames(files, source);
     checkLayerCount(stored.keys(), config.nLayers, /^model\.layers\.(\d+)\./, `${source}: config.json num_hidden_layers`);
     const tensors = new Map<string, TensorRef>();
+    const type = cfg.model_type as string;
     for (const [canonical, shape] of requiredShapes(config, opts.gradients)) {
-      const name = hfTensorName(canonical);
+      const name = hfTensorName(canonical, type);
       let stored: string | undefined = where.has(name) ? name : undefined;
       // A tied checkpoint may store the matrix once: safetensors metadata names the alias
       // (e.g. {"model.embed_tokens.weight": "lm_head.weight"}), or only lm_head.weight is present.
@@ -236,7 +271,8 @@ export async function openHf(dir: string, opts: { tokenizer?: string; gradients?
         const hint = canonical === 'head' ? ' (config.json has tie_word_embeddings false; the head must be stored)' : '';
         throw new FormatError(`${source}: tensor ${name} (${canonical}) is missing${hint}`);
       }
-      const ref = safetensorsRef(where.get(stored)!, stored);
+      const fused = type === 'phi3' ? PHI3_PART_OF.get(canonical.replace(/^layers\.\d+\./, '')) : undefined;
+      const ref = fused ? fusedPartRef(safetensorsRef(where.get(stored)!, stored), canonical, fused.parts, config, source) : safetensorsRef(where.get(stored)!, stored);
       if (fmtShape(ref.shape) !== fmtShape(shape)) {
         throw new FormatError(`${source}: tensor ${stored} (${canonical}) has shape ${fmtShape(ref.shape)}, expected ${fmtShape(shape)} from config.json`);
       }

@@ -8,12 +8,12 @@
 // and k rows permuted into GGUF's interleaved layout. docs/GGUF.md.
 import { basename, extname } from 'node:path';
 import { checkOutputFile } from '../../src/format/outpath.ts';
-import { headSize } from '../../src/model/config.ts';
+import { type ModelConfig, headSize, ropeFrequencies } from '../../src/model/config.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { openCheckpoint } from '../checkpoint/index.ts';
 import type { Checkpoint } from '../checkpoint/types.ts';
 import { encodeGgml } from './blocks.ts';
-import { configMetadata, ggufArchitectureOf, ggufTensorName, permuteHalfToInterleaved, permuteInterleavedToHalf, tokenizerMetadata } from './llama.ts';
+import { FUSED, configMetadata, ggufArchitectureOf, ggufTensorName, permuteHalfToInterleaved, permuteInterleavedToHalf, tokenizerMetadata } from './llama.ts';
 import { normValues } from '../../src/model/family.ts';
 import { FILE_TYPE, GGML_TYPES, GT } from './spec.ts';
 import { type KvValue, type TensorPlan, writeGguf } from './write.ts';
@@ -94,6 +94,8 @@ export interface GgufExportOptions {
   tokenizer?: string;
   /** Called after each tensor with (done, total). */
   onTensor?: (done: number, total: number) => void;
+  /** Write a Llama-block model as phi3 (fused attn_qkv and gate/up ffn_up) rather than llama. */
+  phi3?: boolean;
 }
 
 export interface GgufExportResult {
@@ -151,32 +153,71 @@ export function planTensors(ckpt: Checkpoint, type: GgufExportType): { plans: Ar
   return { plans, notes };
 }
 
+/** A tensor to write: one canonical tensor, several stacked by rows (phi3's fused parts), or RoPE divisors. */
+type Planned = TensorPlan & { canonical: string; parts?: readonly string[]; values?: Float32Array };
+
+/** phi3's plans: each layer's q, k, v as one attn_qkv, gate and up as one ffn_up (FUSED), typed as their first part. */
+function fusePlans(plans: Planned[], shape: (name: string) => number[]): Planned[] {
+  const out: Planned[] = [];
+  for (const p of plans) {
+    const m = /^(layers\.\d+\.)(.+)$/.exec(p.canonical);
+    const fused = m && Object.keys(FUSED).find((f) => FUSED[f].includes(m[2]));
+    if (!fused) out.push(p);
+    else if (FUSED[fused][0] === m![2]) {
+      const parts = FUSED[fused].map((n) => m![1] + n);
+      const canonical = m![1] + fused;
+      out.push({ ...p, canonical, name: ggufTensorName(canonical), parts, ne: [p.ne[0], parts.reduce((r, n) => r + shape(n)[0], 0)] });
+    }
+  }
+  return out;
+}
+
+/** rope_freqs.weight for a scaled config: each pair's divisor theta^(-2i/headSize) / frequency, as llama.cpp reads it. */
+function ropeFreqsPlan(c: ModelConfig): Planned[] {
+  const freqs = ropeFrequencies(c);
+  if (!freqs) return [];
+  const hs = headSize(c);
+  const values = Float32Array.from(freqs, (f, i) => Math.pow(c.ropeTheta, (-2 * i) / hs) / f);
+  return [{ canonical: 'rope_freqs', name: 'rope_freqs.weight', ne: [hs / 2], type: GT.F32, values }];
+}
+
 export async function exportCheckpointGguf(ckpt: Checkpoint, out: string, opts: GgufExportOptions = {}): Promise<GgufExportResult> {
   const type = opts.type ?? 'f16';
   const c = ckpt.config;
-  const { plans, notes } = planTensors(ckpt, type);
+  const planned = planTensors(ckpt, type);
+  const notes = planned.notes;
   const quantized = type !== 'f32' && type !== 'f16';
-  const arch = ggufArchitectureOf(c, ckpt.source);
+  const arch = ggufArchitectureOf(c, ckpt.source, opts.phi3);
+  const plans: Planned[] = [...ropeFreqsPlan(c), ...(arch === 'phi3' ? fusePlans(planned.plans, (n) => ckpt.shape(n)) : planned.plans)];
   const metadata: Array<[string, KvValue]> = [
     ...configMetadata(c, opts.name ?? ckpt.source, FILE_TYPE[type], quantized, arch),
     ...tokenizerMetadata(ckpt.tokenizer, c.vocabSize, ckpt.source),
   ];
-  // llama.cpp's llama pairs RoPE (2i, 2i+1); its qwen2 and gemma pair (i, i + headSize/2) as Hugging Face does
+  // llama.cpp's llama pairs RoPE (2i, 2i+1); its qwen2, gemma, gemma2 and phi3 pair (i, i + headSize/2) as Hugging Face does
   const wantHalf = arch !== 'llama';
   const permute = (c.rope === 'half') !== wantHalf;
   if (permute && c.rope === 'half') notes.push('q and k rows permuted from rotate-half (Hugging Face) RoPE to the interleaved layout GGUF uses');
   if (permute && c.rope !== 'half') notes.push(`q and k rows permuted from the interleaved RoPE layout to the rotate-half one llama.cpp's ${arch} uses`);
   const hs = headSize(c);
-  const bytes = await writeGguf(out, metadata, plans, async (i) => {
-    const p = plans[i];
-    let x = await ckpt.read(p.canonical);
-    if (permute && /\.attn\.[qk](_bias)?$/.test(p.canonical)) {
-      const rows = p.ne.length > 1 ? p.ne[1] : p.ne[0];
-      const cols = p.ne.length > 1 ? p.ne[0] : 1;
-      x = c.rope === 'half' ? permuteHalfToInterleaved(x, rows, cols, hs) : permuteInterleavedToHalf(x, rows, cols, hs);
+  const readPart = async (canonical: string) => {
+    let x = await ckpt.read(canonical);
+    if (permute && /\.attn\.[qk](_bias)?$/.test(canonical)) {
+      const shape = ckpt.shape(canonical);
+      x = c.rope === 'half' ? permuteHalfToInterleaved(x, shape[0], shape[1] ?? 1, hs) : permuteInterleavedToHalf(x, shape[0], shape[1] ?? 1, hs);
     }
     // GGUF keeps norm weights as they scale (llama.cpp's gemma converter adds Hugging Face's + 1)
-    x = normValues(p.canonical, x, c);
+    return normValues(canonical, x, c);
+  };
+  const bytes = await writeGguf(out, metadata, plans, async (i) => {
+    const p = plans[i];
+    let x: Float32Array;
+    if (p.values) x = p.values;
+    else if (!p.parts) x = await readPart(p.canonical);
+    else {
+      const parts = await Promise.all(p.parts.map(readPart));
+      x = new Float32Array(parts.reduce((n, a) => n + a.length, 0));
+      parts.reduce((at, a) => (x.set(a, at), at + a.length), 0);
+    }
     const b = encodeGgml(p.type, x);
     opts.onTensor?.(i + 1, plans.length);
     return b;

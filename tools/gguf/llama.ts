@@ -25,8 +25,25 @@ const LAYER_PARTS: Record<string, string> = {
   'mlp.gate': 'ffn_gate',
   'mlp.up': 'ffn_up',
   'mlp.down': 'ffn_down',
+  attn_post_norm: 'post_attention_norm',
+  mlp_post_norm: 'post_ffw_norm',
+  // phi3's fused matrices, split at load and joined at export (FUSED)
+  'attn.qkv': 'attn_qkv',
+  'mlp.gate_up': 'ffn_up',
 };
-const LAYER_PARTS_BACK = new Map(Object.entries(LAYER_PARTS).map(([c, g]) => [g, c]));
+const LAYER_PARTS_BACK = new Map(Object.entries(LAYER_PARTS).filter(([c]) => c !== 'mlp.gate_up').map(([c, g]) => [g, c]));
+
+/**
+ * phi3 stores q, k and v as one attn_qkv matrix and gate and up as one ffn_up of twice the rows,
+ * the parts stacked in this order (llama.cpp's phi3 reads gate as the first half).
+ */
+export const FUSED: Record<string, readonly string[]> = { 'attn.qkv': ['attn.q', 'attn.k', 'attn.v'], 'mlp.gate_up': ['mlp.gate', 'mlp.up'] };
+
+/** The canonical name of a phi3 GGUF tensor: ffn_up there is the fused gate and up. */
+export function canonicalPhi3Name(gguf: string): string | undefined {
+  const c = canonicalTensorName(gguf);
+  return c?.endsWith('.mlp.up') ? c.replace(/\.mlp\.up$/, '.mlp.gate_up') : c;
+}
 
 /** GGUF name of a canonical tensor: embed -> token_embd.weight, layers.3.attn.q -> blk.3.attn_q.weight, layers.3.attn.q_bias -> blk.3.attn_q.bias, ... */
 export function ggufTensorName(canonical: string): string {
@@ -55,11 +72,11 @@ export function canonicalTensorName(gguf: string): string | undefined {
 /**
  * Stored tensors of a GGUF that change what the model computes and that the forward pass has no
  * place for: biases (other than the attention ones canonicalTensorName maps), RoPE frequency factors
- * (Llama 3.1 scaling), mixture-of-experts parts.
+ * (Phi-3's long-context rope_factors_long/short), mixture-of-experts parts. Llama 3's rope_freqs is read (RoPE divisors).
  */
 export function isRefusedTensor(gguf: string): boolean {
   if (canonicalTensorName(gguf) !== undefined) return false;
-  return /\.bias$/.test(gguf) || gguf === 'rope_freqs.weight' || /\.ffn_(gate_inp|gate_exps|up_exps|down_exps)\./.test(gguf);
+  return /\.bias$/.test(gguf) || /\.ffn_(gate_inp|gate_exps|up_exps|down_exps)\./.test(gguf) || /^blk\.\d+\.rope_factors_(long|short)\./.test(gguf);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -149,7 +166,7 @@ function metaArray(md: Metadata, key: string, source: string): GgufArray | undef
 // Config
 
 /** The GGUF architectures read and written: the llama block with these family fields. */
-export const GGUF_ARCHITECTURES = ['llama', 'qwen2', 'gemma'] as const;
+export const GGUF_ARCHITECTURES = ['llama', 'qwen2', 'gemma', 'gemma2', 'phi3'] as const;
 export type GgufArchitecture = (typeof GGUF_ARCHITECTURES)[number];
 
 /** general.architecture, checked to be one we read. */
@@ -167,27 +184,37 @@ export function checkArchitecture(md: Metadata, source: string): GgufArchitectur
  * (2i, 2i+1) (its converter permutes Hugging Face q/k into that); qwen2 and gemma use the NEOX
  * pairing (i, i + headSize/2), Hugging Face's own, unpermuted. Gemma's converter stores the norm
  * weights with Hugging Face's + 1 already added (so normOffset is 0 here), and llama.cpp scales
- * the embedding by sqrt(dim) and uses GELU (tanh) in a gated feed-forward.
+ * the embedding by sqrt(dim) and uses GELU (tanh) in a gated feed-forward. gemma2 adds post-norms
+ * and a sliding window on its even layers (its soft-caps and window are metadata: GEMMA2_KEYS);
+ * phi3 is the llama block with fused matrices (FUSED) and NEOX pairing.
  */
 function familyOf(arch: GgufArchitecture, dim: number): Partial<ModelConfig> {
   if (arch === 'qwen2') return { rope: 'half', qkvBias: true };
   if (arch === 'gemma') return { rope: 'half', activation: 'gelu-tanh', embedScale: Math.sqrt(dim) };
+  if (arch === 'gemma2') return { rope: 'half', activation: 'gelu-tanh', embedScale: Math.sqrt(dim), postNorms: true, slidingWindowPattern: 2 };
+  if (arch === 'phi3') return { rope: 'half' };
   return { rope: 'interleaved' };
 }
 
+/** gemma2's metadata keys (after `gemma2.`) and the config field each holds. */
+const GEMMA2_KEYS = [['attention.sliding_window', 'slidingWindow'], ['attn_logit_softcapping', 'attnSoftcap'], ['final_logit_softcapping', 'logitSoftcap']] as const;
+
 /**
  * The architecture a config is written as, or an UnsupportedError naming what no GGUF architecture
- * here carries. `normOffset` is not a difference: export folds it into the norm weights.
+ * here carries. `normOffset` is not a difference: export folds it into the norm weights; nor are
+ * RoPE scaling (a rope_freqs tensor) and gemma2's metadata fields. `asPhi3` picks phi3 over llama
+ * for a Llama-block model (the two differ only in how the matrices are stored).
  */
-export function ggufArchitectureOf(c: ModelConfig, source: string): GgufArchitecture {
+export function ggufArchitectureOf(c: ModelConfig, source: string, asPhi3 = false): GgufArchitecture {
   const f = resolveFamily(c);
   // sqrt(dim) as a reader computed it, or as an f32 header keeps it
   const gemma = f.activation === 'gelu-tanh' && Math.abs(f.embedScale - Math.sqrt(c.dim)) <= 1e-6 * Math.sqrt(c.dim);
-  const arch: GgufArchitecture = f.qkvBias ? 'qwen2' : gemma ? 'gemma' : 'llama';
-  const want = resolveFamily({ ...c, ...familyOf(arch, c.dim), normOffset: f.normOffset, ...(gemma ? { embedScale: f.embedScale } : {}) });
+  const arch: GgufArchitecture = f.qkvBias ? 'qwen2' : gemma ? (f.postNorms ? 'gemma2' : 'gemma') : asPhi3 ? 'phi3' : 'llama';
+  const metadataFields = arch === 'gemma2' ? Object.fromEntries(GEMMA2_KEYS.map(([, k]) => [k, c[k]])) : {};
+  const want = resolveFamily({ ...c, ...familyOf(arch, c.dim), normOffset: f.normOffset, ropeScaling: f.ropeScaling, ...metadataFields, ...(gemma ? { embedScale: f.embedScale } : {}) });
   const differs = (Object.keys(want) as (keyof typeof want)[]).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(f[k]));
   if (differs.length) throw new UnsupportedError(`${source}: no GGUF architecture here carries this model's ${differs.join(', ')} (GGUF export writes ${GGUF_ARCHITECTURES.join(', ')})`);
-  if (arch === 'gemma' && !c.tiedEmbeddings) throw new UnsupportedError(`${source}: llama.cpp's gemma ties the output head to the embedding; this model has its own head`);
+  if ((arch === 'gemma' || arch === 'gemma2') && !c.tiedEmbeddings) throw new UnsupportedError(`${source}: llama.cpp's gemma ties the output head to the embedding; this model has its own head`);
   return arch;
 }
 
@@ -222,6 +249,13 @@ export function configFromMetadata(md: Metadata, source: string, vocabSize: numb
     rope: 'interleaved',
   };
   Object.assign(config, familyOf(arch, config.dim));
+  if (arch === 'gemma2') {
+    for (const [key, field] of GEMMA2_KEYS) {
+      const v = metaNumber(md, `gemma2.${key}`, source, { int: field === 'slidingWindow' });
+      if (v === undefined) throw new FormatError(`${source}: metadata gemma2.${key} is missing`);
+      config[field] = field === 'slidingWindow' ? v : f32Decimal(v);
+    }
+  }
   const declared = metaNumber(md, `${arch}.vocab_size`, source, { int: true });
   if (declared !== undefined && declared !== vocabSize) {
     throw new FormatError(`${source}: ${arch}.vocab_size ${declared} differs from the tokenizer's ${vocabSize} tokens`);
@@ -264,6 +298,9 @@ export function configMetadata(c: ModelConfig, name: string, fileType: number, q
     [`${arch}.attention.layer_norm_rms_epsilon`, kv.f32(c.normEps)],
     [`${arch}.rope.freq_base`, kv.f32(c.ropeTheta)],
   );
+  if (arch === 'gemma2') {
+    for (const [key, field] of GEMMA2_KEYS) out.push([`gemma2.${key}`, field === 'slidingWindow' ? kv.u32(c.slidingWindow ?? 0) : kv.f32(c[field] ?? 0)]);
+  }
   return out;
 }
 

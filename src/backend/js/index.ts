@@ -16,6 +16,7 @@ interface JsWeight extends Weight {
 export class JsBackend implements Backend {
   readonly name = 'js';
   readonly kvKinds = KV_KINDS;
+  readonly attendExtras = true;
   private mem = new Float32Array(1 << 16);
   private top = 0;
 
@@ -93,10 +94,10 @@ export class JsBackend implements Backend {
     for (let i = 0; i < n; i++) {
       const qi = this.f(q).subarray(i * qDim, (i + 1) * qDim);
       const ki = this.f(k).subarray(i * kvDim, (i + 1) * kvDim);
-      ref.rope(qi, qDim, a.headSize, pos + i, a.ropeTheta, a.rope);
-      ref.rope(ki, kvDim, a.headSize, pos + i, a.ropeTheta, a.rope);
+      ref.rope(qi, qDim, a.headSize, pos + i, a.ropeTheta, a.rope, a.ropeFreqs);
+      ref.rope(ki, kvDim, a.headSize, pos + i, a.ropeTheta, a.rope, a.ropeFreqs);
       c.store(layer, pos + i, ki, this.f(v).subarray(i * kvDim, (i + 1) * kvDim));
-      c.attend(this.f(out).subarray(i * qDim, (i + 1) * qDim), qi, layer, pos + i + 1, a.nHeads);
+      c.attend(this.f(out).subarray(i * qDim, (i + 1) * qDim), qi, layer, pos + i + 1, a.nHeads, a.window, a.scoreSoftcap);
     }
   }
 
@@ -122,6 +123,10 @@ export class JsBackend implements Backend {
 
   gatedActivation(out: Vec, gate: Vec, up: Vec, act: 'gelu-tanh' | 'relu'): void {
     fam.gatedActivation(this.f(out), this.f(gate), this.f(up), act);
+  }
+
+  activation(v: Vec, act: 'silu' | 'gelu-tanh' | 'relu'): void {
+    fam.activation(this.f(v), act);
   }
 
   layernorm(out: Vec, x: Vec, w: Weight, eps: number): void {

@@ -93,10 +93,12 @@ export interface KernelExports extends Record<string, unknown> {
   /**
    * One layer's attention sublayer for n consecutive tokens at pos..: per token in order, RoPE on q [n, nHeads * headSize]
    * and k [n, kvDim] in place, k and v written to the cache, then out [n, nHeads * headSize] = attention over positions 0..pos + i.
+   * freqs: 0, or headSize / 2 f64 per-pair RoPE frequencies; window > 0: only the last `window` positions; cap > 0: scores soft-capped.
    */
   attendBlock(
     out: number, q: number, k: number, v: number, cache: number, layer: number, pos: number, n: number,
     nHeads: number, nKvHeads: number, headSize: number, ctx: number, mode: number, residual: number, theta: number, halfPairs: number, scratch: number,
+    freqs: number, window: number, cap: number,
   ): void;
   /**
    * Toolchain (docs/KMEANS.md): optimal partition of m sorted weighted points into K = min(k, m)

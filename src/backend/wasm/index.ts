@@ -72,6 +72,7 @@ export const DEFAULT_MIN_SPLIT_WORK = 1 << 16;
 export class WasmBackend implements Backend {
   readonly name = 'wasm';
   readonly kvKinds = KV_KINDS;
+  readonly attendExtras = true;
   private readonly minSplitWork: number;
   private readonly matmulSplit: 'rows' | 'vectors';
   /** Whether LUT products take the int8 fast path. */
@@ -275,7 +276,9 @@ export class WasmBackend implements Backend {
     const { ctx, layers, kind, residual } = c.shape;
     if (!(layer >= 0 && layer < layers && pos >= 0 && n >= 0 && pos + n <= ctx)) throw new RangeError(`attend: layer ${layer} of ${layers}, positions ${pos}..${pos + n} of ${ctx}`);
     const scratch = this.heap.scratch('attention', this.k.attendScratchBytes(a.headSize, ctx));
-    this.k.attendBlock(out.off << 2, q.off << 2, k.off << 2, v.off << 2, c.ptr, layer, pos, n, a.nHeads, a.nKvHeads, a.headSize, ctx, KV_MODE[kind], residual, a.ropeTheta, a.rope === 'half' ? 1 : 0, scratch);
+    const freqs = a.ropeFreqs ? this.heap.scratch('rope-freqs', a.ropeFreqs.byteLength, 8) : 0;
+    if (a.ropeFreqs) this.heap.write(freqs, a.ropeFreqs);
+    this.k.attendBlock(out.off << 2, q.off << 2, k.off << 2, v.off << 2, c.ptr, layer, pos, n, a.nHeads, a.nKvHeads, a.headSize, ctx, KV_MODE[kind], residual, a.ropeTheta, a.rope === 'half' ? 1 : 0, scratch, freqs, a.window ?? 0, a.scoreSoftcap ?? 0);
   }
 
   swiglu(out: Vec, gate: Vec, up: Vec): void {
@@ -310,6 +313,10 @@ export class WasmBackend implements Backend {
 
   gatedActivation(out: Vec, gate: Vec, up: Vec, act: 'gelu-tanh' | 'relu'): void {
     fam.gatedActivation(this.view(out), this.view(gate), this.view(up), act);
+  }
+
+  activation(v: Vec, act: 'silu' | 'gelu-tanh' | 'relu'): void {
+    fam.activation(this.view(v), act);
   }
 
   layernorm(out: Vec, x: Vec, w: Weight, eps: number): void {

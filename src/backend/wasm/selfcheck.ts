@@ -222,7 +222,7 @@ export async function kernelSelfCheck(): Promise<SelfCheckResult[]> {
       heap.f32(pq, qDim).set(q);
       heap.f32(pk, kvDim).set(kk);
       heap.f32(pv, kvDim).set(vv);
-      k.attendBlock(pa, pq, pk, pv, pc, 0, p, 1, nHeads, nKvHeads, headSize, nPos, KV_MODE[kind], residual, 10000, 0, scratch);
+      k.attendBlock(pa, pq, pk, pv, pc, 0, p, 1, nHeads, nKvHeads, headSize, nPos, KV_MODE[kind], residual, 10000, 0, scratch, 0, 0, 0);
       // the reference takes the kernel's rotated q and k, so both round the same values (RoPE is checked above)
       cache.store(0, p, heap.f32(pk, kvDim).slice(), vv);
       cache.attend(want, heap.f32(pq, qDim).slice(), 0, p + 1, nHeads);
