@@ -25,6 +25,10 @@ ${tableOptionsHelp}
       --no-gptq                assign each weight to its nearest table entry, as the paper (default
                                with --calib: GPTQ's error feedback, Hessians of the calibration
                                inputs, layers in order through the model)
+      --tune-epochs N          passes of fine-tuning the tables, row scales and sparse values
+                               against the f32 model's outputs (KL; Adam over 4 calibration
+                               sequences a step; default 2 with --calib, 0: none)
+      --tune-lr X              the tuning's step size relative to each parameter's RMS (default 0.003)
       --balance N              record row splits for N workers
       --work-dir DIR           keep the intermediate folders (fisher, weights, lut) here
       --tokenizer FILE         tokenizer.bin for a llama2.c checkpoint
@@ -44,6 +48,8 @@ ${stepOptionsHelp}`,
     'lut-type': { type: 'string' },
     ...tableOptions,
     'no-gptq': { type: 'boolean' },
+    'tune-epochs': { type: 'string' },
+    'tune-lr': { type: 'string' },
     balance: { type: 'string' },
     'work-dir': { type: 'string' },
     tokenizer: { type: 'string' },
@@ -73,6 +79,8 @@ ${stepOptionsHelp}`,
         lutType: lutTypeOption(p),
         tables: tableLayoutOption(p),
         gptq: calib ? !p.values['no-gptq'] : false,
+        tuneEpochs: num(p, 'tune-epochs', { int: true, min: 0 }),
+        tuneLr: num(p, 'tune-lr', { min: 0 }),
         balance: num(p, 'balance', { int: true, min: 2 }),
         workDir: str(p, 'work-dir'),
         tokenizer: str(p, 'tokenizer'),
