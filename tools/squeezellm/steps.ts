@@ -14,7 +14,7 @@ import { openCheckpoint } from '../checkpoint/index.ts';
 import type { Checkpoint } from '../checkpoint/types.ts';
 import { checkpointRecords, denseRecord } from '../convert.ts';
 import { planPrecision, type PrecisionPlan } from '../precision.ts';
-import { calibrationSequences } from '../fisher/fisher.ts';
+import { calibrationSequences, type FisherLabels } from '../fisher/fisher.ts';
 import { computeFisherParallel } from '../fisher/parallel.ts';
 import { LlamaGrad } from '../fisher/backward.ts';
 import { quantizeSequentially } from '../baselines/index.ts';
@@ -55,6 +55,10 @@ export interface GradientsOptions {
   tokenizer?: string;
   /** Worker threads for the backward passes (the result does not depend on it). */
   threads?: number;
+  /** The gradients' next tokens: the text's (default, SqueezeLLM's Fisher) or drawn from the model (its true Fisher, the KL's Hessian; fisher.ts). */
+  labels?: FisherLabels;
+  /** Seed of the model's draws (default 0). */
+  seed?: number;
   /** Called as calibration sequences are done. */
   onProgress?: OnProgress;
 }
@@ -80,6 +84,8 @@ export async function gradientsStep(source: string, out: string, opts: Gradients
     for await (const rec of checkpointRecords(ckpt)) weights.set(rec.name, f32Of(rec, ckpt.source));
     const { fisher, meanLoss } = await computeFisherParallel({ config: ckpt.config, weights }, sequences, {
       threads: opts.threads,
+      labels: opts.labels,
+      seed: opts.seed,
       onProgress: (d, t) => opts.onProgress?.(d, t, 'sequences'),
     });
     weights.clear();
@@ -90,7 +96,7 @@ export async function gradientsStep(source: string, out: string, opts: Gradients
     await writeManifest(out, {
       kind: 'fisher',
       config: ckpt.config,
-      source: { checkpoint: ckpt.source, calib: opts.calib, samples: sequences.length, seqLen },
+      source: { checkpoint: ckpt.source, calib: opts.calib, samples: sequences.length, seqLen, labels: opts.labels ?? 'text' },
       layers,
     });
     return { sequences: sequences.length, meanLoss };
@@ -582,6 +588,8 @@ export interface QuantizeOptions {
   samples?: number;
   /** Tokens per calibration sequence, BOS first, at most the model's context (default 256). */
   seqLen?: number;
+  /** The Fisher information's next tokens: the text's (default) or drawn from the model (gradientsStep). */
+  fisherLabels?: FisherLabels;
   /** Outliers by the interquartile rule with range R: |w| >= max(|q1 - R(q3-q1)|, |q3 + R(q3-q1)|); not with outlierPercent. */
   outlierRange?: number;
   /** Or: about this percent of each matrix are outliers, kept in the sparse part. */
@@ -648,7 +656,7 @@ export async function quantize(source: string, out: string, opts: QuantizeOption
     const calib = opts.calib;
     if (calib) {
       await timed('gradients', () =>
-        gradientsStep(source, gradDir, { calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256, tokenizer: opts.tokenizer, threads: opts.threads, onProgress: opts.onProgress }),
+        gradientsStep(source, gradDir, { calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256, tokenizer: opts.tokenizer, threads: opts.threads, labels: opts.fisherLabels, seed: opts.seed, onProgress: opts.onProgress }),
       );
     }
     await timed('chunk', () => chunkStep(source, weightsDir, { tokenizer: opts.tokenizer, onProgress: opts.onProgress }));
@@ -698,7 +706,7 @@ export async function quantize(source: string, out: string, opts: QuantizeOption
         threads: opts.threads,
         seed: opts.seed,
         summary: {
-          calibration: calib ? { file: calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256 } : null,
+          calibration: calib ? { file: calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256, ...(opts.fisherLabels === 'model' ? { fisherLabels: 'model' } : {}) } : null,
           ...(target !== undefined ? { targetBpw: target } : {}),
           ...(tuned ? { tuned: { epochs: tuneEpochs, ...tuned } } : {}),
         },

@@ -9,7 +9,7 @@
 // so one backward of the dense weights gives every parameter's gradient. The tables and scales
 // are rounded to what the file stores (f16) at the end, as nuq stores them. Each weight keeps its
 // table entry; only where entries cross are a table's entries renumbered in ascending order.
-import { type NuqRecord, type NuqSharedRecord, type TensorRecord } from '../../src/format/kinds.ts';
+import { dequantize, type NuqRecord, type NuqSharedRecord, type TensorRecord } from '../../src/format/kinds.ts';
 import { packIndices, unpackIndices } from '../../src/format/packing.ts';
 import { floatToHalf, halfToFloat } from '../../src/kernels/reference.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
@@ -206,8 +206,8 @@ function teacherOf(config: ModelConfig, teacher: WeightMap, sequences: number[][
 }
 
 /**
- * Tunes the LUT records of `records` (every linear matrix of the model kept as a LUT record; a
- * matrix kept float stays as the teacher has it) against the f32 weights `teacher` on
+ * Tunes the LUT records of `records` (the model's linear matrices: LUT records, or f32/f16 ones
+ * a --layer-bits spec kept float, which stay as they are) against the f32 weights `teacher` on
  * `sequences`. Deterministic: sequences in order, no sampling.
  */
 export async function tuneTables(config: ModelConfig, teacher: WeightMap, records: Map<string, TensorRecord>, sequences: number[][], opts: TuneOptions): Promise<TuneResult> {
@@ -223,6 +223,8 @@ export async function tuneTables(config: ModelConfig, teacher: WeightMap, record
   for (const [name, rec] of records) {
     if (rec.kind !== 'nuq' && rec.kind !== 'nuq-shared') {
       if (rec.kind !== 'f32' && rec.kind !== 'f16') throw new UsageError(`${name} is ${rec.kind}: only SqueezeLLM's LUT records are tuned`);
+      // a matrix kept float: the model sees it as stored (f16-rounded for f16)
+      if (rec.kind === 'f16') student.set(name, dequantize(rec));
       continue;
     }
     const m = new TunedMatrix(rec, lr);

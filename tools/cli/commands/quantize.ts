@@ -1,7 +1,7 @@
 import { UsageError } from '../../../src/util/errors.ts';
 import { quantize as quantizeModel } from '../../squeezellm/steps.ts';
 import { type Command, bitsOption, num, onePositional, required, str } from '../command.ts';
-import { lutTypeOption, runStep, seedOption, stepOptions, stepOptionsHelp, tableLayoutOption, tableOptions, tableOptionsHelp, threadsOption } from './shared.ts';
+import { fisherLabelsOption, lutTypeOption, runStep, seedOption, stepOptions, stepOptionsHelp, tableLayoutOption, tableOptions, tableOptionsHelp, threadsOption } from './shared.ts';
 
 export const quantize: Command = {
   name: 'quantize',
@@ -12,6 +12,8 @@ export const quantize: Command = {
       --no-fisher              cluster unweighted (no calibration; no sensitive values)
       --samples N              calibration sequences (default 100)
       --seq-len L              tokens per calibration sequence (default 256)
+      --fisher-labels text|model  the Fisher information's next tokens: the text's (default) or
+                               drawn from the model (the Hessian of the KL to the f32 model)
       --outlier-range R        outliers by the interquartile rule with range R
       --outlier-percent P      or: about P% of each matrix are outliers
       --sensitivity P          top P% of Fisher scores of each matrix kept sparse (e.g. 0.05)
@@ -40,6 +42,7 @@ ${stepOptionsHelp}`,
     'no-fisher': { type: 'boolean' },
     samples: { type: 'string' },
     'seq-len': { type: 'string' },
+    'fisher-labels': { type: 'string' },
     'outlier-range': { type: 'string' },
     'outlier-percent': { type: 'string' },
     sensitivity: { type: 'string' },
@@ -71,6 +74,7 @@ ${stepOptionsHelp}`,
         calib,
         samples: num(p, 'samples', { int: true, min: 1 }),
         seqLen: num(p, 'seq-len', { int: true, min: 2 }),
+        fisherLabels: fisherLabelsOption(p, 'fisher-labels'),
         outlierRange: num(p, 'outlier-range', { min: 0 }),
         outlierPercent: num(p, 'outlier-percent', { min: 0, max: 100 }),
         sensitivity: num(p, 'sensitivity', { min: 0, max: 100 }),
