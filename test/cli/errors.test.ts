@@ -92,7 +92,7 @@ test('sqz info: the header in words, per tensor, and as JSON; bad --layer-bits a
 });
 
 test('--help on every command', () => {
-  for (const c of ['demo', 'run', 'ppl', 'info', 'convert', 'export', 'quantize', 'baseline', 'eval', 'gradients', 'chunk', 'outliers', 'nuq', 'pack', 'selfcheck']) {
+  for (const c of ['demo', 'run', 'ppl', 'info', 'convert', 'export', 'quantize', 'baseline', 'eval', 'gradients', 'chunk', 'outliers', 'nuq', 'tune', 'pack', 'selfcheck']) {
     const r = sqz(c, '--help');
     assert.is(r.code, 0);
     assert.match(r.stdout, new RegExp(`usage: sqz ${c}`));

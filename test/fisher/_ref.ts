@@ -43,7 +43,8 @@ function rope(vec: Float64Array, hs: number, pos: number, theta: number, style: 
 }
 
 /** Mean next-token cross-entropy of ids, all in f64. */
-export function refLoss(c: ModelConfig, w: F64Weights, ids: number[]): number {
+/** The logits of positions 0 .. T-2 (each predicting the next token). */
+export function refLogits(c: ModelConfig, w: F64Weights, ids: number[]): Float64Array[] {
   const D = c.dim;
   const hs = headSize(c);
   const KV = kvDim(c);
@@ -94,13 +95,31 @@ export function refLoss(c: ModelConfig, w: F64Weights, ids: number[]): number {
     xs = next;
   }
   const head = c.tiedEmbeddings ? get('embed') : get('head');
+  return xs.slice(0, T - 1).map((x) => matvec(head, rmsnorm(x, get('norm'), c.normEps), c.vocabSize, D));
+}
+
+function logSoftmax(logits: Float64Array): Float64Array {
+  const m = Math.max(...logits);
+  let z = 0;
+  for (const v of logits) z += Math.exp(v - m);
+  const lz = Math.log(z) + m;
+  return logits.map((v) => v - lz);
+}
+
+/** Mean next-token cross-entropy of ids. */
+export function refLoss(c: ModelConfig, w: F64Weights, ids: number[]): number {
+  const rows = refLogits(c, w, ids);
+  return rows.reduce((a, l, t) => a - logSoftmax(l)[ids[t + 1]], 0) / rows.length;
+}
+
+/** Mean over positions of KL(softmax(teacher) || softmax(model)). */
+export function refKl(c: ModelConfig, w: F64Weights, ids: number[], teacher: Float64Array[]): number {
+  const rows = refLogits(c, w, ids);
   let total = 0;
-  for (let t = 0; t + 1 < T; t++) {
-    const logits = matvec(head, rmsnorm(xs[t], get('norm'), c.normEps), c.vocabSize, D);
-    const m = Math.max(...logits);
-    let z = 0;
-    for (const v of logits) z += Math.exp(v - m);
-    total += Math.log(z) + m - logits[ids[t + 1]];
-  }
-  return total / (T - 1);
+  rows.forEach((l, t) => {
+    const lq = logSoftmax(l);
+    const lp = logSoftmax(teacher[t]);
+    for (let v = 0; v < lq.length; v++) total += Math.exp(lp[v]) * (lp[v] - lq[v]);
+  });
+  return total / rows.length;
 }

@@ -11,7 +11,7 @@ import { UsageError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/random.ts';
 import { LlamaGrad, weightsFromRecords } from '../../tools/fisher/backward.ts';
 import { syntheticModel, type SyntheticOptions } from '../../tools/synthetic.ts';
-import { refLoss, toF64 } from './_ref.ts';
+import { refKl, refLogits, refLoss, toF64 } from './_ref.ts';
 import { skip } from '../helpers.ts';
 
 const tiny: SyntheticOptions = { dim: 16, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 300, maxSeqLen: 16 };
@@ -104,6 +104,64 @@ function meanCe(logits: Float32Array, ids: number[], V: number): number {
   }
   return total / (ids.length - 1);
 }
+
+test('KL to a teacher: loss and gradients match the f64 reference and its central differences', () => {
+  const opts = variants[2];
+  const m = syntheticModel(opts);
+  const c = m.config;
+  const weights = weightsFromRecords(m.records);
+  const ids = randomIds(c, c.maxSeqLen, 7);
+  // the teacher: another model of the same shape, its logits from the f64 reference
+  const teacherRows = refLogits(c, toF64(weightsFromRecords(syntheticModel({ ...opts, seed: 99 }).records)), ids);
+  const V = c.vocabSize;
+  const teacher = (t0: number, rows: number, out: Float32Array) => {
+    for (let r = 0; r < rows; r++) out.set(teacherRows[t0 + r], r * V);
+  };
+  const lg = new LlamaGrad(c, weights);
+  const w64 = toF64(weights);
+  const ref = refKl(c, w64, ids, teacherRows);
+  assert.ok(ref > 0.01, `the two models differ (KL ${ref})`);
+  assert.ok(Math.abs(lg.loss(ids, { teacher }) - ref) / ref < 1e-5, 'forward KL');
+  const { loss, grads } = lg.lossAndGrad(ids, undefined, { teacher });
+  assert.ok(Math.abs(loss - ref) / ref < 1e-5, `KL ${loss} vs reference ${ref}`);
+  const rng = new Rng(5);
+  for (const name of ['layers.0.attn.q', 'layers.1.mlp.down', 'layers.0.mlp.gate']) {
+    const g = grads.get(name)!;
+    const w = w64.get(name)!;
+    let gmax = 0;
+    for (const v of g) gmax = Math.max(gmax, Math.abs(v));
+    for (let n = 0; n < 4; n++) {
+      const i = rng.int(g.length);
+      const w0 = w[i];
+      const h = 1e-3 * Math.max(1, Math.abs(w0));
+      w[i] = w0 + h;
+      const lp = refKl(c, w64, ids, teacherRows);
+      w[i] = w0 - h;
+      const lm = refKl(c, w64, ids, teacherRows);
+      w[i] = w0;
+      const fd = (lp - lm) / (2 * h);
+      const err = Math.abs(g[i] - fd) / Math.max(Math.abs(g[i]), Math.abs(fd), 1e-2 * gmax, 1e-8);
+      assert.ok(err <= 1e-3, `${name}[${i}]: analytic ${g[i]} vs finite difference ${fd}`);
+    }
+  }
+});
+
+test('sampled labels: a uniform draw of u picks the token where the cumulative softmax passes u', () => {
+  const m = syntheticModel({ ...tiny, seed: 3 });
+  const c = m.config;
+  const ids = randomIds(c, 6, 3);
+  const weights = weightsFromRecords(m.records);
+  const rows = refLogits(c, toF64(weights), ids);
+  // u = 0 draws the first token with non-zero probability (token 0), u just below 1 the last
+  const ce = (label: (t: number) => number) => rows.reduce((a, l, t) => {
+    const mx = Math.max(...l);
+    const lz = Math.log(l.reduce((z, v) => z + Math.exp(v - mx), 0)) + mx;
+    return a + lz - l[label(t)];
+  }, 0) / rows.length;
+  const lg = new LlamaGrad(c, weights);
+  assert.ok(Math.abs(lg.loss(ids, { sampled: () => 0 }) - ce(() => 0)) < 1e-5);
+  assert.ok(Math.abs(lg.loss(ids, { sampled: () => 1 - 1e-12 }) - ce(() => c.vocabSize - 1)) < 1e-5);
+});
 
 const runtimeCases: SyntheticOptions[] = [
   { seed: 21, rope: 'interleaved', tiedEmbeddings: true, maxSeqLen: 40 },

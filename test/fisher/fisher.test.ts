@@ -5,6 +5,9 @@ import { SqzError, UsageError } from '../../src/util/errors.ts';
 import { LlamaGrad, linearNames, weightsFromRecords } from '../../tools/fisher/backward.ts';
 import { calibrationSequences, computeFisher } from '../../tools/fisher/fisher.ts';
 import { syntheticModel } from '../../tools/synthetic.ts';
+import { rowSeed } from '../../tools/kmeans/index.ts';
+import { Rng } from '../../src/util/random.ts';
+import { refLogits, refLoss, toF64 } from './_ref.ts';
 
 test('fisher is grad1^2 + grad2^2 of two sequences, for every linear weight', async () => {
   const m = syntheticModel({ seed: 5, dim: 32, hiddenDim: 72, nHeads: 4, nKvHeads: 2, rope: 'half', tiedEmbeddings: false, maxSeqLen: 32 });
@@ -34,6 +37,42 @@ test('fisher is grad1^2 + grad2^2 of two sequences, for every linear weight', as
       if (f[i] > 0) nonzero++;
     }
     assert.ok(nonzero > f.length / 2, `${name}: only ${nonzero} of ${f.length} entries are non-zero`);
+  }
+});
+
+test("labels drawn from the model: the Fisher is the squared gradient of the cross-entropy at the drawn token", async () => {
+  // one predicted position: the draw is where the reference softmax's cumulative sum passes the
+  // sequence's first uniform number (Rng(rowSeed(seed, index))), and the gradient is checked by
+  // central differences of the reference cross-entropy against that token
+  const m = syntheticModel({ seed: 9, dim: 16, hiddenDim: 40, nLayers: 1, nHeads: 4, nKvHeads: 2, vocabSize: 300, maxSeqLen: 8 });
+  const c = m.config;
+  const weights = weightsFromRecords(m.records);
+  const ids = [1, 77];
+  // the sequence as the second of a run (firstIndex 1): its draws depend on its place, not on the chunk
+  const fisher = await computeFisher({ config: c, weights }, [ids], { labels: 'model', seed: 4, firstIndex: 1 });
+  const w64 = toF64(weights);
+  const logits = refLogits(c, w64, ids)[0];
+  const mx = Math.max(...logits);
+  const e = logits.map((v) => Math.exp(v - mx));
+  const z = e.reduce((a, b) => a + b, 0);
+  const u = new Rng(rowSeed(4, 1)).next();
+  let y = 0;
+  for (let acc = e[0]; acc <= u * z && y < c.vocabSize - 1; acc += e[++y]);
+  for (const name of ['layers.0.attn.v', 'layers.0.mlp.up']) {
+    const f = fisher.get(name)!;
+    const w = w64.get(name)!;
+    for (const i of [3, 50, 101]) {
+      const w0 = w[i];
+      const h = 1e-4;
+      w[i] = w0 + h;
+      const lp = refLoss(c, w64, [ids[0], y]);
+      w[i] = w0 - h;
+      const lm = refLoss(c, w64, [ids[0], y]);
+      w[i] = w0;
+      const g = (lp - lm) / (2 * h);
+      const got = f[i];
+      assert.ok(Math.abs(got - g * g) <= 1e-3 * Math.max(g * g, 1e-10), `${name}[${i}]: ${got} vs ${g * g}`);
+    }
   }
 });
 

@@ -29,6 +29,20 @@ test('threads 1, 2 and 3 give identical Fisher; it matches the sum of squared gr
     }
     assertClose(f, want, 1e-5, name);
   }
+});
+
+test("labels drawn from the model: the same bits on 1 and 2 threads, and not the text's Fisher", async () => {
+  const m = syntheticModel({ dim: 16, hiddenDim: 40, nLayers: 1, nHeads: 4, nKvHeads: 2, vocabSize: 300, maxSeqLen: 16, seed: 6 });
+  const model = { config: m.config, weights: weightsFromRecords(m.records) };
+  const rng = new Rng(8);
+  const seqs = Array.from({ length: 9 }, () => [1, ...Array.from({ length: 11 }, () => 3 + rng.int(290))]);
+  const one = await computeFisherParallel(model, seqs, { threads: 1, labels: 'model', seed: 3 });
+  const two = await computeFisherParallel(model, seqs, { threads: 2, labels: 'model', seed: 3 });
+  const text = await computeFisherParallel(model, seqs, { threads: 1 });
+  for (const [name, f] of one.fisher) {
+    assert.equal(Array.from(two.fisher.get(name)!), Array.from(f), name);
+    assert.not.equal(Array.from(text.fisher.get(name)!), Array.from(f), name);
+  }
   await closePools();
 });
 

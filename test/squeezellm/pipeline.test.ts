@@ -9,7 +9,8 @@ import { SqzReader } from '../../src/format/reader.ts';
 import { loadModel } from '../../src/index.ts';
 import { FormatError, UsageError } from '../../src/util/errors.ts';
 import { writeSyntheticModel } from '../../tools/synthetic.ts';
-import { chunkStep, gradientsStep, nuqStep, outliersStep, packStep, quantize } from '../../tools/squeezellm/steps.ts';
+import { chunkStep, gradientsStep, nuqStep, outliersStep, packStep, quantize, tuneStep } from '../../tools/squeezellm/steps.ts';
+import { TUNE_EPOCHS } from '../../tools/squeezellm/tune.ts';
 import { f32Tensor, hfConfigJson, HF_LAYER_NAMES, writeSafetensors } from '../checkpoint/writers.ts';
 import { writeCalibrationText } from '../helpers.ts';
 
@@ -40,6 +41,9 @@ test('the steps one by one give the same tensors as quantize(); the file runs; b
   assert.ok(Math.abs(realized - 0.4) < 0.05, `realized ${realized}%`);
   // quantize()'s defaults: GPTQ's assignment with Hessians of the same calibration
   await nuqStep(w, l, { bits: 3, gradient: g, outlierConfig: cfg, sensitivity: 0.05, gptq: { checkpoint: model, calib, samples: 4, seqLen: 32 } });
+  // and the tables fine-tuned against the f32 model on it
+  const tuned = await tuneStep(model, l, { calib, samples: 4, seqLen: 32, epochs: TUNE_EPOCHS });
+  assert.ok(tuned.klAfter <= tuned.klBefore, `KL ${tuned.klBefore} -> ${tuned.klAfter}`);
   const stepwise = join(tmp, 'stepwise.sqz');
   await packStep(model, l, stepwise, { bits: 3, includeSparse: true });
 

@@ -22,9 +22,10 @@ import { run } from './commands/run.ts';
 import { selfcheck } from './commands/selfcheck.ts';
 import { serve } from './commands/serve.ts';
 import { synth } from './commands/synth.ts';
+import { tune } from './commands/tune.ts';
 import { packageVersion } from './version.ts';
 
-const commands: Command[] = [demo, run, serve, ppl, info, convert, exportCmd, quantize, baseline, evalCmd, gradients, chunk, outliers, nuq, pack, synth, selfcheck];
+const commands: Command[] = [demo, run, serve, ppl, info, convert, exportCmd, quantize, baseline, evalCmd, gradients, chunk, outliers, nuq, tune, pack, synth, selfcheck];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

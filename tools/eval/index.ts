@@ -16,6 +16,7 @@ import { type BaselineMethod, quantizeBaseline } from '../baselines/index.ts';
 import { convertCheckpoint } from '../convert.ts';
 import { DEFAULT_TABLES, PER_ROW_TABLES, quantize as quantizeSqueezeLLM, type TableLayout } from '../squeezellm/steps.ts';
 import { parseLayerBits } from '../precision.ts';
+import type { FisherLabels } from '../fisher/fisher.ts';
 import { readTextFile, writeFileAtomic } from '../text.ts';
 import { GGUF_EVAL_TYPES, type GgufEvalType, quantizeGguf } from './gguf.ts';
 import { resultsMarkdown, resultsSvg } from './report.ts';
@@ -29,12 +30,15 @@ export const SPARSE_SETTINGS = { outlierPercent: 0.4, sensitivity: 0.05 };
  */
 type Recipe = { squeezellm: SqueezeRecipe } | { baseline: BaselineMethod; actOrder?: boolean } | { gguf: GgufEvalType };
 
-/** A SqueezeLLM configuration: Fisher weighting, the dense-and-sparse split, the table layout (default DEFAULT_TABLES) and GPTQ's assignment (default SQUEEZE_GPTQ). */
+/** A SqueezeLLM configuration: Fisher weighting, the dense-and-sparse split, the table layout (default DEFAULT_TABLES), GPTQ's assignment (default SQUEEZE_GPTQ) and the tables' fine-tuning (default with GPTQ's assignment). */
 interface SqueezeRecipe {
   fisher: boolean;
   sparse: boolean;
   tables?: TableLayout;
   gptq?: boolean;
+  tune?: boolean;
+  /** The Fisher information's next tokens (default the text's; 'model': the KL's Hessian). */
+  labels?: FisherLabels;
   /** One row per --target-bpw value instead of per bit width (sqz quantize --target-bpw). */
   mix?: boolean;
 }
@@ -53,12 +57,17 @@ const RECIPES = {
   gptq: { baseline: 'gptq' },
   awq: { baseline: 'awq' },
   // ablations, on request: SqueezeLLM without the Fisher weighting, with the paper's tables (one
-  // per row, no scales), without GPTQ's assignment, and the paper's method as published; GPTQ with act-order
+  // per row, no scales), without GPTQ's assignment, without the tables' fine-tuning, with the
+  // Fisher of the KL to the f32 model (labels drawn from it), and the paper's method as
+  // published; GPTQ with act-order
   'squeezellm-unweighted': { squeezellm: { fisher: false, sparse: false } },
   'squeezellm-per-row': { squeezellm: { fisher: true, sparse: false, tables: PER_ROW_TABLES } },
-  'squeezellm-nearest': { squeezellm: { fisher: true, sparse: false, gptq: false } },
-  'squeezellm-paper': { squeezellm: { fisher: true, sparse: false, tables: PER_ROW_TABLES, gptq: false } },
-  'squeezellm-paper-sparse': { squeezellm: { fisher: true, sparse: true, tables: PER_ROW_TABLES, gptq: false } },
+  'squeezellm-nearest': { squeezellm: { fisher: true, sparse: false, gptq: false, tune: false } },
+  'squeezellm-untuned': { squeezellm: { fisher: true, sparse: false, tune: false } },
+  'squeezellm-untuned-sparse': { squeezellm: { fisher: true, sparse: true, tune: false } },
+  'squeezellm-kl-fisher': { squeezellm: { fisher: true, sparse: false, labels: 'model' } },
+  'squeezellm-paper': { squeezellm: { fisher: true, sparse: false, tables: PER_ROW_TABLES, gptq: false, tune: false } },
+  'squeezellm-paper-sparse': { squeezellm: { fisher: true, sparse: true, tables: PER_ROW_TABLES, gptq: false, tune: false } },
   'gptq-act-order': { baseline: 'gptq', actOrder: true },
   ...GGUF_RECIPES,
 } satisfies Record<string, Recipe>;
@@ -230,14 +239,15 @@ async function quantizeJob(source: string, job: Job, opts: EvalOptions, onProgre
     const calib = r.baseline === 'rtn' ? undefined : opts.calib;
     return quantizeBaseline(source, job.file, { ...common, calib, method: r.baseline, actOrder: r.actOrder, sym: opts.sym, bits: job.bits as 3 | 4 | 8, groupSize: job.group!, onProgress });
   }
-  const { fisher, sparse, tables, gptq } = squeezeSettings(r.squeezellm);
+  const { fisher, sparse, tables, gptq, tune, labels } = squeezeSettings(r.squeezellm);
   // the gradient, chunk, nuq and pack steps each count from 0: one bar per step
-  return quantizeSqueezeLLM(source, job.file, { ...common, calib: fisher || gptq ? opts.calib : undefined, ...(sparse ? SPARSE_SETTINGS : {}), tables, gptq, targetBpw: job.target, bits: job.bits as 3 | 4, threads: opts.threads, onProgress });
+  return quantizeSqueezeLLM(source, job.file, { ...common, calib: fisher || gptq ? opts.calib : undefined, ...(sparse ? SPARSE_SETTINGS : {}), tables, gptq, ...(tune ? {} : { tuneEpochs: 0 }), ...(labels === 'model' ? { fisherLabels: labels } : {}), targetBpw: job.target, bits: job.bits as 3 | 4, threads: opts.threads, onProgress });
 }
 
-/** A recipe with its defaults filled in (unweighted SqueezeLLM has no calibration, so no GPTQ). */
+/** A recipe with its defaults filled in (unweighted SqueezeLLM has no calibration, so no GPTQ and no tuning). */
 function squeezeSettings(r: SqueezeRecipe): Required<Omit<SqueezeRecipe, 'mix'>> {
-  return { fisher: r.fisher, sparse: r.sparse, tables: r.tables ?? DEFAULT_TABLES, gptq: (r.gptq ?? SQUEEZE_GPTQ) && r.fisher };
+  const gptq = (r.gptq ?? SQUEEZE_GPTQ) && r.fisher;
+  return { fisher: r.fisher, sparse: r.sparse, tables: r.tables ?? DEFAULT_TABLES, gptq, tune: (r.tune ?? gptq) && r.fisher, labels: r.labels ?? 'text' };
 }
 
 /** bin/sqz.mjs, found from this module whether it runs from sources (tools/eval/) or the bundle (build/). */
@@ -263,9 +273,9 @@ function cliArgs(source: string, job: Job, opts: EvalOptions): string[] {
     if (opts.seqLen !== undefined) a.push('--seq-len', String(opts.seqLen));
   }
   if ('baseline' in r) return ['baseline', ...a, '--method', r.baseline, ...(r.actOrder ? ['--act-order'] : []), ...(opts.sym ? ['--sym'] : []), '--group', String(job.group)];
-  const { fisher, sparse, tables, gptq } = squeezeSettings(r.squeezellm);
+  const { fisher, sparse, tables, gptq, tune, labels } = squeezeSettings(r.squeezellm);
   const extra = sparse ? ['--outlier-percent', String(SPARSE_SETTINGS.outlierPercent), '--sensitivity', String(SPARSE_SETTINGS.sensitivity)] : [];
-  const layout = ['--table-rows', String(tables.tableRows), ...(tables.rowScale ? [] : ['--no-row-scale']), ...(fisher && !gptq ? ['--no-gptq'] : [])];
+  const layout = ['--table-rows', String(tables.tableRows), ...(tables.rowScale ? [] : ['--no-row-scale']), ...(fisher && !gptq ? ['--no-gptq'] : []), ...(fisher && !tune ? ['--tune-epochs', '0'] : []), ...(labels === 'model' ? ['--fisher-labels', 'model'] : [])];
   const target = job.target !== undefined ? ['--target-bpw', String(job.target)] : [];
   return ['quantize', ...a, ...(fisher ? [] : ['--no-fisher']), ...extra, ...layout, ...target, '--threads', String(opts.threads ?? 1)];
 }

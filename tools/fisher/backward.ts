@@ -77,6 +77,20 @@ export interface LinearInputs {
   residualOut: Float32Array;
 }
 
+/**
+ * A teacher's logits for the distillation loss (KL to a reference model): writes the logits of
+ * positions t0 .. t0 + rows - 1 of the current sequence into out, [rows, vocab].
+ */
+export type TeacherLogits = (t0: number, rows: number, out: Float32Array) => void;
+
+/**
+ * What the loss compares the model's next-token distributions with, instead of the text's next
+ * tokens: a teacher (the loss is KL(teacher || model)), or labels drawn from the model's own
+ * distribution with `uniform` (a source of numbers in [0, 1)), whose squared gradients estimate
+ * the model's true Fisher information, the Hessian of the KL to the model itself.
+ */
+export type LossTarget = { teacher: TeacherLogits } | { sampled: () => number };
+
 export interface LossAndGrad {
   /** Mean over t in [0, T-1) of -log softmax(logits_t)[ids[t+1]]. */
   loss: number;
@@ -98,6 +112,7 @@ export class LlamaGrad {
   private invF = new Float64Array(0);
   private xnF = new Float32Array(0); // final-normed [T, dim]
   private logits = new Float32Array(0); // [HEAD_ROWS, vocab]
+  private teacherLogits = new Float32Array(0); // [HEAD_ROWS, vocab], the distillation target
   private dRes = new Float32Array(0); // gradient of the residual stream [T, dim]
   private dXn = new Float32Array(0); // gradient of a normed input [T, dim]
   private dAtt = new Float32Array(0); // [T, dim]
@@ -164,18 +179,30 @@ export class LlamaGrad {
     return m;
   }
 
-  /** The mean next-token cross-entropy of ids (forward only). */
-  loss(ids: number[]): number {
+  /** The mean next-token cross-entropy of ids (forward only), or the loss against `target`. */
+  loss(ids: number[], target?: LossTarget): number {
     const T = this.prepare(ids);
     this.forwardBlocks(ids, T);
-    return this.headPass(ids, T, false);
+    return this.headPass(ids, T, false, target);
+  }
+
+  /**
+   * The final normed rows [T, dim] of ids (forward only): what the head reads. A view of a buffer
+   * that the next call on this LlamaGrad overwrites.
+   */
+  finalNormed(ids: number[]): Float32Array {
+    const T = this.prepare(ids);
+    this.forwardBlocks(ids, T);
+    return this.xnF.subarray(0, T * this.config.dim);
   }
 
   /**
    * Loss and gradient of the seven linear layers of every block. With `into`, the gradients are
-   * written into its arrays (which must have the right lengths) instead of fresh ones.
+   * written into its arrays (which must have the right lengths) instead of fresh ones. With a
+   * `target`, the loss is the mean over positions of KL(teacher || model) of the next-token
+   * distributions, or the cross-entropy against sampled labels, instead of against ids[t+1].
    */
-  lossAndGrad(ids: number[], into?: WeightMap): LossAndGrad {
+  lossAndGrad(ids: number[], into?: WeightMap, target?: LossTarget): LossAndGrad {
     const T = this.prepare(ids);
     const grads = into ?? this.newGrads();
     const gradOf = (name: string): Float32Array => {
@@ -190,7 +217,7 @@ export class LlamaGrad {
 
     this.forwardBlocks(ids, T);
     this.dXn.fill(0, 0, T * D); // the last position predicts nothing: its rows stay zero
-    const loss = this.headPass(ids, T, true); // dXn = dL/d(final normed)
+    const loss = this.headPass(ids, T, true, target); // dXn = dL/d(final normed)
     this.dRes.fill(0, 0, T * D);
     rmsnormBackAdd(this.dRes, this.dXn, this.xF, this.invF, this.norm, T, D);
 
@@ -407,33 +434,76 @@ export class LlamaGrad {
   /**
    * Logits of positions 0..T-2, the mean cross-entropy against ids[1..T), and with `backward`
    * the gradient of the final normed rows into dXn: dL/dlogits = (softmax - onehot) / (T-1).
+   * With a teacher, the loss is KL(p || q) of the teacher's softmax p and the model's q, and
+   * dL/dlogits = (q - p) / (T-1); with sampled labels, each row's target is drawn from q.
    */
-  private headPass(ids: number[], T: number, backward: boolean): number {
+  private headPass(ids: number[], T: number, backward: boolean, target?: LossTarget): number {
+    const teacher = target && 'teacher' in target ? target.teacher : undefined;
+    const uniform = target && 'sampled' in target ? target.sampled : undefined;
     const { dim: D, vocabSize: V } = this.config;
     const n = T - 1;
     if (backward) transpose(this.wT, this.head, V, D);
+    if (teacher && this.teacherLogits.length < this.logits.length) this.teacherLogits = new Float32Array(this.logits.length);
     let total = 0;
     for (let t0 = 0; t0 < n; t0 += HEAD_ROWS) {
       const rows = Math.min(HEAD_ROWS, n - t0);
       const lg = this.logits;
       linearForward(lg, this.xnF.subarray(t0 * D, (t0 + rows) * D), this.head, rows, D, V);
+      if (teacher) teacher(t0, rows, this.teacherLogits);
       for (let r = 0; r < rows; r++) {
         const b = r * V;
         let max = -Infinity;
         for (let v = 0; v < V; v++) if (lg[b + v] > max) max = lg[b + v];
         let sum = 0;
         for (let v = 0; v < V; v++) sum += Math.exp(lg[b + v] - max);
-        const target = ids[t0 + r + 1];
-        total += Math.log(sum) + max - lg[b + target];
+        if (teacher) {
+          total += this.klRow(lg, this.teacherLogits, b, V, max, sum, backward ? n : 0);
+          continue;
+        }
+        const label = uniform ? this.drawLabel(lg, b, V, max, sum, uniform()) : ids[t0 + r + 1];
+        total += Math.log(sum) + max - lg[b + label];
         if (backward) {
           const scale = 1 / (sum * n);
           for (let v = 0; v < V; v++) lg[b + v] = Math.exp(lg[b + v] - max) * scale;
-          lg[b + target] -= 1 / n;
+          lg[b + label] -= 1 / n;
         }
       }
       if (backward) linearBackInput(this.dXn.subarray(t0 * D, (t0 + rows) * D), lg, this.wT, rows, D, V, false);
     }
     return total / n;
+  }
+
+  /** The token at which the cumulative softmax of lg[b..b+V) (max and sum of exponentials given) passes u. */
+  private drawLabel(lg: Float32Array, b: number, V: number, max: number, sum: number, u: number): number {
+    let acc = 0;
+    const goal = u * sum;
+    for (let v = 0; v < V; v++) {
+      acc += Math.exp(lg[b + v] - max);
+      if (acc > goal) return v;
+    }
+    return V - 1;
+  }
+
+  /**
+   * KL(p || q) of one row, p = softmax of the teacher's logits tl[b..b+V), q = softmax of lg (its
+   * max and sum of exponentials given); with n > 0 lg's row becomes dKL/dlogits / n = (q - p) / n.
+   */
+  private klRow(lg: Float32Array, tl: Float32Array, b: number, V: number, max: number, sum: number, n: number): number {
+    let tmax = -Infinity;
+    for (let v = 0; v < V; v++) if (tl[b + v] > tmax) tmax = tl[b + v];
+    let tsum = 0;
+    for (let v = 0; v < V; v++) tsum += Math.exp(tl[b + v] - tmax);
+    const logZq = Math.log(sum) + max;
+    const logZp = Math.log(tsum) + tmax;
+    let kl = 0;
+    for (let v = 0; v < V; v++) {
+      const logP = tl[b + v] - logZp;
+      const p = Math.exp(logP);
+      const logQ = lg[b + v] - logZq;
+      kl += p * (logP - logQ);
+      if (n > 0) lg[b + v] = (Math.exp(logQ) - p) / n;
+    }
+    return kl;
   }
 
   /** Causal grouped-query attention of A.q over A.k, A.v into A.att, keeping the probabilities in A.p. */

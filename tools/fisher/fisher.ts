@@ -4,9 +4,23 @@
 // own backward pass (backward.ts).
 import type { ModelConfig } from '../../src/model/config.ts';
 import { UsageError } from '../../src/util/errors.ts';
-import { LlamaGrad, type WeightMap } from './backward.ts';
+import { Rng } from '../../src/util/random.ts';
+import { rowSeed } from '../kmeans/index.ts';
+import { LlamaGrad, type LossTarget, type WeightMap } from './backward.ts';
+
+/**
+ * Which next tokens the gradients are taken against: the text's own ('text', SqueezeLLM's
+ * empirical Fisher), or tokens drawn from the model's distribution at each position ('model':
+ * the model's true Fisher, i.e. the Hessian of the KL divergence to the model itself).
+ */
+export type FisherLabels = 'text' | 'model';
 
 export interface FisherOptions {
+  /** Default 'text'. */
+  labels?: FisherLabels;
+  /** With labels 'model': the draws of sequence i come from Rng(rowSeed(seed, firstIndex + i)), so they do not depend on how sequences are split. */
+  seed?: number;
+  firstIndex?: number;
   /** Called after each sequence with (done, total, that sequence's loss). */
   onProgress?: (done: number, total: number, loss: number) => void;
 }
@@ -22,7 +36,12 @@ export async function computeFisher(model: { config: ModelConfig; weights: Weigh
   const fisher = lg.newGrads();
   const grads = lg.newGrads();
   for (let s = 0; s < sequences.length; s++) {
-    const { loss } = lg.lossAndGrad(sequences[s], grads);
+    let target: LossTarget | undefined;
+    if (opts.labels === 'model') {
+      const rng = new Rng(rowSeed(opts.seed ?? 0, (opts.firstIndex ?? 0) + s));
+      target = { sampled: () => rng.next() };
+    }
+    const { loss } = lg.lossAndGrad(sequences[s], grads, target);
     for (const [name, f] of fisher) {
       const g = grads.get(name)!;
       for (let i = 0; i < f.length; i++) f[i] += g[i] * g[i];

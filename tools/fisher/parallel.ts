@@ -7,7 +7,7 @@ import type { ModelConfig } from '../../src/model/config.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { getPool } from '../parallel/pool.ts';
 import type { WeightMap } from './backward.ts';
-import { computeFisher } from './fisher.ts';
+import { computeFisher, type FisherLabels } from './fisher.ts';
 
 /** Sequences per unit of work. */
 export const FISHER_CHUNK = 4;
@@ -17,6 +17,7 @@ export interface FisherTask {
   config: ModelConfig;
   weights: Record<string, Float32Array>;
   sequences: number[][];
+  labels: { labels: FisherLabels; seed: number; firstIndex: number };
 }
 
 interface ChunkResult {
@@ -25,9 +26,10 @@ interface ChunkResult {
   loss: number;
 }
 
-async function fisherChunk(model: { config: ModelConfig; weights: WeightMap }, sequences: number[][], onSequence?: (d: number) => void): Promise<ChunkResult> {
+async function fisherChunk(model: { config: ModelConfig; weights: WeightMap }, sequences: number[][], labels: FisherTask['labels'], onSequence?: (d: number) => void): Promise<ChunkResult> {
   let loss = 0;
   const f = await computeFisher(model, sequences, {
+    ...labels,
     onProgress: (d, _t, l) => {
       loss += l;
       onSequence?.(d);
@@ -38,11 +40,14 @@ async function fisherChunk(model: { config: ModelConfig; weights: WeightMap }, s
 
 /** The worker side: one chunk's sum of grad^2 and of the losses. */
 export function fisherTask(t: FisherTask): Promise<ChunkResult> {
-  return fisherChunk({ config: t.config, weights: new Map(Object.entries(t.weights)) }, t.sequences);
+  return fisherChunk({ config: t.config, weights: new Map(Object.entries(t.weights)) }, t.sequences, t.labels);
 }
 
 export interface ParallelFisherOptions {
   threads?: number;
+  /** The gradients' next tokens (fisher.ts; default 'text') and the seed of the model's draws. */
+  labels?: FisherLabels;
+  seed?: number;
   /** Called as sequences finish (per chunk when threaded). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -56,6 +61,7 @@ export async function computeFisherParallel(
   if (sequences.length === 0) throw new UsageError('the Fisher information needs at least one calibration sequence');
   const chunks: number[][][] = [];
   for (let i = 0; i < sequences.length; i += FISHER_CHUNK) chunks.push(sequences.slice(i, i + FISHER_CHUNK));
+  const labelsOf = (c: number): FisherTask['labels'] => ({ labels: opts.labels ?? 'text', seed: opts.seed ?? 0, firstIndex: c * FISHER_CHUNK });
   const threads = opts.threads ?? 1;
   let total: WeightMap | undefined;
   let done = 0;
@@ -72,9 +78,9 @@ export async function computeFisherParallel(
   };
 
   if (threads <= 1) {
-    for (const chunk of chunks) {
+    for (const [c, chunk] of chunks.entries()) {
       const before = done;
-      addChunk(await fisherChunk(model, chunk, (d) => opts.onProgress?.(before + d, sequences.length)), chunk.length);
+      addChunk(await fisherChunk(model, chunk, labelsOf(c), (d) => opts.onProgress?.(before + d, sequences.length)), chunk.length);
     }
     return { fisher: total!, meanLoss: loss / sequences.length };
   }
@@ -86,16 +92,16 @@ export async function computeFisherParallel(
     s.set(w);
     weights[name] = s;
   }
-  const run = (chunk: number[][]) => pool.run<ChunkResult>({ type: 'fisher', config: model.config, weights, sequences: chunk } satisfies FisherTask);
+  const run = (c: number) => pool.run<ChunkResult>({ type: 'fisher', config: model.config, weights, sequences: chunks[c], labels: labelsOf(c) } satisfies FisherTask);
   // Keep `threads` chunks in flight and add results in chunk order, so at most that many
   // partial sums are held at once.
   const inflight: Promise<ChunkResult>[] = [];
   let next = 0;
-  while (next < chunks.length && inflight.length < threads) inflight.push(run(chunks[next++]));
+  while (next < chunks.length && inflight.length < threads) inflight.push(run(next++));
   for (let c = 0; c < chunks.length; c++) {
     addChunk(await inflight.shift()!, chunks[c].length);
     opts.onProgress?.(done, sequences.length);
-    if (next < chunks.length) inflight.push(run(chunks[next++]));
+    if (next < chunks.length) inflight.push(run(next++));
   }
   return { fisher: total!, meanLoss: loss / sequences.length };
 }

@@ -12,6 +12,7 @@
 // weighted mean of its members (a Lloyd step in the shared space), each rounded to f16 where the
 // file stores f16. None of these steps raises the objective, except by the f16 rounding.
 import { floatToHalf, halfToFloat, expandSharedLut } from '../../src/kernels/reference.ts';
+import { assignNearest as assignSorted } from '../kmeans/index.ts';
 import { clusterRows } from '../kmeans/parallel.ts';
 
 export interface SharedTableOptions {
@@ -94,9 +95,12 @@ export function nearestEntry(table: Float32Array, base: number, k: number, v: nu
   return best;
 }
 
-/** Nearest entry of each row's table, for every weight. */
+/**
+ * Nearest entry of each row's table, for every weight (ties: the lower index), by binary search:
+ * the tables are ascending (k-means output, f16 rounding and positive row scales keep them so).
+ */
 export function assignNearest(w: Float32Array, perRow: Float32Array, rows: number, cols: number, k: number, out: Uint8Array): void {
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = nearestEntry(perRow, r * k, k, w[r * cols + c]);
+  for (let r = 0; r < rows; r++) assignSorted(w.subarray(r * cols, (r + 1) * cols), perRow.subarray(r * k, (r + 1) * k), out.subarray(r * cols, (r + 1) * cols));
 }
 
 /** Fits shared tables (and row scales) to w [rows, cols] under weights f (0 = ignored). */

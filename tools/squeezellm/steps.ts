@@ -14,7 +14,7 @@ import { openCheckpoint } from '../checkpoint/index.ts';
 import type { Checkpoint } from '../checkpoint/types.ts';
 import { checkpointRecords, denseRecord } from '../convert.ts';
 import { planPrecision, type PrecisionPlan } from '../precision.ts';
-import { calibrationSequences } from '../fisher/fisher.ts';
+import { calibrationSequences, type FisherLabels } from '../fisher/fisher.ts';
 import { computeFisherParallel } from '../fisher/parallel.ts';
 import { LlamaGrad } from '../fisher/backward.ts';
 import { quantizeSequentially } from '../baselines/index.ts';
@@ -22,6 +22,7 @@ import { readTextFile, splitDocuments, writeFileAtomic } from '../text.ts';
 import { assertSameModel, linearNamesOf, type LayerManifest, readLayer, readManifest, writeLayer, writeManifest } from './layers.ts';
 import { allocateBits, allocationSpec, type BitCosts } from './allocate.ts';
 import { balancedRowSplit, type LutType, quantizeMatrix } from './nuq.ts';
+import { TUNE_EPOCHS, tuneTables } from './tune.ts';
 import { countOutliers, type OutlierConfig, outlierConfigName, percentThreshold, rangeThreshold } from './outliers.ts';
 
 /** (done, total, what) for progress bars. */
@@ -54,6 +55,10 @@ export interface GradientsOptions {
   tokenizer?: string;
   /** Worker threads for the backward passes (the result does not depend on it). */
   threads?: number;
+  /** The gradients' next tokens: the text's (default, SqueezeLLM's Fisher) or drawn from the model (its true Fisher, the KL's Hessian; fisher.ts). */
+  labels?: FisherLabels;
+  /** Seed of the model's draws (default 0). */
+  seed?: number;
   /** Called as calibration sequences are done. */
   onProgress?: OnProgress;
 }
@@ -79,6 +84,8 @@ export async function gradientsStep(source: string, out: string, opts: Gradients
     for await (const rec of checkpointRecords(ckpt)) weights.set(rec.name, f32Of(rec, ckpt.source));
     const { fisher, meanLoss } = await computeFisherParallel({ config: ckpt.config, weights }, sequences, {
       threads: opts.threads,
+      labels: opts.labels,
+      seed: opts.seed,
       onProgress: (d, t) => opts.onProgress?.(d, t, 'sequences'),
     });
     weights.clear();
@@ -89,7 +96,7 @@ export async function gradientsStep(source: string, out: string, opts: Gradients
     await writeManifest(out, {
       kind: 'fisher',
       config: ckpt.config,
-      source: { checkpoint: ckpt.source, calib: opts.calib, samples: sequences.length, seqLen },
+      source: { checkpoint: ckpt.source, calib: opts.calib, samples: sequences.length, seqLen, labels: opts.labels ?? 'text' },
       layers,
     });
     return { sequences: sequences.length, meanLoss };
@@ -365,6 +372,51 @@ async function nuqSequential(g: GptqCalibration, config: ModelConfig, out: strin
   });
 }
 
+// ---- tune ------------------------------------------------------------------------------------
+
+export interface TuneStepOptions {
+  /** Calibration text (the same as the other steps'), sequences and their length. */
+  calib: string;
+  samples: number;
+  seqLen: number;
+  tokenizer?: string;
+  /** Passes over the calibration sequences, `batch` per Adam step (tune.ts). */
+  epochs: number;
+  batch?: number;
+  /** Adam's step size relative to each parameter group's RMS (default TUNE_LR). */
+  lr?: number;
+  onProgress?: OnProgress;
+}
+
+/**
+ * Fine-tunes the tables, row scales and sparse values of a LUT folder in place against the
+ * checkpoint's f32 outputs (KL, tune.ts); the indices stay. Returns the calibration KL before and after.
+ */
+export async function tuneStep(source: string, lutDir: string, opts: TuneStepOptions): Promise<{ klBefore: number; klAfter: number }> {
+  const m = await readManifest(lutDir, 'lut');
+  return withCheckpoint(source, { tokenizer: opts.tokenizer }, async (ckpt) => {
+    assertSameModel(ckpt.config, m.config, `LUT folder ${lutDir}`);
+    if (!ckpt.tokenizer) throw new UsageError(`${ckpt.source}: a tokenizer is needed to read the calibration text (--tokenizer)`);
+    const missing = range(ckpt.config.nLayers).filter((i) => !m.layers.includes(i));
+    if (missing.length) throw new FormatError(`${lutDir} lacks layers ${missing.join(', ')}; tuning needs every layer quantized`);
+    const tok = createTokenizer(ckpt.tokenizer);
+    const sequences = calibrationSequences(await calibrationTokens(opts.calib, tok), opts.samples, Math.min(opts.seqLen, ckpt.config.maxSeqLen), tok.bos!);
+    const teacher = new Map<string, Float32Array>();
+    for await (const rec of checkpointRecords(ckpt)) teacher.set(rec.name, f32Of(rec, ckpt.source));
+    const records = new Map<string, TensorRecord>();
+    for (const i of m.layers) for (const [name, rec] of await readLayer(lutDir, i)) records.set(name, rec);
+    const r = await tuneTables(ckpt.config, teacher, records, sequences, {
+      epochs: opts.epochs,
+      batch: opts.batch,
+      lr: opts.lr,
+      onProgress: (d, t) => opts.onProgress?.(d, t, 'steps'),
+    });
+    for (const i of m.layers) await writeLayer(lutDir, 'lut', m.config, i, linearNamesOf(i).map((n) => r.records.get(n) ?? records.get(n)!));
+    await writeManifest(lutDir, { ...m, source: { ...m.source, tuned: { epochs: opts.epochs, batch: opts.batch ?? 4, lr: opts.lr ?? null, klBefore: r.klBefore, klAfter: r.klAfter } } });
+    return { klBefore: r.klBefore, klAfter: r.klAfter };
+  });
+}
+
 // ---- allocate (--target-bpw) ------------------------------------------------------------------
 
 export interface AllocateOptions {
@@ -536,6 +588,8 @@ export interface QuantizeOptions {
   samples?: number;
   /** Tokens per calibration sequence, BOS first, at most the model's context (default 256). */
   seqLen?: number;
+  /** The Fisher information's next tokens: the text's (default) or drawn from the model (gradientsStep). */
+  fisherLabels?: FisherLabels;
   /** Outliers by the interquartile rule with range R: |w| >= max(|q1 - R(q3-q1)|, |q3 + R(q3-q1)|); not with outlierPercent. */
   outlierRange?: number;
   /** Or: about this percent of each matrix are outliers, kept in the sparse part. */
@@ -552,6 +606,10 @@ export interface QuantizeOptions {
   tables?: TableLayout;
   /** Assign weights to the tables by GPTQ's error feedback, with Hessians from `calib` (default: whenever there is calibration text). */
   gptq?: boolean;
+  /** Passes of fine-tuning the tables against the f32 model's outputs (tuneStep; default TUNE_EPOCHS with calibration text, 0: none). */
+  tuneEpochs?: number;
+  /** Their step size (default TUNE_LR). */
+  tuneLr?: number;
   /** tokenizer.bin (llama2.c) or tokenizer.json for a checkpoint without its own. */
   tokenizer?: string;
   /** Record in each matrix a row split with about equal work for this many workers. */
@@ -562,7 +620,7 @@ export interface QuantizeOptions {
   seed?: number;
   /** Keep the intermediate folders here instead of a temporary folder. */
   workDir?: string;
-  /** Called as each step starts: 'gradients', 'chunk', 'outliers', 'nuq', 'pack'. */
+  /** Called as each step starts: 'gradients', 'chunk', 'outliers', 'allocate', 'nuq', 'tune', 'pack'. */
   onStep?: (step: string) => void;
   /** Called with each step's progress. */
   onProgress?: OnProgress;
@@ -598,7 +656,7 @@ export async function quantize(source: string, out: string, opts: QuantizeOption
     const calib = opts.calib;
     if (calib) {
       await timed('gradients', () =>
-        gradientsStep(source, gradDir, { calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256, tokenizer: opts.tokenizer, threads: opts.threads, onProgress: opts.onProgress }),
+        gradientsStep(source, gradDir, { calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256, tokenizer: opts.tokenizer, threads: opts.threads, labels: opts.fisherLabels, seed: opts.seed, onProgress: opts.onProgress }),
       );
     }
     await timed('chunk', () => chunkStep(source, weightsDir, { tokenizer: opts.tokenizer, onProgress: opts.onProgress }));
@@ -631,6 +689,14 @@ export async function quantize(source: string, out: string, opts: QuantizeOption
         onProgress: opts.onProgress,
       }),
     );
+    const tuneEpochs = opts.tuneEpochs ?? (calib ? TUNE_EPOCHS : 0);
+    let tuned: { klBefore: number; klAfter: number } | undefined;
+    if (tuneEpochs > 0) {
+      if (!calib) throw new UsageError('tuning the tables needs calibration text (--calib FILE)');
+      tuned = await timed('tune', () =>
+        tuneStep(source, lutDir, { calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256, tokenizer: opts.tokenizer, epochs: tuneEpochs, lr: opts.tuneLr, onProgress: opts.onProgress }),
+      );
+    }
     const packed = await timed('pack', () =>
       packStep(source, lutDir, out, {
         bits: opts.bits,
@@ -639,7 +705,11 @@ export async function quantize(source: string, out: string, opts: QuantizeOption
         balance: opts.balance,
         threads: opts.threads,
         seed: opts.seed,
-        summary: { calibration: calib ? { file: calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256 } : null, ...(target !== undefined ? { targetBpw: target } : {}) },
+        summary: {
+          calibration: calib ? { file: calib, samples: opts.samples ?? 100, seqLen: opts.seqLen ?? 256, ...(opts.fisherLabels === 'model' ? { fisherLabels: 'model' } : {}) } : null,
+          ...(target !== undefined ? { targetBpw: target } : {}),
+          ...(tuned ? { tuned: { epochs: tuneEpochs, ...tuned } } : {}),
+        },
         onProgress: opts.onProgress,
       }),
     );

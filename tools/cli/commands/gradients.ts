@@ -1,6 +1,6 @@
 import { gradientsStep } from '../../squeezellm/steps.ts';
 import { type Command, num, onePositional, required, str } from '../command.ts';
-import { runStep, stepOptions, stepOptionsHelp, threadsOption } from './shared.ts';
+import { fisherLabelsOption, runStep, seedOption, stepOptions, stepOptionsHelp, threadsOption } from './shared.ts';
 
 export const gradients: Command = {
   name: 'gradients',
@@ -9,10 +9,12 @@ export const gradients: Command = {
       --calib FILE       calibration text (<|endoftext|> lines separate documents)
       --samples N        calibration sequences (default 100)
       --seq-len L        tokens per sequence, BOS first (default 256, at most the model's context)
+      --labels text|model  the gradients' next tokens: the text's (default, SqueezeLLM's Fisher) or
+                         drawn from the model (its true Fisher: the Hessian of the KL to itself)
   -o, --output DIR       the Fisher layer folder to write
       --tokenizer FILE   tokenizer.bin for a llama2.c checkpoint
 ${stepOptionsHelp}`,
-  options: { calib: { type: 'string' }, samples: { type: 'string' }, 'seq-len': { type: 'string' }, output: { type: 'string', short: 'o' }, tokenizer: { type: 'string' }, ...stepOptions },
+  options: { calib: { type: 'string' }, labels: { type: 'string' }, samples: { type: 'string' }, 'seq-len': { type: 'string' }, output: { type: 'string', short: 'o' }, tokenizer: { type: 'string' }, ...stepOptions },
   aliases: { nsamples: 'samples', seqlen: 'seq-len' },
   async run(p) {
     const source = onePositional(p, this, 'checkpoint');
@@ -24,6 +26,8 @@ ${stepOptionsHelp}`,
         seqLen: num(p, 'seq-len', { int: true, min: 2 }) ?? 256,
         tokenizer: str(p, 'tokenizer'),
         threads: threadsOption(p),
+        labels: fisherLabelsOption(p, 'labels'),
+        seed: seedOption(p),
         onProgress,
       }),
     );

@@ -1,7 +1,7 @@
 import { UsageError } from '../../../src/util/errors.ts';
 import { quantize as quantizeModel } from '../../squeezellm/steps.ts';
 import { type Command, bitsOption, num, onePositional, required, str } from '../command.ts';
-import { lutTypeOption, runStep, seedOption, stepOptions, stepOptionsHelp, tableLayoutOption, tableOptions, tableOptionsHelp, threadsOption } from './shared.ts';
+import { fisherLabelsOption, lutTypeOption, runStep, seedOption, stepOptions, stepOptionsHelp, tableLayoutOption, tableOptions, tableOptionsHelp, threadsOption } from './shared.ts';
 
 export const quantize: Command = {
   name: 'quantize',
@@ -12,6 +12,8 @@ export const quantize: Command = {
       --no-fisher              cluster unweighted (no calibration; no sensitive values)
       --samples N              calibration sequences (default 100)
       --seq-len L              tokens per calibration sequence (default 256)
+      --fisher-labels text|model  the Fisher information's next tokens: the text's (default) or
+                               drawn from the model (the Hessian of the KL to the f32 model)
       --outlier-range R        outliers by the interquartile rule with range R
       --outlier-percent P      or: about P% of each matrix are outliers
       --sensitivity P          top P% of Fisher scores of each matrix kept sparse (e.g. 0.05)
@@ -25,6 +27,10 @@ ${tableOptionsHelp}
       --no-gptq                assign each weight to its nearest table entry, as the paper (default
                                with --calib: GPTQ's error feedback, Hessians of the calibration
                                inputs, layers in order through the model)
+      --tune-epochs N          passes of fine-tuning the tables, row scales and sparse values
+                               against the f32 model's outputs (KL; Adam over 4 calibration
+                               sequences a step; default 2 with --calib, 0: none)
+      --tune-lr X              the tuning's step size relative to each parameter's RMS (default 0.003)
       --balance N              record row splits for N workers
       --work-dir DIR           keep the intermediate folders (fisher, weights, lut) here
       --tokenizer FILE         tokenizer.bin for a llama2.c checkpoint
@@ -36,6 +42,7 @@ ${stepOptionsHelp}`,
     'no-fisher': { type: 'boolean' },
     samples: { type: 'string' },
     'seq-len': { type: 'string' },
+    'fisher-labels': { type: 'string' },
     'outlier-range': { type: 'string' },
     'outlier-percent': { type: 'string' },
     sensitivity: { type: 'string' },
@@ -44,6 +51,8 @@ ${stepOptionsHelp}`,
     'lut-type': { type: 'string' },
     ...tableOptions,
     'no-gptq': { type: 'boolean' },
+    'tune-epochs': { type: 'string' },
+    'tune-lr': { type: 'string' },
     balance: { type: 'string' },
     'work-dir': { type: 'string' },
     tokenizer: { type: 'string' },
@@ -65,6 +74,7 @@ ${stepOptionsHelp}`,
         calib,
         samples: num(p, 'samples', { int: true, min: 1 }),
         seqLen: num(p, 'seq-len', { int: true, min: 2 }),
+        fisherLabels: fisherLabelsOption(p, 'fisher-labels'),
         outlierRange: num(p, 'outlier-range', { min: 0 }),
         outlierPercent: num(p, 'outlier-percent', { min: 0, max: 100 }),
         sensitivity: num(p, 'sensitivity', { min: 0, max: 100 }),
@@ -73,6 +83,8 @@ ${stepOptionsHelp}`,
         lutType: lutTypeOption(p),
         tables: tableLayoutOption(p),
         gptq: calib ? !p.values['no-gptq'] : false,
+        tuneEpochs: num(p, 'tune-epochs', { int: true, min: 0 }),
+        tuneLr: num(p, 'tune-lr', { min: 0 }),
         balance: num(p, 'balance', { int: true, min: 2 }),
         workDir: str(p, 'work-dir'),
         tokenizer: str(p, 'tokenizer'),

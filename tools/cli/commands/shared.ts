@@ -4,6 +4,7 @@ import type { BackendName, Model } from '../../../src/index.ts';
 import { openModel } from '../../convert.ts';
 import { UsageError } from '../../../src/util/errors.ts';
 import { KV_KINDS, type KvKind } from '../../../src/kernels/attention.ts';
+import type { FisherLabels } from '../../fisher/fisher.ts';
 import type { LutType } from '../../squeezellm/nuq.ts';
 import { DEFAULT_TABLES, type OnProgress, type TableLayout } from '../../squeezellm/steps.ts';
 import { num, type Options, type Parsed, str } from '../command.ts';
@@ -132,4 +133,12 @@ export function tableLayoutOption(p: Parsed): TableLayout {
 
 export function seedOption(p: Parsed): number {
   return num(p, 'seed', { int: true }) ?? 0;
+}
+
+/** --labels / --fisher-labels text|model: the Fisher information's next tokens (tools/fisher/fisher.ts). */
+export function fisherLabelsOption(p: Parsed, name: string): FisherLabels | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  if (v !== 'text' && v !== 'model') throw new UsageError(`--${name} must be text or model, got '${v}'`);
+  return v;
 }
