@@ -10,6 +10,7 @@
 import { FormatError } from '../util/errors.ts';
 import type { TensorRecord } from './kinds.ts';
 import { type ByteSource, bytesSource, fileSource, readRange } from './source.ts';
+import { ownRecordBuffer } from './wire.ts';
 import { contextError, decodeRecord, type LocatedEntry, MAX_HEADER_BYTES, parseHeader, type SqzHeader } from './sqz.ts';
 
 const FIRST_READ = 64 * 1024;
@@ -140,6 +141,8 @@ export class SqzReader {
     if (bytes.length !== e.bytes) {
       throw new FormatError(`${this.source}: tensor '${e.name}': the file ends ${e.bytes - bytes.length} bytes early (it changed after it was opened?)`);
     }
+    // read into a buffer of its own (not a view of bytes in memory): the record may keep it
+    if (!this.src.view) ownRecordBuffer(bytes);
     return bytes;
   }
 }
