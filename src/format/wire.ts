@@ -335,5 +335,7 @@ function inPlace<T extends NumericArray>(bytes: Uint8Array, Ctor: TypedCtor<T>):
   const shift = bytes.byteOffset % Ctor.BYTES_PER_ELEMENT;
   const at = bytes.byteOffset - shift;
   if (shift) new Uint8Array(bytes.buffer, at, bytes.length + shift).copyWithin(0, shift);
-  return new Ctor(bytes.buffer, at, bytes.length / Ctor.BYTES_PER_ELEMENT);
+  // every NumericArray constructor also takes (buffer, byteOffset, length)
+  const View = Ctor as unknown as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => T;
+  return new View(bytes.buffer, at, bytes.length / Ctor.BYTES_PER_ELEMENT);
 }
