@@ -102,7 +102,7 @@ export interface KindTraits<R extends TensorRecord = TensorRecord> {
   validate(r: R): void;
   /** The kind's fields as msgpack values: typed arrays become their little-endian bytes (bin). */
   encode(r: R): Record<string, WireValue | undefined>;
-  /** Rebuilds the typed record from its decoded map (bins copied into aligned typed arrays). Checks field types, not sizes (validate does). */
+  /** Rebuilds the typed record from its decoded map (bins as aligned typed arrays: copies, or views of a read buffer the record owns, wire.ts ownRecordBuffer). Checks field types, not sizes (validate does). */
   decode(w: WireMap, base: RecordBase): R;
   /** The tensor as dense row-major f32 (the plain TypeScript reference). */
   dequantize(r: R): Float32Array;

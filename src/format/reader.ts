@@ -10,6 +10,7 @@
 import { FormatError } from '../util/errors.ts';
 import type { TensorRecord } from './kinds.ts';
 import { type ByteSource, bytesSource, fileSource, readRange } from './source.ts';
+import { ownRecordBuffer } from './wire.ts';
 import { contextError, decodeRecord, type LocatedEntry, MAX_HEADER_BYTES, parseHeader, type SqzHeader } from './sqz.ts';
 
 const FIRST_READ = 64 * 1024;
@@ -103,7 +104,7 @@ export class SqzReader {
   /** Reads, checks and decodes one tensor. */
   async get(name: string): Promise<TensorRecord> {
     const e = this.entry(name);
-    return decodeRecord(await this.readBytes(e), e, this.source);
+    return decodeRecord(this.owned(await this.readBytes(e)), e, this.source);
   }
 
   /**
@@ -116,11 +117,17 @@ export class SqzReader {
 
   /** Every tensor in file order, each read, checked and decoded as it is reached. */
   async *records(): AsyncGenerator<TensorRecord> {
-    for (const e of this.entries) yield decodeRecord(await this.readBytes(e), e, this.source);
+    for (const e of this.entries) yield decodeRecord(this.owned(await this.readBytes(e)), e, this.source);
     // a stream of unknown length was not size-checked at open: nothing may follow the last record
     if (this.src && this.src.size === undefined && (await this.src.read(this.fileBytes, new Uint8Array(1))) > 0) {
       throw new FormatError(`${this.source}: unexpected bytes after the last tensor (the index says the file is ${this.fileBytes} bytes)`);
     }
+  }
+
+  /** Bytes read into a buffer of their own (not a view of bytes in memory) are handed to the record they decode to, which may keep them. */
+  private owned(bytes: Uint8Array): Uint8Array {
+    if (!this.src?.view) ownRecordBuffer(bytes);
+    return bytes;
   }
 
   async close(): Promise<void> {
