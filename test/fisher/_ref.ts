@@ -20,6 +20,12 @@ function matvec(w: Float64Array, x: Float64Array, rows: number, cols: number): F
   return out;
 }
 
+/** y + b, in place; Qwen2's q/k/v biases and an output-projection bias. */
+function addBias(y: Float64Array, b: Float64Array | undefined): Float64Array {
+  if (b) for (let i = 0; i < y.length; i++) y[i] += b[i];
+  return y;
+}
+
 function rmsnorm(x: Float64Array, w: Float64Array, eps: number): Float64Array {
   let ss = 0;
   for (const v of x) ss += v * v;
@@ -58,13 +64,13 @@ export function refLogits(c: ModelConfig, w: F64Weights, ids: number[]): Float64
     const qs: Float64Array[] = [];
     for (let t = 0; t < T; t++) {
       const xn = rmsnorm(xs[t], get(p + 'attn_norm'), c.normEps);
-      const q = matvec(get(p + 'attn.q'), xn, D, D);
-      const k = matvec(get(p + 'attn.k'), xn, KV, D);
+      const q = addBias(matvec(get(p + 'attn.q'), xn, D, D), c.qkvBias ? get(p + 'attn.q_bias') : undefined);
+      const k = addBias(matvec(get(p + 'attn.k'), xn, KV, D), c.qkvBias ? get(p + 'attn.k_bias') : undefined);
       rope(q, hs, t, c.ropeTheta, c.rope);
       rope(k, hs, t, c.ropeTheta, c.rope);
       qs.push(q);
       keys.push(k);
-      vals.push(matvec(get(p + 'attn.v'), xn, KV, D));
+      vals.push(addBias(matvec(get(p + 'attn.v'), xn, KV, D), c.qkvBias ? get(p + 'attn.v_bias') : undefined));
     }
     const group = c.nHeads / c.nKvHeads;
     const next: Float64Array[] = [];
@@ -83,7 +89,7 @@ export function refLogits(c: ModelConfig, w: F64Weights, ids: number[]): Float64
         const z = e.reduce((a, b) => a + b, 0);
         for (let u = 0; u <= t; u++) for (let i = 0; i < hs; i++) att[h * hs + i] += (e[u] / z) * vals[u][kvh * hs + i];
       }
-      const o = matvec(get(p + 'attn.o'), att, D, D);
+      const o = addBias(matvec(get(p + 'attn.o'), att, D, D), c.oBias ? get(p + 'attn.o_bias') : undefined);
       const x1 = xs[t].map((v, i) => v + o[i]);
       const xn = rmsnorm(x1, get(p + 'mlp_norm'), c.normEps);
       const g = matvec(get(p + 'mlp.gate'), xn, c.hiddenDim, D);

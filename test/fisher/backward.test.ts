@@ -21,6 +21,8 @@ const variants: SyntheticOptions[] = [
   // sizes that are not multiples of the kernels' four-row sweeps (T 15, kv dim 6, hidden 42)
   { ...tiny, seed: 13, rope: 'interleaved', tiedEmbeddings: false, dim: 24, hiddenDim: 42, nKvHeads: 1, maxSeqLen: 15 },
   { ...tiny, seed: 14, rope: 'half', tiedEmbeddings: true, nKvHeads: 4 },
+  // Qwen2's q/k/v biases and an output bias
+  { ...tiny, seed: 15, rope: 'half', tiedEmbeddings: true, qkvBias: true, oBias: true },
 ];
 
 function randomIds(c: ModelConfig, T: number, seed: number): number[] {
@@ -30,7 +32,7 @@ function randomIds(c: ModelConfig, T: number, seed: number): number[] {
 
 const label = (o: SyntheticOptions) => {
   const c = syntheticModel({ ...o, nLayers: 1 }).config;
-  return `dim ${c.dim}, hidden ${c.hiddenDim}, ${c.nHeads}/${c.nKvHeads} heads, rope ${c.rope}, ${c.tiedEmbeddings ? 'tied' : 'untied'}`;
+  return `dim ${c.dim}, hidden ${c.hiddenDim}, ${c.nHeads}/${c.nKvHeads} heads, rope ${c.rope}, ${c.tiedEmbeddings ? 'tied' : 'untied'}${c.qkvBias ? ', q/k/v/o biases' : ''}`;
 };
 
 for (const opts of variants) {

@@ -12,6 +12,12 @@ import { linearBackInput, linearBackWeight, linearForward, rmsnormBackAdd, rmsno
 export type WeightMap = Map<string, Float32Array>;
 
 /** Dense f32 weights by canonical name from tensor records of any kind (quantized ones are expanded). */
+/** Adds a bias to each of T rows of y [T, n]; none given, nothing. */
+function addBiasRows(y: Float32Array, bias: Float32Array | undefined, T: number, n: number): void {
+  if (!bias) return;
+  for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) y[t * n + i] += bias[i];
+}
+
 export function weightsFromRecords(records: Iterable<TensorRecord>): WeightMap {
   const m: WeightMap = new Map();
   for (const r of records) m.set(r.name, r.kind === 'f32' ? r.data : dequantize(r));
@@ -32,6 +38,11 @@ export interface LayerParams {
   k: Float32Array;
   v: Float32Array;
   o: Float32Array;
+  /** Qwen2's q/k/v biases and an output bias: constants of the forward, so no backward of their own. */
+  qBias?: Float32Array;
+  kBias?: Float32Array;
+  vBias?: Float32Array;
+  oBias?: Float32Array;
   mlpNorm: Float32Array;
   gate: Float32Array;
   up: Float32Array;
@@ -135,9 +146,9 @@ export class LlamaGrad {
   constructor(config: ModelConfig, weights: WeightMap) {
     validateConfig(config, 'model');
     // this pass (and its backward) is the Llama 2 block: a family op it lacks would be silently wrong
-    const beyond = familyOpsBeyondLlama(config);
+    const beyond = familyOpsBeyondLlama({ ...config, qkvBias: false, oBias: false }); // the biases it has
     if (beyond.length) {
-      throw new UnsupportedError(`model: Fisher information and GPTQ/AWQ calibration run the Llama 2 block only, and this model has ${beyond.join(', ')} (RTN and GGUF export need neither)`);
+      throw new UnsupportedError(`model: Fisher information and GPTQ/AWQ calibration run the Llama 2 block with q/k/v/o biases only, and this model has ${beyond.join(', ')} (RTN and GGUF export need neither)`);
     }
     this.config = config;
     const shapes = tensorShapes(config);
@@ -160,6 +171,10 @@ export class LlamaGrad {
         k: get(p + 'attn.k'),
         v: get(p + 'attn.v'),
         o: get(p + 'attn.o'),
+        qBias: config.qkvBias ? get(p + 'attn.q_bias') : undefined,
+        kBias: config.qkvBias ? get(p + 'attn.k_bias') : undefined,
+        vBias: config.qkvBias ? get(p + 'attn.v_bias') : undefined,
+        oBias: config.oBias ? get(p + 'attn.o_bias') : undefined,
         mlpNorm: get(p + 'mlp_norm'),
         gate: get(p + 'mlp.gate'),
         up: get(p + 'mlp.up'),
@@ -412,10 +427,14 @@ export class LlamaGrad {
       linearForward(A.q, A.xn1, W.q, T, D, D);
       linearForward(A.k, A.xn1, W.k, T, D, KV);
       linearForward(A.v, A.xn1, W.v, T, D, KV);
+      addBiasRows(A.q, W.qBias, T, D);
+      addBiasRows(A.k, W.kBias, T, KV);
+      addBiasRows(A.v, W.vBias, T, KV);
       this.ropeRows(A.q, T, D, 1);
       this.ropeRows(A.k, T, KV, 1);
       this.attentionForward(A, T);
       linearForward(A.xMid, A.att, W.o, T, D, D);
+      addBiasRows(A.xMid, W.oBias, T, D);
       for (let i = 0; i < T * D; i++) A.xMid[i] += A.xIn[i];
       rmsnormRows(A.xn2, A.inv2, A.xMid, W.mlpNorm, T, D, c.normEps);
       linearForward(A.g, A.xn2, W.gate, T, D, H);
