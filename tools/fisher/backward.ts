@@ -146,9 +146,10 @@ export class LlamaGrad {
   constructor(config: ModelConfig, weights: WeightMap) {
     validateConfig(config, 'model');
     // this pass (and its backward) is the Llama 2 block: a family op it lacks would be silently wrong
-    const beyond = familyOpsBeyondLlama({ ...config, qkvBias: false, oBias: false }); // the biases it has
+    // what it has: the biases, Gemma's norm offset and embedding scale
+    const beyond = familyOpsBeyondLlama({ ...config, qkvBias: false, oBias: false, normOffset: 0, embedScale: 1 });
     if (beyond.length) {
-      throw new UnsupportedError(`model: Fisher information and GPTQ/AWQ calibration run the Llama 2 block with q/k/v/o biases only, and this model has ${beyond.join(', ')} (RTN and GGUF export need neither)`);
+      throw new UnsupportedError(`model: Fisher information and GPTQ/AWQ calibration run the Llama 2 block with q/k/v/o biases, a norm offset and an embedding scale only, and this model has ${beyond.join(', ')} (RTN and GGUF export need neither)`);
     }
     this.config = config;
     const shapes = tensorShapes(config);
@@ -161,12 +162,15 @@ export class LlamaGrad {
       return w;
     };
     this.embed = get('embed');
-    this.norm = get('norm');
+    // a norm weight as it scales: w + offset (a copy, the caller's weights stay as stored)
+    const offset = config.normOffset ?? 0;
+    const norm = (name: string): Float32Array => (offset === 0 ? get(name) : get(name).map((w) => w + offset));
+    this.norm = norm('norm');
     this.head = config.tiedEmbeddings ? this.embed : get('head');
     this.layers = Array.from({ length: config.nLayers }, (_, l) => {
       const p = `layers.${l}.`;
       return {
-        attnNorm: get(p + 'attn_norm'),
+        attnNorm: norm(p + 'attn_norm'),
         q: get(p + 'attn.q'),
         k: get(p + 'attn.k'),
         v: get(p + 'attn.v'),
@@ -175,7 +179,7 @@ export class LlamaGrad {
         kBias: config.qkvBias ? get(p + 'attn.k_bias') : undefined,
         vBias: config.qkvBias ? get(p + 'attn.v_bias') : undefined,
         oBias: config.oBias ? get(p + 'attn.o_bias') : undefined,
-        mlpNorm: get(p + 'mlp_norm'),
+        mlpNorm: norm(p + 'mlp_norm'),
         gate: get(p + 'mlp.gate'),
         up: get(p + 'mlp.up'),
         down: get(p + 'mlp.down'),
@@ -419,7 +423,11 @@ export class LlamaGrad {
     const { dim: D, hiddenDim: H } = c;
     const KV = kvDim(c);
     const x0 = this.acts[0].xIn; // nLayers >= 1 (validateConfig)
-    if (first === 0) for (let t = 0; t < T; t++) x0.set(this.embed.subarray(ids[t] * D, (ids[t] + 1) * D), t * D);
+    if (first === 0) {
+      for (let t = 0; t < T; t++) x0.set(this.embed.subarray(ids[t] * D, (ids[t] + 1) * D), t * D);
+      const scale = c.embedScale ?? 1; // Gemma's sqrt(dim); a tied head uses the table unscaled
+      if (scale !== 1) for (let i = 0; i < T * D; i++) x0[i] *= scale;
+    }
     for (let l = first; l <= last; l++) {
       const W = this.layers[l];
       const A = this.acts[l]; // A.xIn was written by the embedding or the previous block
