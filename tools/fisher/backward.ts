@@ -38,15 +38,18 @@ export interface LayerParams {
   k: Float32Array;
   v: Float32Array;
   o: Float32Array;
-  /** Qwen2's q/k/v biases and an output bias: constants of the forward, so no backward of their own. */
-  qBias?: Float32Array;
-  kBias?: Float32Array;
-  vBias?: Float32Array;
-  oBias?: Float32Array;
   mlpNorm: Float32Array;
   gate: Float32Array;
   up: Float32Array;
   down: Float32Array;
+}
+
+/** Qwen2's q/k/v biases and an output bias: constants of the forward, so no backward of their own. */
+interface LayerBiases {
+  qBias?: Float32Array;
+  kBias?: Float32Array;
+  vBias?: Float32Array;
+  oBias?: Float32Array;
 }
 
 /** What the forward keeps of one block, for the backward. Rows are positions; arrays hold up to `cap` positions. */
@@ -114,7 +117,7 @@ export class LlamaGrad {
   private readonly embed: Float32Array;
   private readonly head: Float32Array;
   private readonly norm: Float32Array;
-  private readonly layers: LayerParams[];
+  private readonly layers: Array<LayerParams & LayerBiases>;
 
   // buffers, (re)allocated for the longest sequence seen so far
   private cap = 0;
