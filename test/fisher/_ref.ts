@@ -20,11 +20,18 @@ function matvec(w: Float64Array, x: Float64Array, rows: number, cols: number): F
   return out;
 }
 
-function rmsnorm(x: Float64Array, w: Float64Array, eps: number): Float64Array {
+/** y + b, in place; Qwen2's q/k/v biases and an output-projection bias. */
+function addBias(y: Float64Array, b: Float64Array | undefined): Float64Array {
+  if (b) for (let i = 0; i < y.length; i++) y[i] += b[i];
+  return y;
+}
+
+/** RMSNorm scaled by w + offset (Gemma's stored weights are w - 1: offset 1). */
+function rmsnorm(x: Float64Array, w: Float64Array, eps: number, offset = 0): Float64Array {
   let ss = 0;
   for (const v of x) ss += v * v;
   const inv = 1 / Math.sqrt(ss / x.length + eps);
-  return x.map((v, i) => w[i] * v * inv);
+  return x.map((v, i) => (w[i] + offset) * v * inv);
 }
 
 function rope(vec: Float64Array, hs: number, pos: number, theta: number, style: 'interleaved' | 'half'): void {
@@ -50,21 +57,21 @@ export function refLogits(c: ModelConfig, w: F64Weights, ids: number[]): Float64
   const KV = kvDim(c);
   const T = ids.length;
   const get = (n: string) => w.get(n)!;
-  let xs: Float64Array[] = ids.map((id) => get('embed').slice(id * D, (id + 1) * D));
+  let xs: Float64Array[] = ids.map((id) => get('embed').slice(id * D, (id + 1) * D).map((v) => v * (c.embedScale ?? 1)));
   for (let l = 0; l < c.nLayers; l++) {
     const p = `layers.${l}.`;
     const keys: Float64Array[] = [];
     const vals: Float64Array[] = [];
     const qs: Float64Array[] = [];
     for (let t = 0; t < T; t++) {
-      const xn = rmsnorm(xs[t], get(p + 'attn_norm'), c.normEps);
-      const q = matvec(get(p + 'attn.q'), xn, D, D);
-      const k = matvec(get(p + 'attn.k'), xn, KV, D);
+      const xn = rmsnorm(xs[t], get(p + 'attn_norm'), c.normEps, c.normOffset);
+      const q = addBias(matvec(get(p + 'attn.q'), xn, D, D), c.qkvBias ? get(p + 'attn.q_bias') : undefined);
+      const k = addBias(matvec(get(p + 'attn.k'), xn, KV, D), c.qkvBias ? get(p + 'attn.k_bias') : undefined);
       rope(q, hs, t, c.ropeTheta, c.rope);
       rope(k, hs, t, c.ropeTheta, c.rope);
       qs.push(q);
       keys.push(k);
-      vals.push(matvec(get(p + 'attn.v'), xn, KV, D));
+      vals.push(addBias(matvec(get(p + 'attn.v'), xn, KV, D), c.qkvBias ? get(p + 'attn.v_bias') : undefined));
     }
     const group = c.nHeads / c.nKvHeads;
     const next: Float64Array[] = [];
@@ -83,9 +90,9 @@ export function refLogits(c: ModelConfig, w: F64Weights, ids: number[]): Float64
         const z = e.reduce((a, b) => a + b, 0);
         for (let u = 0; u <= t; u++) for (let i = 0; i < hs; i++) att[h * hs + i] += (e[u] / z) * vals[u][kvh * hs + i];
       }
-      const o = matvec(get(p + 'attn.o'), att, D, D);
+      const o = addBias(matvec(get(p + 'attn.o'), att, D, D), c.oBias ? get(p + 'attn.o_bias') : undefined);
       const x1 = xs[t].map((v, i) => v + o[i]);
-      const xn = rmsnorm(x1, get(p + 'mlp_norm'), c.normEps);
+      const xn = rmsnorm(x1, get(p + 'mlp_norm'), c.normEps, c.normOffset);
       const g = matvec(get(p + 'mlp.gate'), xn, c.hiddenDim, D);
       const u = matvec(get(p + 'mlp.up'), xn, c.hiddenDim, D);
       const hh = g.map((gv, i) => (gv / (1 + Math.exp(-gv))) * u[i]);
@@ -95,7 +102,7 @@ export function refLogits(c: ModelConfig, w: F64Weights, ids: number[]): Float64
     xs = next;
   }
   const head = c.tiedEmbeddings ? get('embed') : get('head');
-  return xs.slice(0, T - 1).map((x) => matvec(head, rmsnorm(x, get('norm'), c.normEps), c.vocabSize, D));
+  return xs.slice(0, T - 1).map((x) => matvec(head, rmsnorm(x, get('norm'), c.normEps, c.normOffset), c.vocabSize, D));
 }
 
 function logSoftmax(logits: Float64Array): Float64Array {

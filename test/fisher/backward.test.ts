@@ -1,6 +1,7 @@
 // The toolchain's backward pass: analytic gradients of every linear layer kind in every block
 // against central finite differences of an independent f64 forward (test/fisher/_ref.ts), on tiny
-// synthetic models of both RoPE styles, tied and untied heads, and three GQA groupings; and its
+// synthetic models of both RoPE styles, tied and untied heads, three GQA groupings, q/k/v/o biases,
+// a norm offset with an embedding scale; and its
 // forward loss against the runtime's own forward pass.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -21,6 +22,10 @@ const variants: SyntheticOptions[] = [
   // sizes that are not multiples of the kernels' four-row sweeps (T 15, kv dim 6, hidden 42)
   { ...tiny, seed: 13, rope: 'interleaved', tiedEmbeddings: false, dim: 24, hiddenDim: 42, nKvHeads: 1, maxSeqLen: 15 },
   { ...tiny, seed: 14, rope: 'half', tiedEmbeddings: true, nKvHeads: 4 },
+  // Qwen2's q/k/v biases and an output bias
+  { ...tiny, seed: 15, rope: 'half', tiedEmbeddings: true, qkvBias: true, oBias: true },
+  // Gemma's norm offset and embedding scale
+  { ...tiny, seed: 16, rope: 'half', tiedEmbeddings: true, normOffset: 1, embedScale: 4 },
 ];
 
 function randomIds(c: ModelConfig, T: number, seed: number): number[] {
@@ -30,7 +35,7 @@ function randomIds(c: ModelConfig, T: number, seed: number): number[] {
 
 const label = (o: SyntheticOptions) => {
   const c = syntheticModel({ ...o, nLayers: 1 }).config;
-  return `dim ${c.dim}, hidden ${c.hiddenDim}, ${c.nHeads}/${c.nKvHeads} heads, rope ${c.rope}, ${c.tiedEmbeddings ? 'tied' : 'untied'}`;
+  return `dim ${c.dim}, hidden ${c.hiddenDim}, ${c.nHeads}/${c.nKvHeads} heads, rope ${c.rope}, ${c.tiedEmbeddings ? 'tied' : 'untied'}${c.qkvBias ? ', q/k/v/o biases' : ''}${c.normOffset ? `, norm offset ${c.normOffset}, embedding scale ${c.embedScale}` : ''}`;
 };
 
 for (const opts of variants) {

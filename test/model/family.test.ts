@@ -256,7 +256,7 @@ test("a backend without a family's ops, and Fisher's backward pass, refuse the m
   );
   assert.throws(
     () => new LlamaGrad(m.config, weightsFromRecords(m.records)),
-    (e: Error) => e instanceof UnsupportedError && /run the Llama 2 block only, and this model has q\/k\/v biases, gelu-tanh activation/.test(e.message),
+    (e: Error) => e instanceof UnsupportedError && /run the Llama 2 block with q\/k\/v\/o biases, a norm offset and an embedding scale only, and this model has gelu-tanh activation \(/.test(e.message),
   );
 });
 

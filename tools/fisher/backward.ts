@@ -12,6 +12,12 @@ import { linearBackInput, linearBackWeight, linearForward, rmsnormBackAdd, rmsno
 export type WeightMap = Map<string, Float32Array>;
 
 /** Dense f32 weights by canonical name from tensor records of any kind (quantized ones are expanded). */
+/** Adds a bias to each of T rows of y [T, n]; none given, nothing. */
+function addBiasRows(y: Float32Array, bias: Float32Array | undefined, T: number, n: number): void {
+  if (!bias) return;
+  for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) y[t * n + i] += bias[i];
+}
+
 export function weightsFromRecords(records: Iterable<TensorRecord>): WeightMap {
   const m: WeightMap = new Map();
   for (const r of records) m.set(r.name, r.kind === 'f32' ? r.data : dequantize(r));
@@ -36,6 +42,14 @@ export interface LayerParams {
   gate: Float32Array;
   up: Float32Array;
   down: Float32Array;
+}
+
+/** Qwen2's q/k/v biases and an output bias: constants of the forward, so no backward of their own. */
+interface LayerBiases {
+  qBias?: Float32Array;
+  kBias?: Float32Array;
+  vBias?: Float32Array;
+  oBias?: Float32Array;
 }
 
 /** What the forward keeps of one block, for the backward. Rows are positions; arrays hold up to `cap` positions. */
@@ -103,7 +117,7 @@ export class LlamaGrad {
   private readonly embed: Float32Array;
   private readonly head: Float32Array;
   private readonly norm: Float32Array;
-  private readonly layers: LayerParams[];
+  private readonly layers: Array<LayerParams & LayerBiases>;
 
   // buffers, (re)allocated for the longest sequence seen so far
   private cap = 0;
@@ -135,9 +149,10 @@ export class LlamaGrad {
   constructor(config: ModelConfig, weights: WeightMap) {
     validateConfig(config, 'model');
     // this pass (and its backward) is the Llama 2 block: a family op it lacks would be silently wrong
-    const beyond = familyOpsBeyondLlama(config);
+    // what it has: the biases, Gemma's norm offset and embedding scale
+    const beyond = familyOpsBeyondLlama({ ...config, qkvBias: false, oBias: false, normOffset: 0, embedScale: 1 });
     if (beyond.length) {
-      throw new UnsupportedError(`model: Fisher information and GPTQ/AWQ calibration run the Llama 2 block only, and this model has ${beyond.join(', ')} (RTN and GGUF export need neither)`);
+      throw new UnsupportedError(`model: Fisher information and GPTQ/AWQ calibration run the Llama 2 block with q/k/v/o biases, a norm offset and an embedding scale only, and this model has ${beyond.join(', ')} (RTN and GGUF export need neither)`);
     }
     this.config = config;
     const shapes = tensorShapes(config);
@@ -150,17 +165,24 @@ export class LlamaGrad {
       return w;
     };
     this.embed = get('embed');
-    this.norm = get('norm');
+    // a norm weight as it scales: w + offset (a copy, the caller's weights stay as stored)
+    const offset = config.normOffset ?? 0;
+    const norm = (name: string): Float32Array => (offset === 0 ? get(name) : get(name).map((w) => w + offset));
+    this.norm = norm('norm');
     this.head = config.tiedEmbeddings ? this.embed : get('head');
     this.layers = Array.from({ length: config.nLayers }, (_, l) => {
       const p = `layers.${l}.`;
       return {
-        attnNorm: get(p + 'attn_norm'),
+        attnNorm: norm(p + 'attn_norm'),
         q: get(p + 'attn.q'),
         k: get(p + 'attn.k'),
         v: get(p + 'attn.v'),
         o: get(p + 'attn.o'),
-        mlpNorm: get(p + 'mlp_norm'),
+        qBias: config.qkvBias ? get(p + 'attn.q_bias') : undefined,
+        kBias: config.qkvBias ? get(p + 'attn.k_bias') : undefined,
+        vBias: config.qkvBias ? get(p + 'attn.v_bias') : undefined,
+        oBias: config.oBias ? get(p + 'attn.o_bias') : undefined,
+        mlpNorm: norm(p + 'mlp_norm'),
         gate: get(p + 'mlp.gate'),
         up: get(p + 'mlp.up'),
         down: get(p + 'mlp.down'),
@@ -404,7 +426,11 @@ export class LlamaGrad {
     const { dim: D, hiddenDim: H } = c;
     const KV = kvDim(c);
     const x0 = this.acts[0].xIn; // nLayers >= 1 (validateConfig)
-    if (first === 0) for (let t = 0; t < T; t++) x0.set(this.embed.subarray(ids[t] * D, (ids[t] + 1) * D), t * D);
+    if (first === 0) {
+      for (let t = 0; t < T; t++) x0.set(this.embed.subarray(ids[t] * D, (ids[t] + 1) * D), t * D);
+      const scale = c.embedScale ?? 1; // Gemma's sqrt(dim); a tied head uses the table unscaled
+      if (scale !== 1) for (let i = 0; i < T * D; i++) x0[i] *= scale;
+    }
     for (let l = first; l <= last; l++) {
       const W = this.layers[l];
       const A = this.acts[l]; // A.xIn was written by the embedding or the previous block
@@ -412,10 +438,14 @@ export class LlamaGrad {
       linearForward(A.q, A.xn1, W.q, T, D, D);
       linearForward(A.k, A.xn1, W.k, T, D, KV);
       linearForward(A.v, A.xn1, W.v, T, D, KV);
+      addBiasRows(A.q, W.qBias, T, D);
+      addBiasRows(A.k, W.kBias, T, KV);
+      addBiasRows(A.v, W.vBias, T, KV);
       this.ropeRows(A.q, T, D, 1);
       this.ropeRows(A.k, T, KV, 1);
       this.attentionForward(A, T);
       linearForward(A.xMid, A.att, W.o, T, D, D);
+      addBiasRows(A.xMid, W.oBias, T, D);
       for (let i = 0; i < T * D; i++) A.xMid[i] += A.xIn[i];
       rmsnormRows(A.xn2, A.inv2, A.xMid, W.mlpNorm, T, D, c.normEps);
       linearForward(A.g, A.xn2, W.gate, T, D, H);

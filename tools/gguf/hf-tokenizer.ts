@@ -1,12 +1,13 @@
 // GGUF export of a Hugging Face tokenizer.json (an `hf`-kind spec) as one of the tokenizer models
 // llama.cpp reads: a SentencePiece-style BPE (▁ for spaces, byte fallback) as `llama`, a GPT-2
-// byte-level BPE as `gpt2` with its merges. Scores and token types come from the file itself;
+// byte-level BPE as `gpt2` with its merges and pre (GPT-2's, Llama 3's or Qwen2's regex: bpe-pre.ts). Scores and token types come from the file itself;
 // docs/GGUF.md has the mapping. Any other kind is refused with one line naming what was found.
 // Import: a `gpt2` GGUF tokenizer as the tokenizer.json it stands for (a `llama` one is read by
 // llama.ts as a llama2c-kind spec).
 import { hfTokenizerSpec } from '../../src/tokenizer/hf.ts';
 import type { TokenizerSpec } from '../../src/tokenizer/spec.ts';
 import { UnsupportedError } from '../../src/util/errors.ts';
+import { BYTE_PRES, bytePreOf } from './bpe-pre.ts';
 import { BYTE_PIECE, TOKEN_TYPE } from './spec.ts';
 import { type KvValue, kv } from './write.ts';
 
@@ -31,8 +32,6 @@ interface TokenizerJson {
  * threshold, tries it after every merge.
  */
 const NO_MERGE_SCORE = -1e10;
-/** llama.cpp's tokenizer.ggml.pre for GPT-2's own regex, the plainest byte-level pre-tokenizer it has. */
-const GPT2_PRE = 'gpt-2';
 const BYTE_LEVEL = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
 
 /** A component and, for a Sequence, its parts, flattened. */
@@ -52,13 +51,12 @@ export function hfTokenizerMetadata(spec: HfSpec, vocabSize: number, source: str
   const sentencePiece =
     m.type === 'BPE' && m.byte_fallback === true && !m.ignore_merges &&
     (parts(t.normalizer).some((c) => c.type === 'Prepend' && c.prepend === '\u2581') || (pre.length === 1 && pre[0].type === 'Metaspace'));
-  // GPT-2's own pre-tokenizer: ByteLevel with its regex and no added prefix space (llama.cpp's GPT2_PRE)
-  const gpt2 =
-    m.type === 'BPE' && !m.byte_fallback && !m.ignore_merges && !t.normalizer && pre.length === 1 && pre[0].type === 'ByteLevel' &&
-    pre[0].use_regex !== false && pre[0].add_prefix_space !== true;
+  // a byte-level pre-tokenizer llama.cpp knows by name (GPT-2's, Llama 3's, Qwen2's)
+  const bytePre = m.type === 'BPE' && !m.byte_fallback ? bytePreOf(t.normalizer, t.pre_tokenizer, m.ignore_merges === true) : undefined;
+  const gpt2 = bytePre !== undefined;
   if (!sentencePiece && !gpt2) {
     throw new UnsupportedError(
-      `${source}: GGUF export takes a SentencePiece-style BPE with byte fallback or a GPT-2 byte-level BPE tokenizer.json; this one has ${describe(t)}`,
+      `${source}: GGUF export takes a SentencePiece-style BPE with byte fallback or a byte-level BPE tokenizer.json with GPT-2's, Llama 3's or Qwen2's pre-tokenizer; this one has ${describe(t)}`,
     );
   }
 
@@ -79,7 +77,7 @@ export function hfTokenizerMetadata(spec: HfSpec, vocabSize: number, source: str
   const merges = m.merges.map((x) => (typeof x === 'string' ? x.split(' ') : x));
 
   const out: Array<[string, KvValue]> = [['tokenizer.ggml.model', kv.str(sentencePiece ? 'llama' : 'gpt2')]];
-  if (gpt2) out.push(['tokenizer.ggml.pre', kv.str(GPT2_PRE)]);
+  if (bytePre) out.push(['tokenizer.ggml.pre', kv.str(bytePre.name)]);
   out.push(['tokenizer.ggml.tokens', kv.strings(tokens)]);
   if (sentencePiece) {
     // llama.cpp merges the pair whose concatenation scores highest; `tokenizers` the pair of lowest
@@ -114,13 +112,15 @@ export interface Gpt2Metadata {
 }
 
 /**
- * A `gpt2` GGUF tokenizer as an hf-kind spec: the byte-level BPE tokenizer.json with GPT-2's
- * pre-tokenizer and decoder, control and user-defined tokens as added tokens. Only the 'gpt-2' pre
- * is taken, since the others are other regexes.
+ * A `gpt2` GGUF tokenizer as an hf-kind spec: the byte-level BPE tokenizer.json with the
+ * pre-tokenizer its tokenizer.ggml.pre names (bpe-pre.ts) and the ByteLevel decoder, control and
+ * user-defined tokens as added tokens. Other pres are other regexes, so they are refused.
  */
 export function gpt2TokenizerSpec(g: Gpt2Metadata, source: string): HfSpec {
-  if (g.pre !== GPT2_PRE) {
-    throw new UnsupportedError(`${source}: tokenizer.ggml.pre '${g.pre ?? '(none)'}' is not supported for tokenizer.ggml.model 'gpt2' (only '${GPT2_PRE}')`);
+  const bytePre = BYTE_PRES.find((p) => p.name === g.pre);
+  if (!bytePre) {
+    const known = BYTE_PRES.map((p) => `'${p.name}'`).join(', ');
+    throw new UnsupportedError(`${source}: tokenizer.ggml.pre '${g.pre ?? '(none)'}' is not supported for tokenizer.ggml.model 'gpt2' (only ${known})`);
   }
   const added = g.tokens.flatMap((content, id) => {
     const type = g.types?.[id];
@@ -130,12 +130,12 @@ export function gpt2TokenizerSpec(g: Gpt2Metadata, source: string): HfSpec {
   const json = {
     version: '1.0',
     added_tokens: added,
-    normalizer: null,
-    pre_tokenizer: BYTE_LEVEL,
+    normalizer: bytePre.normalizer,
+    pre_tokenizer: bytePre.preTokenizer,
     post_processor: null,
     decoder: BYTE_LEVEL,
     model: {
-      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false,
+      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: bytePre.ignoreMerges,
       vocab: Object.fromEntries(g.tokens.map((t, i) => [t, i])),
       merges: g.merges,
     },
