@@ -146,7 +146,7 @@ export function modelForward(m: Model, tokens: usize, n: i32, pos: i32): usize {
     product(m, m.q, layerWeight(m, l, L_Q), m.xb, n);
     product(m, m.k, layerWeight(m, l, L_K), m.xb, n);
     product(m, m.v, layerWeight(m, l, L_V), m.xb, n);
-    attendBlock(m.att, m.q, m.k, m.v, m.kv, l, pos, n, m.nHeads, m.nKvHeads, hs, m.ctx, m.kvMode, m.kvResidual, m.ropeTheta, m.halfPairs, m.attendScratch);
+    attendBlock(m.att, m.q, m.k, m.v, m.kv, l, pos, n, m.nHeads, m.nKvHeads, hs, m.ctx, m.kvMode, m.kvResidual, m.ropeTheta, m.halfPairs, m.attendScratch, 0, 0, 0); // no per-pair RoPE frequencies, window or soft-cap: the module refuses those families (sqz.ts)
     product(m, m.xb2, layerWeight(m, l, L_O), m.att, n);
     add(m.x, m.x, m.xb2, n * dim);
     const mlpNorm = layerWeight(m, l, L_MLP_NORM);
