@@ -163,7 +163,7 @@ test('HF config: unsupported model_type, rope_scaling, activation; Mistral note;
     const c = hfc();
     const f = randomFolder(c, 10);
     writeFolder(t.dir, c, f, { config: { model_type: 'gpt2' } });
-    await rejects(openCheckpoint(t.dir), UnsupportedError, /model_type 'gpt2' is not supported \(supported: llama, mistral, qwen2, gemma, gemma2, phi3\)/);
+    await rejects(openCheckpoint(t.dir), UnsupportedError, /model_type 'gpt2' is not supported \(supported: llama, mistral, qwen2, gemma, gemma2, phi3, opt\)/);
     writeFolder(t.dir, c, f, { config: { rope_scaling: { type: 'linear', factor: 2 } } });
     await rejects(openCheckpoint(t.dir), UnsupportedError, /rope_scaling/);
     writeFolder(t.dir, c, f, { config: { hidden_act: 'gelu' } });
@@ -256,6 +256,48 @@ test('HF gemma2 (its four norms per block, soft-caps, window on even layers) and
       writeFolder(t.dir, c, f, { config: { model_type: 'phi3', sliding_window: 4 } });
       await checkAll(t.dir, c, f.want);
     }
+  } finally {
+    t.done();
+  }
+});
+
+test('HF opt: names under model.decoder, biases everywhere, learned positions without their first 2 rows; opt-350m variants refused', async () => {
+  const t = tempDir('hfopt');
+  try {
+    const c = hfc({ positions: 'learned', normKind: 'layer', normBias: true, qkvBias: true, oBias: true, mlpBias: true, gated: false, activation: 'relu', normEps: 1e-5, tiedEmbeddings: true, nKvHeads: tinyConfig().nHeads });
+    const { dim, hiddenDim: ffn, maxSeqLen, vocabSize } = c;
+    const r = new Rng(27);
+    const tensors: Record<string, StTensor> = {};
+    const want = new Map<string, Float32Array>();
+    const put = (hf: string, canonical: string | undefined, shape: number[]) => {
+      const v = r.normals(shape.reduce((a, b) => a * b, 1));
+      tensors[hf] = f32Tensor(shape, v);
+      if (canonical) want.set(canonical, v);
+      return v;
+    };
+    put('model.decoder.embed_tokens.weight', 'embed', [vocabSize, dim]);
+    const positions = put('model.decoder.embed_positions.weight', undefined, [maxSeqLen + 2, dim]);
+    want.set('pos_embed', positions.slice(2 * dim));
+    for (let l = 0; l < c.nLayers; l++) {
+      const p = `model.decoder.layers.${l}.`;
+      for (const [hf, can, shape] of [
+        ['self_attn_layer_norm.weight', 'attn_norm', [dim]], ['self_attn_layer_norm.bias', 'attn_norm_bias', [dim]],
+        ['self_attn.q_proj.weight', 'attn.q', [dim, dim]], ['self_attn.k_proj.weight', 'attn.k', [dim, dim]], ['self_attn.v_proj.weight', 'attn.v', [dim, dim]],
+        ['self_attn.q_proj.bias', 'attn.q_bias', [dim]], ['self_attn.k_proj.bias', 'attn.k_bias', [dim]], ['self_attn.v_proj.bias', 'attn.v_bias', [dim]],
+        ['self_attn.out_proj.weight', 'attn.o', [dim, dim]], ['self_attn.out_proj.bias', 'attn.o_bias', [dim]],
+        ['final_layer_norm.weight', 'mlp_norm', [dim]], ['final_layer_norm.bias', 'mlp_norm_bias', [dim]],
+        ['fc1.weight', 'mlp.up', [ffn, dim]], ['fc1.bias', 'mlp.up_bias', [ffn]], ['fc2.weight', 'mlp.down', [dim, ffn]], ['fc2.bias', 'mlp.down_bias', [dim]],
+      ] as const) put(p + hf, `layers.${l}.${can}`, [...shape]);
+    }
+    put('model.decoder.final_layer_norm.weight', 'norm', [dim]);
+    put('model.decoder.final_layer_norm.bias', 'norm_bias', [dim]);
+    const opt = { model_type: 'opt', ffn_dim: ffn, intermediate_size: undefined, num_key_value_heads: undefined, rms_norm_eps: undefined, activation_function: 'relu', do_layer_norm_before: true, word_embed_proj_dim: dim, tie_word_embeddings: undefined };
+    writeFolder(t.dir, c, { tensors, want }, { config: opt });
+    await checkAll(t.dir, c, want);
+    writeFolder(t.dir, c, { tensors, want }, { config: { ...opt, do_layer_norm_before: false } });
+    await rejects(openCheckpoint(t.dir), UnsupportedError, /do_layer_norm_before false/);
+    writeFolder(t.dir, c, { tensors, want }, { config: { ...opt, word_embed_proj_dim: 8 } });
+    await rejects(openCheckpoint(t.dir), UnsupportedError, /word_embed_proj_dim 8 != hidden_size/);
   } finally {
     t.done();
   }

@@ -15,7 +15,7 @@ import { type TensorRef, assertLittleEndianHost, fmtShape, makeCheckpoint, store
 import { type SpecialTokenHints, readHfTokenizer, readTokenizerFile } from './tokenizer.ts';
 import type { Checkpoint } from './types.ts';
 
-export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'gemma', 'gemma2', 'phi3'] as const;
+export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'gemma', 'gemma2', 'phi3', 'opt'] as const;
 
 const LAYER_PARTS: Record<string, string> = {
   attn_norm: 'input_layernorm.weight',
@@ -40,6 +40,35 @@ const GEMMA2_PARTS: Record<string, string> = {
   mlp_post_norm: 'post_feedforward_layernorm.weight',
 };
 
+/** OPT (modeling_opt.py): its own names under model.decoder, a bias on every projection and norm. */
+const OPT_PARTS: Record<string, string> = {
+  attn_norm: 'self_attn_layer_norm.weight',
+  attn_norm_bias: 'self_attn_layer_norm.bias',
+  'attn.q': 'self_attn.q_proj.weight',
+  'attn.k': 'self_attn.k_proj.weight',
+  'attn.v': 'self_attn.v_proj.weight',
+  'attn.o': 'self_attn.out_proj.weight',
+  'attn.q_bias': 'self_attn.q_proj.bias',
+  'attn.k_bias': 'self_attn.k_proj.bias',
+  'attn.v_bias': 'self_attn.v_proj.bias',
+  'attn.o_bias': 'self_attn.out_proj.bias',
+  mlp_norm: 'final_layer_norm.weight',
+  mlp_norm_bias: 'final_layer_norm.bias',
+  'mlp.up': 'fc1.weight',
+  'mlp.up_bias': 'fc1.bias',
+  'mlp.down': 'fc2.weight',
+  'mlp.down_bias': 'fc2.bias',
+};
+const OPT_TOP: Record<string, string> = {
+  embed: 'model.decoder.embed_tokens.weight',
+  pos_embed: 'model.decoder.embed_positions.weight',
+  norm: 'model.decoder.final_layer_norm.weight',
+  norm_bias: 'model.decoder.final_layer_norm.bias',
+  head: 'lm_head.weight',
+};
+/** OPT's learned positions start at row 2 of embed_positions (OPTLearnedPositionalEmbedding's offset). */
+const OPT_POSITION_OFFSET = 2;
+
 /** Phi-3 stores q, k, v as one matrix and gate, up as another, stacked by rows in this order. */
 const PHI3_FUSED: Record<string, { name: string; parts: readonly string[] }> = {
   'attn.q': { name: 'self_attn.qkv_proj.weight', parts: ['attn.q', 'attn.k', 'attn.v'] },
@@ -49,6 +78,12 @@ const PHI3_PART_OF = new Map(Object.values(PHI3_FUSED).flatMap((f) => f.parts.ma
 
 /** The Hugging Face name of a canonical tensor (embed -> model.embed_tokens.weight, ...): for Phi-3's q, k, v, gate and up, the fused tensor holding them. */
 export function hfTensorName(canonical: string, modelType = 'llama'): string {
+  if (modelType === 'opt') {
+    const m = /^layers\.(\d+)\.(.+)$/.exec(canonical);
+    const name = m ? OPT_PARTS[m[2]] && `model.decoder.layers.${m[1]}.${OPT_PARTS[m[2]]}` : OPT_TOP[canonical];
+    if (!name) throw new Error(`no Hugging Face OPT name for canonical tensor '${canonical}'`);
+    return name;
+  }
   if (canonical === 'embed') return 'model.embed_tokens.weight';
   if (canonical === 'norm') return 'model.norm.weight';
   if (canonical === 'head') return 'lm_head.weight';
@@ -82,6 +117,7 @@ export function hfModelConfig(cfg: Record<string, unknown>, source: string): { c
   const refuse = (what: string) => {
     throw new UnsupportedError(`${source}: ${what} is not supported`);
   };
+  if (type === 'opt') return { config: optConfig(cfg, source, num, refuse), notes };
   const ropeScaling = hfRopeScaling(cfg.rope_scaling, refuse);
   // Gemma's hidden_act "gelu" is run as the tanh approximation by Transformers itself; Gemma 2's is gelu_pytorch_tanh
   const gemma = type === 'gemma' || type === 'gemma2';
@@ -127,6 +163,28 @@ export function hfModelConfig(cfg: Record<string, unknown>, source: string): { c
   if (typeof window === 'number' && window < config.maxSeqLen) config.slidingWindow = window;
   validateConfig(config, source, { nLayers: 'num_hidden_layers' });
   return { config, notes };
+}
+
+/**
+ * OPTConfig to the llama block with OPT's fields: learned positions, LayerNorm with biases (eps
+ * 1e-5, fixed in modeling_opt.py), biases on every projection, the ungated ReLU fc1/fc2 feed-forward,
+ * tied by default. The variants the block does not take (opt-350m's norm-after and projected
+ * embedding) are refused.
+ */
+function optConfig(cfg: Record<string, unknown>, source: string, num: (k: string, d?: number) => number, refuse: (what: string) => never): ModelConfig {
+  if (cfg.do_layer_norm_before === false) refuse('do_layer_norm_before false (norms after the sublayers, opt-350m)');
+  const dim = num('hidden_size');
+  if (cfg.word_embed_proj_dim != null && num('word_embed_proj_dim') !== dim) refuse(`word_embed_proj_dim ${cfg.word_embed_proj_dim} != hidden_size ${dim} (projected embeddings)`);
+  if ((cfg.activation_function ?? 'relu') !== 'relu') refuse(`activation_function '${cfg.activation_function}' (only relu)`);
+  if (cfg.enable_bias === false || cfg.layer_norm_elementwise_affine === false) refuse('OPT without biases or norm weights');
+  const nHeads = num('num_attention_heads');
+  const config: ModelConfig = {
+    arch: 'llama', dim, hiddenDim: num('ffn_dim'), nLayers: num('num_hidden_layers'), nHeads, nKvHeads: nHeads, vocabSize: num('vocab_size'),
+    maxSeqLen: num('max_position_embeddings'), ropeTheta: 10000, normEps: 1e-5, tiedEmbeddings: cfg.tie_word_embeddings !== false, rope: 'half',
+    positions: 'learned', normKind: 'layer', normBias: true, qkvBias: true, oBias: true, mlpBias: true, gated: false, activation: 'relu',
+  };
+  validateConfig(config, source, { nLayers: 'num_hidden_layers', hiddenDim: 'ffn_dim' });
+  return config;
 }
 
 /** config.json's rope_scaling: none, or Llama 3's (rope_type "llama3"); any other kind is refused. */
@@ -231,6 +289,13 @@ function fusedPartRef(whole: TensorRef, canonical: string, parts: readonly strin
   return { ...whole, offset: whole.offset + storedBytes(whole.dtype, before * cols), shape: [rows[i], cols] };
 }
 
+/** embed_positions without its first OPT_POSITION_OFFSET rows (never used: position p reads row p + 2). */
+function optPositions(whole: TensorRef, config: ModelConfig, source: string): TensorRef {
+  const want = [config.maxSeqLen + OPT_POSITION_OFFSET, config.dim];
+  if (fmtShape(whole.shape) !== fmtShape(want)) throw new FormatError(`${source}: tensor ${whole.storedName} has shape ${fmtShape(whole.shape)}, expected ${fmtShape(want)} (max_position_embeddings + ${OPT_POSITION_OFFSET} rows)`);
+  return { ...whole, offset: whole.offset + storedBytes(whole.dtype, OPT_POSITION_OFFSET * config.dim), shape: [config.maxSeqLen, config.dim] };
+}
+
 /** Opens a Hugging Face folder. `tokenizer` replaces the folder's tokenizer.json (a .json, or a llama2.c tokenizer.bin). */
 export async function openHf(dir: string, opts: { tokenizer?: string; gradients?: boolean } = {}): Promise<Checkpoint> {
   assertLittleEndianHost();
@@ -251,7 +316,7 @@ export async function openHf(dir: string, opts: { tokenizer?: string; gradients?
   const { files, where } = await openWeights(dir, source);
   try {
     const stored = storedNames(files, source);
-    checkLayerCount(stored.keys(), config.nLayers, /^model\.layers\.(\d+)\./, `${source}: config.json num_hidden_layers`);
+    checkLayerCount(stored.keys(), config.nLayers, /^model\.(?:decoder\.)?layers\.(\d+)\./, `${source}: config.json num_hidden_layers`);
     const tensors = new Map<string, TensorRef>();
     const type = cfg.model_type as string;
     for (const [canonical, shape] of requiredShapes(config, opts.gradients)) {
@@ -272,7 +337,8 @@ export async function openHf(dir: string, opts: { tokenizer?: string; gradients?
         throw new FormatError(`${source}: tensor ${name} (${canonical}) is missing${hint}`);
       }
       const fused = type === 'phi3' ? PHI3_PART_OF.get(canonical.replace(/^layers\.\d+\./, '')) : undefined;
-      const ref = fused ? fusedPartRef(safetensorsRef(where.get(stored)!, stored), canonical, fused.parts, config, source) : safetensorsRef(where.get(stored)!, stored);
+      const whole = safetensorsRef(where.get(stored)!, stored);
+      const ref = fused ? fusedPartRef(whole, canonical, fused.parts, config, source) : type === 'opt' && canonical === 'pos_embed' ? optPositions(whole, config, source) : whole;
       if (fmtShape(ref.shape) !== fmtShape(shape)) {
         throw new FormatError(`${source}: tensor ${stored} (${canonical}) has shape ${fmtShape(ref.shape)}, expected ${fmtShape(shape)} from config.json`);
       }
